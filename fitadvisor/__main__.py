@@ -1,0 +1,3 @@
+from fitadvisor.cli import main
+
+main()

@@ -1,0 +1,92 @@
+"""The one description of a model that the memory model reads, whatever source it came from.
+
+The catalog (`data/models.toml`), a GGUF header and Ollama's `/api/show` all build an
+`Architecture`; the estimator never looks at where it came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Per-layer cache kinds, as in the catalog's `layer_pattern`.
+FULL = "A"  # full attention: a K and V row per token of context
+SLIDING = "S"  # sliding-window attention: only the last `sliding_window` tokens (+ a batch)
+RECURRENT = "R"  # Mamba2 / Gated DeltaNet: a fixed f32 state per sequence
+NO_CACHE = "-"  # e.g. an MoE-only block of a hybrid model
+LAYER_KINDS = (FULL, SLIDING, RECURRENT, NO_CACHE)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Everything the memory and speed models need, in GGUF terms (names follow GGUF keys)."""
+
+    name: str  # GGUF general.architecture, e.g. "qwen3moe"
+    block_count: int
+    embedding_length: int
+    head_count: int
+    head_count_kv: int  # on attention layers; the most any layer has
+    key_length: int
+    value_length: int
+    context_length: int  # trained context; Ollama caps num_ctx at it
+    layers: str  # one LAYER_KINDS character per block
+    weights_bytes: int  # tensor bytes of the model blob (text + any vision tower inside it)
+    vocab_size: int = 0
+    feed_forward_length: int = 0
+    sliding_window: int = 0
+    expert_count: int = 0
+    expert_used_count: int = 0
+    expert_feed_forward_length: int = 0
+    expert_shared_count: int = 0
+    ssm_conv_kernel: int = 0
+    ssm_state_size: int = 0
+    ssm_inner_size: int = 0
+    ssm_group_count: int = 0
+    kv_lora_rank: int = 0  # > 0: MLA (DeepSeek-style latent KV), K = latent + rope, V = latent
+    token_embedding_bytes: int = 0  # the token_embd table, which some estimators leave off the GPU
+    tied_embeddings: bool = False  # no separate output tensor: token_embd doubles as the output layer
+    projector_bytes: int = 0  # a separate vision projector blob (llava style)
+    vision: bool = False
+    parameters: int = 0  # total parameter count
+    active_parameters: int = 0  # read per token (MoE: shared weights + the used experts)
+    per_layer_head_count_kv: tuple[int, ...] = field(default=())  # when layers differ
+
+    def __post_init__(self) -> None:
+        if len(self.layers) != self.block_count:
+            raise ValueError(f"{self.name}: {len(self.layers)} layer kinds for {self.block_count} blocks")
+        if set(self.layers) - set(LAYER_KINDS):
+            raise ValueError(f"{self.name}: unknown layer kind in {self.layers!r}")
+
+    @property
+    def is_moe(self) -> bool:
+        return self.expert_count > 1
+
+    @property
+    def is_mla(self) -> bool:
+        return self.kv_lora_rank > 0
+
+    def count(self, kind: str) -> int:
+        return self.layers.count(kind)
+
+    def kv_heads(self, layer: int) -> int:
+        if self.per_layer_head_count_kv:
+            return self.per_layer_head_count_kv[layer]
+        return self.head_count_kv
+
+    @property
+    def recurrent_state_floats(self) -> int:
+        """f32 values one recurrent layer keeps per sequence: the conv window plus the SSM state.
+
+        llama.cpp's `n_embd_r` + `n_embd_s`: (d_conv - 1) * (d_inner + 2 * n_group * d_state)
+        + d_state * d_inner. The same shape serves Mamba2 and Gated DeltaNet layers.
+        """
+        conv = (self.ssm_conv_kernel - 1) * (self.ssm_inner_size + 2 * self.ssm_group_count * self.ssm_state_size)
+        return conv + self.ssm_state_size * self.ssm_inner_size
+
+
+def expand_pattern(pattern: str, block_count: int) -> str:
+    """A catalog `layer_pattern` repeated cyclically over the blocks ("SSSSSA" for gemma3)."""
+    if not pattern:
+        raise ValueError("empty layer pattern")
+    if len(pattern) > block_count:
+        raise ValueError(f"layer pattern {pattern!r} is longer than {block_count} blocks")
+    return (pattern * (block_count // len(pattern) + 1))[:block_count]

@@ -1,0 +1,1 @@
+"""One module per subcommand, each defining a click command named `command` (pipx style)."""

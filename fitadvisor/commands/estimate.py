@@ -1,0 +1,79 @@
+"""`fitadvisor estimate MODEL`: the loaded size, term by term, and whether it fits."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from fitadvisor.commands.options import ctx_option, engine_options, hardware_options, json_option
+from fitadvisor.engine import Release
+from fitadvisor.estimate import Estimate, Settings, estimate
+from fitadvisor.units import format_ctx, format_gb
+
+
+def run(
+    model: str,
+    ctx: int | None = None,
+    kv_cache: str = "f16",
+    flash_attention: str = "auto",
+    parallel: int = 1,
+    batch: int | None = None,
+    ollama_version: str | None = None,
+    memory: str | None = None,
+    gpu_memory: str | None = None,
+    chip: str | None = None,
+) -> Estimate:
+    from fitadvisor.probe import detect
+    from fitadvisor.sources import resolve_model
+
+    resolved = resolve_model(model)
+    hardware = detect(memory=memory, gpu_memory=gpu_memory, chip=chip)
+    settings = Settings(
+        num_ctx=ctx, kv_cache_type=kv_cache, flash_attention=flash_attention, parallel=parallel, batch=batch,
+        release=Release.of(ollama_version),
+    )
+    return estimate(resolved.architecture, settings, hardware, model=resolved.name, source=resolved.source)
+
+
+def render(result: Estimate) -> str:
+    ctx = format_ctx(result.num_ctx)
+    lines = [
+        f"{result.model} at {ctx} context (Ollama {result.release}, {result.engine} engine, "
+        f"flash attention {'on' if result.flash_attention else 'off'}, KV cache {result.kv_cache_type}, batch {result.batch})",
+        f"  weights        {format_gb(result.weights_bytes):>8}",
+        f"  KV cache       {format_gb(result.kv_cache_bytes):>8}",
+        f"  compute        {format_gb(result.compute_bytes):>8}",
+        f"  other          {format_gb(result.other_bytes):>8}",
+        f"  total          {format_gb(result.total_bytes):>8}   ({result.processor} as `ollama ps` would show it)",
+    ]
+    if result.fits is not None:
+        if result.gpu_budget_bytes:
+            where = f"the GPU budget of {format_gb(result.gpu_budget_bytes)}"
+            verdict = (
+                f"Fits fully on the GPU ({where})."
+                if result.fits
+                else f"Does not fit {where}: {format_gb(result.gpu_bytes)} on the GPU, {format_gb(result.cpu_bytes)} on the CPU, "
+                "which makes decoding several times slower."
+            )
+        else:
+            verdict = "Runs on the CPU; " + ("fits in free RAM." if result.fits else "does not fit in free RAM.")
+        lines.append(verdict)
+    lines += [f"Note: {note}" for note in result.notes]
+    return "\n".join(lines)
+
+
+@click.command("estimate")
+@click.argument("model")
+@ctx_option()
+@engine_options
+@hardware_options
+@json_option
+def command(model: str, ctx: int | None, as_json: bool, **options) -> None:
+    """Estimate what Ollama will load for MODEL (a catalog name or a .gguf file).
+
+    \b
+    Example:  fitadvisor estimate devstral-small-2 --ctx 64k
+    """
+    result = run(model, ctx, **options)
+    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else render(result))

@@ -1,0 +1,58 @@
+"""`fitadvisor models`: the catalog, one line per model."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from fitadvisor.commands.options import json_option
+from fitadvisor.units import format_ctx, format_gb
+
+
+def run() -> list[dict]:
+    from fitadvisor import catalog
+
+    rows = []
+    for model in catalog.load():
+        arch = model.architecture
+        rows.append(
+            {
+                "model": model.reference,
+                "tags": [f"{model.name}:{tag}" for tag in model.tags],
+                "architecture": arch.name,
+                "parameters_b": round(arch.parameters / 1e9, 1),
+                "active_parameters_b": round(arch.active_parameters / 1e9, 1),
+                "quantization": model.quantization,
+                "download_bytes": model.download_bytes,
+                "context_length": arch.context_length,
+                "layers": arch.layers,
+                "tools": model.tools,
+                "agentic": model.agentic,
+                "swe_bench_verified": model.swe_bench_verified,
+                "sources": model.sources,
+            }
+        )
+    return rows
+
+
+@click.command("models")
+@json_option
+def command(as_json: bool) -> None:
+    """List the models fitadvisor knows, with size, trained context and tool support.
+
+    \b
+    Example:  fitadvisor models --json
+    """
+    rows = run()
+    if as_json:
+        click.echo(json.dumps({"models": rows}, indent=2))
+        return
+    click.echo(f"{'MODEL':<30} {'ARCH':<15} {'PARAMS':>7} {'SIZE':>7} {'CONTEXT':>8} {'TOOLS':<6} {'SWE-V':>6}  AGENTIC")
+    for row in rows:
+        swe = f"{row['swe_bench_verified']:.1f}" if row["swe_bench_verified"] is not None else "-"
+        params = f"{row['parameters_b']}B"
+        click.echo(
+            f"{row['model']:<30} {row['architecture']:<15} {params:>7} {format_gb(row['download_bytes']):>7} "
+            f"{format_ctx(row['context_length']):>8} {'yes' if row['tools'] else 'no':<6} {swe:>6}  {row['agentic']}"
+        )

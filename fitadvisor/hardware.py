@@ -1,0 +1,57 @@
+"""The machine as Ollama sees it: the one object the probe returns and the overrides build."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Cpu:
+    name: str
+    cores: int  # physical cores
+    threads: int
+    flags: tuple[str, ...] = ()  # instruction-set extensions that matter to llama.cpp (avx2, avx512f, neon, ...)
+
+
+@dataclass(frozen=True)
+class Gpu:
+    vendor: str  # "apple", "nvidia", "amd", "intel"
+    name: str
+    memory_bytes: int  # total memory the GPU may use: VRAM, or Metal's recommended working set on a Mac
+    free_bytes: int | None = None  # free memory as the driver reports it, when it does
+    library: str = ""  # the ggml backend Ollama would use: "metal", "cuda", "rocm", "vulkan"
+
+    @property
+    def usable_bytes(self) -> int:
+        return self.memory_bytes if self.free_bytes is None else min(self.free_bytes, self.memory_bytes)
+
+
+@dataclass(frozen=True)
+class Hardware:
+    os: str  # "linux", "darwin", "windows"
+    chip: str | None  # e.g. "Apple M4 Pro"; None where there is no single system chip
+    cpu: Cpu
+    memory_bytes: int
+    available_memory_bytes: int
+    unified_memory: bool
+    gpus: tuple[Gpu, ...] = ()
+    memory_bandwidth_gbs: float | None = None  # of the memory the model is read from (GPU's, or RAM)
+    gpu_overhead_bytes: int = 0  # OLLAMA_GPU_OVERHEAD, reserved on every GPU
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def gpu_total_bytes(self) -> int:
+        """Total GPU memory less OLLAMA_GPU_OVERHEAD: what Ollama's default-context tiers look at."""
+        return sum(max(0, gpu.memory_bytes - self.gpu_overhead_bytes) for gpu in self.gpus)
+
+    @property
+    def is_cuda(self) -> bool:
+        return any(gpu.library == "cuda" for gpu in self.gpus)
+
+    def gpu_budget_bytes(self, reserve_per_gpu: int, metal_reserve: int | None = None) -> int:
+        """Memory Ollama may fill on the GPUs: each GPU's usable memory less its reserve and overhead."""
+        total = 0
+        for gpu in self.gpus:
+            reserve = metal_reserve if (gpu.library == "metal" and metal_reserve is not None) else reserve_per_gpu
+            total += max(0, gpu.usable_bytes - reserve - self.gpu_overhead_bytes)
+        return total

@@ -1,0 +1,24 @@
+"""Files that ship inside the package: the data tables and the templates."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fitadvisor.errors import FitAdvisorError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+
+def read_toml(name: str) -> dict:
+    """A TOML table from `data/` (installed as `fitadvisor.data`)."""
+    try:
+        return tomllib.loads(resources.files("fitadvisor.data").joinpath(name).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise FitAdvisorError(f"fitadvisor's data file {name} is missing or damaged ({error}): reinstall fitadvisor") from None
+
+
+def read_template(name: str) -> str:
+    return resources.files("fitadvisor.templates").joinpath(name).read_text(encoding="utf-8")

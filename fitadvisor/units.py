@@ -1,0 +1,63 @@
+"""Parsing and printing of context sizes and byte sizes the way people type and Ollama prints them."""
+
+from __future__ import annotations
+
+import re
+
+from fitadvisor.errors import FitAdvisorError
+
+KIB = 1024
+MIB = 1024**2
+GIB = 1024**3
+
+_CTX = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*$")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(i?)([bB]?)\s*$")
+_SIZE_POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
+
+
+def parse_ctx(text: str | int) -> int:
+    """`65536`, `64k`, `64K`, `128k`, `1m` -> tokens (k = 1024, as context sizes are quoted)."""
+    if isinstance(text, int):
+        value = text
+    else:
+        match = _CTX.match(str(text))
+        if not match:
+            raise FitAdvisorError(f"invalid context size {text!r}: use a number of tokens such as 65536, 64k or 1m")
+        number, suffix = float(match.group(1)), match.group(2).lower()
+        value = int(number * {"": 1, "k": KIB, "m": MIB}[suffix])
+    if value <= 0:
+        raise FitAdvisorError(f"invalid context size {text!r}: it must be at least 1 token")
+    return value
+
+
+def parse_size(text: str) -> int:
+    """`48GB`, `48G`, `24GiB`, `512MB` -> bytes.
+
+    Memory is sold in binary units under decimal names: a "48GB" Mac has 48 GiB, so GB, G and
+    GiB all mean powers of 1024 here.
+    """
+    match = _SIZE.match(str(text))
+    if not match or (not match.group(2) and not match.group(4)):
+        raise FitAdvisorError(f"invalid size {text!r}: use a size such as 48GB, 24GiB or 512MB")
+    number, power = float(match.group(1)), _SIZE_POWERS[match.group(2).lower()]
+    value = int(number * 1024**power)
+    if value <= 0:
+        raise FitAdvisorError(f"invalid size {text!r}: it must be more than zero")
+    return value
+
+
+def format_gb(size: float) -> str:
+    """Decimal GB as `ollama ps` prints them: whole numbers from 10 GB up, one decimal below."""
+    gb = size / 1e9
+    if gb >= 10:
+        return f"{int(gb)} GB"
+    if gb >= 1:
+        return f"{gb:.1f} GB"
+    return f"{int(size / 1e6)} MB"
+
+
+def format_ctx(tokens: int) -> str:
+    """65536 -> `64K`, 131072 -> `128K`, 40960 -> `40K`, 1000 -> `1000`."""
+    if tokens % KIB == 0:
+        return f"{tokens // KIB}K"
+    return str(tokens)
