@@ -1,4 +1,9 @@
+import sys
+from pathlib import Path
+
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # test helper modules (calibration_points, stand-ins)
 
 
 def pytest_addoption(parser):

@@ -1,0 +1,1 @@
+"""Data tables shipped inside the package (fitadvisor.data)."""

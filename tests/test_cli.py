@@ -1,0 +1,73 @@
+"""The CLI as a user runs it: a separate process, one-line errors, JSON contracts."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def fitadvisor(*args, cwd=None):
+    env = {**os.environ, "OLLAMA_HOST": "127.0.0.1:9"}  # nothing listens there: no server answers
+    return subprocess.run(
+        [sys.executable, "-m", "fitadvisor", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=60
+    )
+
+
+def test_estimate_json_contract(tmp_path):
+    run = fitadvisor("estimate", "devstral-small-2", "--ctx", "64k", "--json", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    for key in ("model", "requested_ctx", "num_ctx", "weights_bytes", "kv_cache_bytes", "compute_bytes", "other_bytes", "total_bytes"):
+        assert key in data
+    assert data["model"] == "devstral-small-2:24b"
+    assert data["requested_ctx"] == data["num_ctx"] == 65536
+    assert data["total_bytes"] == sum(data[k] for k in ("weights_bytes", "kv_cache_bytes", "compute_bytes", "other_bytes"))
+
+
+def test_estimate_readable_output_in_decimal_gb(tmp_path):
+    run = fitadvisor("estimate", "devstral-small-2:latest", "--ctx", "64K", "--ollama-version", "0.14.0", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "KV cache" in run.stdout and " GB" in run.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["estimate", "devstrall-small-2"], "Did you mean devstral-small-2"),
+        (["estimate", "devstral-small-2", "--ctx", "abc"], "invalid context size 'abc'"),
+        (["estimate", "devstral-small-2", "--ctx", "0"], "invalid context size '0'"),
+        (["estimate", "devstral-small-2", "--memory", "lots"], "invalid size 'lots'"),
+        (["estimate", "devstral-small-2", "--ollama-version", "banana"], "invalid Ollama version"),
+        (["estimate", "devstral-small-2", "--kv-cache", "q2"], "q2"),
+        (["estimate"], "Missing argument"),
+        (["nonsense"], "No such command"),
+    ],
+)
+def test_bad_input_is_one_line_and_non_zero(args, message):
+    run = fitadvisor(*args)
+    assert run.returncode != 0
+    assert run.stdout == ""
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fitadvisor: error:"), run.stderr
+    assert message in lines[0]
+
+
+def test_models_lists_the_catalog():
+    run = fitadvisor("models", "--json")
+    assert run.returncode == 0, run.stderr
+    names = [m["model"] for m in json.loads(run.stdout)["models"]]
+    assert "devstral-small-2:24b" in names and "glm-4.7-flash:latest" in names
+
+
+@pytest.mark.parametrize("command", ["recommend", "estimate", "models", "probe", "apply", "alias", "doctor", "verify", "calibration"])
+def test_every_command_has_help(command):
+    run = fitadvisor(command, "--help")
+    assert run.returncode == 0, run.stderr
+    assert "Usage:" in run.stdout
+
+
+def test_version():
+    run = fitadvisor("--version")
+    assert run.returncode == 0 and "fitadvisor" in run.stdout

@@ -1,0 +1,132 @@
+"""The memory model, term by term, against hand computations from architecture facts."""
+
+import dataclasses
+
+import pytest
+
+from fitadvisor.architecture import Architecture
+from fitadvisor.catalog import resolve
+from fitadvisor.engine import Release
+from fitadvisor.errors import FitAdvisorError
+from fitadvisor.estimate import Settings, compute_buffer_bytes, estimate
+
+V0_14 = Release.of("0.14.0")
+NEWEST = Release.of(None)
+CTX = 65536
+
+
+def kv(model: str, release: Release = V0_14, **settings) -> int:
+    arch = resolve(model).architecture
+    return estimate(arch, Settings(num_ctx=CTX, batch=512, release=release, **settings)).kv_cache_bytes
+
+
+# Per token and layer, an attention layer caches kv_heads x (key_length + value_length) f16 values.
+def test_sliding_window_gemma3_keeps_window_plus_batch_on_local_layers():
+    # gemma3:27b: 62 layers, 5 local : 1 global -> 10 global + 52 local; 16 KV heads of 128.
+    per_token = 16 * (128 + 128) * 2
+    global_layers = 10 * CTX * per_token
+    local_layers = 52 * (1024 + 512) * per_token  # window + one batch, already a multiple of 256
+    assert kv("gemma3:27b") == global_layers + local_layers
+    assert kv("gemma3:27b", NEWEST) == global_layers + local_layers
+
+
+def test_sliding_window_gpt_oss_differs_by_engine():
+    # gpt-oss:20b: 24 layers alternating sliding (128) / full; 8 KV heads of 64.
+    per_token = 8 * (64 + 64) * 2
+    full = 12 * CTX * per_token
+    # Ollama's engine keeps 4096 tokens on its sliding layers; llama.cpp keeps window + batch, padded to 256.
+    assert kv("gpt-oss:20b", V0_14) == full + 12 * (4096 + 512) * per_token
+    assert kv("gpt-oss:20b", NEWEST) == full + 12 * 768 * per_token
+
+
+@pytest.mark.parametrize(
+    "model, attention_layers, kv_heads, head_dim, recurrent_layers, d_conv, d_inner, n_groups, d_state",
+    [
+        ("granite4:32b-a9b-h", 4, 8, 128, 36, 4, 8192, 1, 128),
+        ("nemotron-3-nano:30b", 6, 2, 128, 23, 4, 4096, 8, 128),
+        ("qwen3-coder-next", 12, 2, 256, 36, 4, 4096, 16, 128),
+    ],
+)
+def test_hybrid_models_cache_attention_layers_and_a_fixed_recurrent_state(
+    model, attention_layers, kv_heads, head_dim, recurrent_layers, d_conv, d_inner, n_groups, d_state
+):
+    attention = attention_layers * CTX * kv_heads * 2 * head_dim * 2
+    state_per_layer = ((d_conv - 1) * (d_inner + 2 * n_groups * d_state) + d_state * d_inner) * 4  # f32
+    expected = attention + recurrent_layers * state_per_layer
+    assert kv(model, NEWEST) == expected
+    # The recurrent state does not grow with the context; attention does.
+    arch = resolve(model).architecture
+    doubled = estimate(arch, Settings(num_ctx=2 * CTX, batch=512, release=NEWEST)).kv_cache_bytes
+    assert doubled == 2 * attention + recurrent_layers * state_per_layer
+
+
+def test_mla_caches_one_latent_head_per_layer():
+    # glm-4.7-flash: 47 layers, MLA with kv_lora_rank 512 + rope 64 as K, 512 as V, one head.
+    assert kv("glm-4.7-flash", Release.of("0.14.3")) == 47 * CTX * 1 * (576 + 512) * 2
+
+
+def test_legacy_deepseek2_without_mla_caches_full_heads():
+    # deepseek-coder-v2:16b: 27 layers, 16 heads of K 192 / V 128.
+    assert kv("deepseek-coder-v2:16b") == 27 * CTX * 16 * (192 + 128) * 2
+
+
+def test_kv_cache_types_use_ggml_block_sizes():
+    f16 = kv("qwen3-coder:30b", NEWEST)
+    assert kv("qwen3-coder:30b", NEWEST, kv_cache_type="q8_0", flash_attention="on") == f16 * 34 // 64
+    assert kv("qwen3-coder:30b", NEWEST, kv_cache_type="q4_0", flash_attention="on") == f16 * 18 // 64
+
+
+def test_quantized_cache_needs_flash_attention():
+    arch = resolve("qwen3-coder:30b").architecture
+    result = estimate(arch, Settings(num_ctx=CTX, kv_cache_type="q8_0", flash_attention="off", release=NEWEST))
+    assert result.kv_cache_type == "f16"
+    assert any("flash attention" in note for note in result.notes)
+
+
+def test_parallel_slots_multiply_the_context():
+    one = kv("qwen3-coder:30b", NEWEST)
+    assert kv("qwen3-coder:30b", NEWEST, parallel=2) == 2 * one
+
+
+def test_context_is_padded_to_256_cells():
+    arch = resolve("qwen3-coder:30b").architecture
+    odd = estimate(arch, Settings(num_ctx=65536 + 1, batch=512, release=NEWEST)).kv_cache_bytes
+    assert odd == kv("qwen3-coder:30b", NEWEST) // 65536 * (65536 + 256)
+
+
+def test_context_above_training_is_capped_and_said():
+    arch = resolve("qwen2.5-coder:32b").architecture  # trained for 32K
+    result = estimate(arch, Settings(num_ctx=131072, release=NEWEST))
+    assert (result.requested_ctx, result.num_ctx) == (131072, 32768)
+    assert any("caps num_ctx" in note for note in result.notes)
+
+
+def test_flash_attention_off_adds_the_score_matrix():
+    arch = resolve("qwen3-coder:30b").architecture
+    on = compute_buffer_bytes(arch, 131072, 0, 512, flash_attention=True)
+    off = compute_buffer_bytes(arch, 131072, 0, 512, flash_attention=False)
+    assert on < 1e9 < 4 * 512 * 131072 * arch.head_count <= off  # f32 scores: batch x context x heads
+
+
+def test_llama_runner_reports_graphsize_estimate_without_token_embeddings():
+    # Ollama v0.14 runs qwen2 in its llama.cpp runner and accounts memory with GraphSize.
+    arch = resolve("cogito:32b").architecture
+    result = estimate(arch, Settings(num_ctx=32768, release=V0_14))
+    assert result.engine == "llama"
+    assert result.weights_bytes == arch.weights_bytes - arch.token_embedding_bytes
+    E, H, V, C, b = arch.embedding_length, arch.head_count, arch.vocab_size, 32768, 512
+    assert result.compute_bytes == max(4 * b * (E + V), 4 * b * (1 + 2 * E + C + C * H))
+
+
+def test_unsupported_release_and_architecture_are_clear_errors():
+    with pytest.raises(FitAdvisorError, match="older than 0.14.0"):
+        Release.of("0.13.5")
+    arch = resolve("qwen3-coder-next").architecture
+    with pytest.raises(FitAdvisorError, match="need Ollama 0.15.5"):
+        estimate(arch, Settings(num_ctx=CTX, release=V0_14))
+
+
+def test_architecture_rejects_a_layer_pattern_of_the_wrong_length():
+    arch = resolve("qwen3-coder:30b").architecture
+    with pytest.raises(ValueError):
+        dataclasses.replace(arch, layers="A" * 3)
