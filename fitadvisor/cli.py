@@ -7,6 +7,7 @@ command start fast.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -71,6 +72,10 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.stderr.close()  # output piped into `head`: nothing left to say
         sys.exit(1)
+    except Exception as error:  # a bug: still one line, with the full traceback on request
+        if os.environ.get("FITADVISOR_DEBUG"):
+            raise
+        fail(f"internal error: {type(error).__name__}: {error} (set FITADVISOR_DEBUG=1 for the traceback and please report it)", 70)
     sys.exit(0)
 
 

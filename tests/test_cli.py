@@ -4,11 +4,14 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
 
 def fitadvisor(*args, cwd=None):
+    """Run from outside the checkout, so the installed package (with its data) is what runs."""
+    cwd = cwd or tempfile.gettempdir()
     env = {**os.environ, "OLLAMA_HOST": "127.0.0.1:9"}  # nothing listens there: no server answers
     return subprocess.run(
         [sys.executable, "-m", "fitadvisor", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=60
