@@ -17,3 +17,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def fake_ollama():
+    from fake_ollama import FakeOllama
+
+    server = FakeOllama().start()
+    yield server
+    server.stop()

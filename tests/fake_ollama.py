@@ -1,0 +1,279 @@
+"""A stand-in Ollama on 127.0.0.1 that speaks the real API shapes (shared/reference/ollama.md §1-2).
+
+Tests configure its version, its models and how it misbehaves, and read back every request it got.
+Responses are checked against the official `ollama` client's types in test_fake_ollama.py, so the
+stand-in cannot drift from the real server's shapes unnoticed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+TOOL_BEHAVIOURS = ("ok", "no-tool-call", "narrated", "bad-arguments", "nested-arguments", "unknown-tool")
+
+
+@dataclass
+class FakeModel:
+    name: str  # "devstral-small-2:latest"
+    family: str = "mistral3"
+    context_length: int = 262144  # trained context, in model_info
+    capabilities: list[str] = field(default_factory=lambda: ["completion", "tools"])
+    num_ctx: int | None = None  # PARAMETER num_ctx of its Modelfile
+    size: int = 15_000_000_000  # bytes on disk
+    loaded_size: int = 20_000_000_000  # what /api/ps reports once loaded
+    loaded_vram: int | None = None  # None: all of it on the GPU
+    model_info: dict = field(default_factory=dict)  # GGUF keys beyond the defaults
+    tool_behaviour: str = "ok"  # how it answers a /v1/messages request with tools
+    digest: str = "a" * 64
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    body: dict | None
+
+
+class FakeOllama:
+    def __init__(self, version: str = "0.14.0", default_num_ctx: int = 4096):
+        self.version = version
+        self.default_num_ctx = default_num_ctx
+        self.models: dict[str, FakeModel] = {}
+        self.loaded: dict[str, int] = {}  # name -> num_ctx it was loaded with
+        self.requests: list[Request] = []
+        self.mode = "ok"  # ok, hang, malformed, stream-error
+        self.hang_seconds = 3.0
+        self.registry: dict[str, FakeModel] = {}  # what /api/pull can fetch
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> FakeOllama:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def add(self, model: FakeModel) -> FakeModel:
+        self.models[_full(model.name)] = model
+        return model
+
+    def find(self, name: str) -> FakeModel | None:
+        return self.models.get(_full(name or ""))
+
+    def requests_to(self, path: str) -> list[Request]:
+        return [r for r in self.requests if r.path == path]
+
+    # -- responses shaped like Ollama's (api/types.go) -----------------------------------------
+
+    def details(self, model: FakeModel) -> dict:
+        return {"parent_model": "", "format": "gguf", "family": model.family, "families": [model.family],
+                "parameter_size": "24.0B", "quantization_level": "Q4_K_M"}
+
+    def show(self, model: FakeModel, verbose: bool) -> dict:
+        arch = model.family
+        info = {"general.architecture": arch, "general.parameter_count": 24_000_000_000, "general.file_type": 15,
+                f"{arch}.context_length": model.context_length, f"{arch}.block_count": 40,
+                f"{arch}.embedding_length": 5120, f"{arch}.attention.head_count": 32,
+                f"{arch}.attention.head_count_kv": 8, f"{arch}.attention.key_length": 128,
+                f"{arch}.attention.value_length": 128, f"{arch}.feed_forward_length": 32768,
+                "tokenizer.ggml.tokens": ["tok"] * 131072, **model.model_info}
+        if not verbose:  # GetModelInfo blanks every array longer than 5 elements
+            info = {k: ([] if isinstance(v, list) and len(v) > 5 else v) for k, v in info.items()}
+        parameters = f"{'num_ctx':<30} {model.num_ctx}" if model.num_ctx else ""
+        return {"license": "", "modelfile": f"FROM {model.name}\n", "parameters": parameters,
+                "template": "{{ .Prompt }}", "details": self.details(model), "model_info": info,
+                "tensors": [{"name": "token_embd.weight", "type": "Q4_K", "shape": [5120, 131072]}],
+                "capabilities": model.capabilities, "modified_at": "2026-05-10T08:06:48.639712648-07:00"}
+
+
+def _full(name: str) -> str:
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+
+
+def _handler(fake: FakeOllama):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):  # keep test output clean
+            pass
+
+        def do_GET(self):
+            self._dispatch("GET")
+
+        def do_POST(self):
+            self._dispatch("POST")
+
+        def do_DELETE(self):
+            self._dispatch("DELETE")
+
+        def do_HEAD(self):
+            self._dispatch("HEAD")
+
+        def _dispatch(self, method: str) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = None
+            path = self.path.split("?")[0]
+            fake.requests.append(Request(method, path, body))
+            if fake.mode == "hang":
+                time.sleep(fake.hang_seconds)
+            if fake.mode == "malformed":
+                return self._raw(200, b"{not json", "application/json")
+            route = ROUTES.get((method if method != "HEAD" else "GET", path))
+            if route is None:
+                return self._raw(404, b"404 page not found", "text/plain")
+            route(self, body or {})
+
+        # -- writers --
+        def _raw(self, status: int, data: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        def _json(self, status: int, data) -> None:
+            self._raw(status, json.dumps(data).encode(), "application/json; charset=utf-8")
+
+        def _error(self, status: int, message: str) -> None:
+            self._json(status, {"error": message})
+
+        def _ndjson(self, lines: list[dict], body: dict) -> None:
+            if fake.mode == "stream-error":
+                lines = lines[:1] + [{"error": "an error line inside a 200 stream"}]
+            if body.get("stream") is False:  # one object: the final status, or the error
+                final = lines[-1]
+                return self._json(500 if "error" in final else 200, final)
+            self._raw(200, b"".join(json.dumps(line).encode() + b"\n" for line in lines), "application/x-ndjson")
+
+        # -- endpoints --
+        def version(self, _body):
+            self._json(200, {"version": fake.version})
+
+        def tags(self, _body):
+            self._json(200, {"models": [
+                {"name": m.name, "model": m.name, "modified_at": "2026-05-10T08:06:48.639712648-07:00", "size": m.size,
+                 "digest": m.digest, "details": fake.details(m)} for m in fake.models.values()]})
+
+        def show(self, body):
+            model = fake.find(body.get("model") or body.get("name"))
+            if model is None:
+                return self._error(404, f"model '{body.get('model')}' not found")
+            self._json(200, fake.show(model, bool(body.get("verbose"))))
+
+        def ps(self, _body):
+            running = []
+            for name, num_ctx in fake.loaded.items():
+                m = fake.models[name]
+                running.append({"name": m.name, "model": m.name, "size": m.loaded_size, "digest": m.digest,
+                                "details": fake.details(m), "expires_at": "2026-08-21T14:38:31.83753-07:00",
+                                "size_vram": m.loaded_size if m.loaded_vram is None else m.loaded_vram,
+                                "context_length": num_ctx})
+            self._json(200, {"models": running})
+
+        def create(self, body):
+            if "from" not in body and "files" not in body:
+                return self._error(400, "neither 'from' or 'files' was specified")
+            base = fake.find(body["from"])
+            if base is None:
+                return self._error(404, f"model '{body['from']}' not found")
+            name = body.get("model")
+            params = body.get("parameters") or {}
+            fake.add(FakeModel(**{**base.__dict__, "name": _full(name), "num_ctx": params.get("num_ctx", base.num_ctx)}))
+            self._ndjson([{"status": "reading model metadata"}, {"status": f"using existing layer sha256:{base.digest}"},
+                          {"status": "writing manifest"}, {"status": "success"}], body)
+
+        def pull(self, body):
+            name = body.get("model")
+            model = fake.registry.get(_full(name or ""))
+            if model is None:
+                return self._ndjson([{"status": "pulling manifest"}, {"error": "pull model manifest: file does not exist"}], body)
+            digest = "sha256:" + model.digest
+            lines = [{"status": "pulling manifest"}]
+            lines += [{"status": f"pulling {model.digest[:12]}", "digest": digest, "total": model.size, "completed": c}
+                      for c in (0, model.size // 2, model.size)]
+            lines += [{"status": "verifying sha256 digest"}, {"status": "writing manifest"}, {"status": "success"}]
+            fake.add(model)
+            self._ndjson(lines, body)
+
+        def delete(self, body):
+            name = _full(body.get("model") or "")
+            if name not in fake.models:
+                return self._error(404, f"model '{body.get('model')}' not found")
+            del fake.models[name]
+            self._raw(200, b"", "application/json")
+
+        def _load(self, body) -> FakeModel | None:
+            model = fake.find(body.get("model"))
+            if model is None:
+                self._error(404, f"model '{body.get('model')}' not found, try pulling it first")
+                return None
+            requested = (body.get("options") or {}).get("num_ctx") or model.num_ctx or fake.default_num_ctx
+            fake.loaded[_full(model.name)] = min(requested, model.context_length)  # capped at the trained context
+            return model
+
+        def generate(self, body):
+            model = self._load(body)
+            if model:
+                self._json(200, {"model": model.name, "created_at": "2026-11-24T10:00:00Z", "response": "",
+                                 "done": True, "done_reason": "load"})
+
+        def messages(self, body):
+            model = fake.find(body.get("model"))
+            if model is None:
+                return self._json(404, {"type": "error", "error": {"type": "not_found_error",
+                                                                   "message": f"model '{body.get('model')}' not found"}})
+            if body.get("tools") and "tools" not in model.capabilities:
+                return self._json(400, {"type": "error", "error": {"type": "invalid_request_error",
+                                                                   "message": f"registry.ollama.ai/library/{model.name} does not support tools"}})
+            self._load(body)
+            content, stop = _tool_answer(model.tool_behaviour, body)
+            self._json(200, {"id": "msg_fake", "type": "message", "role": "assistant", "model": model.name,
+                             "content": content, "stop_reason": stop, "stop_sequence": None,
+                             "usage": {"input_tokens": 100, "output_tokens": 20}})
+
+    ROUTES = {
+        ("GET", "/api/version"): Handler.version, ("GET", "/api/tags"): Handler.tags, ("POST", "/api/show"): Handler.show,
+        ("GET", "/api/ps"): Handler.ps, ("POST", "/api/create"): Handler.create, ("POST", "/api/pull"): Handler.pull,
+        ("DELETE", "/api/delete"): Handler.delete, ("POST", "/api/generate"): Handler.generate,
+        ("POST", "/v1/messages"): Handler.messages,
+    }
+    return Handler
+
+
+def _tool_answer(behaviour: str, body: dict) -> tuple[list[dict], str]:
+    """How a model of each kind answers a request that needs a tool, or continues after a tool result."""
+    messages = body.get("messages") or []
+    last = messages[-1]["content"] if messages else ""
+    if isinstance(last, list) and any(block.get("type") == "tool_result" for block in last):
+        return [{"type": "text", "text": "The file says hello. Done."}], "end_turn"
+    tools = body.get("tools") or [{"name": "none", "input_schema": {"properties": {}}}]
+    tool = tools[0]
+    properties = tool.get("input_schema", {}).get("properties", {})
+    good = {name: "README.md" for name in properties}
+    use = {"type": "tool_use", "id": "toolu_fake", "name": tool["name"], "input": good}
+    if behaviour == "ok":
+        return [use], "tool_use"
+    if behaviour == "no-tool-call":
+        return [{"type": "text", "text": "I would read the file, but here is a guess instead."}], "end_turn"
+    if behaviour == "narrated":
+        return [{"type": "text", "text": json.dumps({"name": tool["name"], "arguments": good})}], "end_turn"
+    if behaviour == "bad-arguments":
+        return [{**use, "input": {"filename": "README.md", "mode": "fast"}}], "tool_use"
+    if behaviour == "nested-arguments":
+        return [{**use, "input": {"tool_name": tool["name"], "parameters": good}}], "tool_use"
+    if behaviour == "unknown-tool":
+        return [{**use, "name": "open_file"}], "tool_use"
+    raise ValueError(f"unknown tool behaviour {behaviour!r}")

@@ -1,0 +1,132 @@
+"""The Ollama client against the stand-in, and the stand-in against the official `ollama` client's types."""
+
+import socket
+
+import ollama
+import pytest
+
+from fake_ollama import FakeModel
+from fitadvisor.ollama import Client, ModelNotFound, OllamaError, OllamaUnreachable, resolve_host
+
+
+@pytest.mark.parametrize(
+    "value, url",
+    [
+        ("", "http://127.0.0.1:11434"),
+        ("0.0.0.0", "http://127.0.0.1:11434"),
+        ("0.0.0.0:8080", "http://127.0.0.1:8080"),
+        (":8080", "http://127.0.0.1:8080"),
+        ("example.com", "http://example.com:11434"),
+        ("example.com:1234", "http://example.com:1234"),
+        ("http://example.com", "http://example.com:80"),
+        ("https://example.com", "https://example.com:443"),
+        ("https://example.com:8443/ollama", "https://example.com:8443/ollama"),
+        ("[::1]:11434", "http://[::1]:11434"),
+    ],
+)
+def test_host_follows_ollama_rules(monkeypatch, value, url):
+    monkeypatch.setenv("OLLAMA_HOST", value)
+    assert resolve_host() == url
+
+
+def test_explicit_host_wins_over_environment(monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", "example.com")
+    assert resolve_host("127.0.0.1:9999") == "http://127.0.0.1:9999"
+
+
+@pytest.mark.parametrize("value", ["ftp://x", "x; rm -rf /", "$(reboot)", "a b"])
+def test_hostile_hosts_are_refused(value):
+    with pytest.raises(Exception, match="invalid Ollama host"):
+        resolve_host(value)
+
+
+def test_every_endpoint_against_the_stand_in(fake_ollama):
+    fake_ollama.add(FakeModel("devstral-small-2:latest"))
+    fake_ollama.registry["qwen3-coder:30b"] = FakeModel("qwen3-coder:30b", family="qwen3moe")
+    client = Client(fake_ollama.url)
+    assert client.version() == "0.14.0"
+    assert [m["name"] for m in client.tags()] == ["devstral-small-2:latest"]
+    assert client.show("devstral-small-2")["capabilities"] == ["completion", "tools"]
+    statuses = []
+    client.create("devstral-small-2-64k", "devstral-small-2", {"num_ctx": 65536}, statuses.append)
+    assert statuses[-1] == {"status": "success"}
+    assert fake_ollama.requests_to("/api/create")[-1].body == {
+        "model": "devstral-small-2-64k", "from": "devstral-small-2", "parameters": {"num_ctx": 65536}
+    }
+    progress = []
+    client.pull("qwen3-coder:30b", progress.append)
+    assert any("completed" in p for p in progress) and progress[-1]["status"] == "success"
+    client.generate("devstral-small-2-64k")
+    (running,) = client.ps()
+    assert (running.name, running.context_length, running.processor) == ("devstral-small-2-64k:latest", 65536, "100% GPU")
+    client.delete("qwen3-coder:30b")
+    assert "qwen3-coder:30b" not in [m["name"] for m in client.tags()]
+
+
+def test_stand_in_shapes_pass_the_official_client_types(fake_ollama):
+    fake_ollama.add(FakeModel("devstral-small-2:latest", num_ctx=65536))
+    fake_ollama.registry["qwen3-coder:30b"] = FakeModel("qwen3-coder:30b", family="qwen3moe")
+    official = ollama.Client(host=fake_ollama.url)
+    assert isinstance(official.list(), ollama.ListResponse)
+    shown = official.show("devstral-small-2")
+    assert isinstance(shown, ollama.ShowResponse)
+    assert shown.modelinfo["mistral3.context_length"] == 262144
+    assert shown.capabilities == ["completion", "tools"]
+    official.generate("devstral-small-2", "")
+    ps = official.ps()
+    assert isinstance(ps, ollama.ProcessResponse) and ps.models[0].context_length == 65536
+    for progress in official.pull("qwen3-coder:30b", stream=True):
+        assert isinstance(progress, ollama.ProgressResponse)
+    created = official.create("copy", from_="devstral-small-2", parameters={"num_ctx": 8192})
+    assert created.status == "success"
+
+
+def test_show_blanks_long_arrays_unless_verbose(fake_ollama):
+    fake_ollama.add(FakeModel("m:latest"))
+    client = Client(fake_ollama.url)
+    assert client.show("m")["model_info"]["tokenizer.ggml.tokens"] == []
+    assert len(client.show("m", verbose=True)["model_info"]["tokenizer.ggml.tokens"]) == 131072
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_server_down_is_one_clear_error():
+    with pytest.raises(OllamaUnreachable, match="cannot reach Ollama at http://127.0.0.1:.*ollama serve"):
+        Client(f"127.0.0.1:{_free_port()}").version()
+
+
+def test_hanging_server_times_out(fake_ollama):
+    fake_ollama.mode, fake_ollama.hang_seconds = "hang", 2
+    with pytest.raises(OllamaUnreachable, match="did not answer /api/version within 0.3 s"):
+        Client(fake_ollama.url, timeout=0.3).version()
+
+
+def test_malformed_json(fake_ollama):
+    fake_ollama.mode = "malformed"
+    with pytest.raises(OllamaError, match="malformed JSON"):
+        Client(fake_ollama.url).tags()
+
+
+def test_error_line_inside_a_200_stream(fake_ollama):
+    fake_ollama.add(FakeModel("m:latest"))
+    fake_ollama.mode = "stream-error"
+    with pytest.raises(OllamaError, match="an error line inside a 200 stream"):
+        Client(fake_ollama.url).create("m-64k", "m", {"num_ctx": 65536})
+
+
+def test_missing_model_and_failed_pull(fake_ollama):
+    client = Client(fake_ollama.url)
+    with pytest.raises(ModelNotFound, match="ollama pull nope"):
+        client.show("nope")
+    with pytest.raises(OllamaError, match="file does not exist"):
+        client.pull("nope")
+
+
+def test_an_old_server_without_the_route():
+    # A 404 with an empty body is what a server without the endpoint (or not Ollama at all) sends.
+    with pytest.raises(OllamaError):
+        Client("127.0.0.1:1")._check(404, "", None)
