@@ -142,7 +142,7 @@ def find(name: str) -> CatalogModel | None:
     if ref.namespace != "library" or ref.host != "registry.ollama.ai":
         return None
     for model in load():
-        if model.name == ref.model and ref.tag in model.tags:
+        if model.name == ref.model and ref.tag in (tag.lower() for tag in model.tags):
             return model
     return None
 
