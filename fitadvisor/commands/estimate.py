@@ -6,7 +6,7 @@ import json
 
 import click
 
-from fitadvisor.commands.options import ctx_option, engine_options, hardware_options, json_option
+from fitadvisor.commands.options import ctx_option, engine_options, hardware_options, host_option, json_option
 from fitadvisor.engine import Release
 from fitadvisor.estimate import Estimate, Settings, estimate
 from fitadvisor.units import format_ctx, format_gb
@@ -23,17 +23,35 @@ def run(
     memory: str | None = None,
     gpu_memory: str | None = None,
     chip: str | None = None,
+    host: str | None = None,
 ) -> Estimate:
     from fitadvisor.probe import detect
     from fitadvisor.sources import resolve_model
 
     resolved = resolve_model(model)
     hardware = detect(memory=memory, gpu_memory=gpu_memory, chip=chip)
+    release, release_note = running_release(ollama_version, host)
     settings = Settings(
         num_ctx=ctx, kv_cache_type=kv_cache, flash_attention=flash_attention, parallel=parallel, batch=batch,
-        release=Release.of(ollama_version),
+        release=release,
     )
-    return estimate(resolved.architecture, settings, hardware, model=resolved.name, source=resolved.source)
+    result = estimate(resolved.architecture, settings, hardware, model=resolved.name, source=resolved.source)
+    if release_note:
+        result.notes.append(release_note)
+    return result
+
+
+def running_release(version: str | None, host: str | None) -> tuple[Release, str | None]:
+    """The release asked for; else the one the Ollama server runs; else the newest modelled (and a note)."""
+    if version is not None:
+        return Release.of(version), None
+    from fitadvisor.ollama import Client, OllamaUnreachable
+
+    try:
+        return Release.of(Client(host, timeout=1.0).version()), None
+    except OllamaUnreachable:
+        newest = Release.of(None)
+        return newest, f"no Ollama server answered: modelled Ollama {newest.label} (use --ollama-version to pick another)"
 
 
 def render(result: Estimate) -> str:
@@ -68,6 +86,7 @@ def render(result: Estimate) -> str:
 @ctx_option()
 @engine_options
 @hardware_options
+@host_option
 @json_option
 def command(model: str, ctx: int | None, as_json: bool, **options) -> None:
     """Estimate what Ollama will load for MODEL (a catalog name or a .gguf file).

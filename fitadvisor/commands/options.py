@@ -42,3 +42,7 @@ def hardware_options(function):
     function = click.option("--gpu-memory", metavar="SIZE", help="Plan for a discrete GPU with this much VRAM, e.g. 24GB.")(function)
     function = click.option("--memory", metavar="SIZE", help="Plan for this much RAM, as sold: 48GB means 48 GiB.")(function)
     return function
+
+
+def host_option(function):
+    return click.option("--host", metavar="URL", help="The Ollama server (default: OLLAMA_HOST, else http://127.0.0.1:11434).")(function)
