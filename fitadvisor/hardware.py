@@ -20,6 +20,7 @@ class Gpu:
     memory_bytes: int  # total memory the GPU may use: VRAM, or Metal's recommended working set on a Mac
     free_bytes: int | None = None  # free memory as the driver reports it, when it does
     library: str = ""  # the ggml backend Ollama would use: "metal", "cuda", "rocm", "vulkan"
+    bandwidth_gbs: float | None = None  # peak memory bandwidth, GB/s, where known
 
     @property
     def usable_bytes(self) -> int:
@@ -37,6 +38,7 @@ class Hardware:
     gpus: tuple[Gpu, ...] = ()
     memory_bandwidth_gbs: float | None = None  # of the memory the model is read from (GPU's, or RAM)
     gpu_overhead_bytes: int = 0  # OLLAMA_GPU_OVERHEAD, reserved on every GPU
+    ram_bandwidth_gbs: float | None = None  # of system RAM, what layers left on the CPU are read from
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -55,3 +57,26 @@ class Hardware:
             reserve = metal_reserve if (gpu.library == "metal" and metal_reserve is not None) else reserve_per_gpu
             total += max(0, gpu.usable_bytes - reserve - self.gpu_overhead_bytes)
         return total
+
+    def to_dict(self, reserve_per_gpu: int, metal_reserve: int | None = None) -> dict:
+        """The JSON shape of `fitadvisor probe --json`, with the budget for the given reserves."""
+        return {
+            "os": self.os,
+            "chip": self.chip,
+            "cpu": {"name": self.cpu.name, "cores": self.cpu.cores, "threads": self.cpu.threads, "flags": list(self.cpu.flags)},
+            "memory_bytes": self.memory_bytes,
+            "available_memory_bytes": self.available_memory_bytes,
+            "unified_memory": self.unified_memory,
+            "gpus": [
+                {
+                    "vendor": gpu.vendor, "name": gpu.name, "memory_bytes": gpu.memory_bytes, "free_bytes": gpu.free_bytes,
+                    "library": gpu.library, "bandwidth_gbs": gpu.bandwidth_gbs,
+                }
+                for gpu in self.gpus
+            ],
+            "gpu_overhead_bytes": self.gpu_overhead_bytes,
+            "gpu_budget_bytes": self.gpu_budget_bytes(reserve_per_gpu, metal_reserve),
+            "memory_bandwidth_gbs": self.memory_bandwidth_gbs,
+            "ram_bandwidth_gbs": self.ram_bandwidth_gbs,
+            "notes": list(self.notes),
+        }

@@ -1,27 +1,41 @@
-"""Placeholder probe (RAM only, no GPU); replaced by the per-platform probe."""
+"""The machine as Ollama sees it: one `detect()` over per-platform probes, or a planned machine.
+
+Every probe is quick (files, a few short-lived tools with timeouts) and never fails on odd
+output: what cannot be read becomes "unknown" with a note in `Hardware.notes`.
+"""
 
 from __future__ import annotations
 
-import os
 import platform
 
-from fitadvisor.hardware import Cpu, Gpu, Hardware
-from fitadvisor.units import GIB, parse_size
+from fitadvisor.errors import FitAdvisorError
+from fitadvisor.hardware import Hardware
+from fitadvisor.units import parse_size
 
 
 def detect(memory: str | None = None, gpu_memory: str | None = None, chip: str | None = None) -> Hardware:
-    import psutil
+    """This machine, or the machine the overrides describe (--memory, --gpu-memory, --chip)."""
+    from fitadvisor.probe import _plan
 
-    vm = psutil.virtual_memory()
-    total = parse_size(memory) if memory else vm.total
-    available = total if memory else vm.available
-    gpus: tuple[Gpu, ...] = ()
-    unified = False
-    if chip:
-        share = 2 / 3 if total <= 32 * GIB else 3 / 4
-        gpus = (Gpu("apple", chip, int(total * share), library="metal"),)
-        unified = True
-    elif gpu_memory:
-        gpus = (Gpu("nvidia", "GPU", parse_size(gpu_memory), library="cuda"),)
-    cpu = Cpu(platform.processor() or "cpu", os.cpu_count() or 1, os.cpu_count() or 1)
-    return Hardware(platform.system().lower(), chip, cpu, total, available, unified, gpus)
+    for text in (memory, gpu_memory):
+        if text is not None:
+            parse_size(text)  # reject a bad size before probing anything
+    if chip is not None:
+        if gpu_memory is not None:
+            raise FitAdvisorError("--chip and --gpu-memory cannot be combined: an Apple chip's GPU shares its RAM (use --memory)")
+        return _plan.apple_plan(chip, memory)
+    detected = detect_this_machine()
+    if memory is None and gpu_memory is None:
+        return detected
+    return _plan.adjust(detected, memory, gpu_memory)
+
+
+def detect_this_machine() -> Hardware:
+    system = platform.system()
+    if system == "Darwin":
+        from fitadvisor.probe import _darwin as probe
+    elif system == "Windows":
+        from fitadvisor.probe import _windows as probe
+    else:
+        from fitadvisor.probe import _linux as probe  # Linux and other Unix-likes with /proc
+    return probe.detect()
