@@ -126,7 +126,9 @@ class Advice:
     budget_label: str
     recommendations: list[Pick]
     excluded: list[Excluded]
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what a person must know before choosing
+    notes: list[str] = field(default_factory=list)  # how the answer was reached
+    hints: list[str] = field(default_factory=list)  # a setting that would give a better answer
     instead: str | None = None  # what would work better, when this machine cannot do it well
 
     @property
@@ -222,6 +224,7 @@ def recommend(
     settings: Settings | None = None,
     min_ctx: int | None = None,
     top: int | None = None,
+    hint: bool = True,
 ) -> Advice:
     """Rank `candidates` for Claude Code on `hardware`; `settings` carries the server's knobs and release."""
     settings = settings or Settings()
@@ -251,8 +254,23 @@ def recommend(
     for pick in picks:
         pick.verdict = _verdict(pick)
     advice = Advice(hardware, release, min_ctx, budget, label, picks[:top] if top else picks, excluded)
-    _explain(advice, picks, too_big, settings)
+    _explain(advice, picks, too_big)
+    if hint and settings.kv_cache_type == "f16":
+        _quantized_cache_hint(advice, candidates, settings)
     return advice
+
+
+def _quantized_cache_hint(advice: Advice, candidates: list[Candidate], settings: Settings) -> None:
+    """Say so when a q8_0 KV cache (half the f16 size) would give a better pick: it is a server-wide setting."""
+    quantized = replace(settings, kv_cache_type="q8_0", flash_attention="on")
+    alternative = recommend(advice.hardware, candidates, quantized, advice.min_ctx, top=1, hint=False).pick
+    if alternative is None or (advice.pick is not None and rank_key(alternative) >= rank_key(advice.pick)):
+        return
+    advice.hints.append(
+        f"With a q8_0 KV cache {alternative.model} fits at {format_ctx(alternative.num_ctx)} "
+        f"({format_gb(alternative.estimate.total_bytes)}): start Ollama with OLLAMA_KV_CACHE_TYPE=q8_0 "
+        "OLLAMA_FLASH_ATTENTION=1, then run `fitadvisor recommend --kv-cache q8_0 --flash-attention on`."
+    )
 
 
 def _verdict(pick: Pick) -> str:
@@ -264,7 +282,7 @@ def _verdict(pick: Pick) -> str:
     return label
 
 
-def _explain(advice: Advice, picks: list[Pick], too_big: list[tuple[Candidate, Estimate]], settings: Settings) -> None:
+def _explain(advice: Advice, picks: list[Pick], too_big: list[tuple[Candidate, Estimate]]) -> None:
     """The sentences a person needs: slow machine, small context, nothing fits, what would work instead."""
     pick = advice.pick
     hardware = advice.hardware
@@ -292,11 +310,11 @@ def _explain(advice: Advice, picks: list[Pick], too_big: list[tuple[Candidate, E
             "sessions Ollama silently drops the oldest messages. Start a fresh session (/clear) between tasks."
         )
     if pick is None or not hardware.gpus or pick.too_slow or pick.candidate.agentic not in ("ok", "ok-slow"):
-        advice.instead = _instead(too_big, picks, settings, advice)
+        advice.instead = _instead(too_big, picks, advice)
 
 
-def _instead(too_big: list[tuple[Candidate, Estimate]], picks: list[Pick], settings: Settings, advice: Advice) -> str | None:
-    """The field-tested model that did not fit, what it needs, and a KV-cache setting that may rescue it."""
+def _instead(too_big: list[tuple[Candidate, Estimate]], picks: list[Pick], advice: Advice) -> str | None:
+    """The field-tested model that did not fit (or ran too slowly), and the machine it needs."""
     tested = sorted(
         (item for item in too_big if item[0].agentic in ("ok", "ok-slow")),
         key=lambda item: _policy()["agentic"]["rank"][item[0].agentic],
@@ -319,15 +337,6 @@ def _instead(too_big: list[tuple[Candidate, Estimate]], picks: list[Pick], setti
         f"{format_ctx(needed.num_ctx)}: a GPU with {gpu_gb} GB or more"
     )
     text += f", or a Mac with {mac} GB of memory (its GPU may use {'2/3' if mac <= 32 else '3/4'} of it)." if mac else "."
-    if settings.kv_cache_type == "f16" and advice.hardware.gpus:
-        quantized = replace(settings, num_ctx=advice.min_ctx, kv_cache_type="q8_0", flash_attention="on")
-        result = estimate(candidate.architecture, quantized, advice.hardware, model=candidate.name)
-        if result.total_bytes <= advice.budget_bytes:
-            text += (
-                f" Here it fits at {format_ctx(advice.min_ctx)} with a q8_0 KV cache ({format_gb(result.total_bytes)}): start "
-                "Ollama with OLLAMA_KV_CACHE_TYPE=q8_0 OLLAMA_FLASH_ATTENTION=1, then run "
-                "`fitadvisor recommend --kv-cache q8_0 --flash-attention on`."
-            )
     return text
 
 
