@@ -1,7 +1,7 @@
 """How fast a loaded model will answer: decode tokens/s and the time to read Claude Code's opening prompt.
 
 Decode is memory-bandwidth bound: every token reads the active weights and the KV cache filled so
-far, so seconds per token = bytes / (eta x bandwidth) + a fixed overhead t0. Prompt processing is
+far, so seconds per token = bytes / (eta x bandwidth), plus MoE routing overhead. Prompt processing is
 compute bound: 2 FLOPs per active parameter per token plus attention, at a throughput measured on
 the same device (llama.cpp's pp512 scoreboards). Facts and their sources are in data/speed.toml.
 Every result is a range: the spread of measured efficiencies, never one falsely precise number.
@@ -108,27 +108,23 @@ def decode_speed(arch: Architecture, result: Estimate, hardware: Hardware, first
     ram, assumed = ram_bandwidth(hardware)
     cpu_eta = Span(*facts["cpu_eta"])
 
-    if not hardware.gpus:
-        gpu_bw = None
-        t0 = facts["t0_ms_cpu"] / 1000
-    else:
-        gpu_bw = hardware.memory_bandwidth_gbs
-        if gpu_bw is None:
-            return None, device, ["the GPU's memory bandwidth is unknown, so its speed is too"]
-        t0 = (facts["t0_ms_moe"] if arch.is_moe else facts["t0_ms_dense"]) / 1000
+    gpu_bw = hardware.memory_bandwidth_gbs if hardware.gpus else None
+    if hardware.gpus and gpu_bw is None:
+        return None, device, ["the GPU's memory bandwidth is unknown, so its speed is too"]
+    overhead = Span(*facts["moe_extra_ms"]) * 1e-3 if arch.is_moe else Span(0.0, 0.0)
     if (not hardware.gpus or cpu_share) and assumed:
         notes.append(f"RAM bandwidth unknown: assumed {ram.low:g}-{ram.high:g} GB/s (dual-channel DDR4/DDR5)")
 
-    def seconds(bytes_read: float, gpu_eta: float, ram_gbs: float, ram_eta: float) -> float:
+    def seconds(bytes_read: float, gpu_eta: float, ram_gbs: float, ram_eta: float, extra: float) -> float:
         on_cpu = bytes_read * (1.0 if not hardware.gpus else cpu_share)
         on_gpu = bytes_read - on_cpu
-        time = on_cpu / (ram_eta * ram_gbs * 1e9) + t0
+        time = on_cpu / (ram_eta * ram_gbs * 1e9) + extra
         if on_gpu:
             time += on_gpu / (gpu_eta * gpu_bw * 1e9)
         return time
 
-    low = 1 / seconds(slow_bytes, eta.low, ram.low, cpu_eta.low)
-    high = 1 / seconds(fast_bytes, eta.high, ram.high, cpu_eta.high)
+    low = 1 / seconds(slow_bytes, eta.low, ram.low, cpu_eta.low, overhead.high)
+    high = 1 / seconds(fast_bytes, eta.high, ram.high, cpu_eta.high, overhead.low)
     return Span(low, high), device, notes
 
 
