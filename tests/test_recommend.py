@@ -1,0 +1,169 @@
+"""Recommendations for the machines issue #4 names, built as Hardware objects (no probe involved)."""
+
+import pytest
+
+from fitadvisor import catalog
+from fitadvisor.engine import Release
+from fitadvisor.estimate import Settings, estimate
+from fitadvisor.hardware import Cpu, Gpu, Hardware
+from fitadvisor.recommend import Candidate, contexts, ctx_argument, memory_budget, recommend
+from fitadvisor.units import GIB, KIB
+
+RELEASE = Release.of(None)
+FIELD_EXCLUDED = {  # issue #4's field test on a 48 GB M4 Pro, and why each failed
+    "qwen3:30b": "without calling tools",
+    "granite4:3b": "without calling tools",
+    "magistral:24b": "narrates tool calls",
+    "mistral-small3.2:24b": "invents tool parameters",
+    "command-r:35b": "nests tool arguments",
+    "deepseek-r1:32b": "no tool support in Ollama",
+    "deepseek-coder-v2:16b": "no tool support in Ollama",
+}
+
+
+def catalog_candidates() -> list[Candidate]:
+    return [Candidate(m.reference, m.architecture, m.tools, m.agentic, m.swe_bench_verified) for m in catalog.load()]
+
+
+def mac(chip: str, ram_gib: int, bandwidth: float) -> Hardware:
+    share = 2 / 3 if ram_gib <= 32 else 3 / 4  # Metal's working set on macOS <= 15
+    gpu = Gpu("apple", chip, int(ram_gib * GIB * share), library="metal")
+    return Hardware("darwin", chip, Cpu(chip, 12, 12), ram_gib * GIB, ram_gib * GIB, True, (gpu,), bandwidth)
+
+
+M4_PRO_48 = mac("Apple M4 Pro", 48, 273)
+AIR_M2_16 = mac("Apple M2", 16, 102.4)
+M4_MAX_128 = mac("Apple M4 Max", 128, 546)
+RTX_4090 = Hardware(
+    "linux", None, Cpu("AMD Ryzen 9 7950X", 16, 32), 64 * GIB, 60 * GIB, False,
+    (Gpu("nvidia", "NVIDIA GeForce RTX 4090", 24 * GIB, library="cuda"),), 1008,
+)
+# Strix Halo: the GPU may map nearly all 128 GB (GTT), so the OS's share must be kept back by fitadvisor.
+RYZEN_AI_MAX = Hardware(
+    "linux", "AMD Ryzen AI Max+ 395", Cpu("AMD Ryzen AI Max+ 395", 16, 32), 128 * GIB, 120 * GIB, True,
+    (Gpu("amd", "AMD Radeon 8060S", 124 * GIB, library="rocm"),), 256,
+)
+CPU_ONLY = Hardware("linux", None, Cpu("AMD EPYC", 2, 2), 23 * GIB, 22 * GIB, False, (), None)
+
+
+def advise(hardware, **kwargs):
+    return recommend(hardware, catalog_candidates(), Settings(release=RELEASE), **kwargs)
+
+
+def test_48gb_m4_pro_picks_devstral_small_2_and_agrees_with_the_field_test():
+    advice = advise(M4_PRO_48)
+    pick = advice.pick
+    assert pick.model == "devstral-small-2:24b" and pick.num_ctx >= 64 * KIB
+    listed = [p.model for p in advice.recommendations]
+    assert listed.index("qwen3-coder:30b") == 1  # worked, but slower
+    reasons = {e.model: e.reason for e in advice.excluded}
+    for model, why in FIELD_EXCLUDED.items():
+        assert why in reasons[model] and model not in listed
+    assert pick.next_command == f"fitadvisor apply devstral-small-2:24b --ctx {ctx_argument(pick.num_ctx)}"
+
+
+def test_each_pick_is_the_largest_context_that_fits():
+    advice = advise(M4_PRO_48, top=None)
+    for pick in advice.recommendations:
+        assert pick.estimate.total_bytes <= advice.budget_bytes and pick.estimate.cpu_bytes == 0
+        larger = [c for c in contexts(pick.candidate.architecture.context_length, 64 * KIB) if c > pick.num_ctx]
+        if larger:
+            bigger = estimate(pick.candidate.architecture, Settings(num_ctx=larger[0], release=RELEASE), M4_PRO_48)
+            assert bigger.total_bytes > advice.budget_bytes
+        else:
+            assert pick.num_ctx == pick.candidate.architecture.context_length
+
+
+def test_too_big_models_say_what_they_need_against_the_budget():
+    advice = advise(M4_PRO_48)
+    reason = {e.model: e.reason for e in advice.excluded}["gpt-oss:120b"]
+    assert reason.startswith("needs ") and "at 64K, GPU budget 37 GB" in reason
+
+
+def test_16gb_macbook_air_m2_is_told_honestly_and_given_the_ways_out():
+    advice = advise(AIR_M2_16)
+    assert memory_budget(AIR_M2_16, RELEASE)[0] < 11e9  # 2/3 of 16 GiB, less Ollama's reserve
+    assert advice.pick is None
+    assert any("No tool-capable model fits" in w for w in advice.warnings)
+    assert "devstral-small-2:24b" in advice.instead and "Mac with" in advice.instead
+    assert advice.hints and "q8_0" in advice.hints[0]
+
+
+def test_24gb_rtx_4090_keeps_the_model_in_vram():
+    advice = advise(RTX_4090)
+    pick = advice.pick
+    assert pick is not None and pick.estimate.cpu_bytes == 0 and pick.estimate.total_bytes <= 24 * GIB
+    assert pick.num_ctx >= 100_000  # room to compact
+    assert pick.candidate.swe_bench_verified  # the best-scoring model that fits, not a random small one
+    tested_too_big = {e.model for e in advice.excluded if e.reason.startswith("needs")}
+    assert "devstral-small-2:24b" in tested_too_big  # 26 GB at 64K with an f16 cache: spilling is not a fit
+    assert any("devstral-small-2:24b fits" in h and "OLLAMA_KV_CACHE_TYPE=q8_0" in h for h in advice.hints)
+    assert pick.speed.decode.low > 20  # a 4090 is fast
+
+
+def test_128gb_m4_max_gets_devstral_with_a_long_context():
+    advice = advise(M4_MAX_128)
+    assert advice.pick.model == "devstral-small-2:24b" and advice.pick.num_ctx >= 256 * KIB
+    assert not any("below 100K" in w for w in advice.warnings)
+    listed = [p.model for p in advice.recommendations]
+    assert listed.index("qwen3-coder:30b") == 1
+    untested = [p for p in advice.recommendations if p.candidate.agentic == "untested"]
+    assert all(p.candidate.swe_bench_verified for p in untested[:2])  # ranked by SWE-bench after the field-tested
+
+
+def test_128gb_ryzen_ai_max_keeps_ram_for_the_os():
+    budget, label = memory_budget(RYZEN_AI_MAX, RELEASE)
+    assert label == "GPU budget" and budget <= 0.75 * 128 * GIB  # not the whole GTT mapping
+    advice = advise(RYZEN_AI_MAX)
+    assert advice.pick.model == "devstral-small-2:24b" and advice.pick.num_ctx >= 128 * KIB
+    assert advice.pick.speed.decode.high < 20  # a dense 24B at 256 GB/s
+
+
+def test_cpu_only_machine_is_too_slow_and_says_what_would_work():
+    advice = advise(CPU_ONLY)
+    assert advice.budget_label == "RAM budget"
+    assert any("Too slow for agentic use" in w and "minutes" in w for w in advice.warnings)
+    pick = advice.pick
+    assert pick is not None and pick.verdict == "too slow" and pick.estimate.total_bytes <= advice.budget_bytes
+    assert "devstral-small-2:24b" in advice.instead and "GPU with" in advice.instead
+
+
+def test_a_pick_below_100k_carries_the_compaction_warning():
+    advice = advise(mac("Apple M3 Pro", 36, 153.6))  # 27 GiB working set: devstral-small-2 fits at 64K only
+    assert advice.pick.model == "devstral-small-2:24b" and advice.pick.num_ctx < 100_000
+    assert any("below 100K" in w and "oldest messages" in w for w in advice.warnings)
+    assert "no compaction" in advice.pick.verdict
+
+
+def test_min_ctx_excludes_models_trained_for_less():
+    advice = advise(M4_MAX_128, min_ctx=192 * KIB, top=None)
+    reasons = {e.model: e.reason for e in advice.excluded}
+    assert "below the 192K" in reasons["gpt-oss:20b"]
+    assert all(p.num_ctx >= 192 * KIB for p in advice.recommendations)
+
+
+def test_unknown_tool_support_is_ranked_as_untested_not_excluded():
+    arch = catalog.resolve("ministral-3:8b").architecture
+    advice = recommend(M4_PRO_48, [Candidate("someone/model:tag", arch, None, source="registry")], Settings(release=RELEASE))
+    assert advice.pick.model == "someone/model:tag" and advice.pick.candidate.agentic == "untested"
+
+
+def test_top_limits_the_listing():
+    assert len(advise(M4_MAX_128, top=2).recommendations) == 2
+
+
+@pytest.mark.parametrize(
+    "trained, min_ctx, expected",
+    [
+        (131072, 65536, [64, 96, 128]),
+        (202752, 65536, [64, 96, 128, 160, 192, 198]),
+        (65536, 65536, [64]),
+        (131072, 81920, [80, 96, 128]),
+    ],
+)
+def test_context_ladder(trained, min_ctx, expected):
+    assert [c // KIB for c in contexts(trained, min_ctx)] == expected
+
+
+def test_ctx_argument_is_what_people_type():
+    assert ctx_argument(65536) == "64k" and ctx_argument(202752) == "198k" and ctx_argument(40000) == "40000"
