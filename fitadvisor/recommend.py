@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from fitadvisor.architecture import Architecture
 from fitadvisor.engine import Release
+from fitadvisor.errors import FitAdvisorError
 from fitadvisor.estimate import Estimate, Settings, estimate
 from fitadvisor.hardware import Hardware
 from fitadvisor.resources import read_toml
@@ -243,7 +244,11 @@ def recommend(
         if reason:
             excluded.append(Excluded(candidate.name, reason))
             continue
-        best, first, limit = largest_fit(candidate, hardware, settings, budget, min_ctx)
+        try:
+            best, first, limit = largest_fit(candidate, hardware, settings, budget, min_ctx)
+        except FitAdvisorError as error:  # e.g. an architecture this Ollama release cannot run
+            excluded.append(Excluded(candidate.name, str(error)))
+            continue
         if best is None:
             excluded.append(Excluded(candidate.name, f"needs {format_gb(first.total_bytes)} at {format_ctx(min_ctx)}, {label} {format_gb(budget)}"))
             too_big.append((candidate, first))

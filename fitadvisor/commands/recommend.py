@@ -224,7 +224,7 @@ def render(advice: Advice) -> str:
         lines.append(f"What would work instead: {advice.instead}")
     lines += advice.hints
     if pick is not None:
-        lines += ["", f"Next:  {pick.next_command}"]
+        lines += ["", "Next:", f"  {pick.next_command}"]
     return "\n".join(lines)
 
 

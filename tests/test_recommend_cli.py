@@ -1,0 +1,105 @@
+"""`fitadvisor recommend` as a user runs it: separate process, no Ollama or a stand-in one, JSON contract."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from fake_ollama import FakeModel
+
+NO_SERVER = "127.0.0.1:9"  # nothing listens there
+
+
+def recommend(*args, host=NO_SERVER, cwd=None):
+    env = {**os.environ, "OLLAMA_HOST": host}
+    return subprocess.run(
+        [sys.executable, "-m", "fitadvisor", "recommend", *args], capture_output=True, text=True, env=env, timeout=60, cwd=cwd
+    )
+
+
+def test_json_contract_for_a_48gb_m4_pro(tmp_path):
+    start = time.monotonic()
+    run = recommend("--memory", "48GB", "--chip", "Apple M4 Pro", "--json", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert time.monotonic() - start < 10  # no network waits with no server
+    data = json.loads(run.stdout)
+    assert {"hardware", "recommendations", "excluded"} <= data.keys()
+    first = data["recommendations"][0]
+    for key in ("model", "num_ctx", "total_bytes", "gpu_bytes", "fits", "tokens_per_second", "reason"):
+        assert key in first
+    assert first["model"] == "devstral-small-2:24b" and first["num_ctx"] >= 65536 and first["fits"] is True
+    assert first["gpu_bytes"] == first["total_bytes"]
+    assert all(set(e) == {"model", "reason"} for e in data["excluded"])
+    assert data["hardware"]["memory_bytes"] == 48 * 1024**3
+
+
+def test_readable_output_has_table_pick_and_next_command(tmp_path):
+    run = recommend("--memory", "48GB", "--chip", "Apple M4 Pro", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert any(line.startswith("MODEL") and "VERDICT" in line for line in lines)
+    assert any(line.startswith("Pick: devstral-small-2:24b at ") for line in lines)
+    assert any(line.strip().startswith("fitadvisor apply devstral-small-2:24b --ctx ") for line in lines)
+    assert "magistral:24b: narrates tool calls instead of making them" in run.stdout
+
+
+def test_no_options_runs_with_no_server(tmp_path):
+    run = recommend(cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "no Ollama server answered" in run.stdout
+
+
+def test_installed_needs_a_server():
+    run = recommend("--installed")
+    assert run.returncode != 0 and run.stderr.count("\n") == 1
+    assert run.stderr.startswith("fitadvisor: error: --installed needs a running Ollama")
+
+
+def test_installed_restricts_to_the_servers_models(fake_ollama):
+    fake_ollama.version = "0.20.0"
+    fake_ollama.add(FakeModel("devstral-small-2:latest"))
+    fake_ollama.add(FakeModel("qwen3:30b", family="qwen3moe"))
+    fake_ollama.add(FakeModel("someone/custom:7b", family="llama"))
+    run = recommend("--installed", "--memory", "48GB", "--chip", "Apple M4 Pro", "--json", host=fake_ollama.url)
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    listed = [r["model"] for r in data["recommendations"]]
+    excluded = {e["model"]: e["reason"] for e in data["excluded"]}
+    assert listed[0] == "devstral-small-2:latest" and data["recommendations"][0]["installed"] is True
+    assert set(listed) <= {"devstral-small-2:latest", "someone/custom:7b"}
+    assert "without calling tools" in excluded["qwen3:30b"]
+    assert ("someone/custom:7b" in excluded) != ("someone/custom:7b" in listed)  # accounted for, once
+    assert data["ollama_version"] == "0.20.0"  # the server's release is modelled
+
+
+def test_normal_listing_marks_installed_models(fake_ollama):
+    fake_ollama.add(FakeModel("qwen3-coder:30b", family="qwen3moe"))
+    run = recommend("--memory", "48GB", "--chip", "Apple M4 Pro", host=fake_ollama.url)
+    assert run.returncode == 0, run.stderr
+    assert any(line.startswith("qwen3-coder:30b *") for line in run.stdout.splitlines())
+    assert "* installed in Ollama" in run.stdout
+    assert not any(line.startswith("devstral-small-2:24b *") for line in run.stdout.splitlines())
+
+
+def test_candidates_restricts_the_pool():
+    run = recommend("--candidates", "qwen3-coder:30b,magistral", "--memory", "48GB", "--chip", "Apple M4 Pro", "--json")
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert [r["model"] for r in data["recommendations"]] == ["qwen3-coder:30b"]
+    assert [e["model"] for e in data["excluded"]] == ["magistral:24b"]
+
+
+def test_top_and_min_ctx():
+    run = recommend("--memory", "128GB", "--chip", "Apple M4 Max", "--top", "2", "--min-ctx", "128k", "--json")
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert len(data["recommendations"]) == 2 and data["min_ctx"] == 131072
+    assert all(r["num_ctx"] >= 131072 for r in data["recommendations"])
+
+
+def test_bad_input_is_one_line():
+    for args in (["--min-ctx", "lots"], ["--memory", "much"], ["--candidates", "no-such-model"], ["--ollama-version", "0.1.0"]):
+        run = recommend(*args)
+        assert run.returncode != 0, args
+        assert run.stderr.startswith("fitadvisor: error: ") and run.stderr.count("\n") == 1, run.stderr
