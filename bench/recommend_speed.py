@@ -1,0 +1,64 @@
+"""Wall time of `fitadvisor recommend` side by side with llmfit's `recommend`, in one interleaved run.
+
+    python bench/recommend_speed.py [--runs N] [--llmfit PATH]
+
+llmfit (https://github.com/AlexsJones/llmfit, `pip install llmfit` in a venv of its own) is the closest
+peer: it also probes the machine and ranks models offline. Both run with no Ollama server answering
+(OLLAMA_HOST points at a closed local port), which is the fresh-install case issue #4 asks about.
+A bare `python -c pass` is timed too, so the numbers can be read against this machine's speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+FITADVISOR = [sys.executable, "-m", "fitadvisor", "recommend"]
+
+
+def cases(llmfit: str | None) -> dict[str, list[str]]:
+    table = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "fitadvisor recommend": FITADVISOR,
+        "fitadvisor recommend --json": [*FITADVISOR, "--json"],
+        "fitadvisor recommend (M4 Pro 48GB)": [*FITADVISOR, "--memory", "48GB", "--chip", "Apple M4 Pro"],
+    }
+    if llmfit:
+        table["llmfit recommend"] = [llmfit, "recommend"]
+        table["llmfit recommend coding -n 5"] = [llmfit, "recommend", "--use-case", "coding", "-n", "5"]
+    return table
+
+
+def wall(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, capture_output=True, check=True, env=env, timeout=120)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--llmfit", default=os.environ.get("LLMFIT") or shutil.which("llmfit"), help="path to the llmfit binary")
+    args = parser.parse_args()
+    env = {**os.environ, "OLLAMA_HOST": "127.0.0.1:9", "NO_COLOR": "1"}  # nothing listens on port 9
+    table = cases(args.llmfit)
+    if not args.llmfit:
+        print("llmfit not found (pip install llmfit into its own venv, then pass --llmfit PATH): timing fitadvisor alone")
+    times: dict[str, list[float]] = {name: [] for name in table}
+    for _ in range(args.runs):  # interleaved, so drift on a shared machine hits every case alike
+        for name, command in table.items():
+            times[name].append(wall(command, env))
+    base = statistics.median(times["python -c pass"])
+    print(f"{'command':<36} {'median':>9} {'min':>9} {'x python':>9}   ({args.runs} runs each, interleaved)")
+    for name, samples in times.items():
+        median = statistics.median(samples)
+        print(f"{name:<36} {median * 1000:>6.0f} ms {min(samples) * 1000:>6.0f} ms {median / base:>8.1f}x")
+
+
+if __name__ == "__main__":
+    main()
