@@ -18,7 +18,7 @@ from fitadvisor.estimate import Estimate, Settings, estimate
 from fitadvisor.hardware import Hardware
 from fitadvisor.resources import read_toml
 from fitadvisor.speed import Span, Speed, speed, weight_bytes_per_token
-from fitadvisor.units import GIB, KIB, format_ctx, format_gb, parse_ctx
+from fitadvisor.units import GIB, KIB, format_ctx, parse_ctx
 
 # Contexts tried, in tokens (k = 1024); the trained length is tried too when it falls between them.
 CONTEXT_LADDER = tuple(k * KIB for k in (64, 96, 128, 160, 192, 256, 384, 512, 768, 1024))
@@ -74,8 +74,8 @@ class Pick:
         if self.candidate.swe_bench_verified is not None:
             parts.append(f"SWE-bench Verified {self.candidate.swe_bench_verified:g}%")
         parts.append(
-            f"{format_ctx(self.num_ctx)} loads {format_gb(self.estimate.total_bytes)} of the "
-            f"{format_gb(self.budget_bytes)} {self.budget_label} ({self.limit})"
+            f"{format_ctx(self.num_ctx)} loads {gb(self.estimate.total_bytes)} of the "
+            f"{gb(self.budget_bytes)} {self.budget_label} ({self.limit})"
         )
         if self.num_ctx < _policy()["claude_code"]["compaction_minimum_tokens"]:
             parts.append("below 100K Claude Code cannot compact")
@@ -150,6 +150,11 @@ def opening_prompt_tokens() -> Span:
     return Span(*_policy()["claude_code"]["opening_prompt_tokens"])
 
 
+def gb(size: float) -> str:
+    """Decimal GB with one decimal: budgets and loads are compared, so 16.4 vs 16.5 must show."""
+    return f"{size / 1e9:.1f} GB"
+
+
 def ctx_argument(tokens: int) -> str:
     """`65536` -> `64k`, as people type it."""
     text = format_ctx(tokens)
@@ -196,7 +201,7 @@ def largest_fit(
         result = estimate(arch, replace(settings, num_ctx=ctx), hardware, model=candidate.name, source=candidate.source)
         first = first or result
         if result.total_bytes > budget:
-            limit = f"{format_ctx(ctx)} would need {format_gb(result.total_bytes)}"
+            limit = f"{format_ctx(ctx)} would need {gb(result.total_bytes)}"
             break
         best = result
     assert first is not None
@@ -250,7 +255,7 @@ def recommend(
             excluded.append(Excluded(candidate.name, str(error)))
             continue
         if best is None:
-            excluded.append(Excluded(candidate.name, f"needs {format_gb(first.total_bytes)} at {format_ctx(min_ctx)}, {label} {format_gb(budget)}"))
+            excluded.append(Excluded(candidate.name, f"needs {gb(first.total_bytes)} at {format_ctx(min_ctx)}, {label} {gb(budget)}"))
             too_big.append((candidate, first))
             continue
         pick_speed = speed(arch, best, hardware, prompt, release)
@@ -273,7 +278,7 @@ def _quantized_cache_hint(advice: Advice, candidates: list[Candidate], settings:
         return
     advice.hints.append(
         f"With a q8_0 KV cache {alternative.model} fits at {format_ctx(alternative.num_ctx)} "
-        f"({format_gb(alternative.estimate.total_bytes)}): start Ollama with OLLAMA_KV_CACHE_TYPE=q8_0 "
+        f"({gb(alternative.estimate.total_bytes)}): start Ollama with OLLAMA_KV_CACHE_TYPE=q8_0 "
         "OLLAMA_FLASH_ATTENTION=1, then run `fitadvisor recommend --kv-cache q8_0 --flash-attention on`."
     )
 
@@ -293,7 +298,7 @@ def _explain(advice: Advice, picks: list[Pick], too_big: list[tuple[Candidate, E
     hardware = advice.hardware
     if pick is None:
         advice.warnings.append(
-            f"No tool-capable model fits the {format_gb(advice.budget_bytes)} {advice.budget_label} at "
+            f"No tool-capable model fits the {gb(advice.budget_bytes)} {advice.budget_label} at "
             f"{format_ctx(advice.min_ctx)} or more, the least Claude Code works with."
         )
     elif not hardware.gpus or pick.too_slow:
@@ -338,7 +343,7 @@ def _instead(too_big: list[tuple[Candidate, Estimate]], picks: list[Pick], advic
         None,
     )
     text = (
-        f"{candidate.name}, the field-tested choice, needs about {format_gb(needed.total_bytes)} at "
+        f"{candidate.name}, the field-tested choice, needs about {gb(needed.total_bytes)} at "
         f"{format_ctx(needed.num_ctx)}: a GPU with {gpu_gb} GB or more"
     )
     text += f", or a Mac with {mac} GB of memory (its GPU may use {'2/3' if mac <= 32 else '3/4'} of it)." if mac else "."

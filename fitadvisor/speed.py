@@ -74,8 +74,8 @@ def decode_class(hardware: Hardware) -> tuple[str, Span]:
 
 def ram_bandwidth(hardware: Hardware) -> tuple[Span, bool]:
     """Bandwidth of the RAM the CPU reads from, and whether it is an assumption rather than probed."""
-    if (not hardware.gpus or hardware.unified_memory) and hardware.memory_bandwidth_gbs:
-        return Span(hardware.memory_bandwidth_gbs, hardware.memory_bandwidth_gbs), False
+    if hardware.ram_bandwidth_gbs:
+        return Span(hardware.ram_bandwidth_gbs, hardware.ram_bandwidth_gbs), False
     return Span(*_facts()["decode"]["assumed_ram_bandwidth_gbs"]), True
 
 

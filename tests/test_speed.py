@@ -26,7 +26,7 @@ def apple(chip: str, bandwidth: float, ram_gib: int = 64) -> Hardware:
 
 
 def cpu_only(cores: int, bandwidth: float | None) -> Hardware:
-    return Hardware("linux", None, Cpu("cpu", cores, cores), 64 * GIB, 60 * GIB, False, (), bandwidth)
+    return Hardware("linux", None, Cpu("cpu", cores, cores), 64 * GIB, 60 * GIB, False, (), bandwidth, ram_bandwidth_gbs=bandwidth)
 
 
 # LLaMA-2 7B Q4_0, the model every scoreboard row ran (3.56 GiB file, 6.74B parameters).

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import click
 
 from fitadvisor.commands.options import ctx_option, engine_options, hardware_options, host_option, json_option
 from fitadvisor.errors import FitAdvisorError
-from fitadvisor.units import format_ctx, format_gb
+from fitadvisor.units import format_ctx
 
 if TYPE_CHECKING:
     from fitadvisor.engine import Release
@@ -160,17 +160,10 @@ def run(
     return advice
 
 
-def hardware_dict(advice: Advice) -> dict:
-    hardware = advice.hardware
-    if hasattr(hardware, "to_dict"):
-        return hardware.to_dict(advice.release.gpu_reserve_bytes, advice.release.metal_reserve_bytes)
-    return asdict(hardware)
-
-
 def to_json(advice: Advice) -> dict:
     pick = advice.pick
     return {
-        "hardware": hardware_dict(advice),
+        "hardware": advice.hardware.to_dict(advice.release.gpu_reserve_bytes, advice.release.metal_reserve_bytes),
         "recommendations": [p.to_dict() for p in advice.recommendations],
         "excluded": [e.to_dict() for e in advice.excluded],
         "ollama_version": advice.release.label,
@@ -187,11 +180,11 @@ def to_json(advice: Advice) -> dict:
 
 
 def render(advice: Advice) -> str:
-    from fitadvisor.recommend import format_duration, format_span
+    from fitadvisor.recommend import format_duration, format_span, gb
 
     picks = advice.recommendations
     lines = [
-        f"Memory for the model: {format_gb(advice.budget_bytes)} {advice.budget_label}; Ollama {advice.release.label}; "
+        f"Memory for the model: {gb(advice.budget_bytes)} {advice.budget_label}; Ollama {advice.release.label}; "
         f"contexts from {format_ctx(advice.min_ctx)} up.",
         "",
     ]
@@ -199,7 +192,7 @@ def render(advice: Advice) -> str:
         rows = [("MODEL", "CONTEXT", "LOADED / BUDGET", "TOK/S", "1ST PROMPT", "VERDICT")]
         for pick in picks:
             name = pick.model + (" *" if pick.candidate.installed else "")
-            loaded = f"{format_gb(pick.estimate.total_bytes)} / {format_gb(pick.budget_bytes)}"
+            loaded = f"{gb(pick.estimate.total_bytes)} / {gb(pick.budget_bytes)}"
             rows.append((name, format_ctx(pick.num_ctx), loaded, format_span(pick.speed.decode), format_duration(pick.speed.prompt_seconds), pick.verdict))
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
         for row in rows:
