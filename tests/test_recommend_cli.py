@@ -103,3 +103,38 @@ def test_bad_input_is_one_line():
         run = recommend(*args)
         assert run.returncode != 0, args
         assert run.stderr.startswith("fitadvisor: error: ") and run.stderr.count("\n") == 1, run.stderr
+
+
+def recommend_json(*args):
+    run = recommend(*args, "--json")
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def test_planned_16gb_macbook_air_m2():
+    data = recommend_json("--memory", "16GB", "--chip", "Apple M2")
+    assert data["recommendations"] == [] and data["pick"] is None
+    assert "devstral-small-2:24b" in data["instead"] and data["hints"]
+
+
+def test_planned_128gb_m4_max_has_speeds_from_the_probed_bandwidth():
+    data = recommend_json("--memory", "128GB", "--chip", "Apple M4 Max")
+    pick = data["recommendations"][0]
+    assert pick["model"] == "devstral-small-2:24b" and pick["num_ctx"] >= 262144
+    assert 0 < pick["tokens_per_second"]["low"] < pick["tokens_per_second"]["high"]
+    assert pick["prompt_seconds"]["low"] < pick["prompt_seconds"]["high"]
+
+
+def test_planned_24gb_gpu_with_64gb_ram_does_not_count_ram_as_a_fit():
+    data = recommend_json("--gpu-memory", "24GB", "--memory", "64GB")
+    assert all(r["gpu_bytes"] == r["total_bytes"] <= data["budget_bytes"] for r in data["recommendations"])
+    assert "devstral-small-2:24b" in {e["model"] for e in data["excluded"]}
+
+
+def test_this_machine_gets_an_honest_answer():
+    from fitadvisor.probe import detect
+
+    data = recommend_json()
+    if not detect().gpus:  # CPU-only: the verdict must say so
+        assert any("Too slow for agentic use" in w for w in data["warnings"])
+        assert data["recommendations"] or data["instead"]  # the best it can do, or what would work
