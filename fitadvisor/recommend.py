@@ -171,14 +171,17 @@ def memory_budget(hardware: Hardware, release: Release) -> tuple[int, str]:
 
     Apple's working set already leaves RAM to the OS; a discrete GPU's VRAM is its own; an APU may map
     nearly all RAM to its GPU, and a CPU-only machine has only RAM, so those keep the OS's share back.
+    A pick also leaves the estimate's own error margin unfilled, so an estimate a few percent low
+    does not tip the model onto the CPU.
     """
+    keep = 1 - _policy()["fit"]["estimate_margin"]
     if not hardware.gpus:
-        return int(hardware.memory_bytes * ram_share(hardware.memory_bytes)), "RAM budget"
+        return int(hardware.memory_bytes * ram_share(hardware.memory_bytes) * keep), "RAM budget"
     budget = hardware.gpu_budget_bytes(release.gpu_reserve_bytes, release.metal_reserve_bytes)
     metal = any(gpu.library == "metal" for gpu in hardware.gpus)
     if hardware.unified_memory and not metal:
         budget = min(budget, int(hardware.memory_bytes * ram_share(hardware.memory_bytes)))
-    return budget, "GPU budget"
+    return int(budget * keep), "GPU budget"
 
 
 def contexts(trained: int, min_ctx: int) -> list[int]:
