@@ -9,7 +9,7 @@ from functools import lru_cache
 def _environment():
     import jinja2
 
-    from fitadvisor import shell
+    from fitadvisor import configure, shell
     from fitadvisor.resources import read_template
 
     environment = jinja2.Environment(
@@ -22,10 +22,10 @@ def _environment():
     )
     environment.filters.update(
         sh_quote=shell.sh_quote, sh_value=shell.sh_value, fish_quote=shell.fish_quote, ps_quote=shell.ps_quote,
-        comment=shell.comment,
+        comment=shell.comment, modelfile_word=configure.modelfile_word,
     )
     return environment
 
 
-def render_template(name: str, **context) -> str:
-    return _environment().get_template(name).render(**context)
+def render_template(template: str, /, **context) -> str:
+    return _environment().get_template(template).render(**context)
