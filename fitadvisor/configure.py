@@ -20,6 +20,10 @@ from fitadvisor.units import KIB, MIB, format_ctx, format_gb
 _MODELFILE_WORD = re.compile(r"[A-Za-z0-9_.:/-]+\Z")
 
 
+class NoEstimate(FitAdvisorError):
+    """fitadvisor cannot describe the model (not in the catalog, not a GGUF file), so it cannot estimate it."""
+
+
 @dataclass
 class Plan:
     model: str  # the base model, as the user named it: FROM and "from"
@@ -120,7 +124,7 @@ def plan(
     host: str | None = None,
     force: bool = False,
     anthropic_traffic: bool = False,
-    estimate: Callable[[str, int], Estimate] | None = None,
+    estimate: Callable[[str, int], Estimate] | None = None,  # raises NoEstimate for a model it cannot describe
     **machine: str | None,
 ) -> Plan:
     """Everything `apply` will do, decided up front; refuses (without --force) a model that will not fit.
@@ -136,7 +140,7 @@ def plan(
     warnings: list[str] = []
     try:
         result: Estimate | None = estimate(model, num_ctx)
-    except FitAdvisorError as error:
+    except NoEstimate as error:
         if not force:
             raise FitAdvisorError(f"{error} (--force applies it without an estimate)") from None
         result = None
@@ -172,7 +176,12 @@ def plan(
 def _estimate_default(host: str | None, machine: dict) -> Callable[[str, int], Estimate]:
     def run(model: str, num_ctx: int) -> Estimate:
         from fitadvisor.commands.estimate import run as estimate_run
+        from fitadvisor.sources import resolve_model
 
+        try:
+            resolve_model(model)
+        except FitAdvisorError as error:
+            raise NoEstimate(str(error)) from None
         return estimate_run(model, num_ctx, host=host, **machine)
 
     return run
