@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from fitadvisor.commands.options import ctx_option, hardware_options, host_option, json_option
+
+if TYPE_CHECKING:
+    from fitadvisor.configure import Plan
 
 
 @dataclass
 class Applied:
     """What `apply` did (or, in a dry run, would do): the lines to show and the JSON to print."""
 
-    plan: object  # configure.Plan
+    plan: Plan
     lines: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     created: bool = False
