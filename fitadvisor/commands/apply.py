@@ -175,6 +175,9 @@ def command(model: str, ctx: int | None, no_create: bool, rc_file: Path | None, 
     for warning in done.warnings:
         click.echo(f"Warning: {warning}")
     if not install_alias:
-        click.echo(f"\nThe alias for {done.plan.shell} (paste it into your rc file, or rerun with --install-alias):")
+        from fitadvisor.shell import default_rc_file
+
+        rc = default_rc_file(done.plan.shell)
+        click.echo(f"\nThe alias for {done.plan.shell}: paste it into {rc}, or rerun with --install-alias.")
     click.echo()
     click.echo(done.plan.alias_text, nl=False)
