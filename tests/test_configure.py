@@ -1,0 +1,198 @@
+"""`apply`'s plan and Modelfile: names, the estimate gate, the Modelfile itself and how it is written."""
+
+import io
+import os
+import stat
+
+import pytest
+
+from fitadvisor import configure
+from fitadvisor.errors import FitAdvisorError
+from fitadvisor.progress import PullProgress, bar_line
+
+# A machine the catalog's devstral-small-2 fits at 64K, and one it does not; no server asked for its version.
+ROOMY = {"gpu_memory": "32GB", "memory": "64GB", "ollama_version": "0.14.0"}
+SMALL = {"gpu_memory": "12GB", "memory": "64GB", "ollama_version": "0.14.0"}
+
+
+def make_plan(tmp_path, model="devstral-small-2", ctx=65536, **options):
+    return configure.plan(model, ctx, shell="bash", directory=tmp_path, **{**ROOMY, **options})
+
+
+@pytest.mark.parametrize(
+    "model, ctx, name",
+    [
+        ("devstral-small-2", 65536, "devstral-small-2-64k"),
+        ("devstral-small-2:24b", 131072, "devstral-small-2-128k"),
+        ("qwen3-coder:30b", 1048576, "qwen3-coder-1m"),
+        ("someone/their-model:q8_0", 50000, "their-model-50000"),
+        ("registry.example.com:5000/team/coder:latest", 32768, "coder-32k"),
+    ],
+)
+def test_derived_name_is_model_without_tag_plus_context(model, ctx, name):
+    assert configure.derived_name(model, ctx) == name
+
+
+def test_modelfile_has_from_and_num_ctx_and_says_what_was_estimated(tmp_path):
+    plan = make_plan(tmp_path)
+    lines = plan.modelfile_text.splitlines()
+    assert [line for line in lines if line and not line.startswith("#")] == ["FROM devstral-small-2", "PARAMETER num_ctx 65536"]
+    estimated = next(line for line in lines if line.startswith("# fitadvisor estimated:"))
+    assert "devstral-small-2:24b at 64K" in estimated and "fits the GPU budget" in estimated
+    assert "#   ollama create devstral-small-2-64k -f Modelfile.devstral-small-2-64k" in lines
+    assert plan.modelfile == tmp_path / "Modelfile.devstral-small-2-64k"
+    assert plan.name == "devstral-small-2-64k" and plan.model == "devstral-small-2"
+
+
+def test_too_big_for_the_gpu_is_refused_without_force(tmp_path):
+    with pytest.raises(FitAdvisorError, match=r"GPU budget.*pass --force"):
+        make_plan(tmp_path, **SMALL)
+    plan = make_plan(tmp_path, force=True, **SMALL)
+    assert any("applying anyway because of --force" in w for w in plan.warnings)
+    assert "does not fit the GPU budget" in plan.modelfile_text
+
+
+def test_cpu_only_machine_is_a_warning_not_a_refusal(tmp_path):
+    plan = make_plan(tmp_path, gpu_memory=None, memory="128GB")
+    assert any("no GPU found" in w for w in plan.warnings)
+    with pytest.raises(FitAdvisorError, match="free RAM"):
+        make_plan(tmp_path, gpu_memory=None, memory="8GB")
+
+
+def test_unknown_model_needs_force_and_then_goes_without_estimate(tmp_path):
+    with pytest.raises(FitAdvisorError, match="--force applies it without an estimate"):
+        make_plan(tmp_path, model="someone/custom-coder:7b")
+    plan = make_plan(tmp_path, model="someone/custom-coder:7b", force=True)
+    assert plan.estimate is None and plan.name == "custom-coder-64k"
+    assert "fitadvisor made no estimate" in plan.modelfile_text and "FROM someone/custom-coder:7b" in plan.modelfile_text
+
+
+def test_context_beyond_training_is_capped_as_ollama_caps_it(tmp_path):
+    plan = make_plan(tmp_path, ctx=4 * 1048576, force=True)
+    trained = plan.estimate.num_ctx
+    assert trained < 4 * 1048576
+    assert plan.num_ctx == trained and plan.name == configure.derived_name("devstral-small-2", trained)
+    assert f"PARAMETER num_ctx {trained}" in plan.modelfile_text
+    assert plan.alias.num_ctx == trained
+
+
+def test_name_rules(tmp_path):
+    with pytest.raises(FitAdvisorError, match="base model itself"):
+        make_plan(tmp_path, name="devstral-small-2:latest")
+    with pytest.raises(FitAdvisorError, match="invalid model name"):
+        make_plan(tmp_path, name="x; rm -rf ~")
+    plan = make_plan(tmp_path, name="me/devstral:64k")
+    assert plan.modelfile.name == "Modelfile.me_devstral_64k" and plan.modelfile.parent == tmp_path
+    assert plan.create_command.startswith("ollama create me/devstral:64k -f ")
+
+
+def test_create_command_quotes_the_path(tmp_path):
+    directory = tmp_path / "it's a dir"
+    directory.mkdir()
+    plan = make_plan(directory)
+    assert plan.create_command == f"ollama create devstral-small-2-64k -f '{tmp_path}/it'\"'\"'s a dir/Modelfile.devstral-small-2-64k'"
+
+
+def test_compact_warning_only_below_100k(tmp_path):
+    assert any("below 100K" in w for w in make_plan(tmp_path).warnings)
+    assert not any("below 100K" in w for w in make_plan(tmp_path, ctx=131072, force=True).warnings)
+
+
+def test_alias_runs_the_derived_model_at_its_context(tmp_path):
+    plan = make_plan(tmp_path, alias_name="claude-dev", host="localhost:11500", anthropic_traffic=True)
+    env = dict(plan.alias.environment())
+    assert plan.alias.argv == ["claude", "--model", "devstral-small-2-64k"]
+    assert env["CLAUDE_CODE_AUTO_COMPACT_WINDOW"] == "65536" and env["ANTHROPIC_BASE_URL"] == "http://localhost:11500"
+    assert "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC" not in env
+    assert plan.alias_text.startswith("# Claude Code") and "alias claude-dev=" in plan.alias_text
+
+
+# -- writing the Modelfile ---------------------------------------------------------------------------
+
+
+def test_modelfile_written_then_unchanged_then_backed_up_when_different(tmp_path):
+    plan = make_plan(tmp_path)
+    first = configure.write_modelfile(plan)
+    assert first.action == "written" and first.backup is None
+    assert plan.modelfile.read_text() == plan.modelfile_text
+    assert stat.S_IMODE(plan.modelfile.stat().st_mode) == 0o666 & ~_umask()
+
+    assert configure.write_modelfile(plan).action == "unchanged"
+    assert sorted(os.listdir(tmp_path)) == ["Modelfile.devstral-small-2-64k"]
+
+    plan.modelfile.write_text("FROM something-else\n# my own edits\n")
+    plan.modelfile.chmod(0o600)
+    third = configure.write_modelfile(plan)
+    assert third.action == "replaced" and third.backup.read_text() == "FROM something-else\n# my own edits\n"
+    assert plan.modelfile.read_text() == plan.modelfile_text
+    assert stat.S_IMODE(plan.modelfile.stat().st_mode) == 0o600
+
+
+def test_modelfile_directory_must_exist(tmp_path):
+    plan = make_plan(tmp_path / "missing")
+    with pytest.raises(FitAdvisorError, match="does not exist"):
+        configure.write_modelfile(plan)
+
+
+def test_modelfile_write_failure_is_one_line_and_leaves_the_old_file(tmp_path, monkeypatch):
+    plan = make_plan(tmp_path)
+    plan.modelfile.write_text("FROM mine\n")
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("fitadvisor.files.tempfile.mkstemp", refuse)
+    with pytest.raises(FitAdvisorError, match="cannot write .*Permission denied.*nothing was changed"):
+        configure.write_modelfile(plan)
+    assert plan.modelfile.read_text() == "FROM mine\n"
+
+
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# -- pull progress ---------------------------------------------------------------------------------
+
+
+def test_bar_line_shows_bytes_rate_and_eta():
+    line = bar_line("pulling 3a8f2b1c9d0e", 8_310_000_000, 18_560_000_000, 52_000_000)
+    assert line.startswith("pulling 3a8f2b1c9d0e [")
+    assert " 45%" in line and "8.31 GB/18.56 GB" in line and "52 MB/s" in line and "ETA 3m17s" in line
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def pull_events(total=2_000_000_000):
+    yield {"status": "pulling manifest"}
+    for completed in range(0, total + 1, total // 4):
+        yield {"status": "pulling 3a8f2b1c9d0e", "digest": "sha256:3a8f2b1c9d0e", "total": total, "completed": completed}
+    yield {"status": "verifying sha256 digest"}
+    yield {"status": "success"}
+
+
+def test_progress_bar_on_a_terminal_with_colour_unless_no_color():
+    for environ, coloured in (({}, True), ({"NO_COLOR": "1"}, False)):
+        clock = iter(range(100))
+        stream = Terminal()
+        progress = PullProgress(stream, clock=lambda: float(next(clock)), environ=environ)
+        for event in pull_events():
+            progress(event)
+        progress.close()
+        out = stream.getvalue()
+        assert "\r\x1b[K" in out and "100%" in out and "2.00 GB/2.00 GB" in out and "500 MB/s" in out
+        assert ("\x1b[32m" in out) is coloured
+        assert out.endswith("verifying sha256 digest\nsuccess\n")
+
+
+def test_no_bar_when_not_a_terminal():
+    stream = io.StringIO()
+    progress = PullProgress(stream, environ={})
+    for event in pull_events():
+        progress(event)
+    progress.close()
+    assert stream.getvalue() == "pulling manifest\npulling 3a8f2b1c9d0e (2.00 GB)\nverifying sha256 digest\nsuccess\n"
