@@ -32,13 +32,21 @@ class ModelNotFound(OllamaError):
     """The server does not have the model."""
 
 
+class OllamaTooOld(OllamaError):
+    """The server predates an API fitadvisor needs (Claude Code's /v1/messages came in v0.14.0)."""
+
+
+MESSAGES_SINCE = (0, 14, 0)
+
+
 def resolve_host(host: str | None = None) -> str:
     """The base URL for `host`, or for OLLAMA_HOST, following Ollama's `envconfig.Host` rules.
 
     `host`, `host:port`, `:port`, `scheme://host[:port]`; no scheme means http; no port means 11434
     (80 or 443 when a scheme is given); an unspecified address (0.0.0.0, ::, empty) means this machine.
     """
-    text = (host if host is not None else os.environ.get("OLLAMA_HOST", "")).strip()
+    raw = host if host is not None else os.environ.get("OLLAMA_HOST", "")
+    text = raw.strip().strip("\"'").strip()  # Ollama's envconfig trims quotes and spaces
     scheme, sep, rest = text.partition("://")
     if not sep:
         scheme, rest, default_port = "http", text, DEFAULT_PORT
@@ -94,6 +102,14 @@ class Client:
         self.host = resolve_host(host)
         self.timeout = timeout
         self.load_timeout = load_timeout
+        self._http = None  # one httpx.Client, made on first use (building one costs an SSL context)
+
+    def _session(self):
+        import httpx
+
+        if self._http is None:
+            self._http = httpx.Client(timeout=self.timeout)
+        return self._http
 
     # -- endpoints ---------------------------------------------------------------------------
 
@@ -134,10 +150,29 @@ class Client:
     def delete(self, model: str) -> None:
         self._send("DELETE", "/api/delete", {"model": model}, model=model)
 
+    def require(self, minimum: tuple[int, int, int], feature: str) -> str:
+        """The server's version, or OllamaTooOld when it predates `minimum` (needed for `feature`)."""
+        from fitadvisor.engine import format_version, parse_version
+
+        version = self.version()
+        if parse_version(version) < minimum:
+            raise OllamaTooOld(
+                f"Ollama at {self.host} is version {version}; {feature} needs Ollama {format_version(minimum)} or later: "
+                "upgrade Ollama (https://ollama.com/download)"
+            )
+        return version
+
     def generate(self, model: str, prompt: str = "", options: dict | None = None) -> dict:
         """A non-streaming /api/generate: with an empty prompt it only loads the model."""
         body = {"model": model, "prompt": prompt, "stream": False, **({"options": options} if options else {})}
         return self._json("POST", "/api/generate", body, model=model, timeout=self.load_timeout)
+
+    def chat(self, model: str, messages: list[dict], options: dict | None = None, tools: list[dict] | None = None) -> dict:
+        """A non-streaming /api/chat (Ollama's own shape); it loads the model first if needed."""
+        body = {"model": model, "messages": messages, "stream": False, **({"options": options} if options else {})}
+        if tools:
+            body["tools"] = tools
+        return self._json("POST", "/api/chat", body, model=model, timeout=self.load_timeout)
 
     def messages(self, body: dict) -> dict:
         """Anthropic's Messages API as Ollama serves it (v0.14+), the way Claude Code calls it, unstreamed."""
@@ -149,12 +184,12 @@ class Client:
         import httpx
 
         try:
-            response = httpx.request(method, self.host + path, json=body, timeout=timeout or self.timeout)
+            response = self._session().request(method, self.host + path, json=body, timeout=timeout or self.timeout)
         except httpx.TimeoutException:
             raise OllamaUnreachable(f"Ollama at {self.host} did not answer {path} within {timeout or self.timeout:g} s") from None
         except (httpx.TransportError, httpx.InvalidURL) as error:
             raise self._unreachable(error) from None
-        self._check(response.status_code, response.text, model)
+        self._check(response.status_code, response.text, model, path)
         return response
 
     def _json(self, method: str, path: str, body: dict | None = None, model: str | None = None, timeout: float | None = None) -> dict:
@@ -171,10 +206,10 @@ class Client:
         import httpx
 
         try:
-            with httpx.stream(method, self.host + path, json=body, timeout=httpx.Timeout(self.timeout, read=self.load_timeout)) as response:
+            with self._session().stream(method, self.host + path, json=body, timeout=httpx.Timeout(self.timeout, read=self.load_timeout)) as response:
                 if response.status_code >= 400:
                     response.read()
-                    self._check(response.status_code, response.text, model)
+                    self._check(response.status_code, response.text, model, path)
                 for line in response.iter_lines():
                     if not line.strip():
                         continue
@@ -196,15 +231,18 @@ class Client:
             if callback:
                 callback(event)
 
-    def _check(self, status: int, text: str, model: str | None) -> None:
+    def _check(self, status: int, text: str, model: str | None, path: str = "") -> None:
         if status < 400:
             return
         try:
             message = json.loads(text).get("error") or text
         except (ValueError, AttributeError):
             message = text.strip() or f"HTTP {status}"
-        if status == 404 and not text.strip():
-            message = "404 page not found: the server is too old for this API or is not Ollama"
+        if isinstance(message, dict):  # Anthropic's shape on /v1/messages: {"type": "error", "error": {"message": ...}}
+            message = message.get("message") or json.dumps(message)
+        if status == 404 and (not text.strip() or "page not found" in text):  # gin's answer for a route it lacks
+            needs = " (Claude Code's API needs Ollama 0.14.0 or later)" if path == "/v1/messages" else ""
+            raise OllamaTooOld(f"Ollama at {self.host} has no {path}{needs}: upgrade Ollama, or check that {self.host} is Ollama")
         raise self._error(str(message), model, status)
 
     def _error(self, message: str, model: str | None, status: int | None = None) -> OllamaError:

@@ -1,7 +1,7 @@
 """A stand-in Ollama on 127.0.0.1 that speaks the real API shapes (shared/reference/ollama.md §1-2).
 
 Tests configure its version, its models and how it misbehaves, and read back every request it got.
-Responses are checked against the official `ollama` client's types in test_fake_ollama.py, so the
+Responses are checked against the official `ollama` client's types in test_ollama_client.py, so the
 stand-in cannot drift from the real server's shapes unnoticed.
 """
 
@@ -13,7 +13,9 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-TOOL_BEHAVIOURS = ("ok", "no-tool-call", "narrated", "bad-arguments", "nested-arguments", "unknown-tool")
+TOOL_BEHAVIOURS = ("ok", "no-tool-call", "narrated", "bad-arguments", "nested-arguments", "unknown-tool", "unsupported")
+AFTER_RESULT = ("continue", "empty", "repeat")  # how a model answers once it gets the tool's result
+MODES = ("ok", "hang", "malformed", "stream-error")
 
 
 @dataclass
@@ -27,8 +29,15 @@ class FakeModel:
     loaded_size: int = 20_000_000_000  # what /api/ps reports once loaded
     loaded_vram: int | None = None  # None: all of it on the GPU
     model_info: dict = field(default_factory=dict)  # GGUF keys beyond the defaults
-    tool_behaviour: str = "ok"  # how it answers a /v1/messages request with tools
+    tool_behaviour: str = "ok"  # how it answers a /v1/messages request with tools (TOOL_BEHAVIOURS)
+    after_result: str = "continue"  # how it answers once it has the tool's result (AFTER_RESULT)
     digest: str = "a" * 64
+
+    def __post_init__(self) -> None:
+        if self.tool_behaviour not in TOOL_BEHAVIOURS or self.after_result not in AFTER_RESULT:
+            raise ValueError(f"unknown behaviour {self.tool_behaviour!r} / {self.after_result!r}")
+        if self.tool_behaviour == "unsupported":  # Ollama refuses tools exactly when the capability is missing
+            self.capabilities = [c for c in self.capabilities if c != "tools"]
 
 
 @dataclass
@@ -45,8 +54,11 @@ class FakeOllama:
         self.models: dict[str, FakeModel] = {}
         self.loaded: dict[str, int] = {}  # name -> num_ctx it was loaded with
         self.requests: list[Request] = []
-        self.mode = "ok"  # ok, hang, malformed, stream-error
+        self.mode = "ok"  # MODES: how it misbehaves
+        self.mode_paths: set[str] | None = None  # the paths `mode` applies to; None: all of them
         self.hang_seconds = 3.0
+        self.load_seconds = 0.0  # how long loading a model takes (generate, chat, messages)
+        self.errors: dict[str, tuple[int, str]] = {}  # path -> (status, message) answered as Ollama's error body
         self.registry: dict[str, FakeModel] = {}  # what /api/pull can fetch
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -87,7 +99,9 @@ class FakeOllama:
                 "tokenizer.ggml.tokens": ["tok"] * 131072, **model.model_info}
         if not verbose:  # GetModelInfo blanks every array longer than 5 elements
             info = {k: ([] if isinstance(v, list) and len(v) > 5 else v) for k, v in info.items()}
-        parameters = f"{'num_ctx':<30} {model.num_ctx}" if model.num_ctx else ""
+        # one `fmt.Sprintf("%-30s %#v", key, value)` line per parameter (server/routes.go)
+        lines = ([f"{'num_ctx':<30} {model.num_ctx}"] if model.num_ctx else []) + [f"{'stop':<30} \"[INST]\""]
+        parameters = "\n".join(lines)
         return {"license": "", "modelfile": f"FROM {model.name}\n", "parameters": parameters,
                 "template": "{{ .Prompt }}", "details": self.details(model), "model_info": info,
                 "tensors": [{"name": "token_embd.weight", "type": "Q4_K", "shape": [5120, 131072]}],
@@ -101,6 +115,7 @@ def _full(name: str) -> str:
 def _handler(fake: FakeOllama):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stalls
 
         def log_message(self, *args):  # keep test output clean
             pass
@@ -126,11 +141,17 @@ def _handler(fake: FakeOllama):
                 body = None
             path = self.path.split("?")[0]
             fake.requests.append(Request(method, path, body))
-            if fake.mode == "hang":
+            mode = fake.mode if fake.mode_paths is None or path in fake.mode_paths else "ok"
+            self.active_mode = mode
+            if mode == "hang":
                 time.sleep(fake.hang_seconds)
-            if fake.mode == "malformed":
+            if mode == "malformed":
                 return self._raw(200, b"{not json", "application/json")
+            if path in fake.errors:
+                return self._error(*fake.errors[path])
             route = ROUTES.get((method if method != "HEAD" else "GET", path))
+            if path == "/v1/messages" and _version(fake.version) < (0, 14, 0):
+                route = None  # Anthropic's API came in v0.14.0
             if route is None:
                 return self._raw(404, b"404 page not found", "text/plain")
             route(self, body or {})
@@ -151,7 +172,7 @@ def _handler(fake: FakeOllama):
             self._json(status, {"error": message})
 
         def _ndjson(self, lines: list[dict], body: dict) -> None:
-            if fake.mode == "stream-error":
+            if self.active_mode == "stream-error":
                 lines = lines[:1] + [{"error": "an error line inside a 200 stream"}]
             if body.get("stream") is False:  # one object: the final status, or the error
                 final = lines[-1]
@@ -163,9 +184,12 @@ def _handler(fake: FakeOllama):
             self._json(200, {"version": fake.version})
 
         def tags(self, _body):
+            since_v030 = _version(fake.version) >= (0, 30, 0)  # capabilities and context_length in the list
             self._json(200, {"models": [
                 {"name": m.name, "model": m.name, "modified_at": "2026-05-10T08:06:48.639712648-07:00", "size": m.size,
-                 "digest": m.digest, "details": fake.details(m)} for m in fake.models.values()]})
+                 "digest": m.digest,
+                 "details": {**fake.details(m), **({"context_length": m.context_length} if since_v030 else {})},
+                 **({"capabilities": m.capabilities} if since_v030 else {})} for m in fake.models.values()]})
 
         def show(self, body):
             model = fake.find(body.get("model") or body.get("name"))
@@ -221,6 +245,8 @@ def _handler(fake: FakeOllama):
                 self._error(404, f"model '{body.get('model')}' not found, try pulling it first")
                 return None
             requested = (body.get("options") or {}).get("num_ctx") or model.num_ctx or fake.default_num_ctx
+            if fake.load_seconds and _full(model.name) not in fake.loaded:
+                time.sleep(fake.load_seconds)
             fake.loaded[_full(model.name)] = min(requested, model.context_length)  # capped at the trained context
             return model
 
@@ -229,6 +255,13 @@ def _handler(fake: FakeOllama):
             if model:
                 self._json(200, {"model": model.name, "created_at": "2026-11-24T10:00:00Z", "response": "",
                                  "done": True, "done_reason": "load"})
+
+        def chat(self, body):
+            model = self._load(body)
+            if model:
+                self._json(200, {"model": model.name, "created_at": "2026-11-24T10:00:00Z",
+                                 "message": {"role": "assistant", "content": "ok"}, "done": True, "done_reason": "stop",
+                                 "total_duration": 1000, "load_duration": 500, "prompt_eval_count": 10, "eval_count": 1})
 
         def messages(self, body):
             model = fake.find(body.get("model"))
@@ -239,7 +272,7 @@ def _handler(fake: FakeOllama):
                 return self._json(400, {"type": "error", "error": {"type": "invalid_request_error",
                                                                    "message": f"registry.ollama.ai/library/{model.name} does not support tools"}})
             self._load(body)
-            content, stop = _tool_answer(model.tool_behaviour, body)
+            content, stop = _tool_answer(model, body)
             self._json(200, {"id": "msg_fake", "type": "message", "role": "assistant", "model": model.name,
                              "content": content, "stop_reason": stop, "stop_sequence": None,
                              "usage": {"input_tokens": 100, "output_tokens": 20}})
@@ -247,23 +280,37 @@ def _handler(fake: FakeOllama):
     ROUTES = {
         ("GET", "/api/version"): Handler.version, ("GET", "/api/tags"): Handler.tags, ("POST", "/api/show"): Handler.show,
         ("GET", "/api/ps"): Handler.ps, ("POST", "/api/create"): Handler.create, ("POST", "/api/pull"): Handler.pull,
-        ("DELETE", "/api/delete"): Handler.delete, ("POST", "/api/generate"): Handler.generate,
+        ("DELETE", "/api/delete"): Handler.delete, ("POST", "/api/generate"): Handler.generate, ("POST", "/api/chat"): Handler.chat,
         ("POST", "/v1/messages"): Handler.messages,
     }
     return Handler
 
 
-def _tool_answer(behaviour: str, body: dict) -> tuple[list[dict], str]:
-    """How a model of each kind answers a request that needs a tool, or continues after a tool result."""
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("-")[0].split(".")[:3])
+
+
+def _tool_answer(model: FakeModel, body: dict) -> tuple[list[dict], str]:
+    """How a model of each kind answers a request that needs a tool, or continues after a tool result.
+
+    It calls the tool the task names (the first tool whose name appears in the last user text, else
+    the first tool), filling every required parameter.
+    """
+    behaviour = model.tool_behaviour
     messages = body.get("messages") or []
     last = messages[-1]["content"] if messages else ""
-    if isinstance(last, list) and any(block.get("type") == "tool_result" for block in last):
-        return [{"type": "text", "text": "The file says hello. Done."}], "end_turn"
     tools = body.get("tools") or [{"name": "none", "input_schema": {"properties": {}}}]
-    tool = tools[0]
-    properties = tool.get("input_schema", {}).get("properties", {})
-    good = {name: "README.md" for name in properties}
+    text = last if isinstance(last, str) else " ".join(b.get("text", "") for b in last if isinstance(b, dict))
+    tool = next((t for t in tools if t["name"] in text), tools[0])
+    schema = tool.get("input_schema", {})
+    good = {name: "README.md" for name in schema.get("required", schema.get("properties", {}))}
     use = {"type": "tool_use", "id": "toolu_fake", "name": tool["name"], "input": good}
+    if isinstance(last, list) and any(block.get("type") == "tool_result" for block in last):
+        if model.after_result == "empty":
+            return [], "end_turn"
+        if model.after_result == "repeat":
+            return [use], "tool_use"
+        return [{"type": "text", "text": "The file says hello. Done."}], "end_turn"
     if behaviour == "ok":
         return [use], "tool_use"
     if behaviour == "no-tool-call":
@@ -271,7 +318,7 @@ def _tool_answer(behaviour: str, body: dict) -> tuple[list[dict], str]:
     if behaviour == "narrated":
         return [{"type": "text", "text": json.dumps({"name": tool["name"], "arguments": good})}], "end_turn"
     if behaviour == "bad-arguments":
-        return [{**use, "input": {"filename": "README.md", "mode": "fast"}}], "tool_use"
+        return [{**use, "input": {"filename": "README.md", "mode": "fast"}}], "tool_use"  # none of the real names
     if behaviour == "nested-arguments":
         return [{**use, "input": {"tool_name": tool["name"], "parameters": good}}], "tool_use"
     if behaviour == "unknown-tool":

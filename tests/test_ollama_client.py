@@ -6,7 +6,7 @@ import ollama
 import pytest
 
 from fake_ollama import FakeModel
-from fitadvisor.ollama import Client, ModelNotFound, OllamaError, OllamaUnreachable, resolve_host
+from fitadvisor.ollama import Client, ModelNotFound, OllamaError, OllamaTooOld, OllamaUnreachable, resolve_host
 
 
 @pytest.mark.parametrize(
@@ -130,3 +130,88 @@ def test_an_old_server_without_the_route():
     # A 404 with an empty body is what a server without the endpoint (or not Ollama at all) sends.
     with pytest.raises(OllamaError):
         Client("127.0.0.1:1")._check(404, "", None)
+
+
+def test_quoted_host_is_trimmed_like_ollama(monkeypatch):
+    monkeypatch.setenv("OLLAMA_HOST", "\"0.0.0.0:8080\" ")
+    assert resolve_host() == "http://127.0.0.1:8080"
+
+
+def test_chat_and_messages(fake_ollama):
+    fake_ollama.add(FakeModel("m:latest", context_length=32768))
+    client = Client(fake_ollama.url)
+    answer = client.chat("m", [{"role": "user", "content": "hi"}], options={"num_ctx": 65536})
+    assert answer["done"] and fake_ollama.requests_to("/api/chat")[-1].body["options"] == {"num_ctx": 65536}
+    assert client.ps()[0].context_length == 32768  # capped at the trained context
+    reply = client.messages({"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "read README.md"}],
+                             "tools": [{"name": "read_file", "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}}]})
+    assert reply["content"][0] == {"type": "tool_use", "id": "toolu_fake", "name": "read_file", "input": {"path": "README.md"}}
+    assert fake_ollama.requests_to("/v1/messages")[-1].body["stream"] is False
+
+
+def test_official_client_accepts_chat(fake_ollama):
+    fake_ollama.add(FakeModel("m:latest"))
+    response = ollama.Client(host=fake_ollama.url).chat("m", [{"role": "user", "content": "hi"}])
+    assert isinstance(response, ollama.ChatResponse) and response.message.content == "ok"
+
+
+def test_tags_carry_capabilities_from_v0_30(fake_ollama):
+    fake_ollama.add(FakeModel("m:latest", tool_behaviour="unsupported"))
+    assert "capabilities" not in Client(fake_ollama.url).tags()[0]
+    fake_ollama.version = "0.30.0"
+    (listed,) = ollama.Client(host=fake_ollama.url).list().models
+    assert listed.model == "m:latest"
+    assert Client(fake_ollama.url).tags()[0]["capabilities"] == ["completion"]
+
+
+def test_model_without_tools_is_refused_with_ollamas_message(fake_ollama):
+    fake_ollama.add(FakeModel("deepseek-r1:8b", tool_behaviour="unsupported"))
+    with pytest.raises(OllamaError, match=r"answered: registry.ollama.ai/library/deepseek-r1:8b does not support tools$"):
+        Client(fake_ollama.url).messages({"model": "deepseek-r1:8b", "max_tokens": 8, "messages": [{"role": "user", "content": "x"}],
+                                          "tools": [{"name": "t", "input_schema": {"type": "object", "properties": {}}}]})
+
+
+def test_too_old_server(fake_ollama):
+    fake_ollama.version = "0.13.5"
+    fake_ollama.add(FakeModel("m:latest"))
+    client = Client(fake_ollama.url)
+    with pytest.raises(OllamaTooOld, match="version 0.13.5; Claude Code needs Ollama 0.14.0 or later"):
+        client.require((0, 14, 0), "Claude Code")
+    with pytest.raises(OllamaTooOld, match="has no /v1/messages .*0.14.0 or later"):
+        client.messages({"model": "m", "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]})
+    fake_ollama.version = "0.14.0"
+    assert client.require((0, 14, 0), "Claude Code") == "0.14.0"
+
+
+@pytest.mark.parametrize("status", [400, 500])
+def test_error_status_with_error_body(fake_ollama, status):
+    fake_ollama.errors["/api/ps"] = (status, "something broke\nbadly")
+    with pytest.raises(OllamaError, match=r"answered: something broke badly$"):
+        Client(fake_ollama.url).ps()
+
+
+def test_legacy_create_body_is_refused_like_ollama(fake_ollama):
+    import httpx
+
+    response = httpx.post(fake_ollama.url + "/api/create", json={"model": "x", "modelfile": "FROM m"})
+    assert response.status_code == 400 and response.json() == {"error": "neither 'from' or 'files' was specified"}
+
+
+def test_slow_load_hits_the_load_time_limit(fake_ollama):
+    fake_ollama.add(FakeModel("m:latest"))
+    fake_ollama.load_seconds = 2
+    with pytest.raises(OllamaUnreachable, match="did not answer /api/generate within 0.3 s"):
+        Client(fake_ollama.url, load_timeout=0.3).generate("m")
+
+
+def test_misbehaviour_can_target_one_path(fake_ollama):
+    fake_ollama.mode, fake_ollama.mode_paths = "malformed", {"/api/ps"}
+    client = Client(fake_ollama.url)
+    assert client.version() == "0.14.0"
+    with pytest.raises(OllamaError, match="malformed JSON for /api/ps"):
+        client.ps()
+
+
+def test_delete_missing_model(fake_ollama):
+    with pytest.raises(ModelNotFound, match="model 'nope' not found"):
+        Client(fake_ollama.url).delete("nope")
