@@ -59,6 +59,7 @@ class Estimate:
     cpu_bytes: int = 0
     fits: bool | None = None
     notes: list[str] = field(default_factory=list)
+    measured_total_bytes: int | None = None  # what `fitadvisor verify` measured for these settings on this machine
 
     @property
     def total_bytes(self) -> int:
@@ -99,6 +100,7 @@ class Estimate:
             "cpu_bytes": self.cpu_bytes,
             "processor": self.processor,
             "fits": self.fits,
+            "measured_total_bytes": self.measured_total_bytes,
             "notes": self.notes,
         }
 

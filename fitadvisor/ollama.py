@@ -167,6 +167,12 @@ class Client:
         body = {"model": model, "prompt": prompt, "stream": False, **({"options": options} if options else {})}
         return self._json("POST", "/api/generate", body, model=model, timeout=self.load_timeout)
 
+    def load(self, model: str, options: dict | None = None) -> None:
+        """Load the model (a streamed /api/generate with no prompt), so a load failure reported
+        inside the stream is caught too; allowed `load_timeout` seconds."""
+        body = {"model": model, "prompt": "", **({"options": options} if options else {})}
+        self._consume(self._stream("POST", "/api/generate", body, model=model), None)
+
     def chat(self, model: str, messages: list[dict], options: dict | None = None, tools: list[dict] | None = None) -> dict:
         """A non-streaming /api/chat (Ollama's own shape); it loads the model first if needed."""
         body = {"model": model, "messages": messages, "stream": False, **({"options": options} if options else {})}
@@ -221,7 +227,9 @@ class Client:
                         raise self._error(str(event["error"]), model)
                     yield event
         except httpx.TimeoutException:
-            raise OllamaUnreachable(f"Ollama at {self.host} stopped answering {path}") from None
+            raise OllamaUnreachable(
+                f"Ollama at {self.host} stopped answering {path} (time limit {self.load_timeout:g} s)"
+            ) from None
         except httpx.TransportError as error:
             raise self._unreachable(error) from None
 

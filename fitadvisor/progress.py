@@ -1,12 +1,18 @@
-"""Progress of an `ollama pull` on stderr: a bar with bytes, rate and ETA on a terminal, plain status lines elsewhere."""
+"""Progress on stderr: an `ollama pull` bar with bytes, rate and ETA, and a spinner for waits of unknown length.
+
+On a terminal only (plain status lines or nothing elsewhere, so pipes, logs and `--json` stay clean);
+NO_COLOR (any non-empty value) turns colour off.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 BAR_WIDTH = 24
@@ -89,3 +95,38 @@ class PullProgress:
     def _write(self, text: str) -> None:
         self.stream.write(text)
         self.stream.flush()
+
+
+_FRAMES = "|/-\\"
+
+
+@contextmanager
+def waiting(message: str, stream: TextIO | None = None, interval: float = 0.1) -> Iterator[None]:
+    """Show `message`, a spinner and the seconds elapsed until the block ends (loading a model)."""
+    stream = stream or sys.stderr
+    if not stream.isatty():
+        yield
+        return
+    colour = not os.environ.get("NO_COLOR")
+    done = threading.Event()
+    start = time.monotonic()
+
+    def spin() -> None:
+        frame = 0
+        while not done.wait(interval):
+            spinner = _FRAMES[frame % len(_FRAMES)]
+            if colour:
+                spinner = f"\033[36m{spinner}\033[0m"
+            stream.write(f"\r{spinner} {message} {time.monotonic() - start:.0f} s ")
+            stream.flush()
+            frame += 1
+
+    thread = threading.Thread(target=spin, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        stream.write("\r\033[K" if colour else "\r" + " " * (len(message) + 16) + "\r")
+        stream.flush()

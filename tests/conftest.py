@@ -26,3 +26,10 @@ def fake_ollama():
     server = FakeOllama().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def private_config_dir(tmp_path, monkeypatch):
+    """Every test gets its own calibration store; the user's is never read or written."""
+    monkeypatch.setenv("FITADVISOR_CONFIG_DIR", str(tmp_path / "fitadvisor-config"))
+    return tmp_path / "fitadvisor-config"

@@ -28,6 +28,7 @@ class FakeModel:
     size: int = 15_000_000_000  # bytes on disk
     loaded_size: int = 20_000_000_000  # what /api/ps reports once loaded
     loaded_vram: int | None = None  # None: all of it on the GPU
+    ctx_limit: int | None = None  # the most context the server gives it (as when it lowers num_ctx to fit memory)
     model_info: dict = field(default_factory=dict)  # GGUF keys beyond the defaults
     tool_behaviour: str = "ok"  # how it answers a /v1/messages request with tools (TOOL_BEHAVIOURS)
     after_result: str = "continue"  # how it answers once it has the tool's result (AFTER_RESULT)
@@ -173,7 +174,7 @@ def _handler(fake: FakeOllama):
 
         def _ndjson(self, lines: list[dict], body: dict) -> None:
             if self.active_mode == "stream-error":
-                lines = lines[:1] + [{"error": "an error line inside a 200 stream"}]
+                lines = lines[:-1] + [{"error": "an error line inside a 200 stream"}]
             if body.get("stream") is False:  # one object: the final status, or the error
                 final = lines[-1]
                 return self._json(500 if "error" in final else 200, final)
@@ -247,14 +248,15 @@ def _handler(fake: FakeOllama):
             requested = (body.get("options") or {}).get("num_ctx") or model.num_ctx or fake.default_num_ctx
             if fake.load_seconds and _full(model.name) not in fake.loaded:
                 time.sleep(fake.load_seconds)
-            fake.loaded[_full(model.name)] = min(requested, model.context_length)  # capped at the trained context
+            ctx = min(requested, model.context_length)  # capped at the trained context
+            fake.loaded[_full(model.name)] = min(ctx, model.ctx_limit or ctx)
             return model
 
         def generate(self, body):
             model = self._load(body)
-            if model:
-                self._json(200, {"model": model.name, "created_at": "2026-11-24T10:00:00Z", "response": "",
-                                 "done": True, "done_reason": "load"})
+            if model:  # an empty prompt only loads the model: one final line
+                self._ndjson([{"model": model.name, "created_at": "2026-11-24T10:00:00Z", "response": "",
+                               "done": True, "done_reason": "load"}], body)
 
         def chat(self, body):
             model = self._load(body)

@@ -38,7 +38,33 @@ def run(
     result = estimate(resolved.architecture, settings, hardware, model=resolved.name, source=resolved.source)
     if release_note:
         result.notes.append(release_note)
+    if memory is None and gpu_memory is None and chip is None:  # this machine, so its measurements apply
+        use_measurement(result, model, settings, hardware)
     return result
+
+
+def use_measurement(result: Estimate, asked_name: str, settings: Settings, hardware) -> None:
+    """Add what `fitadvisor verify` measured for this model and these settings on this machine, if anything.
+
+    Settings are matched as asked (as `verify` records the server's variables), the context as Ollama runs it.
+    """
+    from fitadvisor import calibration
+
+    store = calibration.load()
+    if store.problem:
+        result.notes.append(store.problem)
+    found = None
+    for name in dict.fromkeys((result.model, asked_name)):
+        found = found or calibration.lookup(
+            store, name, result.num_ctx, settings.kv_cache_type, settings.flash_attention, settings.parallel, result.release,
+            calibration.machine_summary(hardware),
+        )
+    if found:
+        result.measured_total_bytes = found.size_bytes
+        result.notes.append(
+            f"measured on this machine by `fitadvisor verify` on {found.date}: {format_gb(found.size_bytes)} loaded "
+            f"({found.processor}) for {found.model}"
+        )
 
 
 def running_release(version: str | None, host: str | None) -> tuple[Release, str | None]:
@@ -65,6 +91,8 @@ def render(result: Estimate) -> str:
         f"  other          {format_gb(result.other_bytes):>8}",
         f"  total          {format_gb(result.total_bytes):>8}   ({result.processor} as `ollama ps` would show it)",
     ]
+    if result.measured_total_bytes is not None:
+        lines.append(f"  measured       {format_gb(result.measured_total_bytes):>8}   (by `fitadvisor verify` on this machine)")
     if result.fits is not None:
         if result.gpu_budget_bytes:
             where = f"the GPU budget of {format_gb(result.gpu_budget_bytes)}"

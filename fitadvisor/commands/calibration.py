@@ -1,0 +1,42 @@
+"""`fitadvisor calibration`: what `verify` measured on this machine and later estimates use."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from fitadvisor.commands.options import json_option
+from fitadvisor.units import format_ctx, format_gb
+
+
+@click.command("calibration")
+@json_option
+def command(as_json: bool) -> None:
+    """List the measurements fitadvisor stored from `fitadvisor verify`.
+
+    \b
+    Example:  fitadvisor calibration --json
+    """
+    from dataclasses import asdict
+
+    from fitadvisor import calibration
+
+    store = calibration.load()
+    if store.problem:
+        click.echo(f"fitadvisor: warning: {store.problem}", err=True)
+    if as_json:
+        click.echo(json.dumps({"path": str(store.path), "problem": store.problem,
+                               "observations": [asdict(o) for o in store.observations]}, indent=2))
+        return
+    if not store.observations:
+        click.echo(f"No measurements yet ({store.path}): `fitadvisor verify MODEL` takes one.")
+        return
+    click.echo(f"{'MODEL':<32} {'CONTEXT':>8} {'KV':<5} {'FA':<4} {'PAR':>3} {'OLLAMA':<8} {'LOADED':>7} {'ESTIMATE':>8}  {'PROCESSOR':<16} DATE")
+    for o in store.observations:
+        estimate = format_gb(o.estimated_bytes) if o.estimated_bytes else "-"
+        click.echo(f"{o.model:<32} {format_ctx(o.num_ctx):>8} {o.kv_cache_type:<5} {o.flash_attention:<4} {o.parallel:>3} "
+                   f"{o.ollama_version:<8} {format_gb(o.size_bytes):>7} {estimate:>8}  {o.processor:<16} {o.date}")
+    machines = sorted({o.machine for o in store.observations})
+    click.echo(f"Machine{'s' if len(machines) > 1 else ''}: {'; '.join(machines)}")
+    click.echo(f"Stored in {store.path}")

@@ -1,0 +1,53 @@
+"""`fitadvisor doctor`: check the Ollama and Claude Code setup, one finding per line with its fix."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+from fitadvisor.commands.options import host_option, json_option
+
+_MARKS = {"ok": ("ok", "green"), "info": ("--", None), "warn": ("!!", "yellow"), "fail": ("XX", "red")}
+
+
+def run(host: str | None = None, timeout: float = 10.0):
+    from fitadvisor import serverenv
+    from fitadvisor.doctor import doctor
+    from fitadvisor.ollama import Client
+    from fitadvisor.probe import detect
+
+    return doctor(Client(host, timeout=timeout), serverenv.read(), detect())
+
+
+def render(report) -> str:
+    colour = not os.environ.get("NO_COLOR")
+    lines = []
+    for finding in report.findings:
+        mark, tint = _MARKS[finding.status]
+        lines.append(f"{click.style(mark, fg=tint) if colour and tint else mark} {finding.message}")
+        if finding.fix and finding.status in ("warn", "fail"):
+            lines.append(f"   fix: {finding.fix}")
+    failed = sum(f.status == "fail" for f in report.findings)
+    lines.append("All is well." if report.ok else f"{failed} thing{'s' if failed > 1 else ''} to fix.")
+    return "\n".join(lines)
+
+
+@click.command("doctor")
+@host_option
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True, metavar="SECONDS",
+              help="Time limit for each call to Ollama.")
+@json_option
+def command(host: str | None, timeout: float, as_json: bool) -> None:
+    """Check the Ollama and Claude Code setup and explain each finding with its fix.
+
+    Exits 0 when all is well, 1 when something needs fixing.
+
+    \b
+    Example:  fitadvisor doctor
+    """
+    report = run(host, timeout)
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else render(report))
+    if not report.ok:
+        raise SystemExit(1)
