@@ -306,11 +306,17 @@ def _estimate(report: Report, shown: dict, env: ServerEnv, hardware) -> str:
 
 
 def _resolve(model: str, shown: dict):
-    """The catalog entry (or GGUF) for the model, else for the model it was created from."""
+    """The catalog entry (or GGUF) for the model, else for the model it was created from.
+
+    A derived model is known by its parent (`details.parent_model`) or, for the names `fitadvisor
+    apply` gives (`devstral-small-2-64k`), by the name without its context suffix.
+    """
     from fitadvisor.sources import resolve_model
 
     parent = (shown.get("details") or {}).get("parent_model") or ""
-    for name in dict.fromkeys(n for n in (model.removesuffix(":latest"), model, parent) if n):
+    bare = model.removesuffix(":latest")
+    unsuffixed = re.sub(r"-\d+[kKmM]$", "", bare)
+    for name in dict.fromkeys(n for n in (bare, model, parent, unsuffixed) if n):
         try:
             return resolve_model(name)
         except FitAdvisorError:

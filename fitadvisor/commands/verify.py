@@ -74,8 +74,8 @@ def render(report) -> str:
 @click.option("--flash-attention", type=click.Choice(["auto", "on", "off"]), help="The server's OLLAMA_FLASH_ATTENTION (default: this shell's).")
 @click.option("--parallel", type=click.IntRange(min=1), help="The server's OLLAMA_NUM_PARALLEL (default: this shell's).")
 @host_option
-@click.option("--timeout", "load_timeout", type=click.FloatRange(min=1), default=600.0, show_default=True, metavar="SECONDS",
-              help="Time limit for loading the model and for each answer.")
+@click.option("--timeout", "load_timeout", type=click.FloatRange(min=0.1), default=600.0, show_default=True, metavar="SECONDS",
+              help="Time limit for loading the model and for each answer (quick calls get at most 10 s).")
 @json_option
 def command(model: str, ctx: int | None, no_tools: bool, load_timeout: float, as_json: bool, **options) -> None:
     """Load MODEL in Ollama and compare the real size, context and tool calls with the estimate.
@@ -85,7 +85,8 @@ def command(model: str, ctx: int | None, no_tools: bool, load_timeout: float, as
     \b
     Example:  fitadvisor verify devstral-small-2-64k
     """
-    report = run(model, ctx, tools=not no_tools, load_timeout=load_timeout, show_progress=not as_json, **options)
+    report = run(model, ctx, tools=not no_tools, timeout=min(10.0, load_timeout), load_timeout=load_timeout,
+                 show_progress=not as_json, **options)
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else render(report))
     if not report.ok:
         raise SystemExit(1)

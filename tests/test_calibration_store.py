@@ -1,0 +1,114 @@
+"""The calibration store: where it lives, round trips, damage, and its use by `estimate`."""
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from fake_ollama import FakeModel
+from fitadvisor import calibration, serverenv
+from fitadvisor.commands import estimate as estimate_command
+from fitadvisor.ollama import Client
+from fitadvisor.verify import verify
+from helpers_ollama import RTX_4090_BOX
+
+OBSERVATION = calibration.Observation(
+    model="devstral-small-2:latest", estimate_model="devstral-small-2:24b", digest="a" * 64, num_ctx=65536,
+    kv_cache_type="f16", flash_attention="auto", parallel=1, ollama_version="0.32.15", size_bytes=17_000_000_000,
+    size_vram_bytes=17_000_000_000, processor="100% GPU", machine=calibration.machine_summary(RTX_4090_BOX),
+    measured_at="2026-11-20T10:00:00+00:00", estimated_bytes=18_000_000_000,
+)
+
+
+def test_config_dir_per_platform(monkeypatch, tmp_path):
+    monkeypatch.delenv("FITADVISOR_CONFIG_DIR")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    assert calibration.config_dir() == tmp_path / "xdg" / "fitadvisor"
+    monkeypatch.delenv("XDG_CONFIG_HOME")
+    assert calibration.config_dir() == tmp_path / ".config" / "fitadvisor"
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert calibration.config_dir() == tmp_path / "Library" / "Application Support" / "fitadvisor"
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setenv("APPDATA", str(tmp_path / "Roaming"))
+    assert calibration.config_dir() == tmp_path / "Roaming" / "fitadvisor"
+
+
+def test_round_trip_and_replacement(private_config_dir):
+    calibration.record(OBSERVATION)
+    assert calibration.load().observations == [OBSERVATION]
+    newer = replace(OBSERVATION, size_bytes=17_100_000_000, measured_at="2026-11-21T10:00:00+00:00")
+    other_ctx = replace(OBSERVATION, num_ctx=131072)
+    calibration.record(newer)
+    calibration.record(other_ctx)
+    assert calibration.load().observations == [newer, other_ctx]  # same key replaced, new key added
+    assert not [p for p in private_config_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("text", [
+    "this is [not toml",
+    'format = 1\n[[observation]]\nmodel = "x"\n',  # fields missing
+    'format = 99\n',
+    'format = 1\n[[observation]]\n' + "\n".join(f'{k} = "text"' for k in calibration.Observation.__dataclass_fields__),
+])
+def test_damaged_store_is_set_aside(private_config_dir, text):
+    private_config_dir.mkdir()
+    path = private_config_dir / calibration.STORE_NAME
+    path.write_text(text)
+    store = calibration.load()
+    assert store.observations == [] and "was damaged" in store.problem
+    (aside,) = private_config_dir.glob("calibration.toml.damaged-*")
+    assert aside.read_text() == text and not path.exists()  # kept for the user, out of the way
+    calibration.record(OBSERVATION)
+    assert calibration.load().observations == [OBSERVATION]
+
+
+def test_calibration_command(private_config_dir):
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "fitadvisor", "calibration", *args], capture_output=True, text=True,
+                              env={**os.environ, "FITADVISOR_CONFIG_DIR": str(private_config_dir)}, timeout=60)
+
+    assert "No measurements yet" in run().stdout
+    calibration.record(OBSERVATION)
+    listed = run()
+    assert listed.returncode == 0 and "devstral-small-2:latest" in listed.stdout and "17 GB" in listed.stdout
+    assert json.loads(run("--json").stdout)["observations"][0]["size_bytes"] == 17_000_000_000
+    (private_config_dir / calibration.STORE_NAME).write_text("garbage = [")
+    damaged = run("--json")
+    assert damaged.returncode == 0 and json.loads(damaged.stdout)["observations"] == []
+    assert damaged.stderr.startswith("fitadvisor: warning: the calibration store") and len(damaged.stderr.splitlines()) == 1
+
+
+def test_estimate_uses_what_verify_measured(fake_ollama, monkeypatch):
+    monkeypatch.setattr("fitadvisor.probe.detect", lambda **_: RTX_4090_BOX)
+    fake_ollama.version = "0.32.15"
+    fake_ollama.add(FakeModel("devstral-small-2:latest", loaded_size=16_800_000_000))
+    client = Client(fake_ollama.url)
+    client.create("devstral-small-2-64k", "devstral-small-2", {"num_ctx": 65536})  # as `fitadvisor apply` does
+    verify(client, "devstral-small-2-64k", None, serverenv.read({}), tools=False, hardware=RTX_4090_BOX)
+
+    result = estimate_command.run("devstral-small-2", ctx=65536, ollama_version="0.32.15")
+    assert result.measured_total_bytes == 16_800_000_000
+    assert result.total_bytes != result.measured_total_bytes  # the model's own numbers stay
+    (note,) = [n for n in result.notes if "measured on this machine" in n]
+    assert "by `fitadvisor verify` on 20" in note and "16 GB" in note and "devstral-small-2-64k:latest" in note
+    assert result.to_dict()["measured_total_bytes"] == 16_800_000_000
+    assert "measured" in estimate_command.render(result)
+
+    # any other setting, release or machine: the measurement does not apply
+    assert estimate_command.run("devstral-small-2", ctx=32768, ollama_version="0.32.15").measured_total_bytes is None
+    assert estimate_command.run("devstral-small-2", ctx=65536, ollama_version="0.32.15", kv_cache="q8_0").measured_total_bytes is None
+    assert estimate_command.run("devstral-small-2", ctx=65536, ollama_version="0.31.0").measured_total_bytes is None
+    assert estimate_command.run("devstral-small-2", ctx=65536, ollama_version="0.32.15", gpu_memory="24GB").measured_total_bytes is None
+
+
+def test_estimate_survives_a_damaged_store(private_config_dir):
+    private_config_dir.mkdir()
+    (private_config_dir / calibration.STORE_NAME).write_text("[[[")
+    result = estimate_command.run("devstral-small-2", ctx=65536, ollama_version="0.32.15")
+    assert any("was damaged" in n for n in result.notes)
