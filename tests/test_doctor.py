@@ -151,3 +151,15 @@ def test_cli_exit_codes_and_json(fake_ollama, claude_on_path):
 def test_cli_server_down(claude_on_path):
     run = fitadvisor("doctor", "--timeout", "0.5", host="127.0.0.1:9")
     assert run.returncode == 1 and "cannot reach Ollama at http://127.0.0.1:9" in run.stdout and run.stderr == ""
+
+
+def test_render_honours_no_color(fake_ollama, claude_on_path, monkeypatch):
+    from fitadvisor.commands.doctor import render
+
+    fake_ollama.version = "0.12.0"
+    report = run_doctor(fake_ollama)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert "\033[" in render(report)
+    monkeypatch.setenv("NO_COLOR", "1")
+    text = render(report)
+    assert "\033[" not in text and "XX Ollama 0.12.0" in text and "   fix: upgrade Ollama" in text
