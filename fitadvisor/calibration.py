@@ -133,30 +133,21 @@ def record(observation: Observation) -> Store:
     store.observations = [*kept, observation]
     text = tomli_w.dumps({"format": FORMAT, "observation": [asdict(o) for o in store.observations]})
     header = "# Measurements taken by `fitadvisor verify`; safe to delete (verify measures again).\n"
-    _atomic_write(store.path, header + text)
+    _write(store.path, header + text)
     return store
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    import tempfile
-
+def _write(path: Path, text: str) -> None:
     from fitadvisor.errors import FitAdvisorError
+    from fitadvisor.files import atomic_write
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        atomic_write(path, text)
     except OSError as error:
-        raise FitAdvisorError(f"cannot write the calibration store in {path.parent} ({error.strerror}): "
-                              "set FITADVISOR_CONFIG_DIR to a writable directory") from None
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        raise FitAdvisorError(
+            f"cannot write the calibration store {path} ({error.strerror}): set FITADVISOR_CONFIG_DIR to a writable directory"
+        ) from None
 
 
 def lookup(

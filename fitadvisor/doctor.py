@@ -121,8 +121,8 @@ def _default_context(report: DoctorReport, env: ServerEnv, hardware: Hardware | 
         ctx, how = release.default_num_ctx(0), f"the fixed default of Ollama {release.label}"
     elif hardware is not None:
         ctx = release.default_num_ctx(hardware.gpu_total_bytes)
-        vram = format_gb(hardware.gpu_total_bytes) if hardware.gpus else "no GPU"
-        how = f"Ollama {release.label}'s default for the total GPU memory ({vram})"
+        vram = f"{format_gb(hardware.gpu_total_bytes)} of GPU memory" if hardware.gpus else "a machine without a GPU"
+        how = f"Ollama {release.label}'s default for {vram}"
     else:
         return
     report.default_num_ctx = ctx

@@ -362,7 +362,8 @@ def tool_check(client: Client, model: str) -> ToolCheck:
         answer = client.messages(request)
     except OllamaError as error:
         if "does not support tools" in str(error):
-            return ToolCheck("unsupported", str(error))
+            refusal = str(error).split("answered: ", 1)[-1]
+            return ToolCheck("unsupported", f"was refused: Ollama answered {refusal!r}")
         raise
     content = _content(answer)
     verdict, detail = classify(content, CHECK_TOOLS)

@@ -54,10 +54,11 @@ def render(report) -> str:
         lines.append(f"  estimate       {'-':>8}   {report.estimate_note}")
     if report.tools:
         check = report.tools
-        lines.append(f"  tool calls     {check.verdict:>8}   {check.detail}")
+        lines.append(f"  tool calls     {check.verdict}: the model {check.detail}")
         if check.continues is not None:
-            lines.append(f"  after result   {'ok' if check.continues else 'stalls':>8}   the model {check.continuation}")
-        lines.append(f"  meaning: {MEANING[check.verdict]}")
+            lines.append(f"  after result   {'ok' if check.continues else 'stalls'}: the model {check.continuation}")
+        if check.verdict == "ok":  # otherwise the meaning is in the problem below
+            lines.append(f"  meaning: {MEANING[check.verdict]}")
     if report.stored_in:
         lines.append(f"  measurement stored in {report.stored_in}; `fitadvisor estimate` uses it for these settings")
     lines += [f"Warning: {warning}" for warning in report.warnings]
