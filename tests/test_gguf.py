@@ -1,0 +1,237 @@
+"""The GGUF header reader and the Architecture it builds, against files the `gguf` library wrote."""
+
+import dataclasses
+import io
+
+import pytest
+
+import ggufs
+from fitadvisor import catalog
+from fitadvisor.architecture import FULL, SLIDING
+from fitadvisor.engine import Release
+from fitadvisor.errors import FitAdvisorError
+from fitadvisor.estimate import Settings, estimate
+from fitadvisor.gguf import GGML_TYPES, architecture_from_kv, read_architecture, read_file_header, read_header
+
+# Fields that describe the model's shape; sizes (weights, parameters) differ from the catalog's
+# rounded figures by design, and are checked against the tensor table instead.
+SHAPE_FIELDS = [
+    f.name for f in dataclasses.fields(catalog.load()[0].architecture)
+    if f.name not in ("weights_bytes", "token_embedding_bytes", "parameters", "active_parameters", "projector_bytes")
+]
+CATALOG_MODELS = [
+    "gemma3:27b", "gpt-oss:20b", "granite4:32b-a9b-h", "nemotron-3-nano:30b", "qwen3-coder-next",
+    "glm-4.7-flash", "qwen3-coder:30b", "devstral-small-2", "deepseek-coder-v2:16b", "functiongemma",
+]
+
+
+def test_block_sizes_match_the_gguf_library():
+    import gguf
+
+    for type_id, (name, block, size) in GGML_TYPES.items():
+        assert gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType(type_id)] == (block, size), name
+        assert gguf.GGMLQuantizationType(type_id).name == name
+
+
+def test_header_matches_what_the_gguf_library_reads(tmp_path):
+    import gguf
+
+    path = ggufs.write(ggufs.tiny_llama(), tmp_path / "tiny.gguf")
+    header = read_file_header(path)
+    reference = gguf.GGUFReader(path)
+    assert header.version == 3
+    assert header.kv["general.architecture"] == "llama"
+    assert header.kv["llama.block_count"] == 2
+    assert header.kv["llama.rope.freq_base"] == 10000.0
+    assert header.kv["tokenizer.ggml.tokens"][:3] == ["tok0", "tok1", "tok2"]
+    assert len(header.kv["tokenizer.ggml.tokens"]) == 1024
+    assert header.kv["tokenizer.chat_template"] == "{{ messages }}"
+    assert [(t.name, list(t.shape), t.type_name, t.offset, t.bytes) for t in header.tensors] == [
+        (t.name, [int(d) for d in t.shape], t.tensor_type.name, int(t.data_offset) - reference.data_offset, int(t.n_bytes))
+        for t in reference.tensors
+    ]
+    # Only the header and tensor table were read: the data section starts after it.
+    assert header.size <= reference.data_offset < header.size + 32
+
+
+@pytest.mark.parametrize("name", CATALOG_MODELS)
+def test_architecture_from_a_converted_gguf_matches_the_catalog(tmp_path, name):
+    """Per-layer arrays, attention intervals, implicit sliding periods and MLA keys rebuild the catalog's layers."""
+    expected = catalog.resolve(name).architecture
+    model = ggufs.from_architecture(expected)
+    arch = read_architecture(ggufs.write(model, tmp_path / "m.gguf"))
+    assert {f: getattr(arch, f) for f in SHAPE_FIELDS} == {f: getattr(expected, f) for f in SHAPE_FIELDS}
+    assert arch.weights_bytes == sum(ggufs.nbytes(shape, kind) for _, shape, kind in model.tensors)
+    embd = next((shape, kind) for n, shape, kind in model.tensors if n == "token_embd.weight")
+    assert arch.token_embedding_bytes == ggufs.nbytes(*embd)
+    for release in (Release.of("0.20.4"), Release.of(None)):  # Ollama engine era and llama-server
+        settings = Settings(num_ctx=65536, batch=512, release=release)
+        assert estimate(arch, settings).kv_cache_bytes == estimate(expected, settings).kv_cache_bytes
+
+
+def test_moe_active_parameters_count_the_used_share_of_expert_tensors(tmp_path):
+    expected = catalog.resolve("qwen3-coder:30b").architecture
+    model = ggufs.from_architecture(expected)
+    arch = read_architecture(ggufs.write(model, tmp_path / "m.gguf"))
+    elements = {n: _elements(shape) for n, shape, _ in model.tensors}
+    experts = sum(v for n, v in elements.items() if "_exps" in n)
+    assert arch.parameters == sum(elements.values())
+    assert arch.active_parameters == sum(elements.values()) - experts + experts * 8 // 128
+
+
+def _elements(shape):
+    count = 1
+    for dim in shape:
+        count *= dim
+    return count
+
+
+def test_parameter_count_key_wins_over_the_tensor_sum(tmp_path):
+    model = ggufs.tiny_llama()
+    model.kv["general.parameter_count"] = 123_456_789
+    assert read_architecture(ggufs.write(model, tmp_path / "m.gguf")).parameters == 123_456_789
+
+
+def _kv(arch="gemma3", blocks=12, **extra):
+    return {
+        "general.architecture": arch, f"{arch}.block_count": blocks, f"{arch}.embedding_length": 256,
+        f"{arch}.attention.head_count": 4, f"{arch}.attention.head_count_kv": 2, f"{arch}.context_length": 8192, **extra,
+    }
+
+
+def test_sliding_layers_follow_llama_cpp_conventions():
+    gemma3 = architecture_from_kv(_kv(**{"gemma3.attention.sliding_window": 1024}), [])
+    assert gemma3.layers == "SSSSSA" * 2 and gemma3.sliding_window == 1024
+    gptoss = architecture_from_kv(_kv("gptoss", 4, **{"gptoss.attention.sliding_window": 128}), [])
+    assert gptoss.layers == "SASA"
+    period = architecture_from_kv(_kv(**{"gemma3.attention.sliding_window": 512, "gemma3.attention.sliding_window_pattern": 4}), [])
+    assert period.layers == "SSSA" * 3
+    explicit = [i % 3 != 0 for i in range(12)]
+    mimo = architecture_from_kv(_kv("mimo2", **{"mimo2.attention.sliding_window": 128, "mimo2.attention.sliding_window_pattern": explicit}), [])
+    assert mimo.layers == "".join(SLIDING if s else FULL for s in explicit)
+    no_window = architecture_from_kv(_kv(), [])  # gemma3 without a window (rnj-1): all full attention
+    assert no_window.layers == "A" * 12 and no_window.sliding_window == 0
+    phi3 = architecture_from_kv(_kv("phi3", **{"phi3.attention.sliding_window": 2047}), [])  # llama.cpp ignores it
+    assert phi3.layers == "A" * 12 and phi3.sliding_window == 0
+
+
+def test_mla_in_both_conventions_caches_one_latent_head():
+    llama_cpp = _kv("deepseek2", 4, **{
+        "deepseek2.attention.head_count_kv": 1, "deepseek2.attention.key_length": 576, "deepseek2.attention.value_length": 512,
+        "deepseek2.attention.kv_lora_rank": 512, "deepseek2.rope.dimension_count": 64,
+        "deepseek2.attention.key_length_mla": 192, "deepseek2.attention.value_length_mla": 128,
+    })
+    ollama = _kv("glm4moelite", 4, **{  # Ollama's own converter: per-head sizes, MLA implied by the architecture
+        "glm4moelite.attention.head_count_kv": 20, "glm4moelite.attention.key_length": 192,
+        "glm4moelite.attention.value_length": 256, "glm4moelite.attention.kv_lora_rank": 512,
+        "glm4moelite.rope.dimension_count": 64,
+    })
+    for kv in (llama_cpp, ollama):
+        arch = architecture_from_kv(kv, [])
+        assert (arch.head_count_kv, arch.key_length, arch.value_length, arch.kv_lora_rank) == (1, 576, 512, 512)
+    legacy = _kv("deepseek2", 4, **{  # 2024 GGUF: no *_mla keys, so every head's K and V are cached
+        "deepseek2.attention.head_count_kv": 16, "deepseek2.attention.key_length": 192,
+        "deepseek2.attention.value_length": 128, "deepseek2.attention.kv_lora_rank": 512,
+    })
+    arch = architecture_from_kv(legacy, [])
+    assert (arch.head_count_kv, arch.key_length, arch.value_length, arch.kv_lora_rank) == (16, 192, 128, 0)
+
+
+def test_mamba_layers_without_kv_heads_are_recurrent_and_others_uncached():
+    kv = _kv("nemotron_h", 4, **{
+        "nemotron_h.attention.head_count_kv": [0, 0, 2, 0], "nemotron_h.feed_forward_length": [0, 512, 0, 0],
+        "nemotron_h.ssm.conv_kernel": 4, "nemotron_h.ssm.state_size": 128, "nemotron_h.ssm.inner_size": 1024,
+        "nemotron_h.ssm.group_count": 8,
+    })
+    arch = architecture_from_kv(kv, [])
+    assert arch.layers == "R-AR" and arch.head_count_kv == 2
+    assert arch.recurrent_state_floats == 3 * (1024 + 2 * 8 * 128) + 128 * 1024
+
+
+def test_per_layer_kv_heads_are_kept_when_attention_layers_differ():
+    arch = architecture_from_kv(_kv("llama", 3, **{"llama.attention.head_count_kv": [8, 4, 8]}), [])
+    assert arch.head_count_kv == 8 and arch.per_layer_head_count_kv == (8, 4, 8)
+
+
+def test_key_length_defaults_to_embedding_over_heads():
+    arch = architecture_from_kv(_kv("llama", 2), [])
+    assert arch.key_length == arch.value_length == 64
+
+
+@pytest.mark.parametrize("cut", [0, 3, 7, 23, 200, 5000, -100, -1])
+def test_a_truncated_file_is_one_clear_error(tmp_path, cut):
+    path = ggufs.write(ggufs.tiny_llama(), tmp_path / "full.gguf")
+    size = read_file_header(path).size
+    data = path.read_bytes()[: cut if cut >= 0 else size + cut]
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(data)
+    with pytest.raises(FitAdvisorError) as error:
+        read_architecture(broken)
+    message = str(error.value)
+    assert "\n" not in message
+    if len(data) < 4:
+        assert "not a GGUF file" in message
+    else:
+        assert f"truncated at byte {len(data)}" in message
+
+
+def test_not_a_gguf_file(tmp_path):
+    path = tmp_path / "model.gguf"
+    path.write_bytes(b"PK\x03\x04" + b"\0" * 100)
+    with pytest.raises(FitAdvisorError, match="not a GGUF file"):
+        read_architecture(path)
+    with pytest.raises(FitAdvisorError, match="not a GGUF file"):
+        read_header(io.BytesIO(b""), "empty")
+
+
+def test_a_corrupt_length_is_reported_not_allocated():
+    data = b"GGUF" + (3).to_bytes(4, "little") + (0).to_bytes(8, "little") + (1).to_bytes(8, "little") + (2**40).to_bytes(8, "little")
+    with pytest.raises(FitAdvisorError, match="not a valid GGUF file: a string of 1099511627776 bytes at byte 32"):
+        read_header(io.BytesIO(data), "x.gguf")
+
+
+def test_unsupported_versions(tmp_path):
+    for version, words in ((1, "GGUF version 1"), (3 << 24, "big-endian")):
+        data = b"GGUF" + version.to_bytes(4, "little") + b"\0" * 16
+        with pytest.raises(FitAdvisorError, match=words):
+            read_header(io.BytesIO(data), "x.gguf")
+
+
+def test_reads_stop_at_the_tensor_table(tmp_path):
+    """A multi-GB (sparse) model: the reader asks for the header plus at most one read-ahead chunk."""
+    from fitadvisor.gguf import READ_AHEAD
+
+    path = ggufs.write(ggufs.from_architecture(catalog.resolve("qwen3-coder:30b").architecture), tmp_path / "big.gguf")
+    assert path.stat().st_size > 10**10
+
+    class Counting(io.FileIO):
+        asked = 0
+
+        def read(self, size=-1):
+            data = super().read(size)
+            Counting.asked += len(data)
+            return data
+
+    with Counting(path) as file:
+        header = read_header(file)
+    assert header.size <= Counting.asked < header.size + READ_AHEAD
+
+
+def test_cli_estimates_a_gguf_file_and_rejects_a_truncated_one(tmp_path):
+    import json
+
+    from test_cli import fitadvisor
+
+    path = ggufs.write(ggufs.from_architecture(catalog.resolve("gemma3:27b").architecture), tmp_path / "gemma3.gguf")
+    run = fitadvisor("estimate", str(path), "--ctx", "64k", "--json", "--ollama-version", "0.14.0")
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert data["source"] == "gguf" and data["model"] == "gemma3.gguf"
+    expected = estimate(catalog.resolve("gemma3:27b").architecture, Settings(num_ctx=65536, release=Release.of("0.14.0")))
+    assert data["kv_cache_bytes"] == expected.kv_cache_bytes
+    broken = tmp_path / "broken.gguf"
+    with open(path, "rb") as file:  # not read_bytes(): the sparse file is 15 GB
+        broken.write_bytes(file.read(1000))
+    run = fitadvisor("estimate", str(broken))
+    assert run.returncode != 0
+    assert run.stderr.strip() == f"fitadvisor: error: {broken} is truncated at byte 1000: its GGUF header says more follows (an interrupted download? fetch it again)"
