@@ -202,3 +202,59 @@ def tiny_llama(blocks: int = 2, embd: int = 256, heads: int = 4, kv_heads: int =
     )
     _add_tensors(model, arch, "Q4_K")
     return model
+
+
+# --- Ollama's store and registry layout -----------------------------------------------------------
+
+MODEL_MEDIA = "application/vnd.ollama.image.model"
+PROJECTOR_MEDIA = "application/vnd.ollama.image.projector"
+
+
+def digest_of(label: str) -> str:
+    """A stable sha256-shaped digest (blobs are looked up by digest, never re-hashed)."""
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(label.encode()).hexdigest()
+
+
+def manifest(layers: list[tuple[str, str, int]]) -> dict:
+    """An Ollama manifest for (media type, digest, size) layers."""
+    return {
+        "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": digest_of("config"), "size": 485},
+        "layers": [{"mediaType": media, "digest": digest, "size": size} for media, digest, size in layers],
+    }
+
+
+def pull_into_store(root: Path, name: str, model: Model, projector: Model | None = None, extra=()) -> dict:
+    """Lay a model out in an Ollama store as `ollama pull` would: blobs by digest, the manifest by name."""
+    from fitadvisor.catalog import ModelRef
+
+    ref = ModelRef.parse(name)
+    (root / "blobs").mkdir(parents=True, exist_ok=True)
+    layers = []
+    for media, part in ((MODEL_MEDIA, model), (PROJECTOR_MEDIA, projector)):
+        if part is None:
+            continue
+        digest = digest_of(f"{name}/{media}")
+        path = write(part, root / "blobs" / digest.replace(":", "-"))
+        layers.append((media, digest, path.stat().st_size))
+    for media, text in extra:  # template, params, license...
+        digest = digest_of(text)
+        (root / "blobs" / digest.replace(":", "-")).write_text(text)
+        layers.append((media, digest, len(text)))
+    data = manifest(layers)
+    path = root / "manifests" / ref.host / ref.namespace / ref.model / ref.tag
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(__import__("json").dumps(data))
+    return data
+
+
+def projector() -> Model:
+    """A small clip projector, as llava-style models ship beside the language model."""
+    model = Model("clip", {"general.architecture": "clip", "clip.has_vision_encoder": True, "clip.vision.block_count": 2})
+    for i in range(2):
+        model.tensor(f"v.blk.{i}.attn_q.weight", (1024, 1024), "F16")
+        model.tensor(f"v.blk.{i}.ffn_up.weight", (1024, 4096), "F16")
+    model.tensor("mm.0.weight", (1024, 4096), "F16")
+    return model
