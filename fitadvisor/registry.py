@@ -147,10 +147,11 @@ class Registry:
         """GET with retries on transient failures; a `max_bytes` body is read no further than that."""
         import httpx
 
-        problem = ""
+        problem, tries = "", 0
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(self.backoff[min(attempt - 1, len(self.backoff) - 1)])
+            tries += 1
             try:
                 with self.client().stream("GET", url, headers=headers) as response:
                     if response.status_code >= 500 or response.status_code == 429:
@@ -165,10 +166,13 @@ class Registry:
                     return _Reply(response.status_code, response.headers.get("content-range", ""), bytes(body))
             except httpx.TimeoutException:
                 problem = f"no answer within {self.timeout:g} s"
+            except httpx.ConnectError as error:  # refused, no route, no DNS: offline, not flaky
+                problem = type(error).__name__
+                break
             except (httpx.TransportError, httpx.InvalidURL) as error:
                 problem = type(error).__name__
         raise RegistryUnreachable(
-            f"cannot reach the model registry {registry_url(ref)} ({problem}, {self.retries + 1} tries): "
+            f"cannot reach the model registry {registry_url(ref)} ({problem}, {tries} {'try' if tries == 1 else 'tries'}): "
             "check the network, or use a model from `fitadvisor models`"
         )
 

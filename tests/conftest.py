@@ -19,6 +19,15 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def no_real_model_sources(tmp_path_factory, monkeypatch):
+    """Tests never read the real Ollama store, the real registry or the user's cache."""
+    root = tmp_path_factory.mktemp("sources")
+    monkeypatch.setenv("OLLAMA_MODELS", str(root / "ollama-models"))
+    monkeypatch.setenv("FITADVISOR_REGISTRY", "http://127.0.0.1:9")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(root / "cache"))
+
+
 @pytest.fixture
 def fake_ollama():
     from fake_ollama import FakeOllama

@@ -28,7 +28,7 @@ def run(
     from fitadvisor.probe import detect
     from fitadvisor.sources import resolve_model
 
-    resolved = resolve_model(model)
+    resolved = resolve_model(model, host=host)
     hardware = detect(memory=memory, gpu_memory=gpu_memory, chip=chip)
     release, release_note = running_release(ollama_version, host)
     settings = Settings(
@@ -38,6 +38,7 @@ def run(
     result = estimate(resolved.architecture, settings, hardware, model=resolved.name, source=resolved.source)
     if release_note:
         result.notes.append(release_note)
+    result.notes.insert(0, f"architecture {resolved.note}" if resolved.note else f"architecture from {resolved.source}")
     if memory is None and gpu_memory is None and chip is None:  # this machine, so its measurements apply
         use_measurement(result, model, settings, hardware)
     return result
@@ -117,7 +118,7 @@ def render(result: Estimate) -> str:
 @host_option
 @json_option
 def command(model: str, ctx: int | None, as_json: bool, **options) -> None:
-    """Estimate what Ollama will load for MODEL (a catalog name or a .gguf file).
+    """Estimate what Ollama will load for MODEL (any Ollama model name, or a .gguf file).
 
     \b
     Example:  fitadvisor estimate devstral-small-2 --ctx 64k
