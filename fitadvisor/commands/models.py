@@ -37,13 +37,18 @@ def run() -> list[dict]:
 
 
 @click.command("models")
+@click.option("--refresh", is_flag=True, help="Re-read every model from the Ollama registry and report what changed (data/ is not rewritten).")
 @json_option
-def command(as_json: bool) -> None:
+def command(as_json: bool, refresh: bool) -> None:
     """List the models fitadvisor knows, with size, trained context and tool support.
 
     \b
     Example:  fitadvisor models --json
+              fitadvisor models --refresh
     """
+    if refresh:
+        click.echo(render_refresh(as_json))
+        return
     rows = run()
     if as_json:
         click.echo(json.dumps({"models": rows}, indent=2))
@@ -56,3 +61,26 @@ def command(as_json: bool) -> None:
             f"{row['model']:<30} {row['architecture']:<15} {params:>7} {format_gb(row['download_bytes']):>7} "
             f"{format_ctx(row['context_length']):>8} {'yes' if row['tools'] else 'no':<6} {swe:>6}  {row['agentic']}"
         )
+
+
+def render_refresh(as_json: bool) -> str:
+    from fitadvisor.refresh import refresh
+
+    results = refresh()
+    if as_json:
+        return json.dumps({"models": [r.to_dict() for r in results]}, indent=2)
+    lines = []
+    for result in results:
+        if result.error:
+            lines.append(f"{result.model:<30} could not check: {result.error}")
+        elif not result.changes:
+            lines.append(f"{result.model:<30} unchanged")
+        for fact, old, new in result.changes:
+            if fact == "download_bytes":
+                old, new = format_gb(old), format_gb(new)
+            elif fact == "context_length":
+                old, new = format_ctx(old), format_ctx(new)
+            lines.append(f"{result.model:<30} {fact}: catalog {old}, registry {new}")
+    changed = sum(1 for r in results if r.changes)
+    lines.append(f"{changed} of {len(results)} models changed; the catalog (data/models.toml) was not modified.")
+    return "\n".join(lines)
