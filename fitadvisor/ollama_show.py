@@ -29,6 +29,9 @@ def architecture_from_show(show: dict, projector_bytes: int = 0) -> Architecture
     except (KeyError, TypeError, ValueError):
         raise FitAdvisorError("Ollama's /api/show sent a malformed tensor table") from None
     arch = architecture_from_kv(info, table, projector_bytes)
+    last = f"blk.{arch.block_count - 1}."
+    if not any(t.name.startswith(last) for t in table):
+        raise FitAdvisorError(f"Ollama's /api/show sent a tensor table without the {arch.name} model's last block: it is incomplete")
     if show.get("projector_info") and not arch.vision:  # a llava-style projector blob
         arch = replace(arch, vision=True)
     return arch

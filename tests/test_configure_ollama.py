@@ -59,7 +59,8 @@ def test_pull_on_missing_with_pull_then_create(fake_ollama, tmp_path):
     done = apply(fake_ollama, tmp_path, pull=True, on_progress=progress.append)
 
     paths = [r.path for r in fake_ollama.requests if r.path in ("/api/show", "/api/pull", "/api/create")]
-    assert paths == ["/api/show", "/api/pull", "/api/show", "/api/create"]
+    # The estimate first asks the server for the installed model's architecture (not there yet: the catalog answers).
+    assert paths == ["/api/show", "/api/show", "/api/pull", "/api/show", "/api/create"]
     assert fake_ollama.requests_to("/api/pull")[0].body == {"model": "devstral-small-2"}
     assert fake_ollama.requests_to("/api/create")[0].body == CREATE_BODY
     assert done.pulled and done.created

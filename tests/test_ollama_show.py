@@ -45,6 +45,7 @@ def test_projector_info_means_vision():
     ({"tensors": []}, "no tensor table"),
     ({"tensors": [{"name": "x"}]}, "malformed tensor table"),
     ({"tensors": [{"name": "x", "type": "Q9_Z", "shape": [32]}]}, "does not know"),
+    ({"tensors": [{"name": "token_embd.weight", "type": "Q4_K", "shape": [256, 1024]}]}, "incomplete"),
 ])
 def test_bad_show_answers_are_clear_errors(broken, message):
     show = {**ggufs.show_response(ggufs.tiny_llama()), **broken}
