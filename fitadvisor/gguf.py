@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 from fitadvisor.architecture import FULL, NO_CACHE, RECURRENT, SLIDING, Architecture
 from fitadvisor.errors import FitAdvisorError
