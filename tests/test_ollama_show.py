@@ -1,6 +1,5 @@
 """/api/show, a GGUF file and the catalog describe a model the same way."""
 
-
 import pytest
 
 import ggufs
