@@ -194,7 +194,7 @@ def verify(
     else:
         _check_context(report, None, "Ollama's default")
     _check_placement(report, hardware)
-    resolved = _estimate(report, shown, env, hardware)
+    resolved = _estimate(report, shown, env, hardware, client.host)
     if hardware is not None:
         _record(report, resolved, env, hardware)
     if tools:
@@ -281,12 +281,12 @@ def _check_placement(report: Report, hardware) -> None:
         report.warnings.append("the model runs entirely on the CPU although this machine has a GPU")
 
 
-def _estimate(report: Report, shown: dict, env: ServerEnv, hardware) -> str:
+def _estimate(report: Report, shown: dict, env: ServerEnv, hardware, host: str) -> str:
     """fitadvisor's estimate at the context Ollama really used; returns the model name estimates use ('' if none)."""
     from fitadvisor.engine import Release
     from fitadvisor.estimate import Settings, estimate
 
-    resolved = _resolve(report.model, shown)
+    resolved = _resolve(report.model, shown, host)
     if resolved is None:
         report.estimate_note = f"fitadvisor does not know {report.model} (nor its parent model), so there is no estimate"
         return ""
@@ -305,7 +305,7 @@ def _estimate(report: Report, shown: dict, env: ServerEnv, hardware) -> str:
     return resolved.name
 
 
-def _resolve(model: str, shown: dict):
+def _resolve(model: str, shown: dict, host: str):
     """The catalog entry (or GGUF) for the model, else for the model it was created from.
 
     A derived model is known by its parent (`details.parent_model`) or, for the names `fitadvisor
@@ -318,7 +318,7 @@ def _resolve(model: str, shown: dict):
     unsuffixed = re.sub(r"-\d+[kKmM]$", "", bare)
     for name in dict.fromkeys(n for n in (bare, model, parent, unsuffixed) if n):
         try:
-            return resolve_model(name)
+            return resolve_model(name, host=host)
         except FitAdvisorError:
             continue
     return None

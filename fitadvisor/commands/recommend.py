@@ -80,7 +80,7 @@ def local_candidates(server: Server) -> tuple[list[Candidate], list[Excluded]]:
             continue
         try:
             tools = "tools" in (server.client.show(name).get("capabilities") or [])
-            resolved = resolve_model(name)
+            resolved = resolve_model(name, host=server.client.host)
         except FitAdvisorError as error:
             excluded.append(Excluded(name, f"cannot read its architecture: {error}"))
             continue
@@ -88,7 +88,7 @@ def local_candidates(server: Server) -> tuple[list[Candidate], list[Excluded]]:
     return candidates, excluded
 
 
-def named_candidates(names: str, installed: list[str]) -> list[Candidate]:
+def named_candidates(names: str, installed: list[str], host: str | None = None) -> list[Candidate]:
     """--candidates: catalog entries keep their field verdicts; other models are resolved and untested."""
     from fitadvisor.recommend import Candidate
     from fitadvisor.sources import resolve_model
@@ -103,7 +103,7 @@ def named_candidates(names: str, installed: list[str]) -> list[Candidate]:
                           "catalog", model.reference in have or name in installed)
             )
         else:
-            resolved = resolve_model(name)
+            resolved = resolve_model(name, host=host)
             candidates.append(Candidate(resolved.name, resolved.architecture, None, source=resolved.source, installed=name in installed))
     if not candidates:
         raise FitAdvisorError("--candidates needs at least one model name, e.g. --candidates devstral-small-2,qwen3-coder:30b")
@@ -144,7 +144,7 @@ def run(
     names = installed_names(server)
     excluded = []
     if candidates:
-        pool = named_candidates(candidates, names)
+        pool = named_candidates(candidates, names, server.client.host if server.client else host)
         if installed:
             pool = [c for c in pool if c.installed]
     elif installed:
