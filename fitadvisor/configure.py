@@ -179,10 +179,10 @@ def _estimate_default(host: str | None, machine: dict) -> Callable[[str, int], E
         from fitadvisor.sources import resolve_model
 
         try:
-            resolve_model(model, host=host)
+            resolved = resolve_model(model, host=host)
         except FitAdvisorError as error:
             raise NoEstimate(str(error)) from None
-        return estimate_run(model, num_ctx, host=host, **machine)
+        return estimate_run(model, num_ctx, host=host, resolved=resolved, **machine)
 
     return run
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
@@ -10,6 +11,9 @@ from fitadvisor.commands.options import ctx_option, engine_options, hardware_opt
 from fitadvisor.engine import Release
 from fitadvisor.estimate import Estimate, Settings, estimate
 from fitadvisor.units import format_ctx, format_gb
+
+if TYPE_CHECKING:
+    from fitadvisor.sources import ResolvedModel
 
 
 def run(
@@ -24,11 +28,13 @@ def run(
     gpu_memory: str | None = None,
     chip: str | None = None,
     host: str | None = None,
+    resolved: ResolvedModel | None = None,
 ) -> Estimate:
+    """The estimate for `model` (already resolved by the caller, or resolved here) on this or a planned machine."""
     from fitadvisor.probe import detect
     from fitadvisor.sources import resolve_model
 
-    resolved = resolve_model(model, host=host)
+    resolved = resolved or resolve_model(model, host=host)
     hardware = detect(memory=memory, gpu_memory=gpu_memory, chip=chip)
     release, release_note = running_release(ollama_version, host)
     settings = Settings(
