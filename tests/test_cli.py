@@ -74,3 +74,13 @@ def test_every_command_has_help(command):
 def test_version():
     run = fitadvisor("--version")
     assert run.returncode == 0 and "fitadvisor" in run.stdout
+
+
+def test_a_model_too_big_for_a_planned_mac_is_split_like_ollama_did():
+    # Field: cogito:32b at 128K on a 48 GB M4 Pro under Ollama 0.14.0 showed "41%/59% CPU/GPU".
+    args = ["estimate", "cogito:32b", "--ctx", "128k", "--memory", "48GB", "--chip", "Apple M4 Pro", "--ollama-version", "0.14.0"]
+    data = json.loads(fitadvisor(*args, "--json").stdout)
+    assert data["fits"] is False and data["gpu_bytes"] + data["cpu_bytes"] == data["total_bytes"]
+    assert abs(data["cpu_bytes"] / data["total_bytes"] - 0.41) <= 0.05
+    readable = fitadvisor(*args).stdout
+    assert "Does not fit" in readable and "CPU/GPU" in readable
