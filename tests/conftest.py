@@ -29,6 +29,17 @@ def no_real_model_sources(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
+def registry(monkeypatch):
+    """A stand-in Ollama registry on 127.0.0.1, which the registry client is pointed at."""
+    from fake_registry import FakeRegistry
+
+    fake = FakeRegistry().start()
+    monkeypatch.setenv("FITADVISOR_REGISTRY", fake.url)
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
 def fake_ollama():
     from fake_ollama import FakeOllama
 

@@ -3,7 +3,6 @@
 import pytest
 
 import ggufs
-from fake_registry import FakeRegistry
 from fitadvisor import catalog
 from fitadvisor.engine import Release
 from fitadvisor.errors import FitAdvisorError
@@ -21,13 +20,6 @@ MODELS = {  # name in the stand-in -> the architecture it is built from
     "qwen3-coder-next:latest": "qwen3-coder-next",
 }
 
-
-@pytest.fixture
-def registry(monkeypatch):
-    fake = FakeRegistry().start()
-    monkeypatch.setenv("FITADVISOR_REGISTRY", fake.url)
-    yield fake
-    fake.stop()
 
 
 def client(tmp_path, **options):

@@ -6,7 +6,6 @@ import time
 import pytest
 
 import ggufs
-from fake_registry import FakeRegistry
 from fitadvisor import catalog
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.gguf import read_architecture
@@ -14,13 +13,6 @@ from fitadvisor.sources import resolve_model
 
 NO_SERVER = "127.0.0.1:9"
 
-
-@pytest.fixture
-def registry(monkeypatch):
-    fake = FakeRegistry().start()
-    monkeypatch.setenv("FITADVISOR_REGISTRY", fake.url)
-    yield fake
-    fake.stop()
 
 
 def _hybrid():
