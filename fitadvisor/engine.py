@@ -158,9 +158,10 @@ class Release:
         return 4096
 
     def swa_cells(self, arch: Architecture, parallel: int, batch: int) -> int:
-        """Tokens a sliding-window layer keeps for all slots (before padding)."""
+        """Tokens a sliding-window layer keeps (before padding): for each slot's stream in llama-server,
+        for all slots together in Ollama's engine."""
         if self.uses_llama_server:
-            return parallel * (arch.sliding_window + batch)  # one stream per slot (kv_unified off)
+            return arch.sliding_window + batch  # one stream per slot (kv_unified off), each window + batch
         if arch.name in _SWA_MEMORY_4096:
             return parallel * max(arch.sliding_window, 4096) + batch
         return parallel * (arch.sliding_window + (1 if parallel > 1 else 0)) + batch

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fitadvisor.architecture import FULL, RECURRENT, SLIDING, Architecture
-from fitadvisor.engine import KV_CACHE_BYTES, LLAMA_ENGINE, Release
+from fitadvisor.engine import KV_CACHE_BYTES, LLAMA_ENGINE, LLAMA_SERVER, Release
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.hardware import Hardware
 from fitadvisor.units import format_ctx
@@ -112,16 +112,34 @@ def kv_cache_bytes(
     if engine == LLAMA_ENGINE:
         return sum(_graphsize_kv_layers(arch, num_ctx * parallel, cache_type))
     per_cell = KV_CACHE_BYTES[cache_type]
-    full_cells = pad(num_ctx * parallel)
-    swa_cells = min(full_cells, pad(release.swa_cells(arch, parallel, batch)))
+    value_length = arch.value_length
+    if engine == LLAMA_SERVER:
+        full_cells, swa_cells = (parallel * cells for cells in server_cells(arch, num_ctx, parallel, batch, release))
+        if arch.is_mla:
+            value_length = 0  # llama.cpp reads V as a view of the cached latent K
+    else:
+        full_cells = pad(num_ctx * parallel)
+        swa_cells = min(full_cells, pad(release.swa_cells(arch, parallel, batch)))
     total = 0.0
     for layer, kind in enumerate(arch.layers):
         if kind == RECURRENT:
             total += parallel * arch.recurrent_state_floats * 4  # always f32
         elif kind in (FULL, SLIDING):
             cells = full_cells if kind == FULL else swa_cells
-            total += cells * arch.kv_heads(layer) * (arch.key_length + arch.value_length) * per_cell
+            total += cells * arch.kv_heads(layer) * (arch.key_length + value_length) * per_cell
     return int(total)
+
+
+def server_cells(arch: Architecture, num_ctx: int, parallel: int, batch: int, release: Release) -> tuple[int, int]:
+    """Cells per sequence stream that llama-server gives full-attention and sliding-window layers.
+
+    Ollama passes `-c num_ctx*parallel -np parallel`; llama.cpp pads the context to 256, splits it
+    into one stream per slot (kv_unified off) and pads each stream to 256 again; a sliding-window
+    layer keeps window + batch per stream, padded, never more than the stream.
+    """
+    per_stream = pad(pad(num_ctx * parallel) // parallel)
+    swa = min(per_stream, pad(release.swa_cells(arch, parallel, batch))) if SLIDING in arch.layers else 0
+    return per_stream, swa
 
 
 def _graphsize_kv_layers(arch: Architecture, context: int, cache_type: str) -> list[float]:
@@ -243,9 +261,12 @@ def estimate(
         compute = graphsize_bytes(arch, num_ctx * parallel, min(num_ctx, batch), kv)
         other = 0  # this era's runner leaves a separate projector unreserved
     else:
-        n_ctx = pad(num_ctx * parallel)
-        has_swa = SLIDING in arch.layers
-        swa_cells = min(n_ctx, pad(release.swa_cells(arch, parallel, batch))) if has_swa else 0
+        if engine == LLAMA_SERVER:  # attention runs per stream: the mask and scores span one stream's cells
+            n_ctx, swa_cells = server_cells(arch, num_ctx, parallel, batch, release)
+        else:
+            n_ctx = pad(num_ctx * parallel)
+            has_swa = SLIDING in arch.layers
+            swa_cells = min(n_ctx, pad(release.swa_cells(arch, parallel, batch))) if has_swa else 0
         compute = compute_buffer_bytes(arch, n_ctx, swa_cells, batch, flash_attention)
         output = 4 * arch.vocab_size * parallel  # logits buffer for one token per slot
         other = arch.projector_bytes + output

@@ -46,6 +46,7 @@ class Spec:
     ssm_heads: int = 0  # Mamba2 time-step rank
     kv_lora_rank: int = 0  # MLA
     rope_dim: int = 0  # MLA: the roped part of the key
+    mla_head: int = 0  # MLA: per-head width of the decompressed key (without rope) and value
     tied: bool = False
     source: str = ""  # where the real geometry comes from
     notes: tuple[str, ...] = field(default=())
@@ -85,7 +86,7 @@ SPECS: tuple[Spec, ...] = (
     ),
     Spec(
         "deepseek2-mla", "deepseek2", 2, 2048, 16, 1, 576, 10944, 32000, value_dim=512,
-        experts=64, experts_used=6, expert_ff=1408, shared_expert_ff=2 * 1408, kv_lora_rank=512, rope_dim=64,
+        experts=64, experts_used=6, expert_ff=1408, shared_expert_ff=2 * 1408, kv_lora_rank=512, rope_dim=64, mla_head=128,
         source="DeepSeek-V2-Lite geometry in the MLA layout (GLM-4.7-Flash / DeepSeek-V3 style K 576 / V 512)",
     ),
 )
@@ -166,14 +167,13 @@ def _mamba2(t: _Tensors, spec: Spec, i: int) -> None:
 
 
 def _mla(t: _Tensors, spec: Spec, i: int) -> None:
-    nope = spec.head_dim - spec.rope_dim
-    t.add(f"blk.{i}.attn_q.weight", spec.n_embd, spec.n_head * spec.head_dim)
+    head = spec.mla_head
+    t.add(f"blk.{i}.attn_q.weight", spec.n_embd, spec.n_head * (head + spec.rope_dim))
     t.add(f"blk.{i}.attn_kv_a_mqa.weight", spec.n_embd, spec.kv_lora_rank + spec.rope_dim)
     t.add(f"blk.{i}.attn_kv_a_norm.weight", spec.kv_lora_rank)
-    v_head = 128  # the per-head V width after decompression (DeepSeek-V2-Lite)
-    t.add(f"blk.{i}.attn_k_b.weight", nope, spec.kv_lora_rank, spec.n_head)
-    t.add(f"blk.{i}.attn_v_b.weight", spec.kv_lora_rank, v_head, spec.n_head)
-    t.add(f"blk.{i}.attn_output.weight", spec.n_head * v_head, spec.n_embd)
+    t.add(f"blk.{i}.attn_k_b.weight", head, spec.kv_lora_rank, spec.n_head)
+    t.add(f"blk.{i}.attn_v_b.weight", spec.kv_lora_rank, head, spec.n_head)
+    t.add(f"blk.{i}.attn_output.weight", spec.n_head * head, spec.n_embd)
 
 
 def tensors(spec: Spec) -> _Tensors:
@@ -258,8 +258,8 @@ def _metadata(w: gguf.GGUFWriter, spec: Spec) -> None:
     if spec.kv_lora_rank:
         w.add_kv_lora_rank(spec.kv_lora_rank)
         w.add_q_lora_rank(0)  # DeepSeek-V2-Lite: no query compression
-        w.add_key_length_mla(spec.head_dim)
-        w.add_value_length_mla(128)
+        w.add_key_length_mla(spec.mla_head + spec.rope_dim)
+        w.add_value_length_mla(spec.mla_head)
         w.add_leading_dense_block_count(1)
         w.add_expert_weights_scale(1.0)
     w.add_tokenizer_model("none")

@@ -49,13 +49,14 @@ class Config:
 
 
 def configs(quick: bool) -> list[Config]:
-    """Contexts on and off the 256-cell grid; flash attention on/off; f16 and q8_0 (q8_0 V needs flash attention)."""
+    """Contexts on and off the 256-cell grid, flash attention on and off, f16 and q8_0 (a q8_0 V cache needs
+    flash attention), one and two slots, and batches of 512 and 2048."""
     kinds = [(False, "f16"), (True, "f16"), (True, "q8_0")]
     if quick:
-        return [Config(20000, 512, 1, fa, kv) for fa, kv in kinds] + [Config(5000, 1024, 2, True, "f16")]
-    plain = [Config(ctx, 512, 1, fa, kv) for ctx in (4096, 20000, 65536) for fa, kv in kinds]
-    parallel = [Config(5000, 512, 2, fa, kv) for fa, kv in kinds]
-    batches = [Config(20000, batch, 1, fa, "f16") for batch in (256, 2048) for fa in (False, True)]
+        return [Config(20000, 512, 1, fa, kv) for fa, kv in kinds] + [Config(4200, 1024, 2, True, "f16")]
+    plain = [Config(ctx, 512, 1, fa, kv) for ctx in (4096, 20000) for fa, kv in kinds] + [Config(65536, 512, 1, True, "q8_0")]
+    parallel = [Config(4200, 512, 2, fa, "f16") for fa in (False, True)]  # 2 x 4200 -> 2 streams of 4352 cells
+    batches = [Config(20000, 2048, 1, fa, "f16") for fa in (False, True)]
     return plain + parallel + batches
 
 
