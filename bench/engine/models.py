@@ -69,7 +69,7 @@ SPECS: tuple[Spec, ...] = (
         "qwen3moe", "qwen3moe", 2, 2048, 32, 4, 128, 6144, 32000, experts=128, experts_used=8, expert_ff=768,
         source="Qwen3-30B-A3B / Qwen3-Coder-30B (vocab cut to 32K)",
     ),
-    Spec("mistral3", "mistral3", 2, 5120, 32, 8, 128, 32768, 131072, source="Devstral-Small-2 / Mistral-Small-3.2 text stack"),
+    Spec("mistral3", "mistral3", 2, 5120, 32, 8, 128, 32768, 32000, source="Devstral-Small-2 / Mistral-Small-3.2 text stack (vocab cut to 32K)"),
     Spec(
         "gemma3", "gemma3", 6, 2560, 8, 4, 256, 10240, 262144, sliding_window=1024, swa_pattern=6, tied=True,
         source="Gemma-3-4B (5 sliding : 1 global)",
@@ -79,10 +79,10 @@ SPECS: tuple[Spec, ...] = (
         experts=32, experts_used=4, expert_ff=2880, source="gpt-oss-20b (alternating sliding 128 / full; vocab cut to 32K)",
     ),
     Spec(
-        "granitehybrid", "granitehybrid", 4, 4096, 32, (0, 8, 0, 0), 128, 768, 32000,
+        "granitehybrid", "granitehybrid", 2, 4096, 32, (0, 8), 128, 768, 32000,
         experts=72, experts_used=10, expert_ff=768, shared_expert_ff=1536,
         ssm_conv=4, ssm_state=128, ssm_groups=1, ssm_heads=128, tied=True,
-        source="Granite-4.0-H-Small (Mamba2 + attention + MoE; 3 of 4 layers recurrent; vocab cut to 32K)",
+        source="Granite-4.0-H-Small (a Mamba2 and an attention layer, both MoE; vocab cut to 32K)",
     ),
     Spec(
         "deepseek2-mla", "deepseek2", 2, 2048, 16, 1, 576, 10944, 32000, value_dim=512,

@@ -1,0 +1,65 @@
+"""fitadvisor's estimate against the real llama.cpp (bench/engine): KV exact, compute within a few percent.
+
+Slow (tens of seconds to minutes; the first run also installs node-llama-cpp with npm into
+bench/engine/.work/): run with `pytest --run-slow -m slow`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "engine"
+MODELS = ["llama", "gemma3", "gpt-oss", "granitehybrid", "deepseek2-mla"]
+COMPUTE_TOLERANCE = 0.08  # allocator reuse moves llama.cpp's compute buffer by up to ~4 x batch x n_embd bytes
+# Known gaps, shown by the benchmark and not yet modelled (strict: a fix makes these fail until removed here).
+COMPUTE_GAPS = {
+    "granitehybrid": "with flash attention llama.cpp's Mamba2/MoE stage outgrows the estimator's feed-forward stage",
+}
+
+
+def _bench():
+    sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location("engine_bench", BENCH / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def rows():
+    if not shutil.which("node") or not shutil.which("npm"):
+        pytest.skip("the engine benchmark needs Node.js 20+ and npm")
+    bench = _bench()
+    return bench.run(MODELS, quick=True, jobs=2)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_llama_cpp_loads_every_configuration(rows, model):
+    failed = [(row.config.label, row.real.get("error") or row.est.get("error")) for row in rows if row.model == model and not row.ok]
+    assert not failed
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_kv_cache_is_exact(rows, model):
+    errors = {row.config.label: (row.real_kv, row.est_kv) for row in rows if row.model == model and row.ok and row.error("kv")}
+    assert not errors
+
+
+@pytest.mark.parametrize(
+    "model",
+    [pytest.param(m, marks=pytest.mark.xfail(reason=COMPUTE_GAPS[m], strict=True)) if m in COMPUTE_GAPS else m for m in MODELS],
+)
+def test_compute_buffer_within_a_few_percent(rows, model):
+    errors = {
+        row.config.label: f"llama.cpp {row.real_compute:.2f} MiB, fitadvisor {row.est_compute:.2f} MiB"
+        for row in rows
+        if row.model == model and row.ok and abs(row.error("compute")) > COMPUTE_TOLERANCE
+    }
+    assert not errors
