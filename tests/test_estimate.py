@@ -130,3 +130,28 @@ def test_architecture_rejects_a_layer_pattern_of_the_wrong_length():
     arch = resolve("qwen3-coder:30b").architecture
     with pytest.raises(ValueError):
         dataclasses.replace(arch, layers="A" * 3)
+
+
+def test_llama_server_pads_each_slot_stream_to_256_cells():
+    # llama-server gets -c 2*4200 -np 2: 8400 -> 8448 cells, split in two streams of 4224, each padded to 4352.
+    arch = resolve("qwen3-coder:30b").architecture  # 48 layers, 4 KV heads of 128
+    result = estimate(arch, Settings(num_ctx=4200, parallel=2, batch=512, release=NEWEST))
+    assert result.kv_cache_bytes == 2 * 4352 * 48 * 4 * (128 + 128) * 2
+
+
+def test_llama_server_sliding_window_per_slot_stream():
+    # gpt-oss:20b with two slots: each stream keeps pad256(128 + 512) = 768 cells on its 12 sliding layers.
+    per_token = 8 * (64 + 64) * 2
+    assert kv("gpt-oss:20b", NEWEST, parallel=2) == 2 * (12 * CTX * per_token + 12 * 768 * per_token)
+
+
+def test_llama_server_mla_caches_the_latent_key_only():
+    # llama.cpp reads MLA's V as a view of the cached latent K (kv_lora_rank 512 + rope 64).
+    assert kv("glm-4.7-flash", NEWEST) == 47 * CTX * 1 * 576 * 2
+
+
+def test_llama_server_attention_stage_spans_one_stream():
+    arch = resolve("qwen3-coder:30b").architecture
+    one = estimate(arch, Settings(num_ctx=8192, parallel=1, batch=512, flash_attention="off", release=NEWEST))
+    two = estimate(arch, Settings(num_ctx=8192, parallel=2, batch=512, flash_attention="off", release=NEWEST))
+    assert two.compute_bytes == one.compute_bytes
