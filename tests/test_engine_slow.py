@@ -28,6 +28,7 @@ def _bench():
     sys.path.insert(0, str(BENCH))
     spec = importlib.util.spec_from_file_location("engine_bench", BENCH / "run.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
     spec.loader.exec_module(module)
     return module
 
