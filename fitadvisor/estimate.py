@@ -168,15 +168,21 @@ def compute_buffer_bytes(arch: Architecture, n_ctx: int, swa_cells: int, batch: 
     attention = mask + 4 * batch * (3 * n_embd + 2 * n_head * head_dim + 2 * n_head_kv * head_dim)
     if not flash_attention:
         attention += 4 * batch * n_ctx * n_head
-    feed_forward = mask + 4 * batch * (3 * _feed_forward_width(arch) + 4 * n_embd)
+    feed_forward = mask + 4 * batch * _feed_forward_floats_per_token(arch)
     output = 4 * batch * (arch.vocab_size + 2 * n_embd)
     return max(attention, feed_forward, output)
 
 
-def _feed_forward_width(arch: Architecture) -> int:
+def _feed_forward_floats_per_token(arch: Architecture) -> int:
+    """f32 values the feed-forward stage keeps live per token of the batch.
+
+    Dense: gate, up and their product (3 x n_ff) plus the residual stream. MoE (`mul_mat_id`): for
+    each routed expert its hidden width and its output, twice over (measured on qwen3moe and gpt-oss:
+    bench/engine/README.md).
+    """
     if arch.is_moe:
-        return arch.expert_feed_forward_length * (arch.expert_used_count + arch.expert_shared_count)
-    return arch.feed_forward_length
+        return arch.expert_used_count * 2 * (arch.embedding_length + arch.expert_feed_forward_length)
+    return 3 * arch.feed_forward_length + 4 * arch.embedding_length
 
 
 def graphsize_bytes(arch: Architecture, context: int, batch: int, kv_total: float) -> int:
