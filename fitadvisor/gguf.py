@@ -249,7 +249,7 @@ def tensor_bytes(tensors) -> int:
 
 # Architectures whose sliding-window layers llama.cpp derives from a period when the GGUF has no
 # `attention.sliding_window_pattern` (`set_swa_pattern(n)`: every n-th layer is full attention).
-SWA_PERIOD = {"gemma2": 2, "gemma3": 6, "gemma3n": 5, "gemma-embedding": 6, "cohere2": 4, "gptoss": 2}
+SWA_PERIOD = {"gemma2": 2, "gemma3": 6, "gemma3n": 5, "gemma-embedding": 6, "cohere2": 4, "gptoss": 2, "gpt-oss": 2}  # Ollama and llama.cpp spell gpt-oss differently
 # Architectures that cache MLA latents even without `key_length_mla` (Ollama's own engine).
 _MLA_ALWAYS = {"glm4moelite"}
 
