@@ -143,3 +143,20 @@ def test_probe_bad_override_is_one_line(args):
     assert run.returncode != 0 and run.stdout == ""
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("fitadvisor: error:")
+
+
+def test_a_named_discrete_gpu_plans_with_its_bandwidth():
+    from fitadvisor.probe import detect
+
+    hardware = detect(memory="64GB", gpu_memory="24GB", chip="RTX 4090")
+    (gpu,) = hardware.gpus
+    assert (gpu.vendor, gpu.library, gpu.memory_bytes, gpu.bandwidth_gbs) == ("nvidia", "cuda", 24 * 1024**3, 1008)
+    assert not hardware.unified_memory and hardware.memory_bytes == 64 * 1024**3
+
+
+def test_a_named_discrete_gpu_needs_its_vram():
+    from fitadvisor.errors import FitAdvisorError
+    from fitadvisor.probe import detect
+
+    with pytest.raises(FitAdvisorError, match="--gpu-memory"):
+        detect(chip="RTX 4090")

@@ -38,7 +38,7 @@ def engine_options(function):
 
 def hardware_options(function):
     """--memory, --gpu-memory, --chip: plan for another machine instead of this one."""
-    function = click.option("--chip", metavar="NAME", help='Plan for this chip, e.g. "Apple M4 Pro" (implies unified memory).')(function)
+    function = click.option("--chip", metavar="NAME", help='Plan for this chip: an Apple chip such as "Apple M4 Pro" (unified memory), or a GPU such as "RTX 4090" with --gpu-memory.')(function)
     function = click.option("--gpu-memory", metavar="SIZE", help="Plan for a discrete GPU with this much VRAM, e.g. 24GB.")(function)
     function = click.option("--memory", metavar="SIZE", help="Plan for this much RAM, as sold: 48GB means 48 GiB.")(function)
     return function

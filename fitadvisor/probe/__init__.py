@@ -20,14 +20,16 @@ def detect(memory: str | None = None, gpu_memory: str | None = None, chip: str |
     for text in (memory, gpu_memory):
         if text is not None:
             parse_size(text)  # reject a bad size before probing anything
-    if chip is not None:
+    if chip is not None and not _plan.is_discrete_gpu(chip):
         if gpu_memory is not None:
             raise FitAdvisorError("--chip and --gpu-memory cannot be combined: an Apple chip's GPU shares its RAM (use --memory)")
         return _plan.apple_plan(chip, memory)
+    if chip is not None and gpu_memory is None:
+        raise FitAdvisorError(f"--chip {chip!r} names a discrete GPU: give its VRAM too, e.g. --gpu-memory 24GB")
     detected = detect_this_machine()
     if memory is None and gpu_memory is None:
         return detected
-    return _plan.adjust(detected, memory, gpu_memory)
+    return _plan.adjust(detected, memory, gpu_memory, chip)
 
 
 def detect_this_machine() -> Hardware:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from fitadvisor.errors import FitAdvisorError
@@ -58,8 +59,25 @@ def apple_plan(chip_text: str, memory_text: str | None) -> Hardware:
     return assemble("darwin", chip, cpu, memory, max(0, memory - OS_RESERVE_BYTES), True, [gpu], bandwidth, notes)
 
 
-def adjust(detected: Hardware, memory_text: str | None, gpu_memory_text: str | None) -> Hardware:
-    """This machine with its RAM and/or its GPUs replaced."""
+# Discrete GPUs a --chip may name, by the maker's words in the name: vendor and the ggml backend Ollama uses.
+_DISCRETE_VENDORS = (("nvidia", "cuda", r"\b(rtx|gtx|geforce|quadro|tesla|titan|nvidia|[ahlbv]\d{2,3})\b"), ("amd", "rocm", r"\b(radeon|rx|instinct|mi\d{3})\b"))
+
+
+def is_discrete_gpu(name: str) -> bool:
+    """Whether --chip names a discrete GPU of the hardware table (RTX 4090, RX 7900 XTX), not an Apple chip."""
+    row = tables().gpu_row(name)
+    return row is not None and not row.get("unified", False) and _vendor(name) is not None
+
+
+def _vendor(name: str) -> tuple[str, str] | None:
+    for vendor, library, pattern in _DISCRETE_VENDORS:
+        if re.search(pattern, name, re.IGNORECASE):
+            return vendor, library
+    return None
+
+
+def adjust(detected: Hardware, memory_text: str | None, gpu_memory_text: str | None, gpu_name: str | None = None) -> Hardware:
+    """This machine with its RAM and/or its GPUs replaced (a named GPU brings its bandwidth from the table)."""
     memory = parse_size(memory_text) if memory_text else None
     vram = parse_size(gpu_memory_text) if gpu_memory_text else None
     if detected.chip and detected.chip.startswith("Apple") and vram is None:
@@ -74,8 +92,14 @@ def adjust(detected: Hardware, memory_text: str | None, gpu_memory_text: str | N
     if vram is not None:
         if detected.chip and detected.chip.startswith("Apple"):
             raise FitAdvisorError("--gpu-memory plans a discrete GPU, which a Mac with Apple silicon cannot have: use --memory")
-        gpus = [Gpu("unknown", f"planned GPU ({vram / GIB:g} GiB)", vram, None, "cuda")]
+        if gpu_name:
+            vendor, library = _vendor(gpu_name) or ("unknown", "cuda")
+            bandwidth = float(tables().gpu_row(gpu_name)["bandwidth_gbs"])
+            gpus = [Gpu(vendor, f"{' '.join(gpu_name.split())} ({vram / GIB:g} GiB)", vram, None, library, bandwidth)]
+            notes.append(f"planned GPU: {gpu_name} with all its VRAM free, {bandwidth:g} GB/s")
+        else:
+            gpus = [Gpu("unknown", f"planned GPU ({vram / GIB:g} GiB)", vram, None, "cuda")]
+            notes.append("planned GPU: modelled as a CUDA GPU with all its VRAM free (name it with --chip for its speed)")
         unified = False
-        notes.append("planned GPU: modelled as a CUDA GPU with all its VRAM free")
     planned = assemble(detected.os, None, detected.cpu, total, available, unified, gpus, detected.ram_bandwidth_gbs, notes)
     return replace(planned, gpu_overhead_bytes=detected.gpu_overhead_bytes)
