@@ -41,7 +41,7 @@ class Settings:
 @dataclass
 class Estimate:
     model: str
-    source: str  # where the architecture came from: catalog, gguf, ollama, registry
+    source: str  # where the architecture came from: catalog, gguf, ollama, store, registry
     release: str
     engine: str
     requested_ctx: int | None
@@ -59,6 +59,7 @@ class Estimate:
     cpu_bytes: int = 0
     fits: bool | None = None
     notes: list[str] = field(default_factory=list)
+    source_detail: str = ""  # how the source answered ("from fitadvisor's catalog", "read from x.gguf", ...)
     measured_total_bytes: int | None = None  # what `fitadvisor verify` measured for these settings on this machine
 
     @property
@@ -82,6 +83,7 @@ class Estimate:
         return {
             "model": self.model,
             "source": self.source,
+            "source_detail": self.source_detail,
             "ollama_version": self.release,
             "engine": self.engine,
             "requested_ctx": self.requested_ctx,
@@ -110,7 +112,7 @@ def kv_cache_bytes(
 ) -> int:
     """Bytes of the KV cache (and recurrent state) for all slots."""
     if engine == LLAMA_ENGINE:
-        return sum(_graphsize_kv_layers(arch, num_ctx * parallel, cache_type))
+        return int(sum(_graphsize_kv_layers(arch, num_ctx * parallel, cache_type)))
     per_cell = KV_CACHE_BYTES[cache_type]
     value_length = arch.value_length
     if engine == LLAMA_SERVER:

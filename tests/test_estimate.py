@@ -155,3 +155,12 @@ def test_llama_server_attention_stage_spans_one_stream():
     one = estimate(arch, Settings(num_ctx=8192, parallel=1, batch=512, flash_attention="off", release=NEWEST))
     two = estimate(arch, Settings(num_ctx=8192, parallel=2, batch=512, flash_attention="off", release=NEWEST))
     assert two.compute_bytes == one.compute_bytes
+
+
+@pytest.mark.parametrize("release", [V0_14, NEWEST], ids=["llama-runner", "llama-server"])
+def test_every_term_is_whole_bytes(release):
+    # magistral runs in Ollama 0.14's llama runner, whose GraphSize estimate works in fractions.
+    arch = resolve("magistral:24b").architecture
+    result = estimate(arch, Settings(num_ctx=CTX, release=release)).to_dict()
+    for key in ("weights_bytes", "kv_cache_bytes", "compute_bytes", "other_bytes", "total_bytes"):
+        assert type(result[key]) is int, key

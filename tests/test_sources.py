@@ -86,6 +86,6 @@ def test_estimate_command_reports_the_registry_as_source(tmp_path, registry):
     assert data["source"] == "registry" and expected["source"] == "gguf"
     for key in ("weights_bytes", "kv_cache_bytes", "compute_bytes", "other_bytes", "total_bytes", "num_ctx"):
         assert data[key] == expected[key]
-    assert any(registry.url in note for note in data["notes"])
+    assert registry.url in data["source_detail"]
     readable = fitadvisor("estimate", "gemma3:12b-it-qat", "--ctx", "32k", "--ollama-version", "0.14.0")
     assert "architecture from " + registry.url in readable.stdout and "cached header)" in readable.stdout

@@ -44,7 +44,7 @@ def run(
     result = estimate(resolved.architecture, settings, hardware, model=resolved.name, source=resolved.source)
     if release_note:
         result.notes.append(release_note)
-    result.notes.insert(0, f"architecture {resolved.note}" if resolved.note else f"architecture from {resolved.source}")
+    result.source_detail = f"architecture {resolved.note}" if resolved.note else f"architecture from {resolved.source}"
     if memory is None and gpu_memory is None and chip is None:  # this machine, so its measurements apply
         use_measurement(result, model, settings, hardware)
     return result
@@ -113,6 +113,8 @@ def render(result: Estimate) -> str:
             verdict = "Runs on the CPU; " + ("fits in free RAM." if result.fits else "does not fit in free RAM.")
         lines.append(verdict)
     lines += [f"Note: {note}" for note in result.notes]
+    if result.source_detail:
+        lines.append(f"Source: {result.source_detail}")
     return "\n".join(lines)
 
 
