@@ -67,6 +67,11 @@ class Estimate:
         return self.weights_bytes + self.kv_cache_bytes + self.compute_bytes + self.other_bytes
 
     @property
+    def loaded_bytes(self) -> int:
+        """The size to plan with: what `fitadvisor verify` measured for these settings here, else the estimate."""
+        return self.measured_total_bytes or self.total_bytes
+
+    @property
     def cpu_percent(self) -> int:
         """The CPU share `ollama ps` prints in its PROCESSOR column."""
         return round(self.cpu_bytes / self.total_bytes * 100) if self.total_bytes else 0

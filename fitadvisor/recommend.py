@@ -8,6 +8,7 @@ lets Claude Code compact), then speed. Policy facts and sources are in data/reco
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -74,7 +75,7 @@ class Pick:
         if self.candidate.swe_bench_verified is not None:
             parts.append(f"SWE-bench Verified {self.candidate.swe_bench_verified:g}%")
         parts.append(
-            f"{format_ctx(self.num_ctx)} loads {gb(self.estimate.total_bytes)} of the "
+            f"{format_ctx(self.num_ctx)} loads {gb(self.estimate.loaded_bytes)} of the "
             f"{gb(self.budget_bytes)} {self.budget_label} ({self.limit})"
         )
         if self.num_ctx < _policy()["claude_code"]["compaction_minimum_tokens"]:
@@ -193,18 +194,24 @@ def contexts(trained: int, min_ctx: int) -> list[int]:
 
 
 def largest_fit(
-    candidate: Candidate, hardware: Hardware, settings: Settings, budget: int, min_ctx: int
+    candidate: Candidate, hardware: Hardware, settings: Settings, budget: int, min_ctx: int,
+    measured: Callable[[Estimate], None] | None = None,
 ) -> tuple[Estimate | None, Estimate, str]:
-    """The estimate at the largest context that fits (or None), the one at the minimum, and the limit."""
+    """The estimate at the largest context that fits (or None), the one at the minimum, and the limit.
+
+    `measured` adds what `fitadvisor verify` measured on this machine, which then decides the fit.
+    """
     arch = candidate.architecture
     best: Estimate | None = None
     first: Estimate | None = None
     limit = f"trained for {format_ctx(arch.context_length)}"
     for ctx in contexts(arch.context_length, min_ctx):
         result = estimate(arch, replace(settings, num_ctx=ctx), hardware, model=candidate.name, source=candidate.source)
+        if measured:
+            measured(result)
         first = first or result
-        if result.total_bytes > budget:
-            limit = f"{format_ctx(ctx)} would need {gb(result.total_bytes)}"
+        if result.loaded_bytes > budget:
+            limit = f"{format_ctx(ctx)} would need {gb(result.loaded_bytes)}"
             break
         best = result
     assert first is not None
@@ -234,6 +241,7 @@ def recommend(
     min_ctx: int | None = None,
     top: int | None = None,
     hint: bool = True,
+    measured: Callable[[Estimate], None] | None = None,
 ) -> Advice:
     """Rank `candidates` for Claude Code on `hardware`; `settings` carries the server's knobs and release."""
     settings = settings or Settings()
@@ -253,12 +261,12 @@ def recommend(
             excluded.append(Excluded(candidate.name, reason))
             continue
         try:
-            best, first, limit = largest_fit(candidate, hardware, settings, budget, min_ctx)
+            best, first, limit = largest_fit(candidate, hardware, settings, budget, min_ctx, measured)
         except FitAdvisorError as error:  # e.g. an architecture this Ollama release cannot run
             excluded.append(Excluded(candidate.name, str(error)))
             continue
         if best is None:
-            excluded.append(Excluded(candidate.name, f"needs {gb(first.total_bytes)} at {format_ctx(min_ctx)}, {label} {gb(budget)}"))
+            excluded.append(Excluded(candidate.name, f"needs {gb(first.loaded_bytes)} at {format_ctx(min_ctx)}, {label} {gb(budget)}"))
             too_big.append((candidate, first))
             continue
         pick_speed = speed(arch, best, hardware, prompt, release)

@@ -138,3 +138,27 @@ def test_this_machine_gets_an_honest_answer():
     if not detect().gpus:  # CPU-only: the verdict must say so
         assert any("Too slow for agentic use" in w for w in data["warnings"])
         assert data["recommendations"] or data["instead"]  # the best it can do, or what would work
+
+
+def test_a_measurement_from_verify_decides_the_fit_on_this_machine():
+    """What `verify` measured here replaces the estimate for the same model and settings."""
+    from fitadvisor import calibration
+    from fitadvisor.commands.recommend import run
+    from fitadvisor.probe import detect
+
+    args = dict(candidates="phi4-mini:3.8b", ollama_version="0.32.15", host="127.0.0.1:9")
+    (pick,) = run(**args).recommendations
+    calibration.record(
+        calibration.Observation(
+            model="phi4-mini:3.8b", estimate_model="phi4-mini:3.8b", digest="", num_ctx=pick.num_ctx, kv_cache_type="f16",
+            flash_attention="auto", parallel=1, ollama_version="0.32.15", size_bytes=2 * pick.budget_bytes,
+            size_vram_bytes=0, processor="100% CPU", machine=calibration.machine_summary(detect()),
+            measured_at="2026-11-24T10:00:00+00:00",
+        )
+    )
+    again = run(**args)  # measured at twice the budget at the context it picked: no longer a fit there
+    if again.recommendations:
+        assert again.recommendations[0].num_ctx < pick.num_ctx
+    else:
+        (excluded,) = again.excluded
+        assert excluded.reason.startswith(f"needs {2 * pick.budget_bytes / 1e9:.1f} GB at 64K")

@@ -14,6 +14,7 @@ from fitadvisor.units import format_ctx
 
 if TYPE_CHECKING:
     from fitadvisor.engine import Release
+    from fitadvisor.estimate import Estimate
     from fitadvisor.ollama import Client
     from fitadvisor.recommend import Advice, Candidate, Excluded
 
@@ -154,7 +155,14 @@ def run(
     if installed and not pool and not excluded:
         raise FitAdvisorError(f"Ollama at {server.client.host} has none of these models: pull one with `ollama pull devstral-small-2`")
     settings = Settings(kv_cache_type=kv_cache, flash_attention=flash_attention, parallel=parallel, batch=batch, release=server.release)
-    advice = recommend(hardware, pool, settings, min_ctx=min_ctx, top=top)
+    measured = None
+    if memory is None and gpu_memory is None and chip is None:  # this machine: `verify`'s measurements apply
+        from fitadvisor.commands.estimate import use_measurement
+
+        def measured(result: Estimate) -> None:
+            use_measurement(result, result.model, settings, hardware)
+
+    advice = recommend(hardware, pool, settings, min_ctx=min_ctx, top=top, measured=measured)
     advice.excluded[:0] = excluded
     advice.notes.extend(server.notes)
     return advice
@@ -192,7 +200,7 @@ def render(advice: Advice) -> str:
         rows = [("MODEL", "CONTEXT", "LOADED / BUDGET", "TOK/S", "1ST PROMPT", "VERDICT")]
         for pick in picks:
             name = pick.model + (" *" if pick.candidate.installed else "")
-            loaded = f"{gb(pick.estimate.total_bytes)} / {gb(pick.budget_bytes)}"
+            loaded = f"{gb(pick.estimate.loaded_bytes)} / {gb(pick.budget_bytes)}"
             rows.append((name, format_ctx(pick.num_ctx), loaded, format_span(pick.speed.decode), format_duration(pick.speed.prompt_seconds), pick.verdict))
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
         for row in rows:
