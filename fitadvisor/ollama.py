@@ -162,23 +162,11 @@ class Client:
             )
         return version
 
-    def generate(self, model: str, prompt: str = "", options: dict | None = None) -> dict:
-        """A non-streaming /api/generate: with an empty prompt it only loads the model."""
-        body = {"model": model, "prompt": prompt, "stream": False, **({"options": options} if options else {})}
-        return self._json("POST", "/api/generate", body, model=model, timeout=self.load_timeout)
-
     def load(self, model: str, options: dict | None = None) -> None:
         """Load the model (a streamed /api/generate with no prompt), so a load failure reported
         inside the stream is caught too; allowed `load_timeout` seconds."""
         body = {"model": model, "prompt": "", **({"options": options} if options else {})}
         self._consume(self._stream("POST", "/api/generate", body, model=model), None)
-
-    def chat(self, model: str, messages: list[dict], options: dict | None = None, tools: list[dict] | None = None) -> dict:
-        """A non-streaming /api/chat (Ollama's own shape); it loads the model first if needed."""
-        body = {"model": model, "messages": messages, "stream": False, **({"options": options} if options else {})}
-        if tools:
-            body["tools"] = tools
-        return self._json("POST", "/api/chat", body, model=model, timeout=self.load_timeout)
 
     def messages(self, body: dict) -> dict:
         """Anthropic's Messages API as Ollama serves it (v0.14+), the way Claude Code calls it, unstreamed."""

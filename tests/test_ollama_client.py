@@ -56,7 +56,7 @@ def test_every_endpoint_against_the_stand_in(fake_ollama):
     progress = []
     client.pull("qwen3-coder:30b", progress.append)
     assert any("completed" in p for p in progress) and progress[-1]["status"] == "success"
-    client.generate("devstral-small-2-64k")
+    client.load("devstral-small-2-64k")
     (running,) = client.ps()
     assert (running.name, running.context_length, running.processor) == ("devstral-small-2-64k:latest", 65536, "100% GPU")
     client.delete("qwen3-coder:30b")
@@ -137,11 +137,11 @@ def test_quoted_host_is_trimmed_like_ollama(monkeypatch):
     assert resolve_host() == "http://127.0.0.1:8080"
 
 
-def test_chat_and_messages(fake_ollama):
+def test_load_and_messages(fake_ollama):
     fake_ollama.add(FakeModel("m:latest", context_length=32768))
     client = Client(fake_ollama.url)
-    answer = client.chat("m", [{"role": "user", "content": "hi"}], options={"num_ctx": 65536})
-    assert answer["done"] and fake_ollama.requests_to("/api/chat")[-1].body["options"] == {"num_ctx": 65536}
+    client.load("m", {"num_ctx": 65536})
+    assert fake_ollama.requests_to("/api/generate")[-1].body == {"model": "m", "prompt": "", "options": {"num_ctx": 65536}}
     assert client.ps()[0].context_length == 32768  # capped at the trained context
     reply = client.messages({"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": "read README.md"}],
                              "tools": [{"name": "read_file", "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}}]})
@@ -200,8 +200,8 @@ def test_legacy_create_body_is_refused_like_ollama(fake_ollama):
 def test_slow_load_hits_the_load_time_limit(fake_ollama):
     fake_ollama.add(FakeModel("m:latest"))
     fake_ollama.load_seconds = 2
-    with pytest.raises(OllamaUnreachable, match="did not answer /api/generate within 0.3 s"):
-        Client(fake_ollama.url, load_timeout=0.3).generate("m")
+    with pytest.raises(OllamaUnreachable, match=r"stopped answering /api/generate \(time limit 0.3 s\)"):
+        Client(fake_ollama.url, load_timeout=0.3).load("m")
 
 
 def test_misbehaviour_can_target_one_path(fake_ollama):
