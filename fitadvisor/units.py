@@ -53,7 +53,9 @@ def format_gb(size: float) -> str:
         return f"{int(gb)} GB"
     if gb >= 1:
         return f"{gb:.1f} GB"
-    return f"{int(size / 1e6)} MB"
+    if size >= 1e6:
+        return f"{int(size / 1e6)} MB"
+    return f"{int(size / 1e3)} KB"
 
 
 def format_ctx(tokens: int) -> str:

@@ -35,6 +35,7 @@ def test_format_gb_matches_ollama_ps():
     assert format_gb(37_900_000_000) == "37 GB"
     assert format_gb(9_460_000_000) == "9.5 GB"
     assert format_gb(900_000_000) == "900 MB"
+    assert format_gb(804_352) == "804 KB"
 
 
 def test_format_ctx():
