@@ -313,11 +313,26 @@ def _predicted_server_bytes(arch: Architecture, num_ctx: int, parallel: int) -> 
     return arch.weights_bytes + kv
 
 
+def expert_share(arch: Architecture) -> float:
+    """The share of an MoE model's parameters in its routed experts.
+
+    With E experts of which k are used per token, total = dense + experts and active = dense +
+    experts * k / E, so experts = (total - active) / (1 - k / E).
+    """
+    if not arch.is_moe or not arch.parameters or not arch.active_parameters:
+        return 0.0
+    used = arch.expert_used_count / arch.expert_count
+    experts = (arch.parameters - arch.active_parameters) / (1 - used)
+    return min(1.0, max(0.0, experts / arch.parameters))
+
+
 def _place(result: Estimate, arch: Architecture, hardware: Hardware, release: Release, engine: str) -> None:
     """Split the model between GPU and CPU the way Ollama's layout does.
 
     The compute buffer and the output layer stay on the GPU; repeating layers (their weights and
-    cache) go to the GPU from the last one down while they fit, the rest runs on the CPU.
+    cache) go to the GPU from the last one down while they fit, the rest runs on the CPU. llama-server
+    (v0.30+) first moves an MoE model's expert tensors to the CPU, keeping attention, the dense
+    weights and the cache on the GPU, then brings experts back layer by layer while they fit.
     """
     total = result.total_bytes
     if not hardware.gpus:
@@ -330,6 +345,14 @@ def _place(result: Estimate, arch: Architecture, hardware: Hardware, release: Re
     if total <= budget:
         result.gpu_bytes, result.cpu_bytes, result.fits = total, 0, True
         return
+    if engine == LLAMA_SERVER and arch.is_moe:
+        experts = int(result.weights_bytes * expert_share(arch))
+        if total - experts <= budget:
+            per_layer_experts = experts / arch.block_count
+            layers = int((budget - (total - experts)) // per_layer_experts) if per_layer_experts else 0
+            gpu = total - experts + int(layers * per_layer_experts)
+            result.gpu_bytes, result.cpu_bytes, result.fits = gpu, total - gpu, False
+            return
     per_layer = (result.weights_bytes + result.kv_cache_bytes) / arch.block_count
     room = budget - result.compute_bytes - result.other_bytes
     if engine == LLAMA_ENGINE:

@@ -164,3 +164,27 @@ def test_every_term_is_whole_bytes(release):
     result = estimate(arch, Settings(num_ctx=CTX, release=release)).to_dict()
     for key in ("weights_bytes", "kv_cache_bytes", "compute_bytes", "other_bytes", "total_bytes"):
         assert type(result[key]) is int, key
+
+
+def test_expert_share_from_total_and_active_parameters():
+    from fitadvisor.estimate import expert_share
+
+    arch = resolve("qwen3-coder:30b").architecture  # 30.5B total, 3.3B active, 8 of 128 experts
+    experts = (30.5 - 3.3) / (1 - 8 / 128)
+    assert expert_share(arch) == pytest.approx(experts / 30.5)
+    assert expert_share(resolve("devstral-small-2").architecture) == 0
+
+
+def test_llama_server_keeps_an_moe_models_dense_part_on_the_gpu():
+    # qwen3-coder:30b at 64K on a 12 GiB GPU: the experts go to the CPU first, the rest stays on the GPU.
+    from fitadvisor.estimate import expert_share
+    from fitadvisor.hardware import Cpu, Gpu, Hardware
+
+    arch = resolve("qwen3-coder:30b").architecture
+    gpu = Gpu("nvidia", "RTX 4070", 12 * 1024**3, library="cuda")
+    hardware = Hardware("linux", None, Cpu("cpu", 8, 16), 64 * 1024**3, 60 * 1024**3, False, (gpu,))
+    result = estimate(arch, Settings(num_ctx=CTX, batch=512, release=NEWEST), hardware)
+    dense = result.total_bytes - int(result.weights_bytes * expert_share(arch))
+    assert not result.fits and dense < result.gpu_bytes <= result.gpu_budget_bytes
+    layers_v0_14 = estimate(arch, Settings(num_ctx=CTX, batch=512, release=V0_14), hardware)
+    assert layers_v0_14.gpu_bytes <= layers_v0_14.gpu_budget_bytes
