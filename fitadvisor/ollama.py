@@ -108,7 +108,8 @@ class Client:
         import httpx
 
         if self._http is None:
-            self._http = httpx.Client(timeout=self.timeout)
+            # Plain http needs no certificate store, and loading one costs ~50 ms of every command.
+            self._http = httpx.Client(timeout=self.timeout, verify=self.host.startswith("https://"))
         return self._http
 
     # -- endpoints ---------------------------------------------------------------------------
