@@ -6,7 +6,7 @@ import json
 
 import click
 
-from fitadvisor.commands.options import ctx_option, host_option, json_option
+from fitadvisor.commands.options import alias_options, ctx_option, host_option, json_option
 
 
 def run(
@@ -54,12 +54,7 @@ def run(
 @click.argument("model")
 @ctx_option(help="The context given to `fitadvisor apply`: the alias then runs the derived model, e.g. devstral-small-2-64k.")
 @click.option("--name", metavar="NAME", help="The derived model's name, if `apply` was given --name.")
-@click.option("--alias-name", default="claude-local", show_default=True, help="The command the alias defines.")
-@click.option("--shell", type=click.Choice(["zsh", "bash", "fish", "powershell"]), help="Shell syntax (default: from $SHELL).")
-@click.option(
-    "--allow-anthropic-traffic", "anthropic_traffic", is_flag=True,
-    help="Let Claude Code reach Anthropic (telemetry, updates, plugin marketplace); off by default.",
-)
+@alias_options
 @host_option
 @json_option
 def command(model: str, ctx: int | None, as_json: bool, **options) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fitadvisor.commands.options import ctx_option, hardware_options, host_option, json_option
+from fitadvisor.commands.options import alias_options, ctx_option, hardware_options, host_option, json_option
 
 if TYPE_CHECKING:
     from fitadvisor.configure import Plan
@@ -130,8 +130,7 @@ def run(
 @click.argument("model")
 @ctx_option(help="The context to bake into the derived model: 65536, 64k, 128K (k = 1024). Required.")
 @click.option("--name", metavar="NAME", help="The derived model's name (default: MODEL without its tag, plus the context, e.g. devstral-small-2-64k).")
-@click.option("--alias-name", default="claude-local", show_default=True, help="The command the alias defines.")
-@click.option("--shell", type=click.Choice(["zsh", "bash", "fish", "powershell"]), help="Alias syntax (default: from $SHELL).")
+@alias_options
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), help="Where to write Modelfile.NAME (default: here).")
 @click.option("--no-create", is_flag=True, help="Only write the Modelfile and print the `ollama create` command.")
 @click.option("--pull", is_flag=True, help="Pull MODEL first if Ollama does not have it.")
@@ -139,10 +138,6 @@ def run(
 @click.option("--rc-file", type=click.Path(dir_okay=False, path_type=Path), help="The rc file for --install-alias (default: the shell's own).")
 @click.option("--dry-run", is_flag=True, help="Show everything and write, create and pull nothing.")
 @click.option("--force", is_flag=True, help="Apply even when the estimate says it will not fit, or cannot be made.")
-@click.option(
-    "--allow-anthropic-traffic", "anthropic_traffic", is_flag=True,
-    help="Let Claude Code reach Anthropic (telemetry, updates, plugin marketplace); off by default.",
-)
 @click.option("--ollama-version", metavar="X.Y.Z", help="Estimate for this Ollama release (default: the running server's).")
 @hardware_options
 @host_option

@@ -46,3 +46,13 @@ def hardware_options(function):
 
 def host_option(function):
     return click.option("--host", metavar="URL", help="The Ollama server (default: OLLAMA_HOST, else http://127.0.0.1:11434).")(function)
+
+
+def alias_options(function):
+    """--alias-name, --shell, --allow-anthropic-traffic: how the Claude Code alias is written."""
+    function = click.option(
+        "--allow-anthropic-traffic", "anthropic_traffic", is_flag=True,
+        help="Let Claude Code reach Anthropic (telemetry, updates, plugin marketplace); off by default.",
+    )(function)
+    function = click.option("--shell", type=click.Choice(["zsh", "bash", "fish", "powershell"]), help="Alias syntax (default: from $SHELL).")(function)
+    return click.option("--alias-name", default="claude-local", show_default=True, help="The command the alias defines.")(function)
