@@ -93,6 +93,11 @@ class Release:
         return format_version(self.version)
 
     @property
+    def no_server_note(self) -> str:
+        """Said when no server answered and no --ollama-version was given, so this release was modelled."""
+        return f"no Ollama server answered: modelled Ollama {self.label} (use --ollama-version to pick another)"
+
+    @property
     def newer_than_modelled(self) -> bool:
         return self.version > NEWEST_MODELLED
 

@@ -84,7 +84,7 @@ def running_release(version: str | None, host: str | None) -> tuple[Release, str
         return Release.of(Client(host, timeout=1.0).version()), None
     except OllamaUnreachable:
         newest = Release.of(None)
-        return newest, f"no Ollama server answered: modelled Ollama {newest.label} (use --ollama-version to pick another)"
+        return newest, newest.no_server_note
 
 
 def render(result: Estimate) -> str:

@@ -44,8 +44,7 @@ def contact(host: str | None, version: str | None, required: bool) -> Server:
         if required:
             raise FitAdvisorError(f"--installed needs a running Ollama: {error}") from None
         release = Release.of(version)
-        note = None if version else f"no Ollama server answered: modelled Ollama {release.label} (use --ollama-version to pick another)"
-        return Server(release, notes=[note] if note else [])
+        return Server(release, notes=[] if version else [release.no_server_note])
     return Server(Release.of(version or server_version), models, client)
 
 
