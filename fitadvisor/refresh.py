@@ -31,6 +31,7 @@ def refresh(fetch: Callable | None = None) -> list[Refreshed]:
     """Each catalog model's facts against the registry's manifest and GGUF header."""
     from fitadvisor import catalog
     from fitadvisor.errors import FitAdvisorError
+    from fitadvisor.registry import RegistryUnreachable
     from fitadvisor.registry import fetch as registry_fetch
 
     fetch = fetch or registry_fetch
@@ -40,6 +41,8 @@ def refresh(fetch: Callable | None = None) -> list[Refreshed]:
         try:
             remote = fetch(model.reference, refresh=True)
             arch = remote.architecture
+        except RegistryUnreachable:
+            raise  # no model can be checked: one error, not one per model
         except FitAdvisorError as error:
             result.error = str(error)
             results.append(result)

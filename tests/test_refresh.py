@@ -3,6 +3,8 @@
 import dataclasses
 import json
 
+import pytest
+
 import ggufs
 from fake_registry import FakeRegistry
 from fitadvisor import catalog
@@ -29,3 +31,17 @@ def test_refresh_reports_changed_sizes_and_contexts_and_unreachable_models(tmp_p
     assert {"fact": "context_length", "catalog": 131072, "registry": 262144} in next(
         m for m in data["models"] if m["model"] == longer.reference
     )["changes"]
+
+
+def test_an_unreachable_registry_is_one_error(monkeypatch):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("FITADVISOR_REGISTRY", f"http://127.0.0.1:{port}")
+    from fitadvisor.registry import RegistryUnreachable
+    from fitadvisor.refresh import refresh
+
+    with pytest.raises(RegistryUnreachable):
+        refresh()
