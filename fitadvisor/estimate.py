@@ -15,7 +15,7 @@ from fitadvisor.architecture import FULL, RECURRENT, SLIDING, Architecture
 from fitadvisor.engine import KV_CACHE_BYTES, LLAMA_ENGINE, LLAMA_SERVER, Release
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.hardware import Hardware
-from fitadvisor.units import format_ctx
+from fitadvisor.units import format_ctx, processor_label
 
 CACHE_PADDING = 256
 # GraphSize's rough bytes per cache element (fs/ggml/ggml.go), not ggml's block sizes.
@@ -78,11 +78,8 @@ class Estimate:
 
     @property
     def processor(self) -> str:
-        if self.gpu_bytes == 0:
-            return "100% CPU"
-        if self.cpu_bytes == 0:
-            return "100% GPU"
-        return f"{self.cpu_percent}%/{100 - self.cpu_percent}% CPU/GPU"
+        """The PROCESSOR column `ollama ps` would show."""
+        return processor_label(self.total_bytes, self.gpu_bytes)
 
     def to_dict(self) -> dict:
         return {

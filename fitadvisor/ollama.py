@@ -15,6 +15,7 @@ from ipaddress import ip_address
 from urllib.parse import urlsplit
 
 from fitadvisor.errors import FitAdvisorError
+from fitadvisor.units import processor_label
 
 DEFAULT_PORT = 11434
 TIMEOUT = 10.0  # seconds for quick calls; loading a model gets `load_timeout`
@@ -87,14 +88,7 @@ class RunningModel:
     @property
     def processor(self) -> str:
         """The PROCESSOR column of `ollama ps`."""
-        if self.size_vram == 0:
-            return "100% CPU"
-        if self.size_vram == self.size:
-            return "100% GPU"
-        if self.size_vram > self.size or self.size == 0:
-            return "Unknown"
-        cpu = round((self.size - self.size_vram) / self.size * 100)
-        return f"{cpu}%/{100 - cpu}% CPU/GPU"
+        return processor_label(self.size, self.size_vram)
 
 
 class Client:

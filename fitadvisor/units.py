@@ -63,3 +63,15 @@ def format_ctx(tokens: int) -> str:
     if tokens % KIB == 0:
         return f"{tokens // KIB}K"
     return str(tokens)
+
+
+def processor_label(total: int, on_gpu: int) -> str:
+    """The PROCESSOR column of `ollama ps` for a model of `total` bytes with `on_gpu` on the GPU."""
+    if on_gpu == 0:
+        return "100% CPU"
+    if on_gpu == total:
+        return "100% GPU"
+    if on_gpu > total or total == 0:
+        return "Unknown"
+    cpu = round((total - on_gpu) / total * 100)
+    return f"{cpu}%/{100 - cpu}% CPU/GPU"
