@@ -18,8 +18,8 @@ def read_text(path: Path) -> str | None:
         return None
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Replace `path` with `text` so that readers see the old file or the new one, never half of either.
+def atomic_write(path: Path, text: str | bytes) -> None:
+    """Replace `path` with `text` (or bytes) so that readers see the old file or the new one, never half of either.
 
     The temporary file lives in the same directory (os.replace is atomic only within one file system) and
     takes the old file's permissions, or the umask's for a new file.
@@ -30,7 +30,11 @@ def atomic_write(path: Path, text: str) -> None:
         mode = 0o666 & ~_umask()
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", errors="surrogateescape", newline="") as file:
+        if isinstance(text, bytes):
+            file = os.fdopen(descriptor, "wb")
+        else:
+            file = os.fdopen(descriptor, "w", encoding="utf-8", errors="surrogateescape", newline="")
+        with file:
             file.write(text)
             file.flush()
             os.fsync(file.fileno())

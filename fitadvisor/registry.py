@@ -230,11 +230,11 @@ def _load_json(path: Path):
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
+    from fitadvisor.files import atomic_write
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
+        atomic_write(path, data)
     except OSError:
         pass  # a cache that cannot be written only costs the next query its speed
 
