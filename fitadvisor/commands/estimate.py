@@ -50,16 +50,18 @@ def run(
     return result
 
 
-def use_measurement(result: Estimate, asked_name: str, settings: Settings, hardware) -> None:
+def use_measurement(result: Estimate, asked_name: str, settings: Settings, hardware, store=None) -> None:
     """Add what `fitadvisor verify` measured for this model and these settings on this machine, if anything.
 
     Settings are matched as asked (as `verify` records the server's variables), the context as Ollama runs it.
+    A caller estimating many times passes the `store` it loaded once (and reports its problem itself).
     """
     from fitadvisor import calibration
 
-    store = calibration.load()
-    if store.problem:
-        result.notes.append(store.problem)
+    if store is None:
+        store = calibration.load()
+        if store.problem:
+            result.notes.append(store.problem)
     found = None
     for name in dict.fromkeys((result.model, asked_name)):
         found = found or calibration.lookup(

@@ -154,16 +154,22 @@ def run(
     if installed and not pool and not excluded:
         raise FitAdvisorError(f"Ollama at {server.client.host} has none of these models: pull one with `ollama pull devstral-small-2`")
     settings = Settings(kv_cache_type=kv_cache, flash_attention=flash_attention, parallel=parallel, batch=batch, release=server.release)
-    measured = None
+    measured, store_problem = None, None
     if memory is None and gpu_memory is None and chip is None:  # this machine: `verify`'s measurements apply
+        from fitadvisor import calibration
         from fitadvisor.commands.estimate import use_measurement
 
+        store = calibration.load()
+        store_problem = store.problem
+
         def measured(result: Estimate) -> None:
-            use_measurement(result, result.model, settings, hardware)
+            use_measurement(result, result.model, settings, hardware, store)
 
     advice = recommend(hardware, pool, settings, min_ctx=min_ctx, top=top, measured=measured)
     advice.excluded[:0] = excluded
     advice.notes.extend(server.notes)
+    if store_problem:
+        advice.notes.append(store_problem)
     return advice
 
 
