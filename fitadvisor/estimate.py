@@ -116,14 +116,9 @@ def kv_cache_bytes(
     if engine == LLAMA_ENGINE:
         return int(sum(_graphsize_kv_layers(arch, num_ctx * parallel, cache_type)))
     per_cell = KV_CACHE_BYTES[cache_type]
-    value_length = arch.value_length
-    if engine == LLAMA_SERVER:
-        full_cells, swa_cells = (parallel * cells for cells in server_cells(arch, num_ctx, parallel, batch, release))
-        if arch.is_mla:
-            value_length = 0  # llama.cpp reads V as a view of the cached latent K
-    else:
-        full_cells = pad(num_ctx * parallel)
-        swa_cells = min(full_cells, pad(release.swa_cells(arch, parallel, batch)))
+    value_length = 0 if engine == LLAMA_SERVER and arch.is_mla else arch.value_length  # llama.cpp: V is a view of the latent K
+    streams, stream_cells, stream_swa_cells = kv_cells(arch, num_ctx, parallel, batch, release, engine)
+    full_cells, swa_cells = streams * stream_cells, streams * stream_swa_cells
     total = 0.0
     for layer, kind in enumerate(arch.layers):
         if kind == RECURRENT:
@@ -134,16 +129,20 @@ def kv_cache_bytes(
     return int(total)
 
 
-def server_cells(arch: Architecture, num_ctx: int, parallel: int, batch: int, release: Release) -> tuple[int, int]:
-    """Cells per sequence stream that llama-server gives full-attention and sliding-window layers.
+def kv_cells(arch: Architecture, num_ctx: int, parallel: int, batch: int, release: Release, engine: str) -> tuple[int, int, int]:
+    """The cache's streams, and the cells per stream of full-attention and sliding-window layers.
 
-    Ollama passes `-c num_ctx*parallel -np parallel`; llama.cpp pads the context to 256, splits it
-    into one stream per slot (kv_unified off) and pads each stream to 256 again; a sliding-window
-    layer keeps window + batch per stream, padded, never more than the stream.
+    Ollama's own engine keeps one stream for all slots. For llama-server Ollama passes
+    `-c num_ctx*parallel -np parallel`; llama.cpp pads the context to 256, splits it into one stream
+    per slot (kv_unified off) and pads each stream to 256 again. A sliding-window layer keeps window +
+    batch per stream, padded, never more than the stream (0 cells for a model without such layers).
     """
-    per_stream = pad(pad(num_ctx * parallel) // parallel)
+    if engine == LLAMA_SERVER:
+        streams, per_stream = parallel, pad(pad(num_ctx * parallel) // parallel)
+    else:
+        streams, per_stream = 1, pad(num_ctx * parallel)
     swa = min(per_stream, pad(release.swa_cells(arch, parallel, batch))) if SLIDING in arch.layers else 0
-    return per_stream, swa
+    return streams, per_stream, swa
 
 
 def _graphsize_kv_layers(arch: Architecture, context: int, cache_type: str) -> list[float]:
@@ -271,12 +270,8 @@ def estimate(
         compute = graphsize_bytes(arch, num_ctx * parallel, min(num_ctx, batch), kv)
         other = 0  # this era's runner leaves a separate projector unreserved
     else:
-        if engine == LLAMA_SERVER:  # attention runs per stream: the mask and scores span one stream's cells
-            n_ctx, swa_cells = server_cells(arch, num_ctx, parallel, batch, release)
-        else:
-            n_ctx = pad(num_ctx * parallel)
-            has_swa = SLIDING in arch.layers
-            swa_cells = min(n_ctx, pad(release.swa_cells(arch, parallel, batch))) if has_swa else 0
+        # Attention runs per stream: the mask and scores span one stream's cells.
+        _, n_ctx, swa_cells = kv_cells(arch, num_ctx, parallel, batch, release, engine)
         compute = compute_buffer_bytes(arch, n_ctx, swa_cells, batch, flash_attention)
         output = 4 * arch.vocab_size * parallel  # logits buffer for one token per slot
         other = arch.projector_bytes + output
