@@ -37,11 +37,13 @@ class Architecture:
     expert_used_count: int = 0
     expert_feed_forward_length: int = 0
     expert_shared_count: int = 0
+    leading_dense_block_count: int = 0  # MoE models whose first blocks have a dense FFN (DeepSeek, GLM)
     ssm_conv_kernel: int = 0
     ssm_state_size: int = 0
     ssm_inner_size: int = 0
     ssm_group_count: int = 0
     kv_lora_rank: int = 0  # > 0: MLA (DeepSeek-style latent KV), K = latent + rope, V = latent
+    value_length_mla: int = 0  # MLA: per-head width of the decompressed value (0: unknown)
     token_embedding_bytes: int = 0  # the token_embd table, which some estimators leave off the GPU
     tied_embeddings: bool = False  # no separate output tensor: token_embd doubles as the output layer
     projector_bytes: int = 0  # a separate vision projector blob (llava style)

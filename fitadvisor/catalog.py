@@ -99,11 +99,13 @@ def _architecture(entry: dict) -> Architecture:
         expert_used_count=entry.get("expert_used_count", 0),
         expert_feed_forward_length=entry.get("expert_feed_forward_length", 0),
         expert_shared_count=entry.get("expert_shared_count", 0),
+        leading_dense_block_count=entry.get("leading_dense_block_count", 0),
         ssm_conv_kernel=entry.get("ssm_conv_kernel", 0),
         ssm_state_size=entry.get("ssm_state_size", 0),
         ssm_inner_size=entry.get("ssm_inner_size", 0),
         ssm_group_count=entry.get("ssm_group_count", 0),
         kv_lora_rank=entry.get("kv_lora_rank", 0),
+        value_length_mla=entry.get("value_length_mla", 0),
         # The catalog has no tensor table: size the embedding table at the file's mean bytes per weight.
         token_embedding_bytes=int(entry.get("vocab_size", 0) * entry["embedding_length"] * bytes_per_parameter),
         tied_embeddings=entry.get("tied_embeddings", False),

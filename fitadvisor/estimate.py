@@ -164,7 +164,7 @@ def compute_buffer_bytes(arch: Architecture, n_ctx: int, swa_cells: int, batch: 
 
     Each stage is linear in the batch; without flash attention the attention stage also holds the
     f32 score matrix (batch x context x heads) and the mask is f32 rather than f16.
-    (Measured on real llama.cpp: shared/calibration/llamacpp-buffers.md.)
+    (Measured on real llama.cpp: shared/calibration/llamacpp-buffers.md, bench/engine/README.md.)
     """
     n_embd, n_head, n_head_kv, head_dim = arch.embedding_length, arch.head_count, arch.head_count_kv, arch.key_length
     mask = (2 if flash_attention else 4) * batch * (n_ctx + swa_cells)
@@ -177,15 +177,28 @@ def compute_buffer_bytes(arch: Architecture, n_ctx: int, swa_cells: int, batch: 
 
 
 def _feed_forward_floats_per_token(arch: Architecture) -> int:
-    """f32 values the feed-forward stage keeps live per token of the batch.
+    """f32 values the feed-forward stage spans per token of the batch, holes included.
 
-    Dense: gate, up and their product (3 x n_ff) plus the residual stream. MoE (`mul_mat_id`): for
-    each routed expert its hidden width and its output, twice over (measured on qwen3moe and gpt-oss:
-    bench/engine/README.md).
+    Below the stage lie the residual, the attention output, its projection (the stage's input) and
+    that input's norm. The stage allocates gate, up and their product side by side; gate and up are
+    freed, and the down projection reuses their hole when it fits, else lands on top. An MoE stage
+    (`mul_mat_id`) does this for all routed experts at once; a shared expert runs after it, in the
+    holes it left. (Traced in llama.cpp's graph allocator: bench/engine/README.md.)
     """
-    if arch.is_moe:
-        return arch.expert_used_count * 2 * (arch.embedding_length + arch.expert_feed_forward_length)
-    return 3 * arch.feed_forward_length + 4 * arch.embedding_length
+    n_embd = arch.embedding_length
+    # MLA decompresses each head's value before the output projection; unknown width: the latent's.
+    value_length = arch.value_length_mla if arch.is_mla and arch.value_length_mla else arch.value_length
+    below = 3 * n_embd + arch.head_count * value_length
+
+    def stage(hidden: int, output: int) -> int:
+        return 3 * hidden + (output if output > 2 * hidden else 0)
+
+    dense = stage(arch.feed_forward_length, n_embd)
+    if not arch.is_moe:
+        return below + dense
+    used = arch.expert_used_count
+    moe = stage(used * arch.expert_feed_forward_length, used * n_embd)
+    return below + (max(dense, moe) if arch.leading_dense_block_count else moe)
 
 
 def graphsize_bytes(arch: Architecture, context: int, batch: int, kv_total: float) -> int:

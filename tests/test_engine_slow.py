@@ -16,12 +16,10 @@ import pytest
 pytestmark = pytest.mark.slow
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "engine"
-MODELS = ["llama", "gemma3", "gpt-oss", "granitehybrid", "deepseek2-mla"]
-COMPUTE_TOLERANCE = 0.08  # allocator reuse moves llama.cpp's compute buffer by up to ~4 x batch x n_embd bytes
-# Known gaps, shown by the benchmark and not yet modelled (strict: a fix makes these fail until removed here).
-COMPUTE_GAPS = {
-    "granitehybrid": "with flash attention llama.cpp's Mamba2/MoE stage outgrows the estimator's feed-forward stage",
-}
+MODELS = ["llama", "qwen2", "qwen3", "qwen3moe", "mistral3", "gemma3", "gpt-oss", "granitehybrid", "deepseek2-mla"]
+# The allocator's reuse of freed holes, which the estimate does not replay, moves llama.cpp's compute buffer
+# by up to one batch x n_embd f32 slot (a q8_0 cache shifts it; bench/engine/README.md).
+COMPUTE_TOLERANCE = 0.08
 
 
 def _bench():
@@ -53,10 +51,7 @@ def test_kv_cache_is_exact(rows, model):
     assert not errors
 
 
-@pytest.mark.parametrize(
-    "model",
-    [pytest.param(m, marks=pytest.mark.xfail(reason=COMPUTE_GAPS[m], strict=True)) if m in COMPUTE_GAPS else m for m in MODELS],
-)
+@pytest.mark.parametrize("model", MODELS)
 def test_compute_buffer_within_a_few_percent(rows, model):
     errors = {
         row.config.label: f"llama.cpp {row.real_compute:.2f} MiB, fitadvisor {row.est_compute:.2f} MiB"

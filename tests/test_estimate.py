@@ -108,6 +108,44 @@ def test_flash_attention_off_adds_the_score_matrix():
     assert on < 1e9 < 4 * 512 * 131072 * arch.head_count <= off  # f32 scores: batch x context x heads
 
 
+# The feed-forward stage as llama.cpp's graph allocator lays it out (traced: bench/engine/README.md):
+# residual, attention output, its projection and norm below; gate, up and their product side by side;
+# the down projection in the hole gate and up leave, or on top when it outgrows it. Vocabularies are
+# cut to 32K so that the output stage stays below it, as in the engine benchmark.
+def _feed_forward_compute(model: str, ctx: int = 4096, batch: int = 512, **changes) -> tuple[Architecture, int]:
+    arch = dataclasses.replace(resolve(model).architecture, vocab_size=32000, **changes)
+    swa_cells = 768 if arch.sliding_window else 0
+    return arch, compute_buffer_bytes(arch, ctx, swa_cells, batch, flash_attention=True)
+
+
+def test_moe_down_projection_lands_on_top_when_it_outgrows_the_hole_of_gate_and_up():
+    arch, compute = _feed_forward_compute("granite4:small-h")  # 10 of 72 experts of 768, n_embd 4096
+    E, k, F = 4096, 10, 768
+    assert (arch.embedding_length, arch.expert_used_count, arch.expert_feed_forward_length) == (E, k, F)
+    assert k * E > 2 * k * F
+    mask = 2 * 512 * 4096
+    assert compute == mask + 4 * 512 * (3 * E + 32 * 128 + 3 * k * F + k * E)
+    assert compute == 161 * 2**20  # llama.cpp: 161.01 MiB (the 0.01: routing tensors of a few KB)
+
+
+def test_moe_down_projection_reuses_the_hole_of_gate_and_up_when_it_fits():
+    arch, compute = _feed_forward_compute("gpt-oss:20b")  # 4 of 32 experts of 2880, n_embd 2880
+    E, k, F = 2880, 4, 2880
+    assert k * E <= 2 * k * F
+    mask = 2 * 512 * (4096 + 768)  # full and sliding-window layers each have a mask
+    assert compute == mask + 4 * 512 * (3 * E + 64 * 64 + 3 * k * F)  # llama.cpp: 97.15 MiB
+
+
+def test_a_leading_dense_block_is_the_feed_forward_peak_when_it_is_wider():
+    # glm-4.7-flash: a dense FFN of 10240 on layer 0, then 4 of 64 experts of 1536; MLA value heads of 128.
+    below = 3 * 2048 + 20 * 128
+    mask = 2 * 512 * 4096
+    _, compute = _feed_forward_compute("glm-4.7-flash")
+    assert compute == mask + 4 * 512 * (below + 3 * 10240)
+    _, moe_only = _feed_forward_compute("glm-4.7-flash", leading_dense_block_count=0)
+    assert moe_only < compute  # the routed experts' stage (3 x 4 x 1536) alone is narrower
+
+
 def test_llama_runner_reports_graphsize_estimate_without_token_embeddings():
     # Ollama v0.14 runs qwen2 in its llama.cpp runner and accounts memory with GraphSize.
     arch = resolve("cogito:32b").architecture
