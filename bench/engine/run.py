@@ -108,15 +108,15 @@ def python_ready() -> bool:
     return True
 
 
-def reexec_in_venv() -> None:
-    """This Python lacks fitadvisor or gguf: make .work/venv with both, and run again in it."""
+def reexec_in_venv(script: Path = Path(__file__)) -> None:
+    """This Python lacks fitadvisor or gguf: make .work/venv with both, and run `script` again in it."""
     venv = WORK / "venv"
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     if not python.exists():
         print(f"bench/engine: creating {venv} (fitadvisor + {GGUF_WRITER})", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "-e", str(REPO), GGUF_WRITER], check=True, stdout=sys.stderr)
-    os.execv(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
+    os.execv(str(python), [str(python), str(script.resolve()), *sys.argv[1:]])
 
 
 # --- one configuration: measure, estimate ------------------------------------------------------------------------
