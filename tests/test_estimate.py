@@ -112,10 +112,11 @@ def test_flash_attention_off_adds_the_score_matrix():
 # residual, attention output, its projection and norm below; gate, up and their product side by side;
 # the down projection in the hole gate and up leave, or on top when it outgrows it. Vocabularies are
 # cut to 32K so that the output stage stays below it, as in the engine benchmark.
-def _feed_forward_compute(model: str, ctx: int = 4096, batch: int = 512, **changes) -> tuple[Architecture, int]:
+def _feed_forward_compute(model: str, **changes) -> tuple[Architecture, int]:
+    """The compute buffer at 4096 cells and a batch of 512, flash attention on (gpt-oss: 768 sliding cells)."""
     arch = dataclasses.replace(resolve(model).architecture, vocab_size=32000, **changes)
     swa_cells = 768 if arch.sliding_window else 0
-    return arch, compute_buffer_bytes(arch, ctx, swa_cells, batch, flash_attention=True)
+    return arch, compute_buffer_bytes(arch, 4096, swa_cells, 512, flash_attention=True)
 
 
 def test_moe_down_projection_lands_on_top_when_it_outgrows_the_hole_of_gate_and_up():

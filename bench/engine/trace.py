@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"compute buffer {top / MIB:.2f} MiB; live when it reached that size (offset MiB, size MiB, tensor):")
     end = 0
     for placement in layout:
-        if placement.offset > end:
+        if placement.offset - end >= 1024:  # smaller gaps are alignment padding
             print(f"  {end / MIB:9.3f}  {(placement.offset - end) / MIB:9.3f}  (free)")
         print(f"  {placement.offset / MIB:9.3f}  {placement.size / MIB:9.3f}  {placement.name}")
         end = max(end, placement.offset + placement.size)
