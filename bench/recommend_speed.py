@@ -14,9 +14,9 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import time
+
+from timing import interleaved
 
 FITADVISOR = [sys.executable, "-m", "fitadvisor", "recommend"]
 
@@ -34,12 +34,6 @@ def cases(llmfit: str | None) -> dict[str, list[str]]:
     return table
 
 
-def wall(command: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(command, capture_output=True, check=True, env=env, timeout=120)
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
@@ -49,10 +43,7 @@ def main() -> None:
     table = cases(args.llmfit)
     if not args.llmfit:
         print("llmfit not found (pip install llmfit into its own venv, then pass --llmfit PATH): timing fitadvisor alone")
-    times: dict[str, list[float]] = {name: [] for name in table}
-    for _ in range(args.runs):  # interleaved, so drift on a shared machine hits every case alike
-        for name, command in table.items():
-            times[name].append(wall(command, env))
+    times = interleaved(table, args.runs, env)
     base = statistics.median(times["python -c pass"])
     print(f"{'command':<36} {'median':>9} {'min':>9} {'x python':>9}   ({args.runs} runs each, interleaved)")
     for name, samples in times.items():

@@ -7,9 +7,9 @@ them; this prints each command's wall time and its ratio to `python -c pass` in 
 from __future__ import annotations
 
 import statistics
-import subprocess
 import sys
-import time
+
+from timing import interleaved
 
 RUNS = 7
 CASES = {
@@ -20,17 +20,8 @@ CASES = {
 }
 
 
-def wall(command: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(command, capture_output=True, check=True)
-    return time.perf_counter() - start
-
-
 def main() -> None:
-    times = {name: [] for name in CASES}
-    for _ in range(RUNS):  # interleaved, so drift on a shared machine hits every case alike
-        for name, command in CASES.items():
-            times[name].append(wall(command))
+    times = interleaved(CASES, RUNS)
     base = statistics.median(times["python -c pass"])
     print(f"{'command':<22} {'median':>8} {'x python':>9}")
     for name, samples in times.items():

@@ -6,36 +6,25 @@ bench/engine/.work/): run with `pytest --run-slow -m slow`.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 
+import engine_bench
+
 pytestmark = pytest.mark.slow
 
-BENCH = Path(__file__).resolve().parent.parent / "bench" / "engine"
 MODELS = ["llama", "qwen2", "qwen3", "qwen3moe", "mistral3", "gemma3", "gpt-oss", "granitehybrid", "deepseek2-mla"]
 # The allocator's reuse of freed holes, which the estimate does not replay, moves llama.cpp's compute buffer
 # by up to one batch x n_embd f32 slot (a q8_0 cache shifts it; bench/engine/README.md).
 COMPUTE_TOLERANCE = 0.08
 
 
-def _bench():
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location("engine_bench", BENCH / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def rows():
     if not shutil.which("node") or not shutil.which("npm"):
         pytest.skip("the engine benchmark needs Node.js 20+ and npm")
-    bench = _bench()
+    bench = engine_bench.load("run")
     return bench.run(MODELS, quick=True, jobs=2)
 
 

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent.parent / "bench" / "engine"
+import engine_bench
+
 # The last reserve of granitehybrid (bench/engine/models.py) at 4096 cells, batch 512, flash attention on.
 RECORDED = Path(__file__).parent / "data" / "llama-alloc-trace-granitehybrid.txt"
-
-
-def _trace_module():
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location("engine_trace", BENCH / "trace.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_peak_is_the_size_llama_cpp_logged_and_its_top_tensor_ends_there():
     text = RECORDED.read_text()
     logged_mib = float(re.search(r"CPU compute buffer size is ([0-9.]+) MiB", text).group(1))
-    top, layout = _trace_module().peak_layout(text)
+    top, layout = engine_bench.load("trace").peak_layout(text)
     assert abs(top / 2**20 - logged_mib) < 1e-4
     assert max(p.offset + p.size for p in layout) == top
     offsets = [p.offset for p in layout]
@@ -32,7 +22,7 @@ def test_the_peak_is_the_size_llama_cpp_logged_and_its_top_tensor_ends_there():
 
 
 def test_the_peak_is_the_moe_down_projection_on_top_of_its_hidden_states():
-    _, layout = _trace_module().peak_layout(RECORDED.read_text())
+    _, layout = engine_bench.load("trace").peak_layout(RECORDED.read_text())
     swiglu, down = layout[-2:]
     assert (swiglu.name, down.name) == ("ffn_moe_swiglu-1", "ffn_moe_down-1")
     assert down.offset == swiglu.offset + swiglu.size

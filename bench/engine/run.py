@@ -185,14 +185,22 @@ def run_one(modules: Path, spec_name: str, model: Path, config: Config) -> Row:
     return Row(spec_name, config, measure(modules, model, config), estimate(model, config))
 
 
-def run(names: list[str], quick: bool, jobs: int) -> list[Row]:
-    from models import by_name, write
+def model_file(name: str) -> Path:
+    """The synthetic model `name` (models.py), written into .work/models/."""
+    from models import SPECS, by_name, write
 
+    try:
+        spec = by_name(name)
+    except KeyError:
+        sys.exit(f"bench/engine: no synthetic model {name!r} (known: {', '.join(s.name for s in SPECS)})")
+    return write(spec, WORK / "models" / spec.path_name)
+
+
+def run(names: list[str], quick: bool, jobs: int) -> list[Row]:
     modules = node_modules()
     tasks = []
     for name in names:
-        spec = by_name(name)
-        path = write(spec, WORK / "models" / spec.path_name)
+        path = model_file(name)
         tasks += [(name, path, config) for config in configs(quick)]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         return list(pool.map(lambda task: run_one(modules, *task), tasks))

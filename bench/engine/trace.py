@@ -26,7 +26,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import WORK, node_modules, python_ready, reexec_in_venv  # noqa: E402
+from run import WORK, model_file, node_modules, python_ready, reexec_in_venv  # noqa: E402
 
 BUILD = WORK / "llama-trace"
 GGML_TYPES = {"f16": 1, "q8_0": 8, "q4_0": 2}
@@ -108,15 +108,6 @@ def peak_layout(trace: str) -> tuple[int, list[Placement]]:
     return best_top, best_layout
 
 
-def model_path(name: str) -> Path:
-    if name.endswith(".gguf"):
-        return Path(name)
-    from models import by_name, write
-
-    spec = by_name(name)
-    return write(spec, WORK / "models" / spec.path_name)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", help="a synthetic model's name (bench/engine/models.py) or a .gguf path")
@@ -126,8 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flash-attention", choices=("on", "off"), default="on")
     parser.add_argument("--kv-cache", choices=tuple(GGML_TYPES), default="f16")
     args = parser.parse_args(argv)
+    model = Path(args.model) if args.model.endswith(".gguf") else model_file(args.model)
+    if not model.is_file():
+        sys.exit(f"bench/engine/trace.py: no such file: {model}")
     binary = harness()
-    model = model_path(args.model)
     done = subprocess.run(
         [str(binary), str(model), str(args.ctx), str(args.batch), str(args.parallel),
          "1" if args.flash_attention == "on" else "0", str(GGML_TYPES[args.kv_cache])],
