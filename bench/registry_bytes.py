@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import ggufs  # noqa: E402
 from fake_registry import FakeRegistry  # noqa: E402
 
-from fitadvisor import catalog  # noqa: E402
-from fitadvisor.gguf import READ_AHEAD, read_file_header  # noqa: E402
-from fitadvisor.registry import Registry  # noqa: E402
+from fitadvisor.models import catalog  # noqa: E402
+from fitadvisor.models.gguf import READ_AHEAD, read_file_header  # noqa: E402
+from fitadvisor.models.registry import Registry  # noqa: E402
 
 MODELS = ["llama3.1:8b", "qwen3-coder:30b", "gemma3:27b", "gpt-oss:20b", "granite4:32b-a9b-h", "qwen3-coder-next", "glm-4.7-flash"]
 

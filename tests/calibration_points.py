@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -10,10 +11,10 @@ except ModuleNotFoundError:  # Python 3.10
 from dataclasses import dataclass
 from pathlib import Path
 
-from fitadvisor.catalog import resolve
-from fitadvisor.engine import Release
-from fitadvisor.estimate import Estimate, Settings, estimate
-from fitadvisor.probe import detect
+from fitadvisor.hardware.probe import detect
+from fitadvisor.memory.estimate import Estimate, Settings, estimate
+from fitadvisor.memory.releases import Release
+from fitadvisor.models.catalog import resolve
 
 POINTS_FILE = Path(__file__).parent / "data" / "ollama-loaded-sizes.toml"
 # The field machine, as the file header describes it.

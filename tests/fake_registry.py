@@ -50,7 +50,7 @@ class FakeRegistry:
 
     def publish(self, name: str, directory: Path, model: ggufs.Model, projector: ggufs.Model | None = None, extra=()) -> dict:
         """Publish a model as `ollama push` would: GGUF blobs, other layers, the manifest under its name."""
-        from fitadvisor.catalog import ModelRef
+        from fitadvisor.models.catalog import ModelRef
 
         ref = ModelRef.parse(name)
         layers = []

@@ -11,7 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fitadvisor.architecture import FULL, NO_CACHE, RECURRENT, SLIDING, Architecture
+from fitadvisor.models.architecture import (
+    FULL,
+    NO_CACHE,
+    RECURRENT,
+    SLIDING,
+    Architecture,
+)
 
 
 @dataclass
@@ -228,7 +234,7 @@ def manifest(layers: list[tuple[str, str, int]]) -> dict:
 
 def pull_into_store(root: Path, name: str, model: Model, projector: Model | None = None, extra=()) -> dict:
     """Lay a model out in an Ollama store as `ollama pull` would: blobs by digest, the manifest by name."""
-    from fitadvisor.catalog import ModelRef
+    from fitadvisor.models.catalog import ModelRef
 
     ref = ModelRef.parse(name)
     (root / "blobs").mkdir(parents=True, exist_ok=True)

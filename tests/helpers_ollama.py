@@ -1,6 +1,6 @@
 """Shared pieces for tests that drive verify/doctor against the stand-in Ollama."""
 
-from fitadvisor.hardware import Cpu, Gpu, Hardware
+from fitadvisor.hardware.machine import Cpu, Gpu, Hardware
 from fitadvisor.units import GIB
 
 RTX_4090_BOX = Hardware(

@@ -1,7 +1,6 @@
 """The estimator against loaded sizes Ollama itself reported (`ollama ps`) on a real machine."""
 
 import pytest
-
 from calibration_points import estimate_point, load_points, relative_error
 
 POINTS = load_points()

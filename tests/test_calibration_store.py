@@ -5,16 +5,16 @@ import os
 import subprocess
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
-
 from fake_ollama import FakeModel
-from fitadvisor import calibration, serverenv
-from fitadvisor.commands import estimate as estimate_command
-from fitadvisor.ollama import Client
-from fitadvisor.verify import verify
 from helpers_ollama import RTX_4090_BOX
+
+from fitadvisor.commands import estimate as estimate_command
+from fitadvisor.flows.verify import verify
+from fitadvisor.memory import calibration
+from fitadvisor.ollama.client import Client
+from fitadvisor.ollama import server_env as serverenv
 
 OBSERVATION = calibration.Observation(
     model="devstral-small-2:latest", estimate_model="devstral-small-2:24b", digest="a" * 64, num_ctx=65536,
@@ -85,7 +85,7 @@ def test_calibration_command(private_config_dir):
 
 
 def test_estimate_uses_what_verify_measured(fake_ollama, monkeypatch):
-    monkeypatch.setattr("fitadvisor.probe.detect", lambda **_: RTX_4090_BOX)
+    monkeypatch.setattr("fitadvisor.hardware.probe.detect", lambda **_: RTX_4090_BOX)
     fake_ollama.version = "0.32.15"
     fake_ollama.add(FakeModel("devstral-small-2:latest", loaded_size=16_800_000_000))
     client = Client(fake_ollama.url)

@@ -6,9 +6,9 @@ import stat
 
 import pytest
 
-from fitadvisor import configure
+from fitadvisor.claude import configure
 from fitadvisor.errors import FitAdvisorError
-from fitadvisor.progress import PullProgress, bar_line
+from fitadvisor.ollama.progress import PullProgress, bar_line
 
 # A machine the catalog's devstral-small-2 fits at 64K, and one it does not; no server asked for its version.
 ROOMY = {"gpu_memory": "32GB", "memory": "64GB", "ollama_version": "0.14.0"}

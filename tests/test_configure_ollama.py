@@ -8,11 +8,11 @@ import sys
 import pytest
 from fake_ollama import FakeModel
 
-from fitadvisor import configure
+from fitadvisor.claude import configure
 from fitadvisor.commands import alias as alias_command
 from fitadvisor.commands import apply as apply_command
 from fitadvisor.errors import FitAdvisorError
-from fitadvisor.ollama import Client, OllamaError
+from fitadvisor.ollama.client import Client, OllamaError
 
 ROOMY = {"gpu_memory": "32GB", "memory": "64GB"}
 CREATE_BODY = {"model": "devstral-small-2-64k", "from": "devstral-small-2", "parameters": {"num_ctx": 65536}}

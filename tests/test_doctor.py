@@ -6,12 +6,12 @@ import subprocess
 import sys
 
 import pytest
-
 from fake_ollama import FakeModel
-from fitadvisor import serverenv
-from fitadvisor.doctor import doctor
-from fitadvisor.ollama import Client
 from helpers_ollama import CPU_ONLY_BOX, RTX_4090_BOX
+
+from fitadvisor.flows.doctor import doctor
+from fitadvisor.ollama.client import Client
+from fitadvisor.ollama import server_env as serverenv
 
 
 @pytest.fixture

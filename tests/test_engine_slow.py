@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import shutil
 
-import pytest
-
 import engine_bench
+import pytest
 
 pytestmark = pytest.mark.slow
 

@@ -4,11 +4,11 @@ import dataclasses
 
 import pytest
 
-from fitadvisor.architecture import Architecture
-from fitadvisor.catalog import resolve
-from fitadvisor.engine import Release
 from fitadvisor.errors import FitAdvisorError
-from fitadvisor.estimate import Settings, compute_buffer_bytes, estimate
+from fitadvisor.memory.estimate import Settings, compute_buffer_bytes, estimate
+from fitadvisor.memory.releases import Release
+from fitadvisor.models.architecture import Architecture
+from fitadvisor.models.catalog import resolve
 
 V0_14 = Release.of("0.14.0")
 NEWEST = Release.of(None)
@@ -206,7 +206,7 @@ def test_every_term_is_whole_bytes(release):
 
 
 def test_expert_share_from_total_and_active_parameters():
-    from fitadvisor.estimate import expert_share
+    from fitadvisor.memory.estimate import expert_share
 
     arch = resolve("qwen3-coder:30b").architecture  # 30.5B total, 3.3B active, 8 of 128 experts
     experts = (30.5 - 3.3) / (1 - 8 / 128)
@@ -216,8 +216,8 @@ def test_expert_share_from_total_and_active_parameters():
 
 def test_llama_server_keeps_an_moe_models_dense_part_on_the_gpu():
     # qwen3-coder:30b at 64K on a 12 GiB GPU: the experts go to the CPU first, the rest stays on the GPU.
-    from fitadvisor.estimate import expert_share
-    from fitadvisor.hardware import Cpu, Gpu, Hardware
+    from fitadvisor.hardware.machine import Cpu, Gpu, Hardware
+    from fitadvisor.memory.estimate import expert_share
 
     arch = resolve("qwen3-coder:30b").architecture
     gpu = Gpu("nvidia", "RTX 4070", 12 * 1024**3, library="cuda")

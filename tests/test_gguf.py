@@ -3,15 +3,21 @@
 import dataclasses
 import io
 
+import ggufs
 import pytest
 
-import ggufs
-from fitadvisor import catalog
-from fitadvisor.architecture import FULL, SLIDING
-from fitadvisor.engine import Release
 from fitadvisor.errors import FitAdvisorError
-from fitadvisor.estimate import Settings, estimate
-from fitadvisor.gguf import GGML_TYPES, architecture_from_kv, read_architecture, read_file_header, read_header
+from fitadvisor.memory.estimate import Settings, estimate
+from fitadvisor.memory.releases import Release
+from fitadvisor.models import catalog
+from fitadvisor.models.architecture import FULL, SLIDING
+from fitadvisor.models.gguf import (
+    GGML_TYPES,
+    architecture_from_kv,
+    read_architecture,
+    read_file_header,
+    read_header,
+)
 
 # Fields that describe the model's shape; sizes (weights, parameters) differ from the catalog's
 # rounded figures by design, and are checked against the tensor table instead.
@@ -199,7 +205,7 @@ def test_unsupported_versions(tmp_path):
 
 def test_reads_stop_at_the_tensor_table(tmp_path):
     """A multi-GB (sparse) model: the reader asks for the header plus at most one read-ahead chunk."""
-    from fitadvisor.gguf import READ_AHEAD
+    from fitadvisor.models.gguf import READ_AHEAD
 
     path = ggufs.write(ggufs.from_architecture(catalog.resolve("qwen3-coder:30b").architecture), tmp_path / "big.gguf")
     assert path.stat().st_size > 10**10

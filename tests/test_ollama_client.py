@@ -4,9 +4,16 @@ import socket
 
 import ollama
 import pytest
-
 from fake_ollama import FakeModel
-from fitadvisor.ollama import Client, ModelNotFound, OllamaError, OllamaTooOld, OllamaUnreachable, resolve_host
+
+from fitadvisor.ollama.client import (
+    Client,
+    ModelNotFound,
+    OllamaError,
+    OllamaTooOld,
+    OllamaUnreachable,
+    resolve_host,
+)
 
 
 @pytest.mark.parametrize(

@@ -1,13 +1,13 @@
 """/api/show, a GGUF file and the catalog describe a model the same way."""
 
-import pytest
-
 import ggufs
-from fitadvisor import catalog
-from fitadvisor.errors import FitAdvisorError
-from fitadvisor.gguf import read_architecture
-from fitadvisor.ollama_show import BlankedArray, architecture_from_show
+import pytest
 from test_gguf import CATALOG_MODELS, SHAPE_FIELDS
+
+from fitadvisor.errors import FitAdvisorError
+from fitadvisor.models import catalog
+from fitadvisor.models.gguf import read_architecture
+from fitadvisor.models.ollama_show import BlankedArray, architecture_from_show
 
 
 @pytest.mark.parametrize("name", CATALOG_MODELS)

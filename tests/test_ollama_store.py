@@ -2,13 +2,13 @@
 
 import dataclasses
 
+import ggufs
 import pytest
 
-import ggufs
-from fitadvisor import catalog
 from fitadvisor.errors import FitAdvisorError
-from fitadvisor.gguf import read_architecture
-from fitadvisor.ollama_store import find
+from fitadvisor.models import catalog
+from fitadvisor.models.gguf import read_architecture
+from fitadvisor.models.ollama_store import find
 
 TEMPLATE = ("application/vnd.ollama.image.template", "{{ .Prompt }}")
 PARAMS = ("application/vnd.ollama.image.params", '{"num_ctx": 65536}')

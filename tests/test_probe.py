@@ -9,10 +9,11 @@ import time
 
 import pytest
 
-from fitadvisor.engine import Release
 from fitadvisor.errors import FitAdvisorError
-from fitadvisor.probe import _common, detect
-from fitadvisor.probe._common import run_tool
+from fitadvisor.hardware import _common
+from fitadvisor.hardware.probe import detect
+from fitadvisor.hardware._common import run_tool
+from fitadvisor.memory.releases import Release
 from fitadvisor.units import GIB
 
 NEWEST = Release.of(None)
@@ -104,7 +105,7 @@ def test_tools_that_are_missing_slow_or_failing_degrade_to_notes():
 
 
 def test_no_gpu_machine_says_models_run_on_the_cpu(monkeypatch):
-    from fitadvisor.probe import _amd, _linux, _nvidia
+    from fitadvisor.hardware import _amd, _linux, _nvidia
 
     monkeypatch.setattr(_nvidia, "query", lambda: ([], []))
     monkeypatch.setattr(_amd, "read_cards", lambda: [])
@@ -146,7 +147,7 @@ def test_probe_bad_override_is_one_line(args):
 
 
 def test_a_named_discrete_gpu_plans_with_its_bandwidth():
-    from fitadvisor.probe import detect
+    from fitadvisor.hardware.probe import detect
 
     hardware = detect(memory="64GB", gpu_memory="24GB", chip="RTX 4090")
     (gpu,) = hardware.gpus
@@ -156,7 +157,7 @@ def test_a_named_discrete_gpu_plans_with_its_bandwidth():
 
 def test_a_named_discrete_gpu_needs_its_vram():
     from fitadvisor.errors import FitAdvisorError
-    from fitadvisor.probe import detect
+    from fitadvisor.hardware.probe import detect
 
     with pytest.raises(FitAdvisorError, match="--gpu-memory"):
         detect(chip="RTX 4090")

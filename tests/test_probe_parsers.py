@@ -9,8 +9,13 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from fitadvisor.probe import _amd, _darwin, _linux, _nvidia
-from fitadvisor.probe._common import ToolOutput, gpu_overhead_bytes, ram_bandwidth_from_dmi, tables
+from fitadvisor.hardware import _amd, _darwin, _linux, _nvidia
+from fitadvisor.hardware._common import (
+    ToolOutput,
+    gpu_overhead_bytes,
+    ram_bandwidth_from_dmi,
+    tables,
+)
 from fitadvisor.units import GIB, MIB
 
 DATA = Path(__file__).parent / "data" / "probe"

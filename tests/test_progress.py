@@ -3,7 +3,7 @@
 import io
 import time
 
-from fitadvisor.progress import waiting
+from fitadvisor.ollama.progress import waiting
 
 
 class Terminal(io.StringIO):

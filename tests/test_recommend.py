@@ -2,11 +2,17 @@
 
 import pytest
 
-from fitadvisor import catalog
-from fitadvisor.engine import Release
-from fitadvisor.estimate import Settings, estimate
-from fitadvisor.hardware import Cpu, Gpu, Hardware
-from fitadvisor.recommend import Candidate, contexts, ctx_argument, memory_budget, recommend
+from fitadvisor.hardware.machine import Cpu, Gpu, Hardware
+from fitadvisor.memory.estimate import Settings, estimate
+from fitadvisor.memory.releases import Release
+from fitadvisor.models import catalog
+from fitadvisor.recommend.rank import (
+    Candidate,
+    contexts,
+    ctx_argument,
+    memory_budget,
+    recommend,
+)
 from fitadvisor.units import GIB, KIB
 
 RELEASE = Release.of(None)

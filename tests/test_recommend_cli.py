@@ -132,7 +132,7 @@ def test_planned_24gb_gpu_with_64gb_ram_does_not_count_ram_as_a_fit():
 
 
 def test_this_machine_gets_an_honest_answer():
-    from fitadvisor.probe import detect
+    from fitadvisor.hardware.probe import detect
 
     data = recommend_json()
     if not detect().gpus:  # CPU-only: the verdict must say so
@@ -142,9 +142,9 @@ def test_this_machine_gets_an_honest_answer():
 
 def test_a_measurement_from_verify_decides_the_fit_on_this_machine():
     """What `verify` measured here replaces the estimate for the same model and settings."""
-    from fitadvisor import calibration
     from fitadvisor.commands.recommend import run
-    from fitadvisor.probe import detect
+    from fitadvisor.hardware.probe import detect
+    from fitadvisor.memory import calibration
 
     args = dict(candidates="phi4-mini:3.8b", ollama_version="0.32.15", host="127.0.0.1:9")
     (pick,) = run(**args).recommendations

@@ -3,12 +3,12 @@
 import dataclasses
 import json
 
-import pytest
-
 import ggufs
+import pytest
 from fake_registry import FakeRegistry
-from fitadvisor import catalog
-from fitadvisor.refresh import refresh
+
+from fitadvisor.models import catalog
+from fitadvisor.models.refresh import refresh
 
 
 def test_refresh_reports_changed_sizes_and_contexts_and_unreachable_models(tmp_path, monkeypatch):
@@ -40,8 +40,8 @@ def test_an_unreachable_registry_is_one_error(monkeypatch):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     monkeypatch.setenv("FITADVISOR_REGISTRY", f"http://127.0.0.1:{port}")
-    from fitadvisor.registry import RegistryUnreachable
-    from fitadvisor.refresh import refresh
+    from fitadvisor.models.refresh import refresh
+    from fitadvisor.models.registry import RegistryUnreachable
 
     with pytest.raises(RegistryUnreachable):
         refresh()

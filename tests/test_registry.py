@@ -1,14 +1,19 @@
 """Any Ollama model from the registry: exact architecture from a few MB of range requests."""
 
+import ggufs
 import pytest
 
-import ggufs
-from fitadvisor import catalog
-from fitadvisor.engine import Release
 from fitadvisor.errors import FitAdvisorError
-from fitadvisor.estimate import Settings, estimate
-from fitadvisor.gguf import READ_AHEAD, read_architecture, read_file_header
-from fitadvisor.registry import NotInRegistry, Registry, RegistryError, RegistryUnreachable
+from fitadvisor.memory.estimate import Settings, estimate
+from fitadvisor.memory.releases import Release
+from fitadvisor.models import catalog
+from fitadvisor.models.gguf import READ_AHEAD, read_architecture, read_file_header
+from fitadvisor.models.registry import (
+    NotInRegistry,
+    Registry,
+    RegistryError,
+    RegistryUnreachable,
+)
 
 TEMPLATE = ("application/vnd.ollama.image.template", "{{ .Prompt }}")
 PARAMS = ("application/vnd.ollama.image.params", '{"num_ctx": 65536}')
@@ -53,7 +58,7 @@ def test_a_second_query_is_answered_from_the_cache_offline(tmp_path, registry, m
     assert len(registry.served) == requests and second.bytes_transferred == 0
     assert second.architecture == first.architecture
     registry.stop()  # offline, and the cached manifest is stale: the cache still answers
-    monkeypatch.setattr("fitadvisor.registry.MANIFEST_TTL", 0)
+    monkeypatch.setattr("fitadvisor.models.registry.MANIFEST_TTL", 0)
     offline = client(tmp_path, retries=0).fetch("llama3.1:8b")
     assert offline.offline and offline.architecture == first.architecture
 

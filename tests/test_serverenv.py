@@ -1,6 +1,6 @@
 """Server variables read the way Ollama's envconfig reads them."""
 
-from fitadvisor.serverenv import read
+from fitadvisor.ollama.server_env import read
 
 
 def test_defaults():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fitadvisor import shell
+from fitadvisor.claude import alias as shell
 from fitadvisor.errors import FitAdvisorError
 
 MODEL = "devstral-small-2-64k"
@@ -346,7 +346,7 @@ def test_read_only_rc_file_is_one_clear_error_and_unchanged(tmp_path):
 
 
 def unprivileged_python() -> str:
-    """A Python the unprivileged user may run (this one may live under /root); fitadvisor.shell needs only the stdlib."""
+    """A Python the unprivileged user may run (this one may live under /root); fitadvisor.claude.alias needs only the stdlib."""
     for python in (sys.executable, shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")):
         try:
             check = subprocess.run([python, "-c", "import sys; assert sys.version_info >= (3, 10)"], user=65534, capture_output=True, timeout=30)
@@ -372,7 +372,7 @@ def test_unwritable_directory_is_one_clear_error_and_loses_nothing():
             os.chown(rc, 65534, 65534)
         home.chmod(0o555)
         code = (
-            "import sys; from pathlib import Path; from fitadvisor import shell; from fitadvisor.errors import FitAdvisorError\n"
+            "import sys; from pathlib import Path; from fitadvisor.claude import alias as shell; from fitadvisor.errors import FitAdvisorError\n"
             "try:\n"
             f"    shell.install(Path({str(rc)!r}), 'claude-local', sys.stdin.read())\n"
             "except FitAdvisorError as e:\n"
@@ -380,7 +380,7 @@ def test_unwritable_directory_is_one_clear_error_and_loses_nothing():
         )
         python = unprivileged_python() if as_root else sys.executable
         run = subprocess.run(
-            [python, "-I", "-c", f"import sys; sys.path.insert(0, {str(Path(shell.__file__).parents[1])!r})\n{code}"],
+            [python, "-I", "-c", f"import sys; sys.path.insert(0, {str(Path(shell.__file__).parents[2])!r})\n{code}"],
             input=definition(65536), capture_output=True, text=True, timeout=30,
             user=65534 if as_root else None, group=65534 if as_root else None,
         )

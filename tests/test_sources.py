@@ -3,13 +3,13 @@
 import json
 import time
 
+import ggufs
 import pytest
 
-import ggufs
-from fitadvisor import catalog
 from fitadvisor.errors import FitAdvisorError
-from fitadvisor.gguf import read_architecture
-from fitadvisor.sources import resolve_model
+from fitadvisor.models import catalog
+from fitadvisor.models.gguf import read_architecture
+from fitadvisor.models.resolve import resolve_model
 
 NO_SERVER = "127.0.0.1:9"
 

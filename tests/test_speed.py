@@ -4,12 +4,20 @@ from dataclasses import replace
 
 import pytest
 
-from fitadvisor import catalog
-from fitadvisor.architecture import Architecture
-from fitadvisor.engine import Release
-from fitadvisor.estimate import Settings, estimate
-from fitadvisor.hardware import Cpu, Gpu, Hardware
-from fitadvisor.speed import Span, decode_speed, kv_bytes_read, prompt_flops, prompt_seconds, speed, weight_bytes_per_token
+from fitadvisor.hardware.machine import Cpu, Gpu, Hardware
+from fitadvisor.memory.estimate import Settings, estimate
+from fitadvisor.memory.releases import Release
+from fitadvisor.models import catalog
+from fitadvisor.models.architecture import Architecture
+from fitadvisor.speed.predict import (
+    Span,
+    decode_speed,
+    kv_bytes_read,
+    prompt_flops,
+    prompt_seconds,
+    speed,
+    weight_bytes_per_token,
+)
 from fitadvisor.units import GIB
 
 RELEASE = Release.of(None)

@@ -6,13 +6,19 @@ import subprocess
 import sys
 
 import pytest
-
 from fake_ollama import TOOL_BEHAVIOURS, FakeModel
-from fitadvisor import calibration, serverenv
-from fitadvisor.errors import FitAdvisorError
-from fitadvisor.ollama import Client, OllamaError, OllamaTooOld, OllamaUnreachable
-from fitadvisor.verify import CHECK_TOOLS, VERDICTS, classify, parameter, verify
 from helpers_ollama import CPU_ONLY_BOX, RTX_4090_BOX
+
+from fitadvisor.errors import FitAdvisorError
+from fitadvisor.flows.verify import CHECK_TOOLS, VERDICTS, classify, parameter, verify
+from fitadvisor.memory import calibration
+from fitadvisor.ollama.client import (
+    Client,
+    OllamaError,
+    OllamaTooOld,
+    OllamaUnreachable,
+)
+from fitadvisor.ollama import server_env as serverenv
 
 DEFAULT_ENV = serverenv.read({})
 

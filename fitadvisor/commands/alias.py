@@ -6,7 +6,12 @@ import json
 
 import click
 
-from fitadvisor.commands.options import alias_options, ctx_option, host_option, json_option
+from fitadvisor.commands.options import (
+    alias_options,
+    ctx_option,
+    host_option,
+    json_option,
+)
 
 
 def run(
@@ -20,9 +25,9 @@ def run(
 ) -> dict:
     """The alias and what went into it. With a context it runs the derived model `apply` creates; without one it
     runs MODEL itself, at whatever num_ctx its Modelfile in Ollama sets."""
-    from fitadvisor import configure
-    from fitadvisor import shell as shells
-    from fitadvisor.catalog import ModelRef
+    from fitadvisor.claude import alias as shells
+    from fitadvisor.claude import configure
+    from fitadvisor.models.catalog import ModelRef
 
     ModelRef.parse(model)
     warnings: list[str] = []
@@ -30,7 +35,7 @@ def run(
         num_ctx = configure.capped_ctx(model, ctx)
         target = name or configure.derived_name(model, num_ctx)
     else:
-        from fitadvisor.ollama import Client
+        from fitadvisor.ollama.client import Client
 
         target = name or model.strip()
         num_ctx = configure.alias_context(Client(host, timeout=2.0), target)

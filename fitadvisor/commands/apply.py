@@ -9,10 +9,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fitadvisor.commands.options import alias_options, ctx_option, hardware_options, host_option, json_option
+from fitadvisor.commands.options import (
+    alias_options,
+    ctx_option,
+    hardware_options,
+    host_option,
+    json_option,
+)
 
 if TYPE_CHECKING:
-    from fitadvisor.configure import Plan
+    from fitadvisor.claude.configure import Plan
 
 
 @dataclass
@@ -59,9 +65,9 @@ def run(
     on_progress=None,
     **machine: str | None,
 ) -> Applied:
-    from fitadvisor import configure
-    from fitadvisor import shell as shells
-    from fitadvisor.ollama import Client
+    from fitadvisor.claude import alias as shells
+    from fitadvisor.claude import configure
+    from fitadvisor.ollama.client import Client
 
     plan = configure.plan(
         model, ctx, name=name, alias_name=alias_name, shell=shell, directory=directory, host=host, force=force,
@@ -152,7 +158,7 @@ def command(model: str, ctx: int | None, no_create: bool, rc_file: Path | None, 
         raise click.UsageError("--ctx is required: the context to give the model, e.g. --ctx 64k (`fitadvisor recommend` suggests one)")
     if rc_file is not None and not install_alias:
         raise click.UsageError("--rc-file goes with --install-alias")
-    from fitadvisor.progress import PullProgress
+    from fitadvisor.ollama.progress import PullProgress
 
     progress = PullProgress()  # on stderr, so --json output stays clean
     try:
@@ -170,7 +176,7 @@ def command(model: str, ctx: int | None, no_create: bool, rc_file: Path | None, 
     for warning in done.warnings:
         click.echo(f"Warning: {warning}")
     if not install_alias:
-        from fitadvisor.shell import default_rc_file
+        from fitadvisor.claude.alias import default_rc_file
 
         rc = default_rc_file(done.plan.shell)
         click.echo(f"\nThe alias for {done.plan.shell}: paste it into {rc}, or rerun with --install-alias.")

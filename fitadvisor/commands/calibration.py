@@ -20,7 +20,7 @@ def command(as_json: bool) -> None:
     """
     from dataclasses import asdict
 
-    from fitadvisor import calibration
+    from fitadvisor.memory import calibration
 
     store = calibration.load()
     if store.problem:

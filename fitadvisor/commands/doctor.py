@@ -13,10 +13,10 @@ _MARKS = {"ok": ("ok", "green"), "info": ("--", None), "warn": ("!!", "yellow"),
 
 
 def run(host: str | None = None, timeout: float = 10.0):
-    from fitadvisor import serverenv
-    from fitadvisor.doctor import doctor
-    from fitadvisor.ollama import Client
-    from fitadvisor.probe import detect
+    from fitadvisor.flows.doctor import doctor
+    from fitadvisor.hardware.probe import detect
+    from fitadvisor.ollama.client import Client
+    from fitadvisor.ollama import server_env as serverenv
 
     return doctor(Client(host, timeout=timeout), serverenv.read(), detect())
 

@@ -7,13 +7,19 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fitadvisor.commands.options import ctx_option, engine_options, hardware_options, host_option, json_option
-from fitadvisor.engine import Release
-from fitadvisor.estimate import Estimate, Settings, estimate
+from fitadvisor.commands.options import (
+    ctx_option,
+    engine_options,
+    hardware_options,
+    host_option,
+    json_option,
+)
+from fitadvisor.memory.estimate import Estimate, Settings, estimate
+from fitadvisor.memory.releases import Release
 from fitadvisor.units import format_ctx, format_gb
 
 if TYPE_CHECKING:
-    from fitadvisor.sources import ResolvedModel
+    from fitadvisor.models.resolve import ResolvedModel
 
 
 def run(
@@ -31,8 +37,8 @@ def run(
     resolved: ResolvedModel | None = None,
 ) -> Estimate:
     """The estimate for `model` (already resolved by the caller, or resolved here) on this or a planned machine."""
-    from fitadvisor.probe import detect
-    from fitadvisor.sources import resolve_model
+    from fitadvisor.hardware.probe import detect
+    from fitadvisor.models.resolve import resolve_model
 
     resolved = resolved or resolve_model(model, host=host)
     hardware = detect(memory=memory, gpu_memory=gpu_memory, chip=chip)
@@ -56,7 +62,7 @@ def use_measurement(result: Estimate, asked_name: str, settings: Settings, hardw
     Settings are matched as asked (as `verify` records the server's variables), the context as Ollama runs it.
     A caller estimating many times passes the `store` it loaded once (and reports its problem itself).
     """
-    from fitadvisor import calibration
+    from fitadvisor.memory import calibration
 
     if store is None:
         store = calibration.load()
@@ -80,7 +86,7 @@ def running_release(version: str | None, host: str | None) -> tuple[Release, str
     """The release asked for; else the one the Ollama server runs; else the newest modelled (and a note)."""
     if version is not None:
         return Release.of(version), None
-    from fitadvisor.ollama import Client, OllamaUnreachable
+    from fitadvisor.ollama.client import Client, OllamaUnreachable
 
     try:
         return Release.of(Client(host, timeout=1.0).version()), None

@@ -11,7 +11,7 @@ from fitadvisor.units import format_ctx, format_gb
 
 
 def run() -> list[dict]:
-    from fitadvisor import catalog
+    from fitadvisor.models import catalog
 
     rows = []
     for model in catalog.load():
@@ -64,7 +64,7 @@ def command(as_json: bool, refresh: bool) -> None:
 
 
 def render_refresh(as_json: bool) -> str:
-    from fitadvisor.refresh import refresh
+    from fitadvisor.models.refresh import refresh
 
     results = refresh()
     if as_json:

@@ -12,8 +12,8 @@ from fitadvisor.units import format_gb
 
 def run(memory: str | None = None, gpu_memory: str | None = None, chip: str | None = None) -> dict:
     """The probe's JSON: the Hardware plus the GPU budget the newest modelled Ollama release leaves a model."""
-    from fitadvisor.engine import Release
-    from fitadvisor.probe import detect
+    from fitadvisor.hardware.probe import detect
+    from fitadvisor.memory.releases import Release
 
     release = Release.of(None)
     hardware = detect(memory=memory, gpu_memory=gpu_memory, chip=chip)

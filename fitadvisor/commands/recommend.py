@@ -8,15 +8,21 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fitadvisor.commands.options import ctx_option, engine_options, hardware_options, host_option, json_option
+from fitadvisor.commands.options import (
+    ctx_option,
+    engine_options,
+    hardware_options,
+    host_option,
+    json_option,
+)
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.units import format_ctx
 
 if TYPE_CHECKING:
-    from fitadvisor.engine import Release
-    from fitadvisor.estimate import Estimate
-    from fitadvisor.ollama import Client
-    from fitadvisor.recommend import Advice, Candidate, Excluded
+    from fitadvisor.memory.estimate import Estimate
+    from fitadvisor.memory.releases import Release
+    from fitadvisor.ollama.client import Client
+    from fitadvisor.recommend.rank import Advice, Candidate, Excluded
 
 SERVER_TIMEOUT = 1.0  # seconds: a local server answers at once, and a refused connection fails at once
 
@@ -33,8 +39,8 @@ class Server:
 
 def contact(host: str | None, version: str | None, required: bool) -> Server:
     """Ask the server for its version and models; no server is fine unless `required` (--installed)."""
-    from fitadvisor.engine import Release
-    from fitadvisor.ollama import Client, OllamaError, OllamaUnreachable
+    from fitadvisor.memory.releases import Release
+    from fitadvisor.ollama.client import Client, OllamaError, OllamaUnreachable
 
     client = Client(host, timeout=SERVER_TIMEOUT)
     try:
@@ -53,8 +59,8 @@ def installed_names(server: Server) -> list[str]:
 
 
 def catalog_candidates(installed: list[str]) -> list[Candidate]:
-    from fitadvisor import catalog
-    from fitadvisor.recommend import Candidate
+    from fitadvisor.models import catalog
+    from fitadvisor.recommend.rank import Candidate
 
     have = {model.reference for name in installed if (model := _find(name))}
     return [
@@ -65,8 +71,8 @@ def catalog_candidates(installed: list[str]) -> list[Candidate]:
 
 def local_candidates(server: Server) -> tuple[list[Candidate], list[Excluded]]:
     """The models the server has, as candidates; those whose architecture cannot be read are excluded."""
-    from fitadvisor.recommend import Candidate, Excluded
-    from fitadvisor.sources import resolve_model
+    from fitadvisor.models.resolve import resolve_model
+    from fitadvisor.recommend.rank import Candidate, Excluded
 
     candidates, excluded, seen = [], [], set()
     for name in installed_names(server):
@@ -90,8 +96,8 @@ def local_candidates(server: Server) -> tuple[list[Candidate], list[Excluded]]:
 
 def named_candidates(names: str, installed: list[str], host: str | None = None) -> list[Candidate]:
     """--candidates: catalog entries keep their field verdicts; other models are resolved and untested."""
-    from fitadvisor.recommend import Candidate
-    from fitadvisor.sources import resolve_model
+    from fitadvisor.models.resolve import resolve_model
+    from fitadvisor.recommend.rank import Candidate
 
     have = {model.reference for name in installed if (model := _find(name))}
     candidates = []
@@ -111,7 +117,7 @@ def named_candidates(names: str, installed: list[str], host: str | None = None) 
 
 
 def _find(name: str):
-    from fitadvisor import catalog
+    from fitadvisor.models import catalog
 
     try:
         return catalog.find(name)
@@ -135,9 +141,9 @@ def run(
     host: str | None = None,
 ) -> Advice:
     """The Advice for this machine (or the overridden one), with the server's installed models marked."""
-    from fitadvisor.estimate import Settings
-    from fitadvisor.probe import detect
-    from fitadvisor.recommend import recommend
+    from fitadvisor.hardware.probe import detect
+    from fitadvisor.memory.estimate import Settings
+    from fitadvisor.recommend.rank import recommend
 
     hardware = detect(memory=memory, gpu_memory=gpu_memory, chip=chip)
     server = contact(host, ollama_version, required=installed)
@@ -156,8 +162,8 @@ def run(
     settings = Settings(kv_cache_type=kv_cache, flash_attention=flash_attention, parallel=parallel, batch=batch, release=server.release)
     measured, store_problem = None, None
     if memory is None and gpu_memory is None and chip is None:  # this machine: `verify`'s measurements apply
-        from fitadvisor import calibration
         from fitadvisor.commands.estimate import use_measurement
+        from fitadvisor.memory import calibration
 
         store = calibration.load()
         store_problem = store.problem
@@ -193,7 +199,7 @@ def to_json(advice: Advice) -> dict:
 
 
 def render(advice: Advice) -> str:
-    from fitadvisor.recommend import format_duration, format_span, gb
+    from fitadvisor.recommend.rank import format_duration, format_span, gb
 
     picks = advice.recommendations
     lines = [

@@ -24,11 +24,11 @@ def run(
 ):
     from dataclasses import replace
 
-    from fitadvisor import serverenv
-    from fitadvisor.ollama import Client
-    from fitadvisor.probe import detect
-    from fitadvisor.progress import waiting
-    from fitadvisor.verify import verify
+    from fitadvisor.flows.verify import verify
+    from fitadvisor.hardware.probe import detect
+    from fitadvisor.ollama.client import Client
+    from fitadvisor.ollama import server_env as serverenv
+    from fitadvisor.ollama.progress import waiting
 
     env = serverenv.read()
     overrides = {"kv_cache_type": kv_cache, "flash_attention": flash_attention, "parallel": parallel}
@@ -38,7 +38,7 @@ def run(
 
 
 def render(report) -> str:
-    from fitadvisor.verify import MEANING
+    from fitadvisor.flows.verify import MEANING
 
     running = report.running
     ctx = format_ctx(running.context_length) if running.context_length else "unknown"

@@ -1,0 +1,296 @@
+"""Applying a model and context to Ollama: the derived model's Modelfile, its creation, and the alias.
+
+Claude Code reaches Ollama through /v1/messages, which cannot pass num_ctx, so the context has to be
+baked into a derived model (`PARAMETER num_ctx`). `plan` decides everything without side effects;
+`write_modelfile` and `create_model` carry it out, so `--dry-run` is `plan` alone plus read-only checks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fitadvisor.claude.alias import Alias
+from fitadvisor.errors import FitAdvisorError
+from fitadvisor.memory.estimate import Estimate
+from fitadvisor.units import KIB, MIB, format_ctx, format_gb
+
+_MODELFILE_WORD = re.compile(r"[A-Za-z0-9_.:/-]+\Z")
+
+
+class NoEstimate(FitAdvisorError):
+    """fitadvisor cannot describe the model (not in the catalog, not a GGUF file), so it cannot estimate it."""
+
+
+@dataclass
+class Plan:
+    model: str  # the base model, as the user named it: FROM and "from"
+    name: str  # the derived model
+    num_ctx: int
+    modelfile: Path
+    modelfile_text: str
+    alias: Alias
+    shell: str
+    alias_text: str
+    estimate: Estimate | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def create_command(self) -> str:
+        """The exact command that does what `create_model` does, for when fitadvisor cannot reach Ollama."""
+        from fitadvisor.claude.alias import sh_quote
+
+        return f"ollama create {sh_quote(self.name)} -f {sh_quote(str(display_path(self.modelfile)))}"
+
+
+def ctx_label(num_ctx: int) -> str:
+    """65536 -> 64k, 1048576 -> 1m, 50000 -> 50000: the context as a model-name suffix."""
+    if num_ctx % MIB == 0:
+        return f"{num_ctx // MIB}m"
+    if num_ctx % KIB == 0:
+        return f"{num_ctx // KIB}k"
+    return str(num_ctx)
+
+
+def derived_name(model: str, num_ctx: int) -> str:
+    """`devstral-small-2:24b` at 64K -> `devstral-small-2-64k`: the model without namespace or tag, plus the context."""
+    from fitadvisor.models.catalog import ModelRef
+
+    return f"{ModelRef.parse(model).model}-{ctx_label(num_ctx)}"
+
+
+def capped_ctx(model: str, num_ctx: int) -> int:
+    """`num_ctx` capped at the trained context when the catalog knows the model, as Ollama caps it."""
+    from fitadvisor.models.catalog import find
+
+    known = find(model)
+    return max(4, min(num_ctx, known.architecture.context_length)) if known else num_ctx
+
+
+def modelfile_word(text: str) -> str:
+    """A FROM or PARAMETER value: only validated names and numbers ever reach a Modelfile, never free text."""
+    if not _MODELFILE_WORD.match(str(text)):
+        raise FitAdvisorError(f"refusing to write {text!r} into a Modelfile")
+    return str(text)
+
+
+def render_modelfile(model: str, name: str, num_ctx: int, filename: str, estimate: Estimate | None) -> str:
+    from fitadvisor import __version__
+    from fitadvisor.claude.templates import render_template
+
+    return render_template(
+        "Modelfile.j2", model=model, name=name, num_ctx=num_ctx, ctx=format_ctx(num_ctx), filename=filename,
+        estimate=estimate, summary=summary(estimate) if estimate else "", version=__version__,
+    )
+
+
+def summary(result: Estimate) -> str:
+    """One line of what fitadvisor estimated: the size and where it goes."""
+    size = (
+        f"{format_gb(result.total_bytes)} (weights {format_gb(result.weights_bytes)}, KV cache {format_gb(result.kv_cache_bytes)}, "
+        f"compute {format_gb(result.compute_bytes)}) with Ollama {result.release}"
+    )
+    if result.fits is None:
+        return f"{result.model} at {format_ctx(result.num_ctx)}: {size}"
+    if result.gpu_budget_bytes:
+        where = f"the GPU budget of {format_gb(result.gpu_budget_bytes)}"
+        verdict = f"fits {where}" if result.fits else f"does not fit {where}, {result.processor}"
+    else:
+        verdict = "runs on the CPU, " + ("fits in free RAM" if result.fits else "does not fit in free RAM")
+    return f"{result.model} at {format_ctx(result.num_ctx)}: {size}; {verdict}"
+
+
+def fit_problem(result: Estimate) -> str | None:
+    """Why the model should not be applied at this context, or None. Without a GPU only RAM matters."""
+    if result.fits is None or result.fits:
+        return None
+    if result.gpu_budget_bytes:
+        return (
+            f"{result.model} at {format_ctx(result.num_ctx)} needs {format_gb(result.total_bytes)} but the GPU budget is "
+            f"{format_gb(result.gpu_budget_bytes)}: Ollama would run {result.processor}, several times slower"
+        )
+    return f"{result.model} at {format_ctx(result.num_ctx)} needs {format_gb(result.total_bytes)}, more than the free RAM"
+
+
+def plan(
+    model: str,
+    num_ctx: int,
+    name: str | None = None,
+    alias_name: str = "claude-local",
+    shell: str | None = None,
+    directory: Path | None = None,
+    host: str | None = None,
+    force: bool = False,
+    anthropic_traffic: bool = False,
+    estimate: Callable[[str, int], Estimate] | None = None,  # raises NoEstimate for a model it cannot describe
+    **machine: str | None,
+) -> Plan:
+    """Everything `apply` will do, decided up front; refuses (without --force) a model that will not fit.
+
+    `machine` (memory, gpu_memory, chip, ollama_version) plans for another machine, as `estimate` does.
+    """
+    from fitadvisor.claude import alias as shells
+    from fitadvisor.models.catalog import ModelRef
+
+    base = ModelRef.parse(model)
+    model = model.strip()
+    estimate = estimate or _estimate_default(host, machine)
+    warnings: list[str] = []
+    try:
+        result: Estimate | None = estimate(model, num_ctx)
+    except NoEstimate as error:
+        if not force:
+            raise FitAdvisorError(f"{error} (--force applies it without an estimate)") from None
+        result = None
+        warnings.append(f"no estimate ({error}); applying anyway because of --force")
+    if result is not None:
+        num_ctx = result.num_ctx  # capped at the trained context, as Ollama would
+        warnings += result.notes
+        problem = fit_problem(result)
+        if problem and not force:
+            raise FitAdvisorError(f"{problem}. Pick a smaller --ctx (see `fitadvisor recommend`) or pass --force")
+        if problem:
+            warnings.append(f"{problem}; applying anyway because of --force")
+        elif not result.gpu_budget_bytes and result.fits is not None:
+            warnings.append("no GPU found: Ollama will run the model on the CPU, which is several times slower")
+
+    name = (name or derived_name(model, num_ctx)).strip()
+    if ModelRef.parse(name).short == base.short:
+        raise FitAdvisorError(f"--name {name!r} is the base model itself: pick another name, e.g. {derived_name(model, num_ctx)}")
+    directory = Path(directory) if directory is not None else Path.cwd()
+    modelfile = directory / ("Modelfile." + name.replace("/", "_").replace(":", "_"))
+    shell = shell or shells.detect_shell()
+    alias = shells.make_alias(alias_name, name, host, num_ctx, anthropic_traffic)
+    compact = shells.compact_warning(num_ctx)
+    if compact:
+        warnings.append(compact)
+    return Plan(
+        model=model, name=name, num_ctx=num_ctx, modelfile=modelfile,
+        modelfile_text=render_modelfile(model, name, num_ctx, modelfile.name, result),
+        alias=alias, shell=shell, alias_text=shells.render(alias, shell), estimate=result, warnings=warnings,
+    )
+
+
+def _estimate_default(host: str | None, machine: dict) -> Callable[[str, int], Estimate]:
+    def run(model: str, num_ctx: int) -> Estimate:
+        from fitadvisor.commands.estimate import run as estimate_run
+        from fitadvisor.models.resolve import resolve_model
+
+        try:
+            resolved = resolve_model(model, host=host)
+        except FitAdvisorError as error:
+            raise NoEstimate(str(error)) from None
+        return estimate_run(model, num_ctx, host=host, resolved=resolved, **machine)
+
+    return run
+
+
+def display_path(path: Path) -> Path:
+    """`path` relative to the current directory when it is inside it, else absolute."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path.resolve()
+
+
+# -- carrying the plan out ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Written:
+    path: Path
+    action: str  # "written", "replaced", "unchanged"
+    backup: Path | None = None
+
+
+def write_modelfile(plan: Plan) -> Written:
+    """Write the Modelfile atomically; a different file already there is backed up first, never lost."""
+    from fitadvisor.files import atomic_write, backup, read_text
+
+    path = plan.modelfile
+    if not path.parent.is_dir():
+        raise FitAdvisorError(f"directory {path.parent} does not exist: create it or pick another with --dir")
+    try:
+        old = read_text(path)
+        if old == plan.modelfile_text:
+            return Written(path, "unchanged")
+        saved = backup(path) if old is not None else None
+        atomic_write(path, plan.modelfile_text)
+    except OSError as error:
+        raise FitAdvisorError(f"cannot write {path} ({error.strerror or error}); nothing was changed: pick another --dir") from None
+    return Written(path, "replaced" if old is not None else "written", saved)
+
+
+@dataclass
+class Created:
+    created: bool = False
+    pulled: bool = False
+    reachable: bool = True
+    missing: bool = False  # the base model is not in Ollama (dry run, or no --pull)
+    warnings: list[str] = field(default_factory=list)
+
+
+def create_model(
+    plan: Plan,
+    client,
+    pull: bool = False,
+    dry_run: bool = False,
+    on_status: Callable[[dict], None] | None = None,
+    on_progress: Callable[[dict], None] | None = None,
+) -> Created:
+    """Create the derived model through /api/create, pulling the base model first if asked to.
+
+    A server that is down is not an error: the caller prints `plan.create_command` instead. A missing
+    base model is an error unless `pull`; a dry run only looks.
+    """
+    from fitadvisor.ollama.client import ModelNotFound, OllamaUnreachable
+
+    outcome = Created()
+    try:
+        client.version()
+    except OllamaUnreachable:
+        outcome.reachable = False
+        return outcome
+    try:
+        info = client.show(plan.model)
+    except ModelNotFound:
+        if dry_run:
+            outcome.missing = True
+            return outcome
+        if not pull:
+            raise FitAdvisorError(
+                f"{plan.model} is not in Ollama at {client.host}: rerun with --pull, or run `ollama pull {plan.model}` "
+                f"and then `{plan.create_command}`"
+            ) from None
+        client.pull(plan.model, on_progress=on_progress)
+        outcome.pulled = True
+        info = client.show(plan.model)
+    capabilities = info.get("capabilities")
+    if isinstance(capabilities, list) and "tools" not in capabilities:
+        outcome.warnings.append(
+            f"{plan.model} does not support tools in this Ollama ({', '.join(map(str, capabilities)) or 'no capabilities'}): "
+            "Claude Code always sends tools, so Ollama will refuse its requests"
+        )
+    if dry_run:
+        return outcome
+    client.create(plan.name, from_=plan.model, parameters={"num_ctx": plan.num_ctx}, on_status=on_status)
+    outcome.created = True
+    return outcome
+
+
+def alias_context(client, model: str) -> int | None:
+    """The num_ctx a model's Modelfile sets in Ollama, or None when it sets none or Ollama cannot say."""
+    from fitadvisor.ollama.client import OllamaError, OllamaUnreachable
+
+    try:
+        parameters = client.show(model).get("parameters") or ""
+    except (OllamaUnreachable, OllamaError):
+        return None
+    for line in str(parameters).splitlines():
+        key, _, value = line.partition(" ")
+        if key == "num_ctx" and value.strip().isdigit():
+            return int(value.strip())
+    return None
+

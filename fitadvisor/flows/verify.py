@@ -1,0 +1,472 @@
+"""Close the loop with the running Ollama: load a model, read what it really uses, test its tool calls.
+
+Two failures go unnoticed in the field: the context silently stays at the default, and the model
+cannot really drive tools. `verify` loads the model the way Claude Code will use it, compares
+`/api/ps` with fitadvisor's estimate, stores the measurement for later estimates, and runs one
+tool-calling exchange through `/v1/messages` the way Claude Code does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from fitadvisor.errors import FitAdvisorError
+from fitadvisor.memory import calibration
+from fitadvisor.memory.estimate import Estimate
+from fitadvisor.ollama.client import MESSAGES_SINCE, Client, OllamaError, RunningModel
+from fitadvisor.ollama.server_env import ServerEnv
+from fitadvisor.units import format_ctx, format_gb
+
+CLAUDE_CODE_MIN_CTX = 65536  # Claude Code's opening prompt is ~20K tokens; 64K is the practical minimum
+
+VERDICTS = ("ok", "no-tool-call", "narrated", "bad-arguments", "nested-arguments", "unknown-tool", "unsupported")
+MEANING = {
+    "ok": "the model called a known tool with valid arguments: Claude Code can drive it.",
+    "no-tool-call": "the model answered without calling a tool: in Claude Code it will describe work instead of doing it.",
+    "narrated": "the model wrote the call out as text instead of a tool_use block: Claude Code shows the text and runs "
+    "nothing (usually the model's template lacks tool support: re-pull it or pick another tag).",
+    "bad-arguments": "the model called the tool with missing or invented parameters: Claude Code rejects the call "
+    "and the model tends to retry in a loop.",
+    "nested-arguments": 'the model wrapped its arguments as {"tool_name": ..., "parameters": {...}}: Claude Code '
+    "rejects every such call.",
+    "unknown-tool": "the model called a tool that does not exist: Claude Code answers that no such tool is available.",
+    "unsupported": "Ollama refuses tools for this model (its template has no tool support): Claude Code fails on the "
+    "first request with 400 \"does not support tools\". Pick a model whose `ollama show` lists tools.",
+}
+
+# Three of Claude Code's own tools, as it defines them (required parameters, JSON Schema).
+CHECK_TOOLS = [
+    {
+        "name": "Read",
+        "description": "Reads a file from the local filesystem and returns its contents with line numbers.",
+        "input_schema": {
+            "type": "object",
+            "properties": {
+                "file_path": {"type": "string", "description": "The path of the file to read"},
+                "offset": {"type": "integer", "description": "The line number to start reading from"},
+                "limit": {"type": "integer", "description": "The number of lines to read"},
+            },
+            "required": ["file_path"],
+            "additionalProperties": False,
+        },
+    },
+    {
+        "name": "Bash",
+        "description": "Executes a bash command and returns its output.",
+        "input_schema": {
+            "type": "object",
+            "properties": {
+                "command": {"type": "string", "description": "The command to execute"},
+                "timeout": {"type": "integer", "description": "Optional timeout in milliseconds"},
+            },
+            "required": ["command"],
+            "additionalProperties": False,
+        },
+    },
+    {
+        "name": "Glob",
+        "description": "Finds files whose paths match a glob pattern such as **/*.py.",
+        "input_schema": {
+            "type": "object",
+            "properties": {
+                "pattern": {"type": "string", "description": "The glob pattern to match files against"},
+                "path": {"type": "string", "description": "The directory to search in"},
+            },
+            "required": ["pattern"],
+            "additionalProperties": False,
+        },
+    },
+]
+CHECK_SYSTEM = (
+    "You are an interactive CLI tool that helps users with software engineering tasks. You can only see "
+    "files and run commands through the tools you are given. When a task needs a file's contents, call "
+    "the appropriate tool; never guess the contents."
+)
+CHECK_TASK = "What does the first line of README.md in the current directory say?"
+CHECK_RESULT = "     1\t# fitadvisor tool check: the answer is 7319\n"
+CHECK_MAX_TOKENS = 4096  # enough for a thinking model to reach its call, bounded so a slow machine finishes
+
+_NAME_KEYS = {"tool_name", "name", "tool", "function", "function_name"}
+_ARGUMENT_KEYS = {"parameters", "arguments", "input", "args"}
+_NARRATION_MARKERS = ("<tool_call>", "[TOOL_CALLS]", "<|tool_call", "<function", "<tool_use>", '"tool_calls"')
+
+
+@dataclass
+class ToolCheck:
+    verdict: str
+    detail: str
+    continues: bool | None = None  # None: not tried (no valid call to answer)
+    continuation: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == "ok" and self.continues is True
+
+    def to_dict(self) -> dict:
+        return {"verdict": self.verdict, "detail": self.detail, "meaning": MEANING[self.verdict],
+                "continues": self.continues, "continuation": self.continuation}
+
+
+@dataclass
+class Report:
+    model: str
+    host: str
+    ollama_version: str
+    digest: str
+    requested_ctx: int | None
+    expected_ctx: int | None  # what Ollama should use: the request, else the Modelfile's num_ctx (capped); None: its default
+    trained_ctx: int | None
+    running: RunningModel
+    estimate: Estimate | None
+    estimate_note: str | None = None
+    tools: ToolCheck | None = None
+    warnings: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    stored_in: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def error_percent(self) -> float | None:
+        if self.estimate is None or not self.running.size:
+            return None
+        return round((self.estimate.total_bytes - self.running.size) / self.running.size * 100, 1)
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "host": self.host,
+            "ollama_version": self.ollama_version,
+            "digest": self.digest,
+            "requested_ctx": self.requested_ctx,
+            "expected_ctx": self.expected_ctx,
+            "trained_ctx": self.trained_ctx,
+            "context_length": self.running.context_length,
+            "size_bytes": self.running.size,
+            "size_vram_bytes": self.running.size_vram,
+            "processor": self.running.processor,
+            "estimated_total_bytes": self.estimate.total_bytes if self.estimate else None,
+            "error_percent": self.error_percent,
+            "estimate": self.estimate.to_dict() if self.estimate else None,
+            "estimate_note": self.estimate_note,
+            "tools": self.tools.to_dict() if self.tools else None,
+            "warnings": self.warnings,
+            "problems": self.problems,
+            "calibration_store": self.stored_in,
+            "ok": self.ok,
+        }
+
+
+def verify(
+    client: Client,
+    model: str,
+    ctx: int | None,
+    env: ServerEnv,
+    tools: bool = True,
+    hardware=None,
+    waiting: Callable[[str], object] | None = None,
+) -> Report:
+    """Load `model` (at `ctx` when given), measure it, record it, and check its tool calls."""
+    version = client.require(MESSAGES_SINCE, "Claude Code's /v1/messages")
+    shown = client.show(model)
+    trained = _trained_context(shown)
+    modelfile_ctx = parameter(shown.get("parameters", ""), "num_ctx")
+
+    options = {"num_ctx": ctx} if ctx else None
+    with (waiting or _no_wait)(f"loading {model} in Ollama"):
+        client.load(model, options)
+    running = _find_running(client, model)
+
+    report = Report(
+        model=running.name, host=client.host, ollama_version=version, digest=running.digest,
+        requested_ctx=ctx, expected_ctx=None, trained_ctx=trained, running=running, estimate=None,
+    )
+    if ctx:
+        _check_context(report, ctx, "--ctx")
+    elif modelfile_ctx and modelfile_ctx.isdigit():
+        _check_context(report, int(modelfile_ctx), "its Modelfile's num_ctx")
+    else:
+        _check_context(report, None, "Ollama's default")
+    _check_placement(report, hardware)
+    resolved = _estimate(report, shown, env, hardware, client.host)
+    if hardware is not None:
+        _record(report, resolved, env, hardware)
+    if tools:
+        try:
+            report.tools = tool_check(client, model)
+        except FitAdvisorError as error:  # keep what was measured; the check itself failed
+            report.problems.append(f"the tool-call check could not finish: {error}")
+        else:
+            if report.tools.verdict != "ok":
+                report.problems.append(f"tool calls: {report.tools.verdict}: {MEANING[report.tools.verdict]}")
+            elif report.tools.continues is False:
+                report.problems.append(f"after the tool result the model {report.tools.continuation}")
+    return report
+
+
+def _no_wait(_message: str):
+    from contextlib import nullcontext
+
+    return nullcontext()
+
+
+def parameter(parameters: str, name: str) -> str | None:
+    """A value from /api/show's `parameters` text (`fmt.Sprintf("%-30s %#v")` lines); the last one wins."""
+    value = None
+    for line in parameters.splitlines():
+        key, _, rest = line.strip().partition(" ")
+        if key == name:
+            value = rest.strip().strip('"')
+    return value
+
+
+def _trained_context(shown: dict) -> int | None:
+    info = shown.get("model_info") or {}
+    arch = info.get("general.architecture")
+    value = info.get(f"{arch}.context_length") if arch else None
+    return value if isinstance(value, int) else None
+
+
+def _find_running(client: Client, model: str) -> RunningModel:
+    wanted = calibration.full_name(model)
+    for running in client.ps():
+        if calibration.full_name(running.name) == wanted:
+            return running
+    raise OllamaError(
+        f"Ollama at {client.host} answered the load request but does not list {model} as loaded: "
+        "is OLLAMA_KEEP_ALIVE=0 set for the server?"
+    )
+
+
+def _check_context(report: Report, asked: int | None, how: str) -> None:
+    real = report.running.context_length
+    if real is None:
+        report.warnings.append("this Ollama does not report the loaded context (/api/ps context_length needs v0.10+)")
+        return
+    expected = asked
+    if asked and report.trained_ctx and asked > report.trained_ctx:
+        expected = report.trained_ctx
+        report.warnings.append(
+            f"asked for {format_ctx(asked)} but the model was trained for {format_ctx(report.trained_ctx)}: "
+            f"Ollama caps it at {format_ctx(report.trained_ctx)}"
+        )
+    report.expected_ctx = expected
+    if expected and real < expected:
+        report.problems.append(
+            f"Ollama runs the model at {format_ctx(real)} context, not the {format_ctx(expected)} asked for: "
+            "the server may have lowered it to fit memory; try a smaller --ctx or a smaller model"
+        )
+    elif real < CLAUDE_CODE_MIN_CTX:
+        report.problems.append(
+            f"the model runs at {format_ctx(real)} context ({how}); Claude Code needs {format_ctx(CLAUDE_CODE_MIN_CTX)} "
+            f"or more, else it drops the task: run `fitadvisor apply {report.model.removesuffix(':latest')} --ctx 64k`"
+        )
+
+
+def _check_placement(report: Report, hardware) -> None:
+    running = report.running
+    has_gpu = bool(hardware and hardware.gpus)
+    if 0 < running.size_vram < running.size:
+        report.warnings.append(
+            f"the model spilled to the CPU ({running.processor}): {format_gb(running.size - running.size_vram)} runs "
+            "from system memory, which makes every token several times slower; use a smaller context or model"
+        )
+    elif running.size_vram == 0 and has_gpu:
+        report.warnings.append("the model runs entirely on the CPU although this machine has a GPU")
+
+
+def _estimate(report: Report, shown: dict, env: ServerEnv, hardware, host: str) -> str:
+    """fitadvisor's estimate at the context Ollama really used; returns the model name estimates use ('' if none)."""
+    from fitadvisor.memory.estimate import Settings, estimate
+    from fitadvisor.memory.releases import Release
+
+    resolved = _resolve(report.model, shown, host)
+    if resolved is None:
+        report.estimate_note = f"fitadvisor does not know {report.model} (nor its parent model), so there is no estimate"
+        return ""
+    settings = Settings(
+        num_ctx=report.running.context_length or report.expected_ctx, kv_cache_type=env.kv_cache_type,
+        flash_attention=env.flash_attention, parallel=env.parallel, release=Release.of(report.ollama_version),
+    )
+    report.estimate = estimate(resolved.architecture, settings, hardware, model=resolved.name, source=resolved.source)
+    error = report.error_percent
+    if error is not None and abs(error) > 10:
+        report.warnings.append(
+            f"fitadvisor's estimate ({format_gb(report.estimate.total_bytes)}) is {abs(error):.0f}% "
+            f"{'above' if error > 0 else 'below'} what Ollama loaded ({format_gb(report.running.size)}); "
+            "later estimates for these settings on this machine use the measurement"
+        )
+    return resolved.name
+
+
+def _resolve(model: str, shown: dict, host: str):
+    """The catalog entry (or GGUF) for the model, else for the model it was created from.
+
+    A derived model is known by its parent (`details.parent_model`) or, for the names `fitadvisor
+    apply` gives (`devstral-small-2-64k`), by the name without its context suffix.
+    """
+    from fitadvisor.models.resolve import resolve_model
+
+    parent = (shown.get("details") or {}).get("parent_model") or ""
+    bare = model.removesuffix(":latest")
+    unsuffixed = re.sub(r"-\d+[kKmM]$", "", bare)
+    for name in dict.fromkeys(n for n in (bare, model, parent, unsuffixed) if n):
+        try:
+            return resolve_model(name, host=host)
+        except FitAdvisorError:
+            continue
+    return None
+
+
+def _record(report: Report, estimate_model: str, env: ServerEnv, hardware) -> None:
+    from fitadvisor.memory.releases import format_version, parse_version
+
+    running = report.running
+    if running.context_length is None:
+        return
+    observation = calibration.Observation(
+        model=calibration.full_name(running.name), estimate_model=estimate_model, digest=running.digest,
+        num_ctx=running.context_length, kv_cache_type=env.kv_cache_type, flash_attention=env.flash_attention,
+        parallel=env.parallel, ollama_version=format_version(parse_version(report.ollama_version)),
+        size_bytes=running.size, size_vram_bytes=running.size_vram, processor=running.processor,
+        machine=calibration.machine_summary(hardware),
+        measured_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        estimated_bytes=report.estimate.total_bytes if report.estimate else 0,
+    )
+    try:
+        store = calibration.record(observation)
+    except FitAdvisorError as error:
+        report.warnings.append(f"the measurement was not stored: {error}")
+        return
+    if store.problem:
+        report.warnings.append(store.problem)
+    report.stored_in = str(store.path)
+
+
+# -- the tool-call check ------------------------------------------------------------------------
+
+
+def tool_check(client: Client, model: str) -> ToolCheck:
+    """One exchange the way Claude Code drives a model: a task that needs a tool, then the tool's result."""
+    request = {
+        "model": model, "max_tokens": CHECK_MAX_TOKENS, "system": [{"type": "text", "text": CHECK_SYSTEM}],
+        "tools": CHECK_TOOLS, "messages": [{"role": "user", "content": CHECK_TASK}],
+    }
+    try:
+        answer = client.messages(request)
+    except OllamaError as error:
+        if "does not support tools" in str(error):
+            refusal = str(error).split("answered: ", 1)[-1]
+            return ToolCheck("unsupported", f"was refused: Ollama answered {refusal!r}")
+        raise
+    content = _content(answer)
+    verdict, detail = classify(content, CHECK_TOOLS)
+    if answer.get("stop_reason") == "max_tokens" and verdict == "no-tool-call":
+        detail += f" (it stopped at the {CHECK_MAX_TOKENS}-token limit)"
+    check = ToolCheck(verdict, detail)
+    if verdict == "ok":
+        call = next(block for block in content if block.get("type") == "tool_use")
+        follow_up = {
+            **request,
+            "messages": [
+                *request["messages"],
+                {"role": "assistant", "content": content},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.get("id", ""), "content": CHECK_RESULT}]},
+            ],
+        }
+        check.continues, check.continuation = _continues(_content(client.messages(follow_up)), call)
+    return check
+
+
+def _content(answer: dict) -> list[dict]:
+    content = answer.get("content")
+    if not isinstance(content, list):
+        raise OllamaError("Ollama's /v1/messages answer has no content list: is this an Anthropic-compatible server?")
+    return [block for block in content if isinstance(block, dict)]
+
+
+def classify(content: list[dict], tools: list[dict]) -> tuple[str, str]:
+    """The verdict for a model's answer to a task that needs a tool, and what it did."""
+    known = {tool["name"]: tool for tool in tools}
+    calls = [block for block in content if block.get("type") == "tool_use"]
+    if calls:
+        call = calls[0]
+        name, arguments = call.get("name"), call.get("input")
+        if name not in known:
+            return "unknown-tool", f"called {name!r}, which is not one of {', '.join(known)}"
+        schema = known[name].get("input_schema", {})
+        properties = set(schema.get("properties", {}))
+        if not isinstance(arguments, dict):
+            return "bad-arguments", f"called {name} with {json.dumps(arguments)}, which is not an object"
+        if _nested(arguments, properties):
+            return "nested-arguments", f"called {name} with {json.dumps(arguments)[:200]}"
+        missing = sorted(set(schema.get("required", [])) - set(arguments))
+        invented = sorted(set(arguments) - properties)
+        if missing or invented:
+            parts = ([f"missing {', '.join(missing)}"] if missing else []) + ([f"invented {', '.join(invented)}"] if invented else [])
+            return "bad-arguments", f"called {name} with {json.dumps(arguments)[:200]}: {'; '.join(parts)}"
+        return "ok", f"called {name} with {json.dumps(arguments)[:200]}"
+    text = " ".join(str(block.get("text", "")) for block in content if block.get("type") == "text").strip()
+    if _narrated(text, known):
+        return "narrated", f"wrote the call as text: {_snippet(text)}"
+    return "no-tool-call", f"answered in text only: {_snippet(text)}" if text else "answered with nothing"
+
+
+def _nested(arguments: dict, properties: set[str]) -> bool:
+    """`{"tool_name": "Read", "parameters": {...}}` instead of the parameters themselves."""
+    keys = set(arguments) - properties
+    return bool(keys & _NAME_KEYS) and any(isinstance(arguments.get(k), dict) for k in keys & _ARGUMENT_KEYS) or (
+        len(arguments) == 1 and next(iter(arguments)) in _ARGUMENT_KEYS - properties and isinstance(next(iter(arguments.values())), dict)
+    )
+
+
+def _narrated(text: str, known: dict[str, dict]) -> bool:
+    if any(marker in text for marker in _NARRATION_MARKERS):
+        return True
+    for obj in _json_objects(text):
+        named = {str(obj.get(k)) for k in _NAME_KEYS if isinstance(obj.get(k), str)}
+        if named & set(known):
+            return True
+        for tool in known.values():
+            required = set(tool.get("input_schema", {}).get("required", []))
+            if required and required <= set(obj):
+                return True
+    return any(re.search(rf"\b{re.escape(name)}\s*\(\s*[\w\"'{{]", text) for name in known)
+
+
+def _json_objects(text: str) -> list[dict]:
+    decoder, found, index = json.JSONDecoder(), [], text.find("{")
+    while index != -1:
+        try:
+            obj, end = decoder.raw_decode(text, index)
+        except ValueError:
+            index = text.find("{", index + 1)
+            continue
+        if isinstance(obj, dict):
+            found.append(obj)
+        index = text.find("{", end)
+    return found
+
+
+def _snippet(text: str, limit: int = 120) -> str:
+    one_line = " ".join(text.split())
+    return json.dumps(one_line if len(one_line) <= limit else one_line[: limit - 1] + "…", ensure_ascii=False)
+
+
+def _continues(content: list[dict], first_call: dict) -> tuple[bool, str]:
+    """Whether the model went on from the tool's result (an answer or a new call) rather than stalling or looping."""
+    calls = [block for block in content if block.get("type") == "tool_use"]
+    text = " ".join(str(block.get("text", "")) for block in content if block.get("type") == "text").strip()
+    if any(c.get("name") == first_call.get("name") and c.get("input") == first_call.get("input") for c in calls):
+        return False, "repeated the same call instead of using its result (Claude Code would loop)"
+    if calls:
+        return True, f"went on with a further call to {calls[0].get('name')}"
+    if text:
+        return True, f"answered from the result: {_snippet(text, 80)}"
+    return False, "returned nothing after the tool result (Claude Code would stop there)"

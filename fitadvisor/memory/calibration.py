@@ -1,0 +1,169 @@
+"""The calibration store: what `fitadvisor verify` measured on this machine, for later estimates.
+
+One TOML file under the user's config directory. An observation is keyed by model, context, the
+server settings that change memory, the Ollama release and the machine, so an estimate uses it only
+when all of them match. A damaged store is moved aside and reported, never fatal: it only holds
+measurements that `verify` can take again.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from fitadvisor.hardware.machine import Hardware
+from fitadvisor.units import GIB
+
+STORE_NAME = "calibration.toml"
+FORMAT = 1
+
+
+def config_dir() -> Path:
+    """FITADVISOR_CONFIG_DIR, else the platform's per-user config directory."""
+    override = os.environ.get("FITADVISOR_CONFIG_DIR")
+    if override:
+        return Path(override)
+    if sys.platform == "win32":
+        return Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming") / "fitadvisor"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "fitadvisor"
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "fitadvisor"
+
+
+def store_path() -> Path:
+    return config_dir() / STORE_NAME
+
+
+def machine_summary(hardware: Hardware) -> str:
+    """This machine in one stable line: what decides where a model fits (not free memory, which moves)."""
+    parts = [hardware.os, hardware.chip or hardware.cpu.name, f"{hardware.memory_bytes / GIB:.0f} GiB RAM"]
+    parts += [f"{gpu.name} {gpu.memory_bytes / GIB:.1f} GiB" for gpu in hardware.gpus]
+    return ", ".join(part for part in parts if part)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One model loaded by `verify`, as `/api/ps` reported it."""
+
+    model: str  # the Ollama name, e.g. "devstral-small-2-64k:latest"
+    estimate_model: str  # the name estimates use for the same weights ("" when fitadvisor could not resolve it)
+    digest: str
+    num_ctx: int  # the context Ollama really used (per slot)
+    kv_cache_type: str  # OLLAMA_KV_CACHE_TYPE as configured
+    flash_attention: str  # OLLAMA_FLASH_ATTENTION: auto, on, off
+    parallel: int  # OLLAMA_NUM_PARALLEL
+    ollama_version: str
+    size_bytes: int  # total, CPU + GPU
+    size_vram_bytes: int
+    processor: str  # as `ollama ps` prints it
+    machine: str  # machine_summary()
+    measured_at: str  # ISO 8601, UTC
+    estimated_bytes: int = 0  # fitadvisor's estimate at the time (0: none)
+
+    def key(self) -> tuple:
+        return (self.estimate_model or self.model, self.num_ctx, self.kv_cache_type, self.flash_attention,
+                self.parallel, self.ollama_version, self.machine)
+
+    @property
+    def date(self) -> str:
+        return self.measured_at[:10]
+
+
+@dataclass
+class Store:
+    observations: list[Observation]
+    path: Path
+    problem: str | None = None  # set when the file was damaged and moved aside
+
+
+def load() -> Store:
+    """The stored observations; a damaged file is moved aside and reported in `problem`."""
+    path = store_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Store([], path)
+    except OSError as error:
+        return Store([], path, f"cannot read the calibration store {path} ({error.strerror}): measurements are not used")
+    try:
+        return Store(_parse(text), path)
+    except (ValueError, TypeError, KeyError) as error:
+        aside = _set_aside(path)
+        where = f"moved to {aside}" if aside else "left in place (it could not be moved)"
+        return Store([], path, f"the calibration store {path} was damaged ({error}); {where}, starting a new one")
+
+
+def _parse(text: str) -> list[Observation]:
+    from fitadvisor.datafiles import tomllib
+
+    data = tomllib.loads(text)  # TOMLDecodeError is a ValueError
+    if data.get("format") != FORMAT or not isinstance(data.get("observation", []), list):
+        raise ValueError(f"unknown layout (format {data.get('format')!r})")
+    types = {f.name: int if f.type == "int" else str for f in fields(Observation)}
+    observations = []
+    for entry in data.get("observation", []):
+        if not isinstance(entry, dict) or set(entry) - set(types):
+            raise ValueError("an observation has unknown fields")
+        observation = Observation(**entry)  # a missing field is a TypeError
+        for name, expected in types.items():
+            if not isinstance(getattr(observation, name), expected):
+                raise ValueError(f"{name} of {observation.model!r} is not a {expected.__name__}")
+        observations.append(observation)
+    return observations
+
+
+def _set_aside(path: Path) -> Path | None:
+    target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        os.replace(path, target)
+    except OSError:
+        return None
+    return target
+
+
+def record(observation: Observation) -> Store:
+    """Add an observation, replacing an older one with the same key; written atomically."""
+    import tomli_w
+
+    store = load()
+    kept = [o for o in store.observations if o.key() != observation.key()]
+    store.observations = [*kept, observation]
+    text = tomli_w.dumps({"format": FORMAT, "observation": [asdict(o) for o in store.observations]})
+    header = "# Measurements taken by `fitadvisor verify`; safe to delete (verify measures again).\n"
+    _write(store.path, header + text)
+    return store
+
+
+def _write(path: Path, text: str) -> None:
+    from fitadvisor.errors import FitAdvisorError
+    from fitadvisor.files import atomic_write
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, text)
+    except OSError as error:
+        raise FitAdvisorError(
+            f"cannot write the calibration store {path} ({error.strerror}): set FITADVISOR_CONFIG_DIR to a writable directory"
+        ) from None
+
+
+def lookup(
+    store: Store, model: str, num_ctx: int, kv_cache_type: str, flash_attention: str, parallel: int,
+    ollama_version: str, machine: str,
+) -> Observation | None:
+    """The newest observation for this model at these settings on this machine, if any."""
+    wanted = (num_ctx, kv_cache_type, flash_attention, parallel, ollama_version, machine)
+    names = {model, full_name(model)}
+    matches = [
+        o for o in store.observations
+        if (o.estimate_model in names or full_name(o.model) in names) and o.key()[1:] == wanted
+    ]
+    return max(matches, key=lambda o: o.measured_at, default=None)
+
+
+def full_name(name: str) -> str:
+    """`devstral-small-2` -> `devstral-small-2:latest`, as Ollama names it."""
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"

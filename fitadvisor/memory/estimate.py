@@ -1,0 +1,372 @@
+"""What Ollama will really load for a model at a context: weights + KV cache + compute + the rest.
+
+Each term follows how the engine allocates (see releases.py for which engine runs what):
+- llama-server (v0.30+) and Ollama's own engine allocate real ggml buffers: the KV cache by cell,
+  padded to 256, and a compute buffer sized by the largest stage of the graph;
+- Ollama's llama.cpp runner before v0.30 reports its own `GGML.GraphSize` estimate instead, which
+  leaves the token-embedding table out and sizes the graph without flash attention.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fitadvisor.errors import FitAdvisorError
+from fitadvisor.hardware.machine import Hardware
+from fitadvisor.memory.releases import (
+    KV_CACHE_BYTES,
+    LLAMA_ENGINE,
+    LLAMA_SERVER,
+    Release,
+)
+from fitadvisor.models.architecture import FULL, RECURRENT, SLIDING, Architecture
+from fitadvisor.units import format_ctx, processor_label
+
+CACHE_PADDING = 256
+# GraphSize's rough bytes per cache element (fs/ggml/ggml.go), not ggml's block sizes.
+_GRAPHSIZE_KV_BYTES = {"f16": 2.0, "q8_0": 1.0, "q4_0": 0.5}
+
+
+def pad(value: int, to: int = CACHE_PADDING) -> int:
+    return -(-value // to) * to
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the server is asked to run the model (the knobs that change its memory)."""
+
+    num_ctx: int | None = None  # None: the server's default context
+    kv_cache_type: str = "f16"  # OLLAMA_KV_CACHE_TYPE
+    flash_attention: str = "auto"  # OLLAMA_FLASH_ATTENTION unset / 1 / 0
+    parallel: int = 1  # OLLAMA_NUM_PARALLEL
+    batch: int | None = None  # n_ubatch; None: what the release picks
+    release: Release = field(default_factory=lambda: Release.of(None))
+
+
+@dataclass
+class Estimate:
+    model: str
+    source: str  # where the architecture came from: catalog, gguf, ollama, store, registry
+    release: str
+    engine: str
+    requested_ctx: int | None
+    num_ctx: int
+    parallel: int
+    kv_cache_type: str
+    flash_attention: bool
+    batch: int
+    weights_bytes: int
+    kv_cache_bytes: int
+    compute_bytes: int
+    other_bytes: int
+    gpu_budget_bytes: int | None = None
+    gpu_bytes: int = 0
+    cpu_bytes: int = 0
+    fits: bool | None = None
+    notes: list[str] = field(default_factory=list)
+    source_detail: str = ""  # how the source answered ("from fitadvisor's catalog", "read from x.gguf", ...)
+    measured_total_bytes: int | None = None  # what `fitadvisor verify` measured for these settings on this machine
+
+    @property
+    def total_bytes(self) -> int:
+        return self.weights_bytes + self.kv_cache_bytes + self.compute_bytes + self.other_bytes
+
+    @property
+    def loaded_bytes(self) -> int:
+        """The size to plan with: what `fitadvisor verify` measured for these settings here, else the estimate."""
+        return self.measured_total_bytes or self.total_bytes
+
+    @property
+    def cpu_percent(self) -> int:
+        """The CPU share `ollama ps` prints in its PROCESSOR column."""
+        return round(self.cpu_bytes / self.total_bytes * 100) if self.total_bytes else 0
+
+    @property
+    def processor(self) -> str:
+        """The PROCESSOR column `ollama ps` would show."""
+        return processor_label(self.total_bytes, self.gpu_bytes)
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "source": self.source,
+            "source_detail": self.source_detail,
+            "ollama_version": self.release,
+            "engine": self.engine,
+            "requested_ctx": self.requested_ctx,
+            "num_ctx": self.num_ctx,
+            "parallel": self.parallel,
+            "kv_cache_type": self.kv_cache_type,
+            "flash_attention": self.flash_attention,
+            "batch": self.batch,
+            "weights_bytes": self.weights_bytes,
+            "kv_cache_bytes": self.kv_cache_bytes,
+            "compute_bytes": self.compute_bytes,
+            "other_bytes": self.other_bytes,
+            "total_bytes": self.total_bytes,
+            "gpu_budget_bytes": self.gpu_budget_bytes,
+            "gpu_bytes": self.gpu_bytes,
+            "cpu_bytes": self.cpu_bytes,
+            "processor": self.processor,
+            "fits": self.fits,
+            "measured_total_bytes": self.measured_total_bytes,
+            "notes": self.notes,
+        }
+
+
+def kv_cache_bytes(
+    arch: Architecture, num_ctx: int, parallel: int, cache_type: str, batch: int, release: Release, engine: str
+) -> int:
+    """Bytes of the KV cache (and recurrent state) for all slots."""
+    if engine == LLAMA_ENGINE:
+        return int(sum(_graphsize_kv_layers(arch, num_ctx * parallel, cache_type)))
+    per_cell = KV_CACHE_BYTES[cache_type]
+    value_length = 0 if engine == LLAMA_SERVER and arch.is_mla else arch.value_length  # llama.cpp: V is a view of the latent K
+    streams, stream_cells, stream_swa_cells = kv_cells(arch, num_ctx, parallel, batch, release, engine)
+    full_cells, swa_cells = streams * stream_cells, streams * stream_swa_cells
+    total = 0.0
+    for layer, kind in enumerate(arch.layers):
+        if kind == RECURRENT:
+            total += parallel * arch.recurrent_state_floats * 4  # always f32
+        elif kind in (FULL, SLIDING):
+            cells = full_cells if kind == FULL else swa_cells
+            total += cells * arch.kv_heads(layer) * (arch.key_length + value_length) * per_cell
+    return int(total)
+
+
+def kv_cells(arch: Architecture, num_ctx: int, parallel: int, batch: int, release: Release, engine: str) -> tuple[int, int, int]:
+    """The cache's streams, and the cells per stream of full-attention and sliding-window layers.
+
+    Ollama's own engine keeps one stream for all slots. For llama-server Ollama passes
+    `-c num_ctx*parallel -np parallel`; llama.cpp pads the context to 256, splits it into one stream
+    per slot (kv_unified off) and pads each stream to 256 again. A sliding-window layer keeps window +
+    batch per stream, padded, never more than the stream (0 cells for a model without such layers).
+    """
+    if engine == LLAMA_SERVER:
+        streams, per_stream = parallel, pad(pad(num_ctx * parallel) // parallel)
+    else:
+        streams, per_stream = 1, pad(num_ctx * parallel)
+    swa = min(per_stream, pad(release.swa_cells(arch, parallel, batch))) if SLIDING in arch.layers else 0
+    return streams, per_stream, swa
+
+
+def _graphsize_kv_layers(arch: Architecture, context: int, cache_type: str) -> list[float]:
+    """Per-layer cache as Ollama's llama-runner estimate computes it: no padding, rough element sizes."""
+    per_cell = _GRAPHSIZE_KV_BYTES[cache_type]
+    layers = []
+    for layer, kind in enumerate(arch.layers):
+        if kind == RECURRENT:
+            layers.append(arch.recurrent_state_floats * 4)
+        elif kind in (FULL, SLIDING):
+            layers.append(context * (arch.key_length + arch.value_length) * arch.kv_heads(layer) * per_cell)
+        else:
+            layers.append(0)
+    return layers
+
+
+def compute_buffer_bytes(arch: Architecture, n_ctx: int, swa_cells: int, batch: int, flash_attention: bool) -> int:
+    """llama.cpp's compute buffer: the largest of the attention, feed-forward and output stages.
+
+    Each stage is linear in the batch; without flash attention the attention stage also holds the
+    f32 score matrix (batch x context x heads) and the mask is f32 rather than f16.
+    (Measured on real llama.cpp: shared/calibration/llamacpp-buffers.md, bench/engine/README.md.)
+    """
+    n_embd, n_head, n_head_kv, head_dim = arch.embedding_length, arch.head_count, arch.head_count_kv, arch.key_length
+    mask = (2 if flash_attention else 4) * batch * (n_ctx + swa_cells)
+    attention = mask + 4 * batch * (3 * n_embd + 2 * n_head * head_dim + 2 * n_head_kv * head_dim)
+    if not flash_attention:
+        attention += 4 * batch * n_ctx * n_head
+    feed_forward = mask + 4 * batch * _feed_forward_floats_per_token(arch)
+    output = 4 * batch * (arch.vocab_size + 2 * n_embd)
+    return max(attention, feed_forward, output)
+
+
+def _feed_forward_floats_per_token(arch: Architecture) -> int:
+    """f32 values the feed-forward stage spans per token of the batch, holes included.
+
+    Below the stage lie the residual, the attention output, its projection (the stage's input) and
+    that input's norm. The stage allocates gate, up and their product side by side; gate and up are
+    freed, and the down projection reuses their hole when it fits, else lands on top. An MoE stage
+    (`mul_mat_id`) does this for all routed experts at once; a shared expert runs after it, in the
+    holes it left. (Traced in llama.cpp's graph allocator: bench/engine/README.md.)
+    """
+    n_embd = arch.embedding_length
+    # MLA decompresses each head's value before the output projection; unknown width: the latent's.
+    value_length = arch.value_length_mla if arch.is_mla and arch.value_length_mla else arch.value_length
+    below = 3 * n_embd + arch.head_count * value_length
+
+    def stage(hidden: int, output: int) -> int:
+        return 3 * hidden + (output if output > 2 * hidden else 0)
+
+    dense = stage(arch.feed_forward_length, n_embd)
+    if not arch.is_moe:
+        return below + dense
+    used = arch.expert_used_count
+    moe = stage(used * arch.expert_feed_forward_length, used * n_embd)
+    return below + (max(dense, moe) if arch.leading_dense_block_count else moe)
+
+
+def graphsize_bytes(arch: Architecture, context: int, batch: int, kv_total: float) -> int:
+    """Ollama's `GGML.GraphSize` full-offload graph for the llama runner (fs/ggml/ggml.go, v0.14-v0.29).
+
+    These are the non-fused worst cases: the `context * heads` terms are the f32 attention scores.
+    """
+    E, H, V = arch.embedding_length, arch.head_count, arch.vocab_size
+    Hkv, Dk, C, b = arch.head_count_kv, arch.key_length, context, batch
+    name = arch.name
+    if name in ("llama", "llama4"):
+        return int(max(4 * b * (1 + 4 * E + C * (1 + H)), 4 * b * (E + V)))
+    if name == "qwen2":
+        return int(max(4 * b * (E + V), 4 * b * (1 + 2 * E + C + C * H)))
+    if name in ("gemma", "gemma2", "gemma3", "gemma3n"):
+        full = max(4 * b * (E + V), 4 * b * (2 + C + C * H + 2 * E + 2 * Dk * H))
+        return int(full * 4 if name == "gemma3n" else full)
+    if name == "command-r":
+        return int(max(4 * b * (E + V), 4 * b * (2 + 4 * E + C * (1 + H))))
+    if name == "deepseek2":
+        return int(max(4 * b * (3 * E + V), 4 * b * (3 * E + 2 + C * (1 + Hkv) + 2 * Dk * Hkv)))
+    # Every other architecture: GraphSize's fallback, proportional to the cache.
+    return int(H / max(1, Hkv) * kv_total / 6)
+
+
+def estimate(
+    arch: Architecture, settings: Settings, hardware: Hardware | None = None, model: str = "", source: str = "catalog"
+) -> Estimate:
+    """The loaded size of `arch` under `settings`, and how Ollama would place it on `hardware`."""
+    release = settings.release
+    engine = release.engine(arch)
+    notes: list[str] = []
+    if release.newer_than_modelled:
+        notes.append(f"Ollama {release.label} is newer than the newest release fitadvisor models; estimating as the newest")
+
+    requested = settings.num_ctx
+    if requested is None:
+        num_ctx = release.default_num_ctx(hardware.gpu_total_bytes if hardware else 0)
+        notes.append(f"no context given: Ollama {release.label} would use its default of {format_ctx(num_ctx)}")
+    else:
+        if requested < 1:
+            raise FitAdvisorError(f"invalid context size {requested}: it must be at least 1 token")
+        num_ctx = requested
+    if num_ctx > arch.context_length:
+        notes.append(
+            f"{format_ctx(num_ctx)} is more than {model or arch.name} was trained for: Ollama caps num_ctx at "
+            f"{format_ctx(arch.context_length)}"
+        )
+        num_ctx = arch.context_length
+    num_ctx = max(num_ctx, 4)  # the scheduler's floor
+
+    parallel = release.parallel(arch, settings.parallel)
+    if parallel != settings.parallel:
+        notes.append(f"Ollama runs {arch.name} models with one parallel slot whatever OLLAMA_NUM_PARALLEL says")
+    flash_attention = release.flash_attention(arch, settings.flash_attention)
+    cache_type, cache_note = release.kv_cache_type(settings.kv_cache_type, flash_attention, settings.flash_attention)
+    if cache_note:
+        notes.append(cache_note)
+
+    if engine == LLAMA_ENGINE:
+        weights = arch.weights_bytes if arch.tied_embeddings else arch.weights_bytes - arch.token_embedding_bytes
+    else:
+        weights = arch.weights_bytes
+
+    batch = settings.batch
+    if batch is None:
+        available = hardware.gpu_budget_bytes(0) if hardware and hardware.gpus else (
+            hardware.available_memory_bytes if hardware else 0
+        )
+        batch = release.batch(
+            num_ctx * parallel,
+            _predicted_server_bytes(arch, num_ctx, parallel),
+            available,
+            flash_attention,
+            bool(hardware and hardware.is_cuda),
+        )
+    elif batch < 1:
+        raise FitAdvisorError(f"invalid batch size {batch}: it must be at least 1")
+
+    kv = kv_cache_bytes(arch, num_ctx, parallel, cache_type, batch, release, engine)
+    if engine == LLAMA_ENGINE:
+        compute = graphsize_bytes(arch, num_ctx * parallel, min(num_ctx, batch), kv)
+        other = 0  # this era's runner leaves a separate projector unreserved
+    else:
+        # Attention runs per stream: the mask and scores span one stream's cells.
+        _, n_ctx, swa_cells = kv_cells(arch, num_ctx, parallel, batch, release, engine)
+        compute = compute_buffer_bytes(arch, n_ctx, swa_cells, batch, flash_attention)
+        output = 4 * arch.vocab_size * parallel  # logits buffer for one token per slot
+        other = arch.projector_bytes + output
+
+    result = Estimate(
+        model=model or arch.name,
+        source=source,
+        release=release.label,
+        engine=engine,
+        requested_ctx=requested,
+        num_ctx=num_ctx,
+        parallel=parallel,
+        kv_cache_type=cache_type,
+        flash_attention=flash_attention,
+        batch=batch,
+        weights_bytes=weights,
+        kv_cache_bytes=kv,
+        compute_bytes=compute,
+        other_bytes=other,
+        notes=notes,
+    )
+    if hardware is not None:
+        _place(result, arch, hardware, release, engine)
+    return result
+
+
+def _predicted_server_bytes(arch: Architecture, num_ctx: int, parallel: int) -> int:
+    """Ollama's deliberately crude `PredictServerVRAM`, which only steers its batch choice."""
+    head_dim = arch.embedding_length // max(1, arch.head_count)
+    kv = 2 * arch.block_count * max(1, arch.head_count_kv) * head_dim * min(num_ctx, arch.context_length) * parallel * 2
+    return arch.weights_bytes + kv
+
+
+def expert_share(arch: Architecture) -> float:
+    """The share of an MoE model's parameters in its routed experts.
+
+    With E experts of which k are used per token, total = dense + experts and active = dense +
+    experts * k / E, so experts = (total - active) / (1 - k / E).
+    """
+    if not arch.is_moe or not arch.parameters or not arch.active_parameters:
+        return 0.0
+    used = arch.expert_used_count / arch.expert_count
+    experts = (arch.parameters - arch.active_parameters) / (1 - used)
+    return min(1.0, max(0.0, experts / arch.parameters))
+
+
+def _place(result: Estimate, arch: Architecture, hardware: Hardware, release: Release, engine: str) -> None:
+    """Split the model between GPU and CPU the way Ollama's layout does.
+
+    The compute buffer and the output layer stay on the GPU; repeating layers (their weights and
+    cache) go to the GPU from the last one down while they fit, the rest runs on the CPU. llama-server
+    (v0.30+) first moves an MoE model's expert tensors to the CPU, keeping attention, the dense
+    weights and the cache on the GPU, then brings experts back layer by layer while they fit.
+    """
+    total = result.total_bytes
+    if not hardware.gpus:
+        result.gpu_budget_bytes = 0
+        result.cpu_bytes, result.gpu_bytes = total, 0
+        result.fits = total <= hardware.available_memory_bytes
+        return
+    budget = hardware.gpu_budget_bytes(release.gpu_reserve_bytes, release.metal_reserve_bytes)
+    result.gpu_budget_bytes = budget
+    if total <= budget:
+        result.gpu_bytes, result.cpu_bytes, result.fits = total, 0, True
+        return
+    if engine == LLAMA_SERVER and arch.is_moe:
+        experts = int(result.weights_bytes * expert_share(arch))
+        if total - experts <= budget:
+            per_layer_experts = experts / arch.block_count
+            layers = int((budget - (total - experts)) // per_layer_experts) if per_layer_experts else 0
+            gpu = total - experts + int(layers * per_layer_experts)
+            result.gpu_bytes, result.cpu_bytes, result.fits = gpu, total - gpu, False
+            return
+    per_layer = (result.weights_bytes + result.kv_cache_bytes) / arch.block_count
+    room = budget - result.compute_bytes - result.other_bytes
+    if engine == LLAMA_ENGINE:
+        room -= per_layer  # the llama runner keeps one layer's worth spare on each GPU
+    layers_on_gpu = max(0, min(arch.block_count, int(room // per_layer))) if per_layer else 0
+    gpu = int(layers_on_gpu * per_layer) + (result.compute_bytes + result.other_bytes if layers_on_gpu else 0)
+    result.gpu_bytes, result.cpu_bytes, result.fits = gpu, total - gpu, False

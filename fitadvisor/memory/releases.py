@@ -1,0 +1,200 @@
+"""How each Ollama release runs a model: engine, flash attention, batch, cache type, context.
+
+Facts from Ollama's source as summarised in the project's reference notes (shared/reference/ollama.md):
+v0.11.5-v0.29 ("era B") run some architectures in Ollama's own engine, which measures real
+allocations, and the rest in its llama.cpp runner, whose memory Ollama *estimates* with
+`GGML.GraphSize`; from v0.30 every GGUF model runs in upstream `llama-server`, which allocates
+what llama.cpp allocates.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from fitadvisor.errors import FitAdvisorError
+from fitadvisor.models.architecture import Architecture
+from fitadvisor.units import GIB, MIB
+
+Version = tuple[int, int, int]
+
+OLDEST_MODELLED: Version = (0, 14, 0)  # the first release with Anthropic's /v1/messages
+NEWEST_MODELLED: Version = (0, 32, 15)
+LLAMA_SERVER_SINCE: Version = (0, 30, 0)
+
+OLLAMA_ENGINE = "ollama"  # Ollama's Go engine (era B): memory measured by the runner
+LLAMA_ENGINE = "llama"  # Ollama's llama.cpp runner (era B): memory estimated by GraphSize
+LLAMA_SERVER = "llama-server"  # upstream llama-server (v0.30+)
+
+# Architectures the Ollama engine runs in v0.14.0 (`OllamaEngineRequired`).
+_OLLAMA_ENGINE_V0_14 = {
+    "bert", "deepseek2", "deepseekocr", "gemma3", "gemma3n", "gptoss", "llama4", "mistral3", "mllama",
+    "nomic-bert", "olmo3", "qwen25vl", "qwen3", "qwen3moe", "qwen3vl", "qwen3vlmoe",
+}
+# Architectures added to the Ollama engine later; they ran nowhere before (the release that turned
+# flash attention on for them is the release that brought them).
+_OLLAMA_ENGINE_ADDED: dict[str, Version] = {
+    "glm4moelite": (0, 14, 3), "lfm2": (0, 14, 3), "glmocr": (0, 15, 5), "qwen3next": (0, 15, 5),
+    "nemotron_h": (0, 17, 1), "nemotron_h_moe": (0, 17, 1), "lfm2moe": (0, 17, 1), "qwen35": (0, 17, 1),
+    "qwen35moe": (0, 17, 1), "gemma4": (0, 20, 4),
+}
+# Ollama-engine architectures with flash attention on by default, and since when (`GGML.FlashAttention`).
+_FLASH_ATTENTION_DEFAULT: dict[str, Version] = {
+    "gptoss": (0, 11, 8), "qwen3": (0, 12, 4), "qwen3moe": (0, 12, 4), "gemma3": (0, 12, 6),
+    "qwen3vl": (0, 12, 8), "mistral3": (0, 13, 2), "olmo3": (0, 13, 4), "bert": (0, 13, 5),
+    **_OLLAMA_ENGINE_ADDED,
+}
+# Architectures Ollama runs with one parallel slot whatever OLLAMA_NUM_PARALLEL says (`server/sched.go`).
+_SINGLE_SLOT = {
+    "mllama", "qwen3vl", "qwen3vlmoe", "qwen35", "qwen35moe", "qwen3next", "lfm2", "lfm2moe",
+    "nemotron_h", "nemotron_h_moe", "nemotron_h_omni",
+}
+# Sliding-window layers the Ollama engine keeps 4096 tokens for (`NewSWAMemCache(window, 4096)`).
+_SWA_MEMORY_4096 = {"gptoss", "gemma4"}
+
+KV_CACHE_BYTES = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}  # ggml block sizes per element
+FLASH_ATTENTION_MODES = ("auto", "on", "off")
+DEFAULT_BATCH = 512  # Ollama's num_batch
+
+
+def parse_version(text: str) -> Version:
+    """`0.14.0`, `v0.32.15`, `0.33.0-rc2` -> (0, 33, 0)."""
+    match = re.match(r"^\s*v?(\d+)\.(\d+)(?:\.(\d+))?", str(text))
+    if not match:
+        raise FitAdvisorError(f"invalid Ollama version {text!r}: use a version such as 0.14.0")
+    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+
+
+def format_version(version: Version) -> str:
+    return ".".join(map(str, version))
+
+
+@dataclass(frozen=True)
+class Release:
+    """The behaviour of one Ollama version that decides what a model costs in memory."""
+
+    version: Version
+
+    @classmethod
+    def of(cls, text: str | None) -> Release:
+        """The release for a version string; None means the newest modelled one."""
+        if text is None:
+            return cls(NEWEST_MODELLED)
+        version = parse_version(text)
+        if version < OLDEST_MODELLED:
+            raise FitAdvisorError(
+                f"Ollama {format_version(version)} is older than {format_version(OLDEST_MODELLED)}, the first release "
+                "that speaks Claude Code's /v1/messages: upgrade Ollama"
+            )
+        return cls(version)
+
+    @property
+    def label(self) -> str:
+        return format_version(self.version)
+
+    @property
+    def no_server_note(self) -> str:
+        """Said when no server answered and no --ollama-version was given, so this release was modelled."""
+        return f"no Ollama server answered: modelled Ollama {self.label} (use --ollama-version to pick another)"
+
+    @property
+    def newer_than_modelled(self) -> bool:
+        return self.version > NEWEST_MODELLED
+
+    @property
+    def uses_llama_server(self) -> bool:
+        return self.version >= LLAMA_SERVER_SINCE
+
+    def engine(self, arch: Architecture) -> str:
+        if self.uses_llama_server:
+            return LLAMA_SERVER
+        added = _OLLAMA_ENGINE_ADDED.get(arch.name)
+        if added is not None:
+            if self.version < added:
+                raise FitAdvisorError(
+                    f"Ollama {self.label} cannot run {arch.name} models: they need Ollama {format_version(added)} or later"
+                )
+            return OLLAMA_ENGINE
+        return OLLAMA_ENGINE if arch.name in _OLLAMA_ENGINE_V0_14 else LLAMA_ENGINE
+
+    def flash_attention(self, arch: Architecture, mode: str) -> bool:
+        """Whether attention runs fused: `mode` is OLLAMA_FLASH_ATTENTION as auto (unset), on or off."""
+        if mode not in FLASH_ATTENTION_MODES:
+            raise FitAdvisorError(f"invalid flash-attention mode {mode!r}: use auto, on or off")
+        # Ollama's `SupportsFlashAttention`: K and V heads of one size (MLA caches are fused anyway).
+        supported = arch.key_length == arch.value_length or arch.is_mla or arch.name in ("qwen35", "qwen3next")
+        if mode == "off" or not supported:
+            return False
+        if mode == "on" or self.uses_llama_server:  # llama.cpp's `--flash-attn auto` enables it where supported
+            return True
+        since = _FLASH_ATTENTION_DEFAULT.get(arch.name)
+        # The llama runner's "auto" lets llama.cpp use flash attention, but Ollama still accounts
+        # memory with its non-fused GraphSize estimate, so memory-wise it counts as off.
+        return self.engine(arch) == OLLAMA_ENGINE and since is not None and self.version >= since
+
+    def kv_cache_type(self, requested: str, flash_attention: bool, flash_attention_mode: str) -> tuple[str, str | None]:
+        """The cache type really used, and a note when Ollama would not honour the request."""
+        if requested not in KV_CACHE_BYTES:
+            raise FitAdvisorError(f"invalid KV-cache type {requested!r}: use f16, q8_0 or q4_0")
+        if requested == "f16":
+            return requested, None
+        if not flash_attention:
+            return "f16", f"a {requested} KV cache needs flash attention, which is off for this model: the cache stays f16"
+        if not self.uses_llama_server and flash_attention_mode != "on":
+            return "f16", (
+                f"Ollama {self.label} quantizes the KV cache only with OLLAMA_FLASH_ATTENTION=1 set: "
+                "the cache stays f16 (pass --flash-attention on)"
+            )
+        return requested, None
+
+    def parallel(self, arch: Architecture, requested: int) -> int:
+        if requested < 1:
+            raise FitAdvisorError(f"invalid number of parallel slots {requested}: it must be at least 1")
+        return 1 if arch.name in _SINGLE_SLOT else requested
+
+    def default_num_ctx(self, gpu_total_bytes: int) -> int:
+        """The context a model gets with no num_ctx anywhere: fixed before v0.15.5, then by total VRAM."""
+        if self.version < (0, 15, 5):
+            return 4096
+        if gpu_total_bytes >= 47 * GIB:
+            return 262144
+        if gpu_total_bytes >= 23 * GIB:
+            return 32768
+        return 4096
+
+    def swa_cells(self, arch: Architecture, parallel: int, batch: int) -> int:
+        """Tokens a sliding-window layer keeps (before padding): for each slot's stream in llama-server,
+        for all slots together in Ollama's engine."""
+        if self.uses_llama_server:
+            return arch.sliding_window + batch  # one stream per slot (kv_unified off), each window + batch
+        if arch.name in _SWA_MEMORY_4096:
+            return parallel * max(arch.sliding_window, 4096) + batch
+        return parallel * (arch.sliding_window + (1 if parallel > 1 else 0)) + batch
+
+    def batch(self, ctx_total: int, predicted_bytes: int, available_bytes: int, flash_attention: bool, cuda: bool) -> int:
+        """The physical batch (n_ubatch) Ollama asks for.
+
+        Before v0.30 it is num_batch (512). From v0.30 Ollama picks 2048 above 32K context and 1024
+        above 4K when its crude size prediction leaves room (60% / 75% of the memory, with the
+        batch surcharge under 80%), and 512 on CUDA without flash attention.
+        """
+        if not self.uses_llama_server:
+            return DEFAULT_BATCH
+        if cuda and not flash_attention:
+            return DEFAULT_BATCH
+        steps = [(32768, 2048, 0.60, 2 * GIB), (4096, 1024, 0.75, 768 * MIB)]
+        for above, size, share, surcharge in steps:
+            if ctx_total > above and predicted_bytes <= share * available_bytes and (
+                predicted_bytes + surcharge <= 0.8 * available_bytes
+            ):
+                return size
+        return DEFAULT_BATCH
+
+    @property
+    def gpu_reserve_bytes(self) -> int:
+        """What Ollama keeps free on each GPU: MinimumMemory before v0.30, llama.cpp's fit margin after."""
+        return 1 * GIB if self.uses_llama_server else 457 * MIB
+
+    @property
+    def metal_reserve_bytes(self) -> int:
+        return 1 * GIB if self.uses_llama_server else 512 * MIB

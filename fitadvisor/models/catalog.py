@@ -1,0 +1,164 @@
+"""The curated model catalog (`data/models.toml`) and Ollama-style name resolution."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from fitadvisor.datafiles import read_toml
+from fitadvisor.errors import FitAdvisorError
+from fitadvisor.models.architecture import Architecture, expand_pattern
+
+# Ollama's name rules (types/model/name.go): [host/][namespace/]model[:tag], parts of letters,
+# digits, '_', '-' and '.', a tag up to 80 characters; names compare case-insensitively.
+_PART = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}"
+_NAME = re.compile(rf"^(?:(?P<host>{_PART}(?::\d+)?)/)?(?:(?P<namespace>{_PART})/)?(?P<model>{_PART})(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{{0,79}}))?$")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A parsed Ollama model reference, with Ollama's defaults filled in."""
+
+    model: str
+    tag: str = "latest"
+    namespace: str = "library"
+    host: str = "registry.ollama.ai"
+
+    @classmethod
+    def parse(cls, text: str) -> ModelRef:
+        match = _NAME.match(text.strip()) if isinstance(text, str) else None
+        if not match or ".." in text:
+            raise FitAdvisorError(
+                f"invalid model name {text!r}: use an Ollama name such as devstral-small-2, qwen3-coder:30b or user/model:tag"
+            )
+        parts = match.groupdict()
+        host, namespace = parts["host"], parts["namespace"]
+        if host and not namespace:  # "user/model": the first part is a namespace, not a host
+            host, namespace = None, host
+        return cls(
+            model=parts["model"].lower(),
+            tag=(parts["tag"] or "latest").lower(),
+            namespace=(namespace or "library").lower(),
+            host=(host or "registry.ollama.ai").lower(),
+        )
+
+    @property
+    def short(self) -> str:
+        """The name as `ollama list` prints it (library models without their namespace)."""
+        prefix = "" if (self.namespace == "library" and self.host == "registry.ollama.ai") else f"{self.namespace}/"
+        if self.host != "registry.ollama.ai":
+            prefix = f"{self.host}/{prefix}"
+        return f"{prefix}{self.model}:{self.tag}"
+
+
+@dataclass(frozen=True)
+class CatalogModel:
+    """One curated model: its architecture, what is known of its agentic behaviour, and sources."""
+
+    name: str
+    tags: tuple[str, ...]
+    architecture: Architecture
+    quantization: str
+    download_bytes: int
+    tools: bool
+    agentic: str  # field verdict: ok, ok-slow, no-tool-calls, narrates, bad-arguments, nested-arguments, unsupported, untested
+    swe_bench_verified: float | None
+    sources: dict[str, str]
+
+    @property
+    def reference(self) -> str:
+        """The canonical `name:tag` (the first tag listed)."""
+        return f"{self.name}:{self.tags[0]}"
+
+    @property
+    def parameters_b(self) -> float:
+        return self.architecture.parameters / 1e9
+
+
+def _architecture(entry: dict) -> Architecture:
+    download = int(entry["download_bytes"])
+    parameters = int(entry["parameters_b"] * 1e9)
+    bytes_per_parameter = download / parameters if parameters else 0
+    return Architecture(
+        name=entry["architecture"],
+        block_count=entry["block_count"],
+        embedding_length=entry["embedding_length"],
+        head_count=entry["head_count"],
+        head_count_kv=entry["head_count_kv"],
+        key_length=entry["key_length"],
+        value_length=entry["value_length"],
+        context_length=entry["context_length"],
+        layers=expand_pattern(entry["layer_pattern"], entry["block_count"]),
+        weights_bytes=download,
+        vocab_size=entry.get("vocab_size", 0),
+        feed_forward_length=entry.get("feed_forward_length", 0),
+        sliding_window=entry.get("sliding_window", 0),
+        expert_count=entry.get("expert_count", 0),
+        expert_used_count=entry.get("expert_used_count", 0),
+        expert_feed_forward_length=entry.get("expert_feed_forward_length", 0),
+        expert_shared_count=entry.get("expert_shared_count", 0),
+        leading_dense_block_count=entry.get("leading_dense_block_count", 0),
+        ssm_conv_kernel=entry.get("ssm_conv_kernel", 0),
+        ssm_state_size=entry.get("ssm_state_size", 0),
+        ssm_inner_size=entry.get("ssm_inner_size", 0),
+        ssm_group_count=entry.get("ssm_group_count", 0),
+        kv_lora_rank=entry.get("kv_lora_rank", 0),
+        value_length_mla=entry.get("value_length_mla", 0),
+        # The catalog has no tensor table: size the embedding table at the file's mean bytes per weight.
+        token_embedding_bytes=int(entry.get("vocab_size", 0) * entry["embedding_length"] * bytes_per_parameter),
+        tied_embeddings=entry.get("tied_embeddings", False),
+        vision=entry.get("vision", False),
+        parameters=parameters,
+        active_parameters=int(entry.get("active_parameters_b", entry["parameters_b"]) * 1e9),
+    )
+
+
+@lru_cache(maxsize=1)
+def load() -> tuple[CatalogModel, ...]:
+    models = []
+    for entry in read_toml("models.toml")["model"]:
+        try:
+            models.append(
+                CatalogModel(
+                    name=entry["name"],
+                    tags=tuple(entry["tags"]),
+                    architecture=_architecture(entry),
+                    quantization=entry.get("quantization", ""),
+                    download_bytes=int(entry["download_bytes"]),
+                    tools=entry["tools"],
+                    agentic=entry.get("agentic", "untested"),
+                    swe_bench_verified=entry.get("swe_bench_verified"),
+                    sources=dict(entry.get("sources", {})),
+                )
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise FitAdvisorError(f"fitadvisor's model catalog has a bad entry {entry.get('name')!r} ({error}): reinstall fitadvisor") from None
+    return tuple(models)
+
+
+def find(name: str) -> CatalogModel | None:
+    """The catalog entry an Ollama reference resolves to, or None."""
+    ref = ModelRef.parse(name)
+    if ref.namespace != "library" or ref.host != "registry.ollama.ai":
+        return None
+    for model in load():
+        if model.name == ref.model and ref.tag in (tag.lower() for tag in model.tags):
+            return model
+    return None
+
+
+def resolve(name: str) -> CatalogModel:
+    """Like `find`, but an unknown name is an error that suggests the nearest known ones."""
+    model = find(name)
+    if model is not None:
+        return model
+    ref = ModelRef.parse(name)
+    known = [f"{m.name}:{tag}" for m in load() for tag in m.tags]
+    same_name = [k for k in known if k.split(":")[0] == ref.model]
+    close = same_name or difflib.get_close_matches(ref.short, known, n=3, cutoff=0.5) or difflib.get_close_matches(
+        ref.model, sorted({m.name for m in load()}), n=3, cutoff=0.5
+    )
+    hint = f" Did you mean {', '.join(close)}?" if close else " Run `fitadvisor models` for the list."
+    raise FitAdvisorError(f"unknown model {name!r}: it is not in fitadvisor's catalog.{hint}")

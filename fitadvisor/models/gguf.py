@@ -1,0 +1,411 @@
+"""A streaming reader for GGUF headers, and the `Architecture` the header describes.
+
+Only the header and the tensor table are read (a few MB of a multi-GB file), from any stream with
+a `read(n)` method: a local file, or a range-reading stream over HTTP (registry.py). The `gguf`
+package is not used at runtime: it maps the whole file with numpy.
+
+Layout (GGUF v2/v3, little-endian): magic "GGUF", u32 version, u64 tensor count, u64 KV count,
+then the KVs (string key, u32 type, value; arrays are u32 element type + u64 count + elements),
+then per tensor: name, u32 n_dims, u64 dims, u32 ggml type, u64 offset into the data section.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from fitadvisor.errors import FitAdvisorError
+from fitadvisor.models.architecture import (
+    FULL,
+    NO_CACHE,
+    RECURRENT,
+    SLIDING,
+    Architecture,
+)
+
+MAGIC = b"GGUF"
+READ_AHEAD = 1024 * 1024  # bytes asked of the stream whenever the buffer runs dry
+_MAX_STRING = 1 << 26  # 64 MiB: a longer string or key means a corrupt file
+_MAX_COUNT = 1 << 32
+
+# GGUF value types: id -> struct format (None: string / array, read specially)
+_UINT8, _INT8, _UINT16, _INT16, _UINT32, _INT32, _FLOAT32, _BOOL, _STRING, _ARRAY, _UINT64, _INT64, _FLOAT64 = range(13)
+_SCALAR_FORMATS = {
+    _UINT8: "B", _INT8: "b", _UINT16: "H", _INT16: "h", _UINT32: "I", _INT32: "i", _FLOAT32: "f",
+    _BOOL: "?", _UINT64: "Q", _INT64: "q", _FLOAT64: "d",
+}
+
+# ggml tensor types: id -> (name, elements per block, bytes per block), from ggml.c's type traits.
+GGML_TYPES: dict[int, tuple[str, int, int]] = {
+    0: ("F32", 1, 4), 1: ("F16", 1, 2), 2: ("Q4_0", 32, 18), 3: ("Q4_1", 32, 20), 6: ("Q5_0", 32, 22),
+    7: ("Q5_1", 32, 24), 8: ("Q8_0", 32, 34), 9: ("Q8_1", 32, 40), 10: ("Q2_K", 256, 84), 11: ("Q3_K", 256, 110),
+    12: ("Q4_K", 256, 144), 13: ("Q5_K", 256, 176), 14: ("Q6_K", 256, 210), 15: ("Q8_K", 256, 292),
+    16: ("IQ2_XXS", 256, 66), 17: ("IQ2_XS", 256, 74), 18: ("IQ3_XXS", 256, 98), 19: ("IQ1_S", 256, 50),
+    20: ("IQ4_NL", 32, 18), 21: ("IQ3_S", 256, 110), 22: ("IQ2_S", 256, 82), 23: ("IQ4_XS", 256, 136),
+    24: ("I8", 1, 1), 25: ("I16", 1, 2), 26: ("I32", 1, 4), 27: ("I64", 1, 8), 28: ("F64", 1, 8),
+    29: ("IQ1_M", 256, 56), 30: ("BF16", 1, 2), 34: ("TQ1_0", 256, 54), 35: ("TQ2_0", 256, 66),
+    39: ("MXFP4", 32, 17), 40: ("NVFP4", 64, 36), 41: ("Q1_0", 128, 18),
+}
+GGML_TYPE_IDS = {name: type_id for type_id, (name, _, _) in GGML_TYPES.items()}
+
+
+class Stream(Protocol):
+    def read(self, size: int) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    shape: tuple[int, ...]  # GGUF order: the fastest-varying dimension first
+    type_name: str  # ggml type, as /api/show names it ("Q4_K")
+    offset: int = 0  # into the data section
+
+    @property
+    def elements(self) -> int:
+        count = 1
+        for dim in self.shape:
+            count *= dim
+        return count
+
+    @property
+    def bytes(self) -> int:
+        try:
+            type_id = GGML_TYPE_IDS[self.type_name]
+        except KeyError:
+            raise FitAdvisorError(
+                f"tensor {self.name} has the ggml type {self.type_name}, which this fitadvisor does not know: upgrade fitadvisor"
+            ) from None
+        _, block, size = GGML_TYPES[type_id]
+        return -(-self.elements // block) * size
+
+
+@dataclass(frozen=True)
+class Header:
+    version: int
+    kv: dict
+    tensors: tuple[TensorInfo, ...]
+    size: int  # bytes from the start of the file to the end of the tensor table
+
+    @property
+    def architecture_name(self) -> str:
+        return str(self.kv.get("general.architecture", ""))
+
+
+class _Reader:
+    """Sequential little-endian reads over a growing buffer, refilled from the stream on demand."""
+
+    def __init__(self, stream: Stream, label: str):
+        self.stream = stream
+        self.label = label
+        self.buffer = bytearray()
+        self.pos = 0
+
+    def _need(self, size: int) -> None:
+        missing = self.pos + size - len(self.buffer)
+        while missing > 0:
+            chunk = self.stream.read(max(missing, READ_AHEAD))
+            if not chunk:
+                raise FitAdvisorError(
+                    f"{self.label} is truncated at byte {len(self.buffer)}: its GGUF header says more follows "
+                    "(an interrupted download? fetch it again)"
+                )
+            self.buffer += chunk
+            missing -= len(chunk)
+
+    def unpack(self, fmt: str):
+        size = struct.calcsize("<" + fmt)
+        self._need(size)
+        values = struct.unpack_from("<" + fmt, self.buffer, self.pos)
+        self.pos += size
+        return values[0] if len(values) == 1 else values
+
+    def string(self) -> str:
+        length = self.unpack("Q")
+        if length > _MAX_STRING:
+            raise self.corrupt(f"a string of {length} bytes")
+        self._need(length)
+        raw = bytes(self.buffer[self.pos : self.pos + length])
+        self.pos += length
+        return raw.decode("utf-8", errors="replace")
+
+    def _strings(self, count: int) -> list[str]:
+        """A string array (a vocabulary: 100k+ entries), read without a call per field."""
+        strings, buffer, unpack_length = [], self.buffer, struct.Struct("<Q").unpack_from
+        for _ in range(count):
+            if self.pos + 8 > len(buffer):
+                self._need(8)
+            (length,) = unpack_length(buffer, self.pos)
+            if length > _MAX_STRING:
+                raise self.corrupt(f"a string of {length} bytes")
+            end = self.pos + 8 + length
+            if end > len(buffer):
+                self._need(8 + length)
+            strings.append(buffer[self.pos + 8 : end].decode("utf-8", errors="replace"))
+            self.pos = end
+        return strings
+
+    def value(self, value_type: int):
+        if value_type == _STRING:
+            return self.string()
+        if value_type == _ARRAY:
+            element_type, count = self.unpack("I"), self.unpack("Q")
+            if count > _MAX_COUNT:
+                raise self.corrupt(f"an array of {count} elements")
+            if element_type in _SCALAR_FORMATS:
+                fmt = _SCALAR_FORMATS[element_type]
+                size = struct.calcsize(fmt) * count
+                self._need(size)
+                values = list(struct.unpack_from(f"<{count}{fmt}", self.buffer, self.pos))
+                self.pos += size
+                return values
+            if element_type == _STRING:
+                return self._strings(count)
+            if element_type == _ARRAY:
+                return [self.value(element_type) for _ in range(count)]
+            raise self.corrupt(f"an array of unknown type {element_type}")
+        if value_type in _SCALAR_FORMATS:
+            return self.unpack(_SCALAR_FORMATS[value_type])
+        raise self.corrupt(f"a value of unknown type {value_type}")
+
+    def corrupt(self, what: str) -> FitAdvisorError:
+        return FitAdvisorError(f"{self.label} is not a valid GGUF file: {what} at byte {self.pos}")
+
+
+def read_header(stream: Stream, label: str = "the model file") -> Header:
+    """The KVs and tensor table of a GGUF stream, reading no further than the end of the tensor table."""
+    reader = _Reader(stream, label)
+    try:
+        reader._need(4)
+    except FitAdvisorError:
+        raise FitAdvisorError(f"{label} is not a GGUF file: it is empty or shorter than a GGUF header") from None
+    if bytes(reader.buffer[:4]) != MAGIC:
+        raise FitAdvisorError(f"{label} is not a GGUF file (it starts with {bytes(reader.buffer[:4])!r}, not b'GGUF')")
+    reader.pos = 4
+    version = reader.unpack("I")
+    if version not in (2, 3):
+        hint = "a big-endian GGUF" if version > 0xFFFF else f"GGUF version {version}"
+        raise FitAdvisorError(f"{label} is {hint}, which fitadvisor cannot read (it reads little-endian GGUF v2 and v3)")
+    tensor_count, kv_count = reader.unpack("QQ")
+    if tensor_count > _MAX_COUNT or kv_count > _MAX_COUNT:
+        raise reader.corrupt(f"{tensor_count} tensors and {kv_count} keys")
+    kv = {}
+    for _ in range(kv_count):
+        key = reader.string()
+        kv[key] = reader.value(reader.unpack("I"))
+    tensors = []
+    for _ in range(tensor_count):
+        name = reader.string()
+        n_dims = reader.unpack("I")
+        if n_dims > 8:
+            raise reader.corrupt(f"a tensor {name!r} with {n_dims} dimensions")
+        shape = tuple(reader.unpack("Q") for _ in range(n_dims))
+        type_id, offset = reader.unpack("I"), reader.unpack("Q")
+        if type_id not in GGML_TYPES:
+            raise FitAdvisorError(
+                f"{label}: tensor {name} has ggml type {type_id}, which this fitadvisor does not know: upgrade fitadvisor"
+            )
+        tensors.append(TensorInfo(name, shape, GGML_TYPES[type_id][0], offset))
+    return Header(version, kv, tuple(tensors), reader.pos)
+
+
+def read_header_bytes(stream: Stream, label: str = "the model file") -> tuple[Header, bytes]:
+    """Like `read_header`, also returning the header's raw bytes (to cache them)."""
+    recorder = _Recording(stream)
+    header = read_header(recorder, label)
+    return header, bytes(recorder.data[: header.size])
+
+
+class _Recording:
+    def __init__(self, stream: Stream):
+        self.stream = stream
+        self.data = bytearray()
+
+    def read(self, size: int) -> bytes:
+        chunk = self.stream.read(size)
+        self.data += chunk
+        return chunk
+
+
+def read_file_header(path: Path) -> Header:
+    try:
+        with open(path, "rb") as file:
+            return read_header(file, str(path))
+    except FileNotFoundError:
+        raise FitAdvisorError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise FitAdvisorError(f"{path} is a directory, not a GGUF file") from None
+    except OSError as error:
+        raise FitAdvisorError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def read_architecture(path: Path, projector: Path | None = None) -> Architecture:
+    """The architecture of a GGUF model file (and of a separate vision projector file, if any)."""
+    header = read_file_header(Path(path))
+    projector_bytes = tensor_bytes(read_file_header(projector).tensors) if projector else 0
+    return architecture_from_kv(header.kv, header.tensors, projector_bytes)
+
+
+def tensor_bytes(tensors) -> int:
+    return sum(t.bytes for t in tensors)
+
+
+# --- from GGUF keys to an Architecture ----------------------------------------------------------
+
+# Architectures whose sliding-window layers llama.cpp derives from a period when the GGUF has no
+# `attention.sliding_window_pattern` (`set_swa_pattern(n)`: every n-th layer is full attention).
+SWA_PERIOD = {"gemma2": 2, "gemma3": 6, "gemma3n": 5, "gemma-embedding": 6, "cohere2": 4, "gptoss": 2, "gpt-oss": 2}  # Ollama and llama.cpp spell gpt-oss differently
+# Architectures that cache MLA latents even without `key_length_mla` (Ollama's own engine).
+_MLA_ALWAYS = {"glm4moelite"}
+
+
+class BlankedArray(FitAdvisorError):
+    """A per-layer array came back as `[]` from a non-verbose /api/show: ask again with verbose."""
+
+
+def swa_period_layers(period: int, block_count: int) -> list[bool]:
+    """llama.cpp's `set_swa_pattern`: in each period of layers, all but the last slide."""
+    return [period == 0 or (layer % period) < period - 1 for layer in range(block_count)]
+
+
+def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Architecture:
+    """An Architecture from GGUF keys and the tensor table, whether read from a file or from /api/show."""
+    arch = kv.get("general.architecture")
+    if not isinstance(arch, str) or not arch:
+        raise FitAdvisorError("the model has no general.architecture key: it is not a model GGUF")
+    keys = _Keys(kv, arch)
+    blocks = keys.int("block_count")
+    if blocks <= 0:
+        raise FitAdvisorError(f"the {arch} model has no {arch}.block_count: fitadvisor cannot size it")
+    embd = keys.int("embedding_length")
+    heads = keys.layers("attention.head_count", blocks, 0)
+    kv_heads = keys.layers("attention.head_count_kv", blocks, None) or heads
+    head_count = max(heads)
+    key_length = keys.int("attention.key_length") or (embd // head_count if head_count else 0)
+    value_length = keys.int("attention.value_length") or (embd // head_count if head_count else 0)
+    window = keys.int("attention.sliding_window")
+
+    sliding = _sliding_layers(keys, arch, blocks, window)
+    feed_forward = keys.layers("feed_forward_length", blocks, 0)
+    ff_per_layer = isinstance(kv.get(f"{arch}.feed_forward_length"), list)
+    interval = keys.int("full_attention_interval")
+    conv_kernel, inner = keys.int("ssm.conv_kernel"), keys.int("ssm.inner_size")
+    if keys.int("shortconv.l_cache"):  # LFM2's short convolutions: a (l_cache - 1) x n_embd f32 state
+        conv_kernel, inner = keys.int("shortconv.l_cache"), embd
+    recurrent = conv_kernel > 0 or keys.int("ssm.state_size") > 0
+    kinds = []
+    for layer in range(blocks):
+        if interval:  # qwen3next / qwen35: every interval-th layer attends, the rest are Gated DeltaNet
+            kinds.append(FULL if (layer + 1) % interval == 0 else RECURRENT)
+        elif kv_heads[layer] == 0:
+            # nemotron-h: a layer with neither KV heads nor a dense FFN is Mamba2; with an FFN it is an MoE/MLP block
+            mlp_only = ff_per_layer and feed_forward[layer] > 0
+            kinds.append(RECURRENT if recurrent and not mlp_only else NO_CACHE)
+        else:
+            kinds.append(SLIDING if sliding[layer] else FULL)
+
+    attention_kv_heads = [kv_heads[i] for i, kind in enumerate(kinds) if kind in (FULL, SLIDING)]
+    head_count_kv = max(attention_kv_heads, default=0)
+    per_layer_kv = tuple(kv_heads) if len(set(attention_kv_heads)) > 1 else ()
+
+    kv_lora_rank = keys.int("attention.kv_lora_rank")
+    is_mla = kv_lora_rank > 0 and (f"{arch}.attention.key_length_mla" in kv or arch in _MLA_ALWAYS)
+    if is_mla:  # one latent "head": K = latent + rope part, V = latent
+        head_count_kv, per_layer_kv = 1, ()
+        key_length = kv_lora_rank + (keys.int("rope.dimension_count") or key_length - kv_lora_rank)
+        value_length = kv_lora_rank
+
+    by_name = {t.name: t for t in tensors}
+    embedding = by_name.get("token_embd.weight")
+    vocab = (embedding.shape[1] if embedding is not None and len(embedding.shape) > 1 else 0) or keys.int("vocab_size")
+    if not vocab:
+        tokens = kv.get("tokenizer.ggml.tokens")
+        vocab = len(tokens) if isinstance(tokens, list) else 0
+    expert_count, expert_used = keys.int("expert_count"), keys.int("expert_used_count")
+    total_elements = sum(t.elements for t in tensors)
+    expert_elements = sum(t.elements for t in tensors if "_exps" in t.name)
+    active = total_elements - expert_elements
+    if expert_count:
+        active += expert_elements * expert_used // expert_count
+    vision = any(k.endswith("vision.block_count") for k in kv) or projector_bytes > 0
+    return Architecture(
+        name=arch,
+        block_count=blocks,
+        embedding_length=embd,
+        head_count=head_count,
+        head_count_kv=head_count_kv,
+        key_length=key_length,
+        value_length=value_length,
+        context_length=keys.int("context_length"),
+        layers="".join(kinds),
+        weights_bytes=tensor_bytes(tensors),
+        vocab_size=vocab,
+        feed_forward_length=max(feed_forward),
+        sliding_window=window if SLIDING in kinds else 0,
+        expert_count=expert_count,
+        expert_used_count=expert_used,
+        expert_feed_forward_length=keys.int("expert_feed_forward_length"),
+        expert_shared_count=keys.int("expert_shared_count"),
+        leading_dense_block_count=keys.int("leading_dense_block_count"),
+        ssm_conv_kernel=conv_kernel,
+        ssm_state_size=keys.int("ssm.state_size"),
+        ssm_inner_size=inner,
+        ssm_group_count=keys.int("ssm.group_count"),
+        kv_lora_rank=kv_lora_rank if is_mla else 0,
+        value_length_mla=keys.int("attention.value_length_mla") if is_mla else 0,
+        token_embedding_bytes=embedding.bytes if embedding is not None else 0,
+        tied_embeddings="output.weight" not in by_name,
+        projector_bytes=projector_bytes,
+        vision=vision,
+        parameters=int(kv.get("general.parameter_count") or total_elements),
+        active_parameters=active,
+        per_layer_head_count_kv=per_layer_kv,
+    )
+
+
+def _sliding_layers(keys: _Keys, arch: str, blocks: int, window: int) -> list[bool]:
+    if window <= 0:
+        return [False] * blocks
+    pattern = keys.kv.get(f"{arch}.attention.sliding_window_pattern")
+    if isinstance(pattern, list):
+        if not pattern:
+            raise BlankedArray(f"{arch}.attention.sliding_window_pattern came back blanked")
+        if len(pattern) != blocks:
+            raise FitAdvisorError(f"{arch}.attention.sliding_window_pattern has {len(pattern)} entries for {blocks} layers")
+        return [bool(x) for x in pattern]
+    if isinstance(pattern, int) and not isinstance(pattern, bool):
+        return swa_period_layers(pattern, blocks)
+    if arch in SWA_PERIOD:
+        return swa_period_layers(SWA_PERIOD[arch], blocks)
+    # llama.cpp ignores the window of architectures it runs without SWA (phi3, mistral, qwen2...).
+    return [False] * blocks
+
+
+class _Keys:
+    """`<arch>.`-prefixed lookups, scalar or per-layer."""
+
+    def __init__(self, kv: dict, arch: str):
+        self.kv, self.arch = kv, arch
+
+    def int(self, name: str) -> int:
+        value = self.kv.get(f"{self.arch}.{name}", 0)
+        if isinstance(value, list):
+            value = max(value, default=0)
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise FitAdvisorError(f"the model's {self.arch}.{name} is {value!r}, not a number") from None
+
+    def layers(self, name: str, blocks: int, default: int | None) -> list[int] | None:
+        key = f"{self.arch}.{name}"
+        value = self.kv.get(key)
+        if value is None:
+            return None if default is None else [default] * blocks
+        if isinstance(value, list):
+            if not value:
+                raise BlankedArray(f"{key} came back blanked")
+            if len(value) != blocks:
+                raise FitAdvisorError(f"the model's {key} has {len(value)} entries for {blocks} layers")
+            return [int(v) for v in value]
+        return [int(value)] * blocks

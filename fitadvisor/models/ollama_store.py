@@ -1,0 +1,91 @@
+"""Ollama's local model store: a pulled model's GGUF blobs, found through its manifest.
+
+Layout (`server/manifest.go`, `server/modelpath.go`): `<models>/manifests/<host>/<namespace>/<model>/<tag>`
+is the manifest JSON; each layer's blob is `<models>/blobs/sha256-<hex>`. `<models>` is OLLAMA_MODELS,
+else `~/.ollama/models` (the Linux service keeps its own under /usr/share/ollama).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from fitadvisor.errors import FitAdvisorError
+from fitadvisor.models.architecture import Architecture
+from fitadvisor.models.catalog import ModelRef
+from fitadvisor.models.manifest import Manifest
+
+_LINUX_SERVICE_STORE = Path("/usr/share/ollama/.ollama/models")
+
+
+def store_roots() -> list[Path]:
+    configured = os.environ.get("OLLAMA_MODELS")
+    if configured:
+        return [Path(configured).expanduser()]
+    return [Path.home() / ".ollama" / "models", _LINUX_SERVICE_STORE]
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    ref: ModelRef
+    root: Path
+    manifest: Manifest
+
+    @property
+    def model_path(self) -> Path:
+        return self.root / "blobs" / self.manifest.model.blob_name
+
+    @property
+    def projector_paths(self) -> list[Path]:
+        return [self.root / "blobs" / layer.blob_name for layer in self.manifest.projectors]
+
+    def architecture(self) -> Architecture:
+        from fitadvisor.models.gguf import (
+            architecture_from_kv,
+            read_file_header,
+            tensor_bytes,
+        )
+
+        for path in (self.model_path, *self.projector_paths):
+            if not path.is_file():
+                raise FitAdvisorError(
+                    f"Ollama's store lists {path.name} for {self.ref.short} but the blob is missing: `ollama pull {self.ref.short}` again"
+                )
+        header = read_file_header(self.model_path)
+        projector = sum(tensor_bytes(read_file_header(path).tensors) for path in self.projector_paths)
+        return architecture_from_kv(header.kv, header.tensors, projector)
+
+
+def find(name: str, roots: list[Path] | None = None) -> StoredModel | None:
+    """The pulled model `name` resolves to, or None when no store has it."""
+    ref = ModelRef.parse(name)
+    for root in roots if roots is not None else store_roots():
+        path = _manifest_path(root, ref)
+        if path is None:
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise FitAdvisorError(f"Ollama's manifest {path} is unreadable: `ollama pull {ref.short}` again") from None
+        return StoredModel(ref, root, Manifest.parse(data, f"Ollama's manifest {path}"))
+    return None
+
+
+def _manifest_path(root: Path, ref: ModelRef) -> Path | None:
+    """The manifest file, matching names case-insensitively as Ollama does."""
+    path = root / "manifests"
+    for part in (ref.host, ref.namespace, ref.model, ref.tag):
+        exact = path / part
+        if exact.exists():
+            path = exact
+            continue
+        try:
+            matches = [entry for entry in path.iterdir() if entry.name.lower() == part]
+        except OSError:
+            return None
+        if not matches:
+            return None
+        path = matches[0]
+    return path if path.is_file() else None

@@ -1,0 +1,254 @@
+"""Any model in an Ollama registry, sized exactly without pulling it.
+
+The manifest (`/v2/<namespace>/<model>/manifests/<tag>`) lists the model's layers and their sizes;
+the GGUF header at the start of the model layer's blob holds every architecture key and the tensor
+table. The blob is read with `Range:` requests that grow only as far as the header reaches (1 MiB,
+then whatever is still missing), so a 20 GB model costs a few MB. Headers are cached by digest and
+manifests by name under the user's cache directory: a second query is instant and works offline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fitadvisor.errors import FitAdvisorError
+from fitadvisor.models.architecture import Architecture
+from fitadvisor.models.catalog import ModelRef
+from fitadvisor.models.gguf import (
+    READ_AHEAD,
+    Header,
+    architecture_from_kv,
+    read_header,
+    read_header_bytes,
+    tensor_bytes,
+)
+from fitadvisor.models.manifest import Layer, Manifest
+
+DEFAULT_REGISTRY = "https://registry.ollama.ai"
+MANIFEST_ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
+MANIFEST_TTL = 24 * 3600  # a cached manifest younger than this answers without asking the registry
+TIMEOUT = 10.0
+RETRIES = 3
+BACKOFF = (0.25, 0.5, 1.0)
+
+
+class RegistryError(FitAdvisorError):
+    """The registry answered, but not with the model."""
+
+
+class RegistryUnreachable(RegistryError):
+    """No answer from the registry (offline, DNS, timeouts, repeated server errors)."""
+
+
+class NotInRegistry(RegistryError):
+    """The registry has no such model or tag."""
+
+
+def cache_dir() -> Path:
+    """fitadvisor's cache: XDG_CACHE_HOME when set, else the platform's usual place."""
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "fitadvisor"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "fitadvisor"
+    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "fitadvisor" / "Cache"
+    return Path.home() / ".cache" / "fitadvisor"
+
+
+def registry_url(ref: ModelRef) -> str:
+    """The registry serving `ref`: FITADVISOR_REGISTRY (tests, mirrors) stands in for registry.ollama.ai."""
+    if ref.host == "registry.ollama.ai":
+        return os.environ.get("FITADVISOR_REGISTRY", DEFAULT_REGISTRY).rstrip("/")
+    return f"https://{ref.host}"
+
+
+@dataclass(frozen=True)
+class RemoteModel:
+    ref: ModelRef
+    registry: str
+    manifest: Manifest
+    header: Header
+    projector_bytes: int
+    bytes_transferred: int  # over the network for this query (0: all from the cache)
+    offline: bool = False  # the registry was unreachable and the cache answered
+
+    @property
+    def architecture(self) -> Architecture:
+        return architecture_from_kv(self.header.kv, self.header.tensors, self.projector_bytes)
+
+    @property
+    def download_bytes(self) -> int:
+        return self.manifest.download_bytes
+
+
+class Registry:
+    def __init__(self, cache: Path | None = None, timeout: float = TIMEOUT, retries: int = RETRIES, backoff=BACKOFF):
+        self.cache = cache if cache is not None else cache_dir()
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.transferred = 0
+        self._client = None
+
+    # -- public --------------------------------------------------------------------------------
+
+    def fetch(self, name: str, refresh: bool = False) -> RemoteModel:
+        """Manifest and GGUF headers of `name`, from the cache or the registry."""
+        ref = ModelRef.parse(name)
+        base = registry_url(ref)
+        self.transferred = 0
+        manifest, offline = self.manifest(ref, base, refresh)
+        header = self.header(ref, base, manifest.model)
+        projector = sum(tensor_bytes(self.header(ref, base, layer).tensors) for layer in manifest.projectors)
+        return RemoteModel(ref, base, manifest, header, projector, self.transferred, offline)
+
+    def manifest(self, ref: ModelRef, base: str, refresh: bool = False) -> tuple[Manifest, bool]:
+        """The manifest, and whether it came from the cache because the registry was unreachable."""
+        cached = self.cache / "manifests" / ref.host / ref.namespace / ref.model / f"{ref.tag}.json"
+        label = f"the registry's manifest for {ref.short}"
+        if not refresh and cached.is_file() and time.time() - cached.stat().st_mtime < MANIFEST_TTL:
+            return Manifest.parse(_load_json(cached), label), False
+        url = f"{base}/v2/{ref.namespace}/{ref.model}/manifests/{ref.tag}"
+        try:
+            response = self._get(url, {"Accept": MANIFEST_ACCEPT}, ref)
+        except RegistryUnreachable:
+            if cached.is_file():
+                return Manifest.parse(_load_json(cached), label), True
+            raise
+        self.transferred += len(response.body)
+        try:
+            data = json.loads(response.body)
+        except ValueError:
+            raise RegistryError(f"{base} sent something other than a manifest for {ref.short}") from None
+        manifest = Manifest.parse(data, label)
+        _write_atomically(cached, json.dumps(data).encode())
+        return manifest, False
+
+    def header(self, ref: ModelRef, base: str, layer: Layer) -> Header:
+        """A blob's GGUF header: from the cache by digest, else read with range requests."""
+        cached = self.cache / "headers" / f"{layer.blob_name}.gguf"
+        label = f"{ref.short}'s {layer.kind} blob {layer.digest[:19]}"
+        if cached.is_file():
+            with open(cached, "rb") as file:
+                return read_header(file, f"the cached header {cached}")
+        stream = RangeStream(self, f"{base}/v2/{ref.namespace}/{ref.model}/blobs/{layer.digest}", ref, layer.size)
+        header, raw = read_header_bytes(stream, label)
+        _write_atomically(cached, raw)
+        return header
+
+    # -- transport -----------------------------------------------------------------------------
+
+    def client(self):
+        if self._client is None:
+            import httpx
+
+            self._client = httpx.Client(follow_redirects=True, timeout=self.timeout, headers={"User-Agent": "fitadvisor"})
+        return self._client
+
+    def _get(self, url: str, headers: dict, ref: ModelRef, max_bytes: int | None = None) -> _Reply:
+        """GET with retries on transient failures; a `max_bytes` body is read no further than that."""
+        import httpx
+
+        problem, tries = "", 0
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff[min(attempt - 1, len(self.backoff) - 1)])
+            tries += 1
+            try:
+                with self.client().stream("GET", url, headers=headers) as response:
+                    if response.status_code >= 500 or response.status_code == 429:
+                        problem = f"HTTP {response.status_code}"
+                        continue
+                    _check(response, ref)
+                    body = bytearray()
+                    for chunk in response.iter_bytes():
+                        body += chunk
+                        if max_bytes is not None and len(body) >= max_bytes:
+                            break  # a server that ignored Range: stop reading the blob here
+                    return _Reply(response.status_code, response.headers.get("content-range", ""), bytes(body))
+            except httpx.TimeoutException:
+                problem = f"no answer within {self.timeout:g} s"
+            except httpx.ConnectError as error:  # refused, no route, no DNS: offline, not flaky
+                problem = type(error).__name__
+                break
+            except (httpx.TransportError, httpx.InvalidURL) as error:
+                problem = type(error).__name__
+        raise RegistryUnreachable(
+            f"cannot reach the model registry {registry_url(ref)} ({problem}, {tries} {'try' if tries == 1 else 'tries'}): "
+            "check the network, or use a model from `fitadvisor models`"
+        )
+
+
+@dataclass(frozen=True)
+class _Reply:
+    status: int
+    content_range: str
+    body: bytes
+
+
+def _check(response, ref: ModelRef) -> None:
+    status = response.status_code
+    if status in (200, 206):
+        return
+    if status == 404:
+        raise NotInRegistry(f"{registry_url(ref)} has no model {ref.short}: check the name and tag on ollama.com/library")
+    if status in (401, 403):
+        raise RegistryError(f"{registry_url(ref)} refused access to {ref.short} (HTTP {status}): private models are not supported")
+    if status == 416:
+        return  # asked past the end of the blob: the caller sees an empty read
+    raise RegistryError(f"{registry_url(ref)} answered HTTP {status} for {ref.short}")
+
+
+class RangeStream:
+    """A blob as a sequential stream, each `read(n)` one `Range:` request for exactly n bytes."""
+
+    def __init__(self, registry: Registry, url: str, ref: ModelRef, size: int):
+        self.registry, self.url, self.ref, self.size = registry, url, ref, size
+        self.pos = 0
+
+    def read(self, size: int) -> bytes:
+        end = min(self.pos + size, self.size) if self.size else self.pos + size
+        if size <= 0 or end <= self.pos:
+            return b""
+        response = self.registry._get(self.url, {"Range": f"bytes={self.pos}-{end - 1}"}, self.ref, max_bytes=end - self.pos)
+        data = response.body
+        self.registry.transferred += len(data)
+        if response.status == 416:
+            return b""
+        if response.status == 200 and self.pos > 0:  # Range ignored: the body starts at byte 0
+            raise RegistryError(f"{registry_url(self.ref)} ignores range requests: fitadvisor will not download the whole model")
+        if response.status == 206 and not response.content_range.startswith(f"bytes {self.pos}-"):
+            raise RegistryError(f"{registry_url(self.ref)} answered a range request for {self.ref.short} with the wrong range")
+        data = data[: end - self.pos]
+        self.pos += len(data)
+        return data
+
+
+def _load_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # Manifest.parse reports it
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    from fitadvisor.files import atomic_write
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, data)
+    except OSError:
+        pass  # a cache that cannot be written only costs the next query its speed
+
+
+def fetch(name: str, refresh: bool = False) -> RemoteModel:
+    """What `recommend --candidates` and `models --refresh` call: one model from the registry."""
+    return Registry().fetch(name, refresh)
+
+
+__all__ = ["READ_AHEAD", "NotInRegistry", "Registry", "RegistryError", "RegistryUnreachable", "RemoteModel", "fetch"]

@@ -1,0 +1,382 @@
+"""The best agentic-coding model and context a machine can really run, with the reasons.
+
+For each tool-capable candidate: the largest context on a ladder (64K, 96K, 128K, ... up to the
+trained length) whose estimated load fits the memory budget, its speed, and a verdict. Ranking puts
+known agentic quality first (field verdicts, then SWE-bench Verified), then fit comfort (100K or more
+lets Claude Code compact), then speed. Policy facts and sources are in data/recommend.toml.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+
+from fitadvisor.datafiles import read_toml
+from fitadvisor.errors import FitAdvisorError
+from fitadvisor.hardware.machine import Hardware
+from fitadvisor.memory.estimate import Estimate, Settings, estimate
+from fitadvisor.memory.releases import Release
+from fitadvisor.models.architecture import Architecture
+from fitadvisor.speed.predict import Span, Speed, speed, weight_bytes_per_token
+from fitadvisor.units import GIB, KIB, format_ctx, parse_ctx
+
+# Contexts tried, in tokens (k = 1024); the trained length is tried too when it falls between them.
+CONTEXT_LADDER = tuple(k * KIB for k in (64, 96, 128, 160, 192, 256, 384, 512, 768, 1024))
+# Too slow for agentic use: below this many tokens/s a typical few-hundred-token tool call takes a
+# minute or more; or reading the opening prompt (again after every compaction or /clear) takes longer.
+SLOW_DECODE_TOKENS_PER_SECOND = 5.0
+SLOW_PROMPT_SECONDS = 600.0
+# Mac memory sizes sold (GiB), for "what would work instead".
+MAC_MEMORY_GIB = (16, 24, 32, 36, 48, 64, 96, 128, 192, 256, 512)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A model that could be recommended, with what is known of its agentic behaviour."""
+
+    name: str  # the reference `fitadvisor apply` takes
+    architecture: Architecture
+    tools: bool | None  # None: unknown (not in the catalog, not asked of Ollama)
+    agentic: str = "untested"
+    swe_bench_verified: float | None = None
+    source: str = "catalog"
+    installed: bool = False
+
+
+@dataclass
+class Pick:
+    candidate: Candidate
+    estimate: Estimate
+    speed: Speed
+    budget_bytes: int
+    budget_label: str
+    limit: str  # what stopped the context growing
+    verdict: str
+
+    @property
+    def model(self) -> str:
+        return self.candidate.name
+
+    @property
+    def num_ctx(self) -> int:
+        return self.estimate.num_ctx
+
+    @property
+    def too_slow(self) -> bool:
+        decode, prompt = self.speed.decode, self.speed.prompt_seconds
+        return bool(
+            (decode and decode.high < SLOW_DECODE_TOKENS_PER_SECOND) or (prompt and prompt.low > SLOW_PROMPT_SECONDS)
+        )
+
+    @property
+    def reason(self) -> str:
+        parts = [_policy()["agentic"]["label"].get(self.candidate.agentic, self.candidate.agentic)]
+        if self.candidate.swe_bench_verified is not None:
+            parts.append(f"SWE-bench Verified {self.candidate.swe_bench_verified:g}%")
+        parts.append(
+            f"{format_ctx(self.num_ctx)} loads {gb(self.estimate.loaded_bytes)} of the "
+            f"{gb(self.budget_bytes)} {self.budget_label} ({self.limit})"
+        )
+        if self.num_ctx < _policy()["claude_code"]["compaction_minimum_tokens"]:
+            parts.append("below 100K Claude Code cannot compact")
+        if self.too_slow:
+            parts.append("too slow for agentic use")
+        return "; ".join(parts)
+
+    @property
+    def next_command(self) -> str:
+        return f"fitadvisor apply {self.model} --ctx {ctx_argument(self.num_ctx)}"
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "num_ctx": self.num_ctx,
+            "total_bytes": self.estimate.total_bytes,
+            "gpu_bytes": self.estimate.gpu_bytes,
+            "fits": True,
+            "tokens_per_second": self.speed.decode.to_dict() if self.speed.decode else None,
+            "reason": self.reason,
+            "cpu_bytes": self.estimate.cpu_bytes,
+            "budget_bytes": self.budget_bytes,
+            "prompt_seconds": self.speed.prompt_seconds.to_dict(0) if self.speed.prompt_seconds else None,
+            "agentic": self.candidate.agentic,
+            "swe_bench_verified": self.candidate.swe_bench_verified,
+            "installed": self.candidate.installed,
+            "verdict": self.verdict,
+            "next_command": self.next_command,
+        }
+
+
+@dataclass(frozen=True)
+class Excluded:
+    model: str
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "reason": self.reason}
+
+
+@dataclass
+class Advice:
+    """The whole answer: ranked picks, exclusions, and what a person must be told."""
+
+    hardware: Hardware
+    release: Release
+    min_ctx: int
+    budget_bytes: int
+    budget_label: str
+    recommendations: list[Pick]
+    excluded: list[Excluded]
+    warnings: list[str] = field(default_factory=list)  # what a person must know before choosing
+    notes: list[str] = field(default_factory=list)  # how the answer was reached
+    hints: list[str] = field(default_factory=list)  # a setting that would give a better answer
+    instead: str | None = None  # what would work better, when this machine cannot do it well
+
+    @property
+    def pick(self) -> Pick | None:
+        return self.recommendations[0] if self.recommendations else None
+
+
+@lru_cache(maxsize=1)
+def _policy() -> dict:
+    return read_toml("recommend.toml")
+
+
+def default_min_ctx() -> int:
+    return parse_ctx(_policy()["claude_code"]["minimum_context"])
+
+
+def opening_prompt_tokens() -> Span:
+    return Span(*_policy()["claude_code"]["opening_prompt_tokens"])
+
+
+def gb(size: float) -> str:
+    """Decimal GB with one decimal: budgets and loads are compared, so 16.4 vs 16.5 must show."""
+    return f"{size / 1e9:.1f} GB"
+
+
+def ctx_argument(tokens: int) -> str:
+    """`65536` -> `64k`, as people type it."""
+    text = format_ctx(tokens)
+    return text[:-1] + "k" if text.endswith("K") else text
+
+
+def ram_share(memory_bytes: int) -> float:
+    fit = _policy()["fit"]
+    return fit["ram_share_up_to_32gib"] if memory_bytes <= 32 * GIB else fit["ram_share_above_32gib"]
+
+
+def memory_budget(hardware: Hardware, release: Release) -> tuple[int, str]:
+    """What a model may fill, and its name: VRAM or Metal's working set, else RAM less the OS's share.
+
+    Apple's working set already leaves RAM to the OS; a discrete GPU's VRAM is its own; an APU may map
+    nearly all RAM to its GPU, and a CPU-only machine has only RAM, so those keep the OS's share back.
+    A pick also leaves the estimate's own error margin unfilled, so an estimate a few percent low
+    does not tip the model onto the CPU.
+    """
+    keep = 1 - _policy()["fit"]["estimate_margin"]
+    if not hardware.gpus:
+        return int(hardware.memory_bytes * ram_share(hardware.memory_bytes) * keep), "RAM budget"
+    budget = hardware.gpu_budget_bytes(release.gpu_reserve_bytes, release.metal_reserve_bytes)
+    metal = any(gpu.library == "metal" for gpu in hardware.gpus)
+    if hardware.unified_memory and not metal:
+        budget = min(budget, int(hardware.memory_bytes * ram_share(hardware.memory_bytes)))
+    return int(budget * keep), "GPU budget"
+
+
+def contexts(trained: int, min_ctx: int) -> list[int]:
+    """The contexts to try, smallest first: the minimum, the ladder above it, the trained length."""
+    ladder = [min_ctx] + [c for c in CONTEXT_LADDER if min_ctx < c < trained]
+    if trained > min_ctx:
+        ladder.append(trained)
+    return ladder
+
+
+def largest_fit(
+    candidate: Candidate, hardware: Hardware, settings: Settings, budget: int, min_ctx: int,
+    measured: Callable[[Estimate], None] | None = None,
+) -> tuple[Estimate | None, Estimate, str]:
+    """The estimate at the largest context that fits (or None), the one at the minimum, and the limit.
+
+    `measured` adds what `fitadvisor verify` measured on this machine, which then decides the fit.
+    """
+    arch = candidate.architecture
+    best: Estimate | None = None
+    first: Estimate | None = None
+    limit = f"trained for {format_ctx(arch.context_length)}"
+    for ctx in contexts(arch.context_length, min_ctx):
+        result = estimate(arch, replace(settings, num_ctx=ctx), hardware, model=candidate.name, source=candidate.source)
+        if measured:
+            measured(result)
+        first = first or result
+        if result.loaded_bytes > budget:
+            limit = f"{format_ctx(ctx)} would need {gb(result.loaded_bytes)}"
+            break
+        best = result
+    assert first is not None
+    return best, first, limit
+
+
+def exclusion_for_verdict(candidate: Candidate) -> str | None:
+    if candidate.tools is False:
+        return _policy()["agentic"]["excluded"]["unsupported"]
+    return _policy()["agentic"]["excluded"].get(candidate.agentic)
+
+
+def rank_key(pick: Pick) -> tuple:
+    """Known agentic quality, usable speed, SWE-bench Verified, room to compact, then speed and context."""
+    arch = pick.candidate.architecture
+    agentic = _policy()["agentic"]["rank"].get(pick.candidate.agentic, len(_policy()["agentic"]["rank"]))
+    swe = pick.candidate.swe_bench_verified
+    compacts = pick.num_ctx >= _policy()["claude_code"]["compaction_minimum_tokens"]
+    bytes_per_token = weight_bytes_per_token(arch)
+    return (agentic, pick.too_slow, swe is None, -(swe or 0.0), not compacts, bytes_per_token, -pick.num_ctx)
+
+
+def recommend(
+    hardware: Hardware,
+    candidates: list[Candidate],
+    settings: Settings | None = None,
+    min_ctx: int | None = None,
+    top: int | None = None,
+    hint: bool = True,
+    measured: Callable[[Estimate], None] | None = None,
+) -> Advice:
+    """Rank `candidates` for Claude Code on `hardware`; `settings` carries the server's knobs and release."""
+    settings = settings or Settings()
+    min_ctx = min_ctx or default_min_ctx()
+    release = settings.release
+    budget, label = memory_budget(hardware, release)
+    prompt = opening_prompt_tokens()
+    picks: list[Pick] = []
+    excluded: list[Excluded] = []
+    too_big: list[tuple[Candidate, Estimate]] = []
+    for candidate in candidates:
+        reason = exclusion_for_verdict(candidate)
+        arch = candidate.architecture
+        if reason is None and arch.context_length < min_ctx:
+            reason = f"trained for {format_ctx(arch.context_length)} context, below the {format_ctx(min_ctx)} Claude Code needs"
+        if reason:
+            excluded.append(Excluded(candidate.name, reason))
+            continue
+        try:
+            best, first, limit = largest_fit(candidate, hardware, settings, budget, min_ctx, measured)
+        except FitAdvisorError as error:  # e.g. an architecture this Ollama release cannot run
+            excluded.append(Excluded(candidate.name, str(error)))
+            continue
+        if best is None:
+            excluded.append(Excluded(candidate.name, f"needs {gb(first.loaded_bytes)} at {format_ctx(min_ctx)}, {label} {gb(budget)}"))
+            too_big.append((candidate, first))
+            continue
+        pick_speed = speed(arch, best, hardware, prompt, release)
+        picks.append(Pick(candidate, best, pick_speed, budget, label, limit, verdict=""))
+    picks.sort(key=rank_key)
+    for pick in picks:
+        pick.verdict = _verdict(pick)
+    advice = Advice(hardware, release, min_ctx, budget, label, picks[:top] if top else picks, excluded)
+    _explain(advice, picks, too_big)
+    if hint and settings.kv_cache_type == "f16":
+        _quantized_cache_hint(advice, candidates, settings)
+    return advice
+
+
+def _quantized_cache_hint(advice: Advice, candidates: list[Candidate], settings: Settings) -> None:
+    """Say so when a q8_0 KV cache (half the f16 size) would give a better pick: it is a server-wide setting."""
+    quantized = replace(settings, kv_cache_type="q8_0", flash_attention="on")
+    alternative = recommend(advice.hardware, candidates, quantized, advice.min_ctx, top=1, hint=False).pick
+    if alternative is None or (advice.pick is not None and rank_key(alternative) >= rank_key(advice.pick)):
+        return
+    advice.hints.append(
+        f"With a q8_0 KV cache {alternative.model} fits at {format_ctx(alternative.num_ctx)} "
+        f"({gb(alternative.estimate.total_bytes)}): start Ollama with OLLAMA_KV_CACHE_TYPE=q8_0 "
+        "OLLAMA_FLASH_ATTENTION=1, then run `fitadvisor recommend --kv-cache q8_0 --flash-attention on`."
+    )
+
+
+def _verdict(pick: Pick) -> str:
+    label = _policy()["agentic"]["label"].get(pick.candidate.agentic, pick.candidate.agentic)
+    if pick.too_slow:
+        return "too slow"
+    if pick.num_ctx < _policy()["claude_code"]["compaction_minimum_tokens"]:
+        return f"{label}; no compaction"
+    return label
+
+
+def _explain(advice: Advice, picks: list[Pick], too_big: list[tuple[Candidate, Estimate]]) -> None:
+    """The sentences a person needs: slow machine, small context, nothing fits, what would work instead."""
+    pick = advice.pick
+    hardware = advice.hardware
+    if pick is None:
+        advice.warnings.append(
+            f"No tool-capable model fits the {gb(advice.budget_bytes)} {advice.budget_label} at "
+            f"{format_ctx(advice.min_ctx)} or more, the least Claude Code works with."
+        )
+    elif not hardware.gpus or pick.too_slow:
+        where = "on the CPU (no GPU found)" if not hardware.gpus else "on this machine"
+        decode = pick.speed.decode
+        prompt = pick.speed.prompt_seconds
+        facts = []
+        if decode:
+            facts.append(f"about {_span(decode)} tokens/s")
+        if prompt:
+            facts.append(f"{_duration(prompt)} to read Claude Code's opening prompt")
+        advice.warnings.append(
+            f"Too slow for agentic use: models run {where} at {' and '.join(facts) or 'an unknown speed'}, "
+            f"so every turn takes minutes. The best it can do is {pick.model} at {format_ctx(pick.num_ctx)}."
+        )
+    if pick is not None and pick.num_ctx < _policy()["claude_code"]["compaction_minimum_tokens"]:
+        advice.warnings.append(
+            f"{format_ctx(pick.num_ctx)} is below 100K: Claude Code will not compact the conversation, so in long "
+            "sessions Ollama silently drops the oldest messages. Start a fresh session (/clear) between tasks."
+        )
+    if pick is None or not hardware.gpus or pick.too_slow or pick.candidate.agentic not in ("ok", "ok-slow"):
+        advice.instead = _instead(too_big, picks, advice)
+
+
+def _instead(too_big: list[tuple[Candidate, Estimate]], picks: list[Pick], advice: Advice) -> str | None:
+    """The field-tested model that did not fit (or ran too slowly), and the machine it needs."""
+    tested = sorted(
+        (item for item in too_big if item[0].agentic in ("ok", "ok-slow")),
+        key=lambda item: _policy()["agentic"]["rank"][item[0].agentic],
+    )
+    if not tested:
+        tested_picks = [p for p in picks if p.candidate.agentic in ("ok", "ok-slow")]
+        if not tested_picks:
+            return None
+        best = tested_picks[0]
+        candidate, needed = best.candidate, best.estimate
+    else:
+        candidate, needed = tested[0]
+    gpu_gb = -(-(needed.total_bytes + advice.release.gpu_reserve_bytes) // 10**9)
+    mac = next(
+        (size for size in MAC_MEMORY_GIB if size * GIB * ram_share(size * GIB) - advice.release.metal_reserve_bytes >= needed.total_bytes),
+        None,
+    )
+    text = (
+        f"{candidate.name}, the field-tested choice, needs about {gb(needed.total_bytes)} at "
+        f"{format_ctx(needed.num_ctx)}: a GPU with {gpu_gb} GB or more"
+    )
+    text += f", or a Mac with {mac} GB of memory (its GPU may use {'2/3' if mac <= 32 else '3/4'} of it)." if mac else "."
+    return text
+
+
+def _span(span: Span) -> str:
+    low, high = span.low, span.high
+    digits = 0 if low >= 10 else 1
+    return f"{low:.{digits}f}-{high:.{digits}f}"
+
+
+def _duration(span: Span) -> str:
+    if span.high < 120:
+        return f"{span.low:.0f}-{span.high:.0f} s"
+    return f"{span.low / 60:.0f}-{span.high / 60:.0f} min"
+
+
+def format_span(span: Span | None) -> str:
+    return _span(span) if span else "?"
+
+
+def format_duration(span: Span | None) -> str:
+    return _duration(span) if span else "?"
+
