@@ -40,3 +40,17 @@ def claude_binary() -> Path:
     if run.returncode != 0 or not binary.exists():
         pytest.fail(f"npm could not install {package}@{version}: {run.stderr.strip()[-500:]}")
     return binary
+
+
+def clean_environment(home: Path, **variables: str) -> dict[str, str]:
+    """An environment for the real CLI with nothing of the developer's: its own HOME, no Anthropic variables."""
+    import os
+
+    return {"PATH": os.environ["PATH"], "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "TERM": "dumb",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", **variables}
+
+
+def run_claude(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    """The pinned CLI with `args` (e.g. ["-p", "say hi", "--model", "m"]), its stdin closed."""
+    return subprocess.run([str(claude_binary()), *args], env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)

@@ -3,19 +3,54 @@
 Tests configure its version, its models and how it misbehaves, and read back every request it got.
 Responses are checked against the official `ollama` client's types in test_ollama_client.py, so the
 stand-in cannot drift from the real server's shapes unnoticed.
+
+`/v1/messages` answers as Ollama's Anthropic layer does (anthropic/anthropic.go and middleware/anthropic.go
+@ v0.33.0-rc2): one JSON message, or with `"stream": true` the SSE events `message_start`,
+`content_block_start`/`_delta`/`_stop` per block (text in `text_delta` pieces, a tool call's whole input in
+one `input_json_delta`), `message_delta` (stop_reason, usage) and `message_stop`; no `ping`.
+`/v1/messages/count_tokens` has no route, so it gets the plain 404 the real server sends.
+
+A model's answers can be scripted, for driving the real Claude Code CLI:
+
+    model = fake.add(FakeModel("dev-64k:latest", script=[
+        [tool_use("Agent", {"description": "look", "prompt": "list files", "subagent_type": "general-purpose",
+                            "model": "fable"})],
+        [text("Done.")],
+    ]))
+
+Each entry of `script` answers one `/v1/messages` request, in order: a list of content blocks (`text()`,
+`tool_use()`), or a callable that gets the request body and returns one. `script` may also be a single
+callable that answers every request. Once a list runs out, the model answers by its `tool_behaviour`.
+Every request is kept in `fake.requests` (`fake.messages_requests()` gives the `/v1/messages` bodies,
+whose `model` field says which model each one named).
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TOOL_BEHAVIOURS = ("ok", "no-tool-call", "narrated", "bad-arguments", "nested-arguments", "unknown-tool", "unsupported")
 AFTER_RESULT = ("continue", "empty", "repeat")  # how a model answers once it gets the tool's result
 MODES = ("ok", "hang", "malformed", "stream-error")
+
+Reply = list[dict]  # the content blocks of one assistant turn
+Script = list["Reply | Callable[[dict], Reply]"] | Callable[[dict], Reply]
+
+
+def text(content: str) -> dict:
+    """A text block of a scripted reply."""
+    return {"type": "text", "text": content}
+
+
+def tool_use(name: str, arguments: dict) -> dict:
+    """A tool call of a scripted reply, with an id like Ollama's (server/routes.go toolCallId: `call_` + 8 characters)."""
+    return {"type": "tool_use", "id": "call_" + secrets.token_hex(4), "name": name, "input": arguments}
 
 
 @dataclass
@@ -32,6 +67,7 @@ class FakeModel:
     model_info: dict = field(default_factory=dict)  # GGUF keys beyond the defaults
     tool_behaviour: str = "ok"  # how it answers a /v1/messages request with tools (TOOL_BEHAVIOURS)
     after_result: str = "continue"  # how it answers once it has the tool's result (AFTER_RESULT)
+    script: Script | None = None  # scripted /v1/messages replies (see the module's docstring)
     digest: str = "a" * 64
 
     def __post_init__(self) -> None:
@@ -61,6 +97,7 @@ class FakeOllama:
         self.load_seconds = 0.0  # how long loading a model takes (generate, chat, messages)
         self.errors: dict[str, tuple[int, str]] = {}  # path -> (status, message) answered as Ollama's error body
         self.registry: dict[str, FakeModel] = {}  # what /api/pull can fetch
+        self._script_lock = threading.Lock()
         self._server = _QuietServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -83,6 +120,21 @@ class FakeOllama:
 
     def requests_to(self, path: str) -> list[Request]:
         return [r for r in self.requests if r.path == path]
+
+    def messages_requests(self) -> list[dict]:
+        """The body of every /v1/messages request, in the order they came."""
+        return [r.body or {} for r in self.requests_to("/v1/messages")]
+
+    def reply(self, model: FakeModel, body: dict) -> Reply:
+        """The content blocks `model` answers `body` with: its script's next entry, else its tool behaviour."""
+        script = model.script
+        if callable(script):
+            return script(body)
+        with self._script_lock:
+            entry = script.pop(0) if script else None
+        if entry is None:
+            return _tool_answer(model, body)
+        return entry(body) if callable(entry) else entry
 
     # -- responses shaped like Ollama's (api/types.go) -----------------------------------------
 
@@ -275,25 +327,50 @@ def _handler(fake: FakeOllama):
                                  "message": {"role": "assistant", "content": "ok"}, "done": True, "done_reason": "stop",
                                  "total_duration": 1000, "load_duration": 500, "prompt_eval_count": 10, "eval_count": 1})
 
+        def _anthropic_error(self, status: int, kind: str, message: str) -> None:
+            self._json(status, {"type": "error", "error": {"type": kind, "message": message},
+                                "request_id": "req_" + secrets.token_hex(12)})
+
         def messages(self, body):
             model = fake.find(body.get("model"))
             if model is None:
-                return self._json(404, {"type": "error", "error": {"type": "not_found_error",
-                                                                   "message": f"model '{body.get('model')}' not found"}})
+                return self._anthropic_error(404, "not_found_error", f"model '{body.get('model')}' not found")
             if body.get("tools") and "tools" not in model.capabilities:
-                return self._json(400, {"type": "error", "error": {"type": "invalid_request_error",
-                                                                   "message": f"registry.ollama.ai/library/{model.name} does not support tools"}})
+                return self._anthropic_error(400, "invalid_request_error",
+                                             f"registry.ollama.ai/library/{model.name} does not support tools")
             self._load(body)
-            content, stop = _tool_answer(model, body)
-            self._json(200, {"id": "msg_fake", "type": "message", "role": "assistant", "model": model.name,
-                             "content": content, "stop_reason": stop, "stop_sequence": None,
-                             "usage": {"input_tokens": 100, "output_tokens": 20}})
+            content = fake.reply(model, body)
+            stop = "tool_use" if any(block["type"] == "tool_use" for block in content) else "end_turn"
+            # EstimateInputTokens: the request's characters / 4, until the runner reports its prompt_eval_count
+            usage = {"input_tokens": max(1, len(json.dumps(body)) // 4),
+                     "output_tokens": sum(len(json.dumps(block)) for block in content) // 4}
+            message_id = "msg_" + secrets.token_hex(12)
+            if body.get("stream"):
+                return self._sse(_stream_events(message_id, body["model"], content, stop, usage))
+            self._json(200, {"id": message_id, "type": "message", "role": "assistant", "model": body["model"],
+                             "content": content, "stop_reason": stop, "usage": usage})
+
+        def _sse(self, events: list[tuple[str, dict]]) -> None:
+            """Server-sent events, each flushed as its own HTTP chunk, as gin writes them."""
+            self.send_response(200)
+            for header, value in (("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache"),
+                                  ("Connection", "keep-alive"), ("Transfer-Encoding", "chunked")):
+                self.send_header(header, value)
+            self.end_headers()
+            for name, data in events:
+                event = f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+
+        def root(self, _body):
+            self._raw(200, b"Ollama is running", "text/plain; charset=utf-8")
 
     ROUTES = {
         ("GET", "/api/version"): Handler.version, ("GET", "/api/tags"): Handler.tags, ("POST", "/api/show"): Handler.show,
         ("GET", "/api/ps"): Handler.ps, ("POST", "/api/create"): Handler.create, ("POST", "/api/pull"): Handler.pull,
         ("DELETE", "/api/delete"): Handler.delete, ("POST", "/api/generate"): Handler.generate, ("POST", "/api/chat"): Handler.chat,
-        ("POST", "/v1/messages"): Handler.messages,
+        ("POST", "/v1/messages"): Handler.messages, ("GET", "/"): Handler.root,
     }
     return Handler
 
@@ -302,7 +379,28 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split("-")[0].split(".")[:3])
 
 
-def _tool_answer(model: FakeModel, body: dict) -> tuple[list[dict], str]:
+def _stream_events(message_id: str, model: str, content: Reply, stop: str, usage: dict) -> list[tuple[str, dict]]:
+    """The SSE events Ollama's StreamConverter.Process sends for a reply (anthropic/anthropic.go @ v0.33.0-rc2)."""
+    events = [("message_start", {"type": "message_start", "message": {
+        "id": message_id, "type": "message", "role": "assistant", "model": model, "content": [],
+        "usage": {"input_tokens": usage["input_tokens"], "output_tokens": 0}}})]
+    for index, block in enumerate(content):
+        if block["type"] == "text":
+            start = {"type": "text", "text": ""}
+            words = block["text"].split(" ")  # the runner streams a few tokens per chunk
+            deltas = [{"type": "text_delta", "text": w + (" " if i < len(words) - 1 else "")} for i, w in enumerate(words)]
+        else:
+            start = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
+            deltas = [{"type": "input_json_delta", "partial_json": json.dumps(block["input"], separators=(",", ":"))}]
+        events.append(("content_block_start", {"type": "content_block_start", "index": index, "content_block": start}))
+        events += [("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d}) for d in deltas]
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+    events.append(("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop}, "usage": usage}))
+    events.append(("message_stop", {"type": "message_stop"}))
+    return events
+
+
+def _tool_answer(model: FakeModel, body: dict) -> Reply:
     """How a model of each kind answers a request that needs a tool, or continues after a tool result.
 
     It calls the tool the task names (the first tool whose name appears in the last user text, else
@@ -319,20 +417,20 @@ def _tool_answer(model: FakeModel, body: dict) -> tuple[list[dict], str]:
     use = {"type": "tool_use", "id": "toolu_fake", "name": tool["name"], "input": good}
     if isinstance(last, list) and any(block.get("type") == "tool_result" for block in last):
         if model.after_result == "empty":
-            return [], "end_turn"
+            return []
         if model.after_result == "repeat":
-            return [use], "tool_use"
-        return [{"type": "text", "text": "The file says hello. Done."}], "end_turn"
+            return [use]
+        return [{"type": "text", "text": "The file says hello. Done."}]
     if behaviour == "ok":
-        return [use], "tool_use"
+        return [use]
     if behaviour == "no-tool-call":
-        return [{"type": "text", "text": "I would read the file, but here is a guess instead."}], "end_turn"
+        return [{"type": "text", "text": "I would read the file, but here is a guess instead."}]
     if behaviour == "narrated":
-        return [{"type": "text", "text": json.dumps({"name": tool["name"], "arguments": good})}], "end_turn"
+        return [{"type": "text", "text": json.dumps({"name": tool["name"], "arguments": good})}]
     if behaviour == "bad-arguments":
-        return [{**use, "input": {"filename": "README.md", "mode": "fast"}}], "tool_use"  # none of the real names
+        return [{**use, "input": {"filename": "README.md", "mode": "fast"}}]  # none of the real names
     if behaviour == "nested-arguments":
-        return [{**use, "input": {"tool_name": tool["name"], "parameters": good}}], "tool_use"
+        return [{**use, "input": {"tool_name": tool["name"], "parameters": good}}]
     if behaviour == "unknown-tool":
-        return [{**use, "name": "open_file"}], "tool_use"
+        return [{**use, "name": "open_file"}]
     raise ValueError(f"unknown tool behaviour {behaviour!r}")
