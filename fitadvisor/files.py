@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+
+def config_dir() -> Path:
+    """FITADVISOR_CONFIG_DIR, else the platform's per-user config directory."""
+    override = os.environ.get("FITADVISOR_CONFIG_DIR")
+    if override:
+        return Path(override)
+    if sys.platform == "win32":
+        return Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming") / "fitadvisor"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "fitadvisor"
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "fitadvisor"
 
 
 def read_text(path: Path) -> str | None:

@@ -101,7 +101,7 @@ def test_24gb_rtx_4090_keeps_the_model_in_vram():
     pick = advice.pick
     assert pick is not None and pick.estimate.cpu_bytes == 0 and pick.estimate.total_bytes <= 24 * GIB
     assert pick.num_ctx >= 100_000  # room to compact
-    assert pick.candidate.swe_bench_verified  # the best-scoring model that fits, not a random small one
+    assert pick.candidate.proven  # a model proven in Claude Code that fits, not a random small one
     tested_too_big = {e.model for e in advice.excluded if e.reason.startswith("needs")}
     assert "devstral-small-2:24b" in tested_too_big  # 26 GB at 64K with an f16 cache: spilling is not a fit
     assert any("devstral-small-2:24b fits" in h and "OLLAMA_KV_CACHE_TYPE=q8_0" in h for h in advice.hints)

@@ -30,7 +30,7 @@ def test_json_contract_for_a_48gb_m4_pro(tmp_path):
         assert key in first
     assert first["model"] == "devstral-small-2:24b" and first["num_ctx"] >= 65536 and first["fits"] is True
     assert first["gpu_bytes"] == first["total_bytes"]
-    assert all(set(e) == {"model", "reason"} for e in data["excluded"])
+    assert all(set(e) == {"model", "reason", "failure_kind"} for e in data["excluded"])
     assert data["hardware"]["memory_bytes"] == 48 * 1024**3
 
 
@@ -146,11 +146,11 @@ def test_a_measurement_from_verify_decides_the_fit_on_this_machine():
     from fitadvisor.hardware.probe import detect
     from fitadvisor.memory import calibration
 
-    args = dict(candidates="phi4-mini:3.8b", ollama_version="0.32.15", host="127.0.0.1:9")
+    args = dict(candidates="ministral-3:3b", ollama_version="0.32.15", host="127.0.0.1:9")
     (pick,) = run(**args).recommendations
     calibration.record(
         calibration.Observation(
-            model="phi4-mini:3.8b", estimate_model="phi4-mini:3.8b", digest="", num_ctx=pick.num_ctx, kv_cache_type="f16",
+            model="ministral-3:3b", estimate_model="ministral-3:3b", digest="", num_ctx=pick.num_ctx, kv_cache_type="f16",
             flash_attention="auto", parallel=1, ollama_version="0.32.15", size_bytes=2 * pick.budget_bytes,
             size_vram_bytes=0, processor="100% CPU", machine=calibration.machine_summary(detect()),
             measured_at="2026-11-24T10:00:00+00:00",

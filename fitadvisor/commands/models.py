@@ -11,7 +11,7 @@ from fitadvisor.units import format_ctx, format_gb
 
 
 def run() -> list[dict]:
-    from fitadvisor.models import catalog
+    from fitadvisor.models import catalog, verdicts
 
     rows = []
     for model in catalog.load():
@@ -29,6 +29,8 @@ def run() -> list[dict]:
                 "layers": arch.layers,
                 "tools": model.tools,
                 "agentic": model.agentic,
+                "failure_kind": verdicts.failure_kind(model.agentic),
+                "field_test": model.field_test.to_dict() if model.field_test else None,
                 "swe_bench_verified": model.swe_bench_verified,
                 "sources": model.sources,
             }

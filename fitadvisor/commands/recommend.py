@@ -171,12 +171,29 @@ def run(
         def measured(result: Estimate) -> None:
             use_measurement(result, result.model, settings, hardware, store)
 
+    pool, trial_problem = judged_by_trials(pool)
     advice = recommend(hardware, pool, settings, min_ctx=min_ctx, top=top, measured=measured)
     advice.excluded[:0] = excluded
     advice.notes.extend(server.notes)
-    if store_problem:
-        advice.notes.append(store_problem)
+    advice.notes += [problem for problem in (store_problem, trial_problem) if problem]
+    advice.notes += [
+        f"{c.name}: your trial of {c.trial.date} ({c.agentic}) decides, not the field notes."
+        for c in pool if c.trial and c.name in {p.model for p in advice.recommendations} | {e.model for e in advice.excluded}
+    ]
     return advice
+
+
+def judged_by_trials(pool: list[Candidate]) -> tuple[list[Candidate], str | None]:
+    """Each candidate with the newest verdict `fitadvisor trial` reached for it on this machine, if any."""
+    from fitadvisor.models import trials
+
+    store = trials.load()
+    judged = []
+    for candidate in pool:
+        model = _find(candidate.name)
+        names = {candidate.name} | ({f"{model.name}:{tag}" for tag in model.tags} if model else set())
+        judged.append(candidate.with_trial(trials.latest(store, names)))
+    return judged, store.problem
 
 
 def to_json(advice: Advice) -> dict:
@@ -195,6 +212,7 @@ def to_json(advice: Advice) -> dict:
         "notes": advice.notes,
         "instead": advice.instead,
         "hints": advice.hints,
+        "trial": advice.trial.to_dict() if advice.trial else None,
     }
 
 
@@ -230,6 +248,8 @@ def render(advice: Advice) -> str:
     pick = advice.pick
     if pick is not None:
         lines.append(f"Pick: {pick.model} at {format_ctx(pick.num_ctx)} context: {pick.reason}.")
+    if advice.trial:
+        lines.append(f"Worth a trial: {advice.trial.text}: `{advice.trial.command}`")
     lines += advice.warnings
     lines += [f"Note: {note}" for note in advice.notes]
     if advice.instead:

@@ -9,28 +9,16 @@ measurements that `verify` can take again.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from fitadvisor.files import config_dir
 from fitadvisor.hardware.machine import Hardware
 from fitadvisor.units import GIB
 
 STORE_NAME = "calibration.toml"
 FORMAT = 1
-
-
-def config_dir() -> Path:
-    """FITADVISOR_CONFIG_DIR, else the platform's per-user config directory."""
-    override = os.environ.get("FITADVISOR_CONFIG_DIR")
-    if override:
-        return Path(override)
-    if sys.platform == "win32":
-        return Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming") / "fitadvisor"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "fitadvisor"
-    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "fitadvisor"
 
 
 def store_path() -> Path:

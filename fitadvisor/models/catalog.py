@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from fitadvisor.datafiles import read_toml
 from fitadvisor.errors import FitAdvisorError
+from fitadvisor.models import verdicts
 from fitadvisor.models.architecture import Architecture, expand_pattern
 
 # Ollama's name rules (types/model/name.go): [host/][namespace/]model[:tag], parts of letters,
@@ -54,6 +55,18 @@ class ModelRef:
 
 
 @dataclass(frozen=True)
+class FieldTest:
+    """How a model did in the field notes' Claude Code task: the context, the evidence, other contexts tried."""
+
+    evidence: str
+    num_ctx: int | None = None  # None where it could not run at all (no tool support)
+    other_contexts: str = ""
+
+    def to_dict(self) -> dict:
+        return {"num_ctx": self.num_ctx, "evidence": self.evidence, "other_contexts": self.other_contexts or None}
+
+
+@dataclass(frozen=True)
 class CatalogModel:
     """One curated model: its architecture, what is known of its agentic behaviour, and sources."""
 
@@ -63,9 +76,10 @@ class CatalogModel:
     quantization: str
     download_bytes: int
     tools: bool
-    agentic: str  # field verdict: ok, ok-slow, no-tool-calls, narrates, bad-arguments, nested-arguments, unsupported, untested
+    agentic: str  # the field verdict, a word of models/verdicts.py
     swe_bench_verified: float | None
     sources: dict[str, str]
+    field_test: FieldTest | None = None  # None: untested in the field
 
     @property
     def reference(self) -> str:
@@ -128,9 +142,10 @@ def load() -> tuple[CatalogModel, ...]:
                     quantization=entry.get("quantization", ""),
                     download_bytes=int(entry["download_bytes"]),
                     tools=entry["tools"],
-                    agentic=entry.get("agentic", "untested"),
+                    agentic=verdicts.check(entry.get("agentic", verdicts.UNTESTED)),
                     swe_bench_verified=entry.get("swe_bench_verified"),
                     sources=dict(entry.get("sources", {})),
+                    field_test=FieldTest(**entry["field_test"]) if "field_test" in entry else None,
                 )
             )
         except (KeyError, TypeError, ValueError) as error:

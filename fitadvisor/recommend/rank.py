@@ -17,7 +17,9 @@ from fitadvisor.errors import FitAdvisorError
 from fitadvisor.hardware.machine import Hardware
 from fitadvisor.memory.estimate import Estimate, Settings, estimate
 from fitadvisor.memory.releases import Release
+from fitadvisor.models import verdicts
 from fitadvisor.models.architecture import Architecture
+from fitadvisor.models.trials import TrialRecord
 from fitadvisor.speed.predict import Span, Speed, speed, weight_bytes_per_token
 from fitadvisor.units import GIB, KIB, format_ctx, parse_ctx
 
@@ -38,10 +40,39 @@ class Candidate:
     name: str  # the reference `fitadvisor apply` takes
     architecture: Architecture
     tools: bool | None  # None: unknown (not in the catalog, not asked of Ollama)
-    agentic: str = "untested"
+    agentic: str = verdicts.UNTESTED  # a word of models/verdicts.py: the field's, or the local trial's
     swe_bench_verified: float | None = None
     source: str = "catalog"
     installed: bool = False
+    trial: TrialRecord | None = None  # the verdict `fitadvisor trial` reached on this machine, which `agentic` follows
+
+    def with_trial(self, trial: TrialRecord | None) -> Candidate:
+        """This candidate judged by a local trial, which takes precedence over the field notes."""
+        return replace(self, agentic=trial.verdict, trial=trial) if trial else self
+
+    @property
+    def proven(self) -> bool:
+        return verdicts.is_proven(self.agentic)
+
+    @property
+    def below_floor(self) -> bool:
+        """Untested and smaller than any model that drove Claude Code in the field."""
+        return not self.proven and self.architecture.parameters < _policy()["agentic"]["capability_floor_b"] * 1e9
+
+    @property
+    def verdict_origin(self) -> str:
+        return f"your trial, {self.trial.date}" if self.trial else "field-tested"
+
+    @property
+    def label(self) -> str:
+        """How its verdict reads beside a pick."""
+        if not self.proven:
+            text = verdicts.meaning(verdicts.UNTESTED)
+            if self.below_floor:
+                floor = _policy()["agentic"]["capability_floor_b"]
+                text += f"; under {floor:g}B parameters, where no model drove Claude Code's tools in the field notes"
+            return text
+        return f"{_policy()['agentic']['label'][self.agentic]} ({self.verdict_origin})"
 
 
 @dataclass
@@ -71,7 +102,7 @@ class Pick:
 
     @property
     def reason(self) -> str:
-        parts = [_policy()["agentic"]["label"].get(self.candidate.agentic, self.candidate.agentic)]
+        parts = [self.candidate.label]
         if self.candidate.swe_bench_verified is not None:
             parts.append(f"SWE-bench Verified {self.candidate.swe_bench_verified:g}%")
         parts.append(
@@ -101,6 +132,8 @@ class Pick:
             "budget_bytes": self.budget_bytes,
             "prompt_seconds": self.speed.prompt_seconds.to_dict(0) if self.speed.prompt_seconds else None,
             "agentic": self.candidate.agentic,
+            "verdict_origin": self.candidate.verdict_origin if self.candidate.proven else None,
+            "below_capability_floor": self.candidate.below_floor,
             "swe_bench_verified": self.candidate.swe_bench_verified,
             "installed": self.candidate.installed,
             "verdict": self.verdict,
@@ -112,9 +145,28 @@ class Pick:
 class Excluded:
     model: str
     reason: str
+    failure_kind: str | None = None  # the verdict word when a field or trial failure excluded it
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "reason": self.reason}
+        return {"model": self.model, "reason": self.reason, "failure_kind": self.failure_kind}
+
+
+@dataclass(frozen=True)
+class TrialSuggestion:
+    """An untested model that fits and scores clearly better on paper than the pick: a trial would settle it."""
+
+    model: str
+    num_ctx: int
+    swe_bench_verified: float | None
+    text: str
+
+    @property
+    def command(self) -> str:
+        return f"fitadvisor trial {self.model} --ctx {ctx_argument(self.num_ctx)}"
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "num_ctx": self.num_ctx, "swe_bench_verified": self.swe_bench_verified,
+                "reason": self.text, "command": self.command}
 
 
 @dataclass
@@ -132,6 +184,7 @@ class Advice:
     notes: list[str] = field(default_factory=list)  # how the answer was reached
     hints: list[str] = field(default_factory=list)  # a setting that would give a better answer
     instead: str | None = None  # what would work better, when this machine cannot do it well
+    trial: TrialSuggestion | None = None  # an untested model worth a `fitadvisor trial`
 
     @property
     def pick(self) -> Pick | None:
@@ -218,20 +271,25 @@ def largest_fit(
     return best, first, limit
 
 
-def exclusion_for_verdict(candidate: Candidate) -> str | None:
+def exclusion_for_verdict(candidate: Candidate) -> Excluded | None:
+    """Why a model that failed in the field (or in a local trial), or has no tool support, is never recommended."""
+    if verdicts.is_failure(candidate.agentic):
+        origin = f"your trial, {candidate.trial.date}" if candidate.trial else "field notes"
+        return Excluded(candidate.name, f"{verdicts.meaning(candidate.agentic)} ({origin}: {candidate.agentic})", candidate.agentic)
     if candidate.tools is False:
-        return _policy()["agentic"]["excluded"]["unsupported"]
-    return _policy()["agentic"]["excluded"].get(candidate.agentic)
+        return Excluded(candidate.name, verdicts.meaning("no-tool-support"), "no-tool-support")
+    return None
 
 
 def rank_key(pick: Pick) -> tuple:
-    """Known agentic quality, usable speed, SWE-bench Verified, room to compact, then speed and context."""
+    """Proven in Claude Code, then above the capability floor, usable speed, SWE-bench Verified, room to compact, speed."""
     arch = pick.candidate.architecture
-    agentic = _policy()["agentic"]["rank"].get(pick.candidate.agentic, len(_policy()["agentic"]["rank"]))
+    agentic = _policy()["agentic"]["rank"][pick.candidate.agentic]
     swe = pick.candidate.swe_bench_verified
     compacts = pick.num_ctx >= _policy()["claude_code"]["compaction_minimum_tokens"]
     bytes_per_token = weight_bytes_per_token(arch)
-    return (agentic, pick.too_slow, swe is None, -(swe or 0.0), not compacts, bytes_per_token, -pick.num_ctx)
+    return (agentic, pick.candidate.below_floor, pick.too_slow, swe is None, -(swe or 0.0), not compacts,
+            bytes_per_token, -pick.num_ctx)
 
 
 def recommend(
@@ -253,11 +311,13 @@ def recommend(
     excluded: list[Excluded] = []
     too_big: list[tuple[Candidate, Estimate]] = []
     for candidate in candidates:
-        reason = exclusion_for_verdict(candidate)
+        failed = exclusion_for_verdict(candidate)
+        if failed:
+            excluded.append(failed)
+            continue
         arch = candidate.architecture
-        if reason is None and arch.context_length < min_ctx:
+        if arch.context_length < min_ctx:
             reason = f"trained for {format_ctx(arch.context_length)} context, below the {format_ctx(min_ctx)} Claude Code needs"
-        if reason:
             excluded.append(Excluded(candidate.name, reason))
             continue
         try:
@@ -295,7 +355,9 @@ def _quantized_cache_hint(advice: Advice, candidates: list[Candidate], settings:
 
 
 def _verdict(pick: Pick) -> str:
-    label = _policy()["agentic"]["label"].get(pick.candidate.agentic, pick.candidate.agentic)
+    candidate = pick.candidate
+    floor = _policy()["agentic"]["capability_floor_b"]
+    label = candidate.label if candidate.proven else "untested" + (f", under {floor:g}B" if candidate.below_floor else "")
     if pick.too_slow:
         return "too slow"
     if pick.num_ctx < _policy()["claude_code"]["compaction_minimum_tokens"]:
@@ -330,18 +392,50 @@ def _explain(advice: Advice, picks: list[Pick], too_big: list[tuple[Candidate, E
             f"{format_ctx(pick.num_ctx)} is below 100K: Claude Code will not compact the conversation, so in long "
             "sessions Ollama silently drops the oldest messages. Start a fresh session (/clear) between tasks."
         )
-    if pick is None or not hardware.gpus or pick.too_slow or pick.candidate.agentic not in ("ok", "ok-slow"):
+    if pick is not None and not pick.candidate.proven:
+        advice.warnings.insert(0,
+            f"No model proven in Claude Code fits at {format_ctx(advice.min_ctx)} or more: the models listed are untested, "
+            "and may fail as most models in the field notes did."
+        )
+    if pick is None or not hardware.gpus or pick.too_slow or not pick.candidate.proven:
         advice.instead = _instead(too_big, picks, advice)
+    advice.trial = _trial_suggestion(picks)
+
+
+def _trial_suggestion(picks: list[Pick]) -> TrialSuggestion | None:
+    """The untested model worth trying: the pick itself when nothing proven fits, else one that clearly outscores it."""
+    if not picks:
+        return None
+    pick = picks[0]
+    if not pick.candidate.proven:
+        return TrialSuggestion(pick.model, pick.num_ctx, pick.candidate.swe_bench_verified,
+                               f"{pick.model} is untested with Claude Code: a trial on this machine would settle it")
+    margin = _policy()["agentic"]["trial_margin_points"]
+    floor = pick.candidate.swe_bench_verified
+    stronger = [
+        p for p in picks
+        if not p.candidate.proven and not p.candidate.below_floor and not p.too_slow
+        and p.candidate.swe_bench_verified is not None and (floor is None or p.candidate.swe_bench_verified >= floor + margin)
+    ]
+    if not stronger:
+        return None
+    best = max(stronger, key=lambda p: p.candidate.swe_bench_verified)
+    against = f"{floor:g}% for {pick.model}" if floor is not None else f"no published score for {pick.model}"
+    return TrialSuggestion(
+        best.model, best.num_ctx, best.candidate.swe_bench_verified,
+        f"{best.model} is untested with Claude Code but scores {best.candidate.swe_bench_verified:g}% on SWE-bench "
+        f"Verified against {against}: a trial on this machine would settle whether it works",
+    )
 
 
 def _instead(too_big: list[tuple[Candidate, Estimate]], picks: list[Pick], advice: Advice) -> str | None:
     """The field-tested model that did not fit (or ran too slowly), and the machine it needs."""
     tested = sorted(
-        (item for item in too_big if item[0].agentic in ("ok", "ok-slow")),
-        key=lambda item: _policy()["agentic"]["rank"][item[0].agentic],
+        (item for item in too_big if item[0].proven),
+        key=lambda item: (_policy()["agentic"]["rank"][item[0].agentic], -(item[0].swe_bench_verified or 0.0)),
     )
     if not tested:
-        tested_picks = [p for p in picks if p.candidate.agentic in ("ok", "ok-slow")]
+        tested_picks = [p for p in picks if p.candidate.proven]
         if not tested_picks:
             return None
         best = tested_picks[0]
@@ -354,7 +448,7 @@ def _instead(too_big: list[tuple[Candidate, Estimate]], picks: list[Pick], advic
         None,
     )
     text = (
-        f"{candidate.name}, the field-tested choice, needs about {gb(needed.total_bytes)} at "
+        f"{candidate.name}, the best choice proven in Claude Code, needs about {gb(needed.total_bytes)} at "
         f"{format_ctx(needed.num_ctx)}: a GPU with {gpu_gb} GB or more"
     )
     text += f", or a Mac with {mac} GB of memory (its GPU may use {'2/3' if mac <= 32 else '3/4'} of it)." if mac else "."

@@ -1,0 +1,127 @@
+"""The trial store: the verdicts `fitadvisor trial` reached on this machine, which `recommend` uses first.
+
+One TOML file beside `verify`'s calibration store. A damaged file is moved aside and reported, never fatal:
+it only holds verdicts that `trial` can reach again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from fitadvisor.files import config_dir
+from fitadvisor.models import verdicts
+
+STORE_NAME = "trials.toml"
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One run of Claude Code against a model, graded."""
+
+    model: str  # the Ollama name it ran, e.g. "glm-4.7-flash:latest"
+    digest: str  # the model's digest as Ollama listed it
+    num_ctx: int
+    verdict: str  # a word of models/verdicts.py
+    evidence: str  # what decided it
+    tool_calls: list[str]
+    seconds: float
+    claude_md_written: bool
+    facts_found: list[str]
+    hallucinated_paths: list[str]
+    claude_code_version: str
+    ollama_version: str
+    tried_at: str  # ISO 8601, UTC
+
+    @property
+    def date(self) -> str:
+        return self.tried_at[:10]
+
+
+@dataclass
+class TrialStore:
+    records: list[TrialRecord]
+    path: Path
+    problem: str | None = None  # set when the file was damaged and moved aside
+
+
+def store_path() -> Path:
+    return config_dir() / STORE_NAME
+
+
+def load() -> TrialStore:
+    path = store_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return TrialStore([], path)
+    except OSError as error:
+        return TrialStore([], path, f"cannot read the trial store {path} ({error.strerror}): local trial verdicts are not used")
+    try:
+        return TrialStore(_parse(text), path)
+    except (ValueError, TypeError, KeyError) as error:
+        aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            os.replace(path, aside)
+            where = f"moved to {aside}"
+        except OSError:
+            where = "left in place (it could not be moved)"
+        return TrialStore([], path, f"the trial store {path} was damaged ({error}); {where}")
+
+
+_TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list[str]": list}
+
+
+def _parse(text: str) -> list[TrialRecord]:
+    from fitadvisor.datafiles import tomllib
+
+    data = tomllib.loads(text)  # TOMLDecodeError is a ValueError
+    if data.get("format") != FORMAT or not isinstance(data.get("trial", []), list):
+        raise ValueError(f"unknown layout (format {data.get('format')!r})")
+    types = {f.name: _TYPES[f.type] for f in fields(TrialRecord)}
+    records = []
+    for entry in data.get("trial", []):
+        if not isinstance(entry, dict) or set(entry) != set(types):
+            raise ValueError("a trial has missing or unknown fields")
+        for name, expected in types.items():
+            value = entry[name]
+            if not isinstance(value, expected) or (expected is list and not all(isinstance(v, str) for v in value)):
+                raise ValueError(f"{name} of {entry.get('model')!r} has the wrong type")
+        verdicts.check(entry["verdict"])
+        records.append(TrialRecord(**entry))
+    return records
+
+
+def record(trial: TrialRecord) -> TrialStore:
+    """Add a verdict, replacing an older one for the same model digest and context; written atomically."""
+    import tomli_w
+
+    from fitadvisor.errors import FitAdvisorError
+    from fitadvisor.files import atomic_write
+
+    store = load()
+    same = (trial.model, trial.digest, trial.num_ctx)
+    store.records = [r for r in store.records if (r.model, r.digest, r.num_ctx) != same] + [trial]
+    header = "# Verdicts reached by `fitadvisor trial` on this machine; safe to delete (trial reaches them again).\n"
+    text = header + tomli_w.dumps({"format": FORMAT, "trial": [asdict(r) for r in store.records]})
+    try:
+        store.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(store.path, text)
+    except OSError as error:
+        raise FitAdvisorError(
+            f"cannot write the trial store {store.path} ({error.strerror}): set FITADVISOR_CONFIG_DIR to a writable directory"
+        ) from None
+    return store
+
+
+def latest(store: TrialStore, names: set[str]) -> TrialRecord | None:
+    """The newest verdict for a model known by any of `names` (Ollama names, with or without `:latest`)."""
+    wanted = {_full(n) for n in names}
+    return max((r for r in store.records if _full(r.model) in wanted), key=lambda r: r.tried_at, default=None)
+
+
+def _full(name: str) -> str:
+    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
