@@ -11,10 +11,17 @@ from fake_ollama import FakeModel
 from helpers_ollama import RTX_4090_BOX
 
 from fitadvisor.commands import estimate as estimate_command
+from fitadvisor.flows.context import RunContext
+from fitadvisor.flows.estimate import estimate_model
+from fitadvisor.flows.options import EngineOptions, MachineOptions
 from fitadvisor.flows.verify import verify
 from fitadvisor.memory import calibration
 from fitadvisor.ollama.client import Client
 from fitadvisor.ollama import server_env as serverenv
+
+def estimate(model, ctx, gpu_memory=None, **engine):
+    return estimate_model(RunContext(machine=MachineOptions(gpu_memory=gpu_memory)), model, ctx, EngineOptions(**engine))
+
 
 OBSERVATION = calibration.Observation(
     model="devstral-small-2:latest", estimate_model="devstral-small-2:24b", digest="a" * 64, num_ctx=65536,
@@ -92,7 +99,7 @@ def test_estimate_uses_what_verify_measured(fake_ollama, monkeypatch):
     client.create("devstral-small-2-64k", "devstral-small-2", {"num_ctx": 65536})  # as `fitadvisor apply` does
     verify(client, "devstral-small-2-64k", None, serverenv.read({}), tools=False, hardware=RTX_4090_BOX)
 
-    result = estimate_command.run("devstral-small-2", ctx=65536, ollama_version="0.32.15")
+    result = estimate("devstral-small-2", 65536, ollama_version="0.32.15")
     assert result.measured_total_bytes == 16_800_000_000
     assert result.total_bytes != result.measured_total_bytes  # the model's own numbers stay
     (note,) = [n for n in result.notes if "measured on this machine" in n]
@@ -101,14 +108,14 @@ def test_estimate_uses_what_verify_measured(fake_ollama, monkeypatch):
     assert "measured" in estimate_command.render(result)
 
     # any other setting, release or machine: the measurement does not apply
-    assert estimate_command.run("devstral-small-2", ctx=32768, ollama_version="0.32.15").measured_total_bytes is None
-    assert estimate_command.run("devstral-small-2", ctx=65536, ollama_version="0.32.15", kv_cache="q8_0").measured_total_bytes is None
-    assert estimate_command.run("devstral-small-2", ctx=65536, ollama_version="0.31.0").measured_total_bytes is None
-    assert estimate_command.run("devstral-small-2", ctx=65536, ollama_version="0.32.15", gpu_memory="24GB").measured_total_bytes is None
+    assert estimate("devstral-small-2", 32768, ollama_version="0.32.15").measured_total_bytes is None
+    assert estimate("devstral-small-2", 65536, ollama_version="0.32.15", kv_cache="q8_0").measured_total_bytes is None
+    assert estimate("devstral-small-2", 65536, ollama_version="0.31.0").measured_total_bytes is None
+    assert estimate("devstral-small-2", 65536, ollama_version="0.32.15", gpu_memory="24GB").measured_total_bytes is None
 
 
 def test_estimate_survives_a_damaged_store(private_config_dir):
     private_config_dir.mkdir()
     (private_config_dir / calibration.STORE_NAME).write_text("[[[")
-    result = estimate_command.run("devstral-small-2", ctx=65536, ollama_version="0.32.15")
+    result = estimate("devstral-small-2", 65536, ollama_version="0.32.15")
     assert any("was damaged" in n for n in result.notes)

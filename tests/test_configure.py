@@ -1,6 +1,7 @@
 """`apply`'s plan and Modelfile: names, the estimate gate, the Modelfile itself and how it is written."""
 
 import io
+import json
 import os
 import stat
 
@@ -8,6 +9,9 @@ import pytest
 
 from fitadvisor.claude import configure
 from fitadvisor.errors import FitAdvisorError
+from fitadvisor.flows.apply import plan_apply
+from fitadvisor.flows.context import RunContext
+from fitadvisor.flows.options import AliasOptions, EngineOptions, MachineOptions
 from fitadvisor.ollama.progress import PullProgress, bar_line
 
 # A machine the catalog's devstral-small-2 fits at 64K, and one it does not; no server asked for its version.
@@ -15,8 +19,12 @@ ROOMY = {"gpu_memory": "32GB", "memory": "64GB", "ollama_version": "0.14.0"}
 SMALL = {"gpu_memory": "12GB", "memory": "64GB", "ollama_version": "0.14.0"}
 
 
-def make_plan(tmp_path, model="devstral-small-2", ctx=65536, **options):
-    return configure.plan(model, ctx, shell="bash", directory=tmp_path, **{**ROOMY, **options})
+def make_plan(tmp_path, model="devstral-small-2", ctx=65536, host=None, name=None, force=False, alias_name="claude-local",
+              anthropic_traffic=False, **machine):
+    machine = {**ROOMY, **machine}
+    engine = EngineOptions(ollama_version=machine.pop("ollama_version"))
+    run = RunContext(host, MachineOptions(**machine))
+    return plan_apply(run, model, ctx, engine, AliasOptions(alias_name, "bash", anthropic_traffic), name, tmp_path, force)
 
 
 @pytest.mark.parametrize(
@@ -50,6 +58,23 @@ def test_too_big_for_the_gpu_is_refused_without_force(tmp_path):
     plan = make_plan(tmp_path, force=True, **SMALL)
     assert any("applying anyway because of --force" in w for w in plan.warnings)
     assert "does not fit the GPU budget" in plan.modelfile_text
+
+
+def test_apply_checks_the_fit_with_the_engine_options_given(tmp_path):
+    """`apply --kv-cache q8_0` or `--parallel 2` is checked against the cache and slots it will run with, as `estimate` is."""
+    from click.testing import CliRunner
+
+    from fitadvisor.cli import cli
+
+    args = ["apply", "devstral-small-2", "--ctx", "64k", "--dry-run", "--no-create", "--json", "--dir", str(tmp_path),
+            "--gpu-memory", "24GB", "--memory", "64GB", "--ollama-version", "0.32.15"]
+    f16 = CliRunner().invoke(cli, args)
+    assert f16.exit_code == 1 and "the GPU budget is" in str(f16.exception)
+    q8_0 = CliRunner().invoke(cli, [*args, "--kv-cache", "q8_0"])
+    assert q8_0.exit_code == 0, q8_0.output
+    assert json.loads(q8_0.output)["estimate"]["kv_cache_type"] == "q8_0"
+    two_slots = CliRunner().invoke(cli, [*args, "--kv-cache", "q8_0", "--parallel", "2"])
+    assert two_slots.exit_code == 1 and "the GPU budget is" in str(two_slots.exception)
 
 
 def test_cpu_only_machine_is_a_warning_not_a_refusal(tmp_path):

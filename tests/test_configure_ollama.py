@@ -9,9 +9,10 @@ import pytest
 from fake_ollama import FakeModel
 
 from fitadvisor.claude import configure
-from fitadvisor.commands import alias as alias_command
-from fitadvisor.commands import apply as apply_command
 from fitadvisor.errors import FitAdvisorError
+from fitadvisor.flows.apply import alias_for, apply_model
+from fitadvisor.flows.context import RunContext
+from fitadvisor.flows.options import AliasOptions, MachineOptions
 from fitadvisor.ollama.client import Client, OllamaError
 
 ROOMY = {"gpu_memory": "32GB", "memory": "64GB"}
@@ -19,7 +20,8 @@ CREATE_BODY = {"model": "devstral-small-2-64k", "from": "devstral-small-2", "par
 
 
 def apply(fake, tmp_path, **options):
-    return apply_command.run("devstral-small-2", 65536, shell="bash", directory=tmp_path, host=fake.url, **{**ROOMY, **options})
+    run = RunContext(fake.url, MachineOptions(**ROOMY))
+    return apply_model(run, "devstral-small-2", 65536, alias=AliasOptions(shell="bash"), directory=tmp_path, **options)
 
 
 def test_apply_creates_the_derived_model_with_exactly_the_documented_request(fake_ollama, tmp_path):
@@ -107,14 +109,14 @@ def test_no_create_only_prints_the_command(fake_ollama, tmp_path):
 
 def test_alias_without_ctx_reads_num_ctx_from_ollama(fake_ollama):
     fake_ollama.add(FakeModel("devstral-small-2-128k:latest", num_ctx=131072))
-    result = alias_command.run("devstral-small-2-128k", host=fake_ollama.url, shell="bash")
+    result = alias_for(RunContext(fake_ollama.url), "devstral-small-2-128k", options=AliasOptions(shell="bash"))
     assert result["num_ctx"] == 131072 and result["environment"]["CLAUDE_CODE_AUTO_COMPACT_WINDOW"] == "131072"
     assert result["warnings"] == []
     assert configure.alias_context(Client(fake_ollama.url), "not-there") is None
 
 
 def test_alias_with_ctx_uses_the_derived_name_without_asking_ollama(fake_ollama):
-    result = alias_command.run("devstral-small-2:24b", 65536, host=fake_ollama.url, shell="zsh")
+    result = alias_for(RunContext(fake_ollama.url), "devstral-small-2:24b", 65536, options=AliasOptions(shell="zsh"))
     assert result["model"] == "devstral-small-2-64k" and fake_ollama.requests == []
     assert any("below 100K" in w for w in result["warnings"])
 

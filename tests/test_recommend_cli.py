@@ -142,12 +142,16 @@ def test_this_machine_gets_an_honest_answer():
 
 def test_a_measurement_from_verify_decides_the_fit_on_this_machine():
     """What `verify` measured here replaces the estimate for the same model and settings."""
-    from fitadvisor.commands.recommend import run
+    from fitadvisor.flows.context import RunContext
+    from fitadvisor.flows.options import EngineOptions
+    from fitadvisor.flows.recommend import recommend_models
     from fitadvisor.hardware.probe import detect
     from fitadvisor.memory import calibration
 
-    args = dict(candidates="ministral-3:3b", ollama_version="0.32.15", host="127.0.0.1:9")
-    (pick,) = run(**args).recommendations
+    def run():
+        return recommend_models(RunContext("127.0.0.1:9"), EngineOptions(ollama_version="0.32.15"), candidates="ministral-3:3b")
+
+    (pick,) = run().recommendations
     calibration.record(
         calibration.Observation(
             model="ministral-3:3b", estimate_model="ministral-3:3b", digest="", num_ctx=pick.num_ctx, kv_cache_type="f16",
@@ -156,7 +160,7 @@ def test_a_measurement_from_verify_decides_the_fit_on_this_machine():
             measured_at="2026-11-24T10:00:00+00:00",
         )
     )
-    again = run(**args)  # measured at twice the budget at the context it picked: no longer a fit there
+    again = run()  # measured at twice the budget at the context it picked: no longer a fit there
     if again.recommendations:
         assert again.recommendations[0].num_ctx < pick.num_ctx
     else:

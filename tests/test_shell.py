@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from fitadvisor.claude import alias as shell
+from fitadvisor.claude import quoting
 from fitadvisor.errors import FitAdvisorError
 
 MODEL = "devstral-small-2-64k"
@@ -177,8 +178,8 @@ def test_powershell_function_sets_and_restores_each_variable():
 
 
 def test_powershell_quote_doubles_every_kind_of_single_quote():
-    assert shell.ps_quote("a'b‘c’d‚e‛f") == "'a''b‘‘c’’d‚‚e‛‛f'"
-    assert shell.ps_quote("$env:HOME `n") == "'$env:HOME `n'"
+    assert quoting.ps_quote("a'b‘c’d‚e‛f") == "'a''b‘‘c’’d‚‚e‛‛f'"
+    assert quoting.ps_quote("$env:HOME `n") == "'$env:HOME `n'"
 
 
 # -- validation ------------------------------------------------------------------------------------

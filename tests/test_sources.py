@@ -10,6 +10,7 @@ from fitadvisor.errors import FitAdvisorError
 from fitadvisor.models import catalog
 from fitadvisor.models.gguf import read_architecture
 from fitadvisor.models.resolve import resolve_model
+from fitadvisor.ollama.client import Client
 
 NO_SERVER = "127.0.0.1:9"
 
@@ -21,7 +22,7 @@ def _hybrid():
 
 def test_a_catalog_name_with_no_server_answers_at_once():
     start = time.perf_counter()
-    resolved = resolve_model("devstral-small-2", host=NO_SERVER)
+    resolved = resolve_model("devstral-small-2", Client(NO_SERVER))
     assert time.perf_counter() - start < 1.0
     assert (resolved.source, resolved.name) == ("catalog", "devstral-small-2:24b")
     assert resolved.architecture == catalog.resolve("devstral-small-2").architecture
@@ -33,7 +34,7 @@ def test_an_installed_model_is_described_by_ollama_asking_verbose_when_arrays_ar
     model = _hybrid()
     fake_ollama.models["granite4:32b-a9b-h"] = FakeModel("granite4:32b-a9b-h", family="granitehybrid")
     fake_ollama.show = lambda _model, verbose: ggufs.show_response(model, verbose)
-    resolved = resolve_model("granite4:32b-a9b-h", host=fake_ollama.url)
+    resolved = resolve_model("granite4:32b-a9b-h", Client(fake_ollama.url))
     assert resolved.source == "ollama" and fake_ollama.url in resolved.note
     assert resolved.architecture == read_architecture(ggufs.write(model, tmp_path / "m.gguf"))
     shows = [r.body for r in fake_ollama.requests if r.path == "/api/show"]
@@ -44,7 +45,7 @@ def test_a_model_the_server_lacks_falls_through_to_the_store(tmp_path, fake_olla
     model = ggufs.tiny_llama()
     ggufs.pull_into_store(tmp_path / "store", "someone/tiny:1b", model)
     monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path / "store"))
-    resolved = resolve_model("someone/tiny:1b", host=fake_ollama.url)
+    resolved = resolve_model("someone/tiny:1b", Client(fake_ollama.url))
     assert resolved.source == "store" and resolved.name == "someone/tiny:1b"
     assert resolved.architecture == read_architecture(ggufs.write(model, tmp_path / "m.gguf"))
 
@@ -52,12 +53,12 @@ def test_a_model_the_server_lacks_falls_through_to_the_store(tmp_path, fake_olla
 def test_the_store_is_more_exact_than_the_catalog(tmp_path, monkeypatch):
     ggufs.pull_into_store(tmp_path, "devstral-small-2:24b", ggufs.from_architecture(catalog.resolve("devstral-small-2").architecture))
     monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path))
-    assert resolve_model("devstral-small-2:24b", host=NO_SERVER).source == "store"
+    assert resolve_model("devstral-small-2:24b", Client(NO_SERVER)).source == "store"
 
 
 def test_any_published_model_comes_from_the_registry(tmp_path, registry):
     manifest = registry.publish("someone/coder:24b-q8_0", tmp_path, ggufs.from_architecture(catalog.resolve("qwen3:14b").architecture))
-    resolved = resolve_model("someone/coder:24b-q8_0", host=NO_SERVER)
+    resolved = resolve_model("someone/coder:24b-q8_0", Client(NO_SERVER))
     assert resolved.source == "registry" and resolved.download_bytes == sum(l["size"] for l in manifest["layers"]) + 485
     assert registry.url in resolved.note and "download" in resolved.note
     assert resolved.architecture == read_architecture(registry.blobs[manifest["layers"][0]["digest"]])
@@ -65,13 +66,13 @@ def test_any_published_model_comes_from_the_registry(tmp_path, registry):
 
 def test_an_unknown_name_says_what_the_registry_said_and_suggests_catalog_names(registry):
     with pytest.raises(FitAdvisorError) as error:
-        resolve_model("devstral-smal-2", host=NO_SERVER)
+        resolve_model("devstral-smal-2", Client(NO_SERVER))
     assert "has no model devstral-smal-2:latest" in str(error.value) and "Did you mean" in str(error.value)
 
 
 def test_an_unknown_name_offline_is_a_clear_error():
     with pytest.raises(FitAdvisorError, match="cannot reach the model registry .*not in fitadvisor's catalog either"):
-        resolve_model("brand-new-model:7b", host=NO_SERVER)
+        resolve_model("brand-new-model:7b", Client(NO_SERVER))
 
 
 def test_estimate_command_reports_the_registry_as_source(tmp_path, registry):

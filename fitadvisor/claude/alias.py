@@ -20,43 +20,6 @@ COMPACT_FLOOR = 100_000  # Claude Code raises any CLAUDE_CODE_AUTO_COMPACT_WINDO
 
 _ALIAS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}\Z")
 _BASE_URL = re.compile(r"https?://(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?\Z")
-_SH_SAFE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
-_FISH_SAFE = re.compile(r"[A-Za-z0-9_@+=:,./-]+\Z")
-_PS_QUOTES = "'\u2018\u2019\u201a\u201b"  # PowerShell treats all of these as single quotes
-
-
-# -- quoting (the templates' filters) --------------------------------------------------------------
-
-
-def sh_quote(text: str) -> str:
-    """One word for bash/zsh: bare when it is plainly safe, else single-quoted."""
-    text = str(text)
-    if _SH_SAFE.match(text):
-        return text
-    return "'" + text.replace("'", "'\"'\"'") + "'"
-
-
-def sh_value(text: str) -> str:
-    """The right side of `NAME=value`: nothing at all for an empty value."""
-    return sh_quote(text) if str(text) else ""
-
-
-def fish_quote(text: str) -> str:
-    """One word for fish: inside single quotes only backslash and quote are special."""
-    text = str(text)
-    if _FISH_SAFE.match(text):
-        return text
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def ps_quote(text: str) -> str:
-    """A PowerShell single-quoted string: no expansion inside; each quote character is doubled."""
-    return "'" + "".join(c + c if c in _PS_QUOTES else c for c in str(text)) + "'"
-
-
-def comment(text: str) -> str:
-    """Text safe to put after `#` on one line in any of the shells."""
-    return " ".join(str(text).split())
 
 
 # -- the alias ----------------------------------------------------------------------------------------

@@ -7,18 +7,15 @@ baked into a derived model (`PARAMETER num_ctx`). `plan` decides everything with
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fitadvisor.claude.alias import Alias
+from fitadvisor.claude.quoting import sh_quote
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.memory.estimate import Estimate
 from fitadvisor.units import KIB, MIB, format_ctx, format_gb
-
-_MODELFILE_WORD = re.compile(r"[A-Za-z0-9_.:/-]+\Z")
-
 
 class NoEstimate(FitAdvisorError):
     """fitadvisor cannot describe the model (not in the catalog, not a GGUF file), so it cannot estimate it."""
@@ -40,8 +37,6 @@ class Plan:
     @property
     def create_command(self) -> str:
         """The exact command that does what `create_model` does, for when fitadvisor cannot reach Ollama."""
-        from fitadvisor.claude.alias import sh_quote
-
         return f"ollama create {sh_quote(self.name)} -f {sh_quote(str(display_path(self.modelfile)))}"
 
 
@@ -67,13 +62,6 @@ def capped_ctx(model: str, num_ctx: int) -> int:
 
     known = find(model)
     return max(4, min(num_ctx, known.architecture.context_length)) if known else num_ctx
-
-
-def modelfile_word(text: str) -> str:
-    """A FROM or PARAMETER value: only validated names and numbers ever reach a Modelfile, never free text."""
-    if not _MODELFILE_WORD.match(str(text)):
-        raise FitAdvisorError(f"refusing to write {text!r} into a Modelfile")
-    return str(text)
 
 
 def render_modelfile(model: str, name: str, num_ctx: int, filename: str, estimate: Estimate | None) -> str:
@@ -117,6 +105,7 @@ def fit_problem(result: Estimate) -> str | None:
 def plan(
     model: str,
     num_ctx: int,
+    estimate: Callable[[str, int], Estimate],  # raises NoEstimate for a model it cannot describe
     name: str | None = None,
     alias_name: str = "claude-local",
     shell: str | None = None,
@@ -124,19 +113,13 @@ def plan(
     host: str | None = None,
     force: bool = False,
     anthropic_traffic: bool = False,
-    estimate: Callable[[str, int], Estimate] | None = None,  # raises NoEstimate for a model it cannot describe
-    **machine: str | None,
 ) -> Plan:
-    """Everything `apply` will do, decided up front; refuses (without --force) a model that will not fit.
-
-    `machine` (memory, gpu_memory, chip, ollama_version) plans for another machine, as `estimate` does.
-    """
+    """Everything `apply` will do, decided up front; refuses (without --force) a model that will not fit."""
     from fitadvisor.claude import alias as shells
     from fitadvisor.models.catalog import ModelRef
 
     base = ModelRef.parse(model)
     model = model.strip()
-    estimate = estimate or _estimate_default(host, machine)
     warnings: list[str] = []
     try:
         result: Estimate | None = estimate(model, num_ctx)
@@ -171,20 +154,6 @@ def plan(
         modelfile_text=render_modelfile(model, name, num_ctx, modelfile.name, result),
         alias=alias, shell=shell, alias_text=shells.render(alias, shell), estimate=result, warnings=warnings,
     )
-
-
-def _estimate_default(host: str | None, machine: dict) -> Callable[[str, int], Estimate]:
-    def run(model: str, num_ctx: int) -> Estimate:
-        from fitadvisor.commands.estimate import run as estimate_run
-        from fitadvisor.models.resolve import resolve_model
-
-        try:
-            resolved = resolve_model(model, host=host)
-        except FitAdvisorError as error:
-            raise NoEstimate(str(error)) from None
-        return estimate_run(model, num_ctx, host=host, resolved=resolved, **machine)
-
-    return run
 
 
 def display_path(path: Path) -> Path:

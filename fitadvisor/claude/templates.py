@@ -9,8 +9,7 @@ from functools import lru_cache
 def _environment():
     import jinja2
 
-    from fitadvisor.claude import alias as shell
-    from fitadvisor.claude import configure
+    from fitadvisor.claude import quoting
     from fitadvisor.datafiles import read_template
 
     environment = jinja2.Environment(
@@ -22,8 +21,8 @@ def _environment():
         lstrip_blocks=True,
     )
     environment.filters.update(
-        sh_quote=shell.sh_quote, sh_value=shell.sh_value, fish_quote=shell.fish_quote, ps_quote=shell.ps_quote,
-        comment=shell.comment, modelfile_word=configure.modelfile_word,
+        sh_quote=quoting.sh_quote, sh_value=quoting.sh_value, fish_quote=quoting.fish_quote, ps_quote=quoting.ps_quote,
+        comment=quoting.comment, modelfile_word=quoting.modelfile_word,
     )
     return environment
 

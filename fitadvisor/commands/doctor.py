@@ -8,17 +8,9 @@ import os
 import click
 
 from fitadvisor.commands.options import host_option, json_option
+from fitadvisor.flows.context import QUICK_TIMEOUT, RunContext
 
 _MARKS = {"ok": ("ok", "green"), "info": ("--", None), "warn": ("!!", "yellow"), "fail": ("XX", "red")}
-
-
-def run(host: str | None = None, timeout: float = 10.0):
-    from fitadvisor.flows.doctor import doctor
-    from fitadvisor.hardware.probe import detect
-    from fitadvisor.ollama.client import Client
-    from fitadvisor.ollama import server_env as serverenv
-
-    return doctor(Client(host, timeout=timeout), serverenv.read(), detect())
 
 
 def render(report) -> str:
@@ -36,7 +28,7 @@ def render(report) -> str:
 
 @click.command("doctor")
 @host_option
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True, metavar="SECONDS",
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=QUICK_TIMEOUT, show_default=True, metavar="SECONDS",
               help="Time limit for each call to Ollama.")
 @json_option
 def command(host: str | None, timeout: float, as_json: bool) -> None:
@@ -47,7 +39,10 @@ def command(host: str | None, timeout: float, as_json: bool) -> None:
     \b
     Example:  fitadvisor doctor
     """
-    report = run(host, timeout)
+    from fitadvisor.flows.doctor import doctor
+
+    run = RunContext(host, timeout=timeout)
+    report = doctor(run.client, run.server_env, run.hardware)
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else render(report))
     if not report.ok:
         raise SystemExit(1)

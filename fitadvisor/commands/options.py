@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+
 import click
 
+from fitadvisor.flows.options import AliasOptions, EngineOptions, MachineOptions
 from fitadvisor.units import parse_ctx
 
 
@@ -19,40 +23,61 @@ def json_option(function):
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON object for scripts.")(function)
 
 
-def engine_options(function):
-    """--kv-cache, --flash-attention, --parallel, --batch, --ollama-version."""
-    function = click.option(
-        "--ollama-version", metavar="X.Y.Z", help="Model this Ollama release (default: the running server's, else the newest modelled)."
-    )(function)
-    function = click.option("--batch", type=click.IntRange(min=1), help="Physical batch n_ubatch (default: what that release picks).")(function)
-    function = click.option("--parallel", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel slots (OLLAMA_NUM_PARALLEL).")(function)
-    function = click.option(
-        "--flash-attention", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
-        help="OLLAMA_FLASH_ATTENTION: auto = the release's default for the model.",
-    )(function)
-    function = click.option(
-        "--kv-cache", type=click.Choice(["f16", "q8_0", "q4_0"]), default="f16", show_default=True, help="OLLAMA_KV_CACHE_TYPE."
-    )(function)
-    return function
+def _grouped(parameter: str, options_type: type, options: list):
+    """A decorator adding `options` to a command, which receives their values as one `options_type` object."""
+
+    def decorator(function):
+        @functools.wraps(function)
+        def command(*args, **kwargs):
+            given = {field.name: kwargs.pop(field.name) for field in dataclasses.fields(options_type) if field.name in kwargs}
+            kwargs[parameter] = options_type(**given)
+            return function(*args, **kwargs)
+
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorator
 
 
-def hardware_options(function):
-    """--memory, --gpu-memory, --chip: plan for another machine instead of this one."""
-    function = click.option("--chip", metavar="NAME", help='Plan for this chip: an Apple chip such as "Apple M4 Pro" (unified memory), or a GPU such as "RTX 4090" with --gpu-memory.')(function)
-    function = click.option("--gpu-memory", metavar="SIZE", help="Plan for a discrete GPU with this much VRAM, e.g. 24GB.")(function)
-    function = click.option("--memory", metavar="SIZE", help="Plan for this much RAM, as sold: 48GB means 48 GiB.")(function)
-    return function
+_KV_CACHE = click.Choice(["f16", "q8_0", "q4_0"])
+_FLASH_ATTENTION = click.Choice(["auto", "on", "off"])
+
+# --kv-cache, --flash-attention, --parallel, --batch, --ollama-version, as `engine: EngineOptions`.
+engine_options = _grouped("engine", EngineOptions, [
+    click.option("--kv-cache", type=_KV_CACHE, help="OLLAMA_KV_CACHE_TYPE (default: f16)."),
+    click.option("--flash-attention", type=_FLASH_ATTENTION,
+                 help="OLLAMA_FLASH_ATTENTION (default: auto, the release's default for the model)."),
+    click.option("--parallel", type=click.IntRange(min=1), help="Parallel slots, OLLAMA_NUM_PARALLEL (default: 1)."),
+    click.option("--batch", type=click.IntRange(min=1), help="Physical batch n_ubatch (default: what that release picks)."),
+    click.option("--ollama-version", metavar="X.Y.Z",
+                 help="Model this Ollama release (default: the running server's, else the newest modelled)."),
+])
+
+# The same settings as the running server has them (`verify`): unset means this shell's OLLAMA_* variable.
+server_engine_options = _grouped("engine", EngineOptions, [
+    click.option("--kv-cache", type=_KV_CACHE, help="The server's OLLAMA_KV_CACHE_TYPE (default: this shell's)."),
+    click.option("--flash-attention", type=_FLASH_ATTENTION, help="The server's OLLAMA_FLASH_ATTENTION (default: this shell's)."),
+    click.option("--parallel", type=click.IntRange(min=1), help="The server's OLLAMA_NUM_PARALLEL (default: this shell's)."),
+])
+
+# --memory, --gpu-memory, --chip: plan for another machine instead of this one, as `machine: MachineOptions`.
+machine_options = _grouped("machine", MachineOptions, [
+    click.option("--memory", metavar="SIZE", help="Plan for this much RAM, as sold: 48GB means 48 GiB."),
+    click.option("--gpu-memory", metavar="SIZE", help="Plan for a discrete GPU with this much VRAM, e.g. 24GB."),
+    click.option("--chip", metavar="NAME", help='Plan for this chip: an Apple chip such as "Apple M4 Pro" (unified memory), '
+                 'or a GPU such as "RTX 4090" with --gpu-memory.'),
+])
 
 
 def host_option(function):
     return click.option("--host", metavar="URL", help="The Ollama server (default: OLLAMA_HOST, else http://127.0.0.1:11434).")(function)
 
 
-def alias_options(function):
-    """--alias-name, --shell, --allow-anthropic-traffic: how the Claude Code alias is written."""
-    function = click.option(
-        "--allow-anthropic-traffic", "anthropic_traffic", is_flag=True,
-        help="Let Claude Code reach Anthropic (telemetry, updates, plugin marketplace); off by default.",
-    )(function)
-    function = click.option("--shell", type=click.Choice(["zsh", "bash", "fish", "powershell"]), help="Alias syntax (default: from $SHELL).")(function)
-    return click.option("--alias-name", default="claude-local", show_default=True, help="The command the alias defines.")(function)
+# --alias-name, --shell, --allow-anthropic-traffic: how the Claude Code alias is written, as `alias: AliasOptions`.
+alias_options = _grouped("alias", AliasOptions, [
+    click.option("--alias-name", default="claude-local", show_default=True, help="The command the alias defines."),
+    click.option("--shell", type=click.Choice(["zsh", "bash", "fish", "powershell"]), help="Alias syntax (default: from $SHELL)."),
+    click.option("--allow-anthropic-traffic", "anthropic_traffic", is_flag=True,
+                 help="Let Claude Code reach Anthropic (telemetry, updates, plugin marketplace); off by default."),
+])

@@ -6,17 +6,22 @@ import json
 
 import click
 
-from fitadvisor.commands.options import hardware_options, json_option
+from typing import TYPE_CHECKING
+
+from fitadvisor.commands.options import json_option, machine_options
 from fitadvisor.units import format_gb
 
+if TYPE_CHECKING:
+    from fitadvisor.flows.options import MachineOptions
 
-def run(memory: str | None = None, gpu_memory: str | None = None, chip: str | None = None) -> dict:
+
+def run(machine: MachineOptions) -> dict:
     """The probe's JSON: the Hardware plus the GPU budget the newest modelled Ollama release leaves a model."""
-    from fitadvisor.hardware.probe import detect
+    from fitadvisor.flows.context import RunContext
     from fitadvisor.memory.releases import Release
 
     release = Release.of(None)
-    hardware = detect(memory=memory, gpu_memory=gpu_memory, chip=chip)
+    hardware = RunContext(machine=machine).hardware
     data = hardware.to_dict(release.gpu_reserve_bytes, release.metal_reserve_bytes)
     data["ollama_version"] = release.label
     return data
@@ -49,16 +54,14 @@ def render(data: dict) -> str:
 
 
 @click.command("probe")
-@hardware_options
+@machine_options
 @json_option
-def command(as_json: bool, memory: str | None, gpu_memory: str | None, chip: str | None) -> None:
+def command(as_json: bool, machine: MachineOptions) -> None:
     """Show the machine as Ollama sees it: RAM, GPUs, the GPU budget, memory bandwidth.
 
     \b
     Examples:  fitadvisor probe
                fitadvisor probe --memory 48GB --chip "Apple M4 Pro" --json
     """
-    data = run(memory, gpu_memory, chip)
+    data = run(machine)
     click.echo(json.dumps(data, indent=2) if as_json else render(data))
-
-

@@ -3,38 +3,15 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
-from fitadvisor.commands.options import ctx_option, host_option, json_option
+from fitadvisor.commands.options import ctx_option, host_option, json_option, server_engine_options
 from fitadvisor.units import format_ctx, format_gb
 
-
-def run(
-    model: str,
-    ctx: int | None = None,
-    tools: bool = True,
-    host: str | None = None,
-    timeout: float = 10.0,
-    load_timeout: float = 600.0,
-    kv_cache: str | None = None,
-    flash_attention: str | None = None,
-    parallel: int | None = None,
-    show_progress: bool = True,
-):
-    from dataclasses import replace
-
-    from fitadvisor.flows.verify import verify
-    from fitadvisor.hardware.probe import detect
-    from fitadvisor.ollama.client import Client
-    from fitadvisor.ollama import server_env as serverenv
-    from fitadvisor.ollama.progress import waiting
-
-    env = serverenv.read()
-    overrides = {"kv_cache_type": kv_cache, "flash_attention": flash_attention, "parallel": parallel}
-    env = replace(env, **{k: v for k, v in overrides.items() if v is not None})
-    client = Client(host, timeout=timeout, load_timeout=load_timeout)
-    return verify(client, model, ctx, env, tools=tools, hardware=detect(), waiting=waiting if show_progress else None)
+if TYPE_CHECKING:
+    from fitadvisor.flows.options import EngineOptions
 
 
 def render(report) -> str:
@@ -71,14 +48,14 @@ def render(report) -> str:
 @click.argument("model")
 @ctx_option(help="Load with this context (num_ctx), e.g. 64k; default: the model's own or the server's.")
 @click.option("--no-tools", is_flag=True, help="Skip the tool-calling check.")
-@click.option("--kv-cache", type=click.Choice(["f16", "q8_0", "q4_0"]), help="The server's OLLAMA_KV_CACHE_TYPE (default: this shell's).")
-@click.option("--flash-attention", type=click.Choice(["auto", "on", "off"]), help="The server's OLLAMA_FLASH_ATTENTION (default: this shell's).")
-@click.option("--parallel", type=click.IntRange(min=1), help="The server's OLLAMA_NUM_PARALLEL (default: this shell's).")
+@server_engine_options
 @host_option
 @click.option("--timeout", "load_timeout", type=click.FloatRange(min=0.1), default=600.0, show_default=True, metavar="SECONDS",
               help="Time limit for loading the model and for each answer (quick calls get at most 10 s).")
 @json_option
-def command(model: str, ctx: int | None, no_tools: bool, load_timeout: float, as_json: bool, **options) -> None:
+def command(
+    model: str, ctx: int | None, no_tools: bool, engine: EngineOptions, host: str | None, load_timeout: float, as_json: bool,
+) -> None:
     """Load MODEL in Ollama and compare the real size, context and tool calls with the estimate.
 
     Exits 0 when the model is ready for Claude Code, 1 when something needs fixing.
@@ -86,8 +63,12 @@ def command(model: str, ctx: int | None, no_tools: bool, load_timeout: float, as
     \b
     Example:  fitadvisor verify devstral-small-2-64k
     """
-    report = run(model, ctx, tools=not no_tools, timeout=min(10.0, load_timeout), load_timeout=load_timeout,
-                 show_progress=not as_json, **options)
+    from fitadvisor.flows.context import QUICK_TIMEOUT, RunContext
+    from fitadvisor.flows.verify import verify_model
+    from fitadvisor.ollama.progress import waiting
+
+    run = RunContext(host, timeout=min(QUICK_TIMEOUT, load_timeout), load_timeout=load_timeout)
+    report = verify_model(run, model, ctx, engine, tools=not no_tools, waiting=None if as_json else waiting)
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else render(report))
     if not report.ok:
         raise SystemExit(1)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from fitadvisor.errors import FitAdvisorError
+from fitadvisor.flows.context import RunContext
+from fitadvisor.flows.options import EngineOptions
 from fitadvisor.memory import calibration
 from fitadvisor.memory.estimate import Estimate
 from fitadvisor.ollama.client import MESSAGES_SINCE, Client, OllamaError, RunningModel
@@ -163,6 +165,15 @@ class Report:
         }
 
 
+def verify_model(
+    run: RunContext, model: str, ctx: int | None, engine: EngineOptions, tools: bool = True,
+    waiting: Callable[[str], object] | None = None,
+) -> Report:
+    """`verify` on the run's server and machine; the engine settings given replace this shell's server variables."""
+    env = replace(run.server_env, **engine.settings())
+    return verify(run.client, model, ctx, env, tools=tools, hardware=run.hardware, waiting=waiting)
+
+
 def verify(
     client: Client,
     model: str,
@@ -194,7 +205,7 @@ def verify(
     else:
         _check_context(report, None, "Ollama's default")
     _check_placement(report, hardware)
-    resolved = _estimate(report, shown, env, hardware, client.host)
+    resolved = _estimate(report, shown, env, hardware, client)
     if hardware is not None:
         _record(report, resolved, env, hardware)
     if tools:
@@ -281,12 +292,12 @@ def _check_placement(report: Report, hardware) -> None:
         report.warnings.append("the model runs entirely on the CPU although this machine has a GPU")
 
 
-def _estimate(report: Report, shown: dict, env: ServerEnv, hardware, host: str) -> str:
+def _estimate(report: Report, shown: dict, env: ServerEnv, hardware, client: Client) -> str:
     """fitadvisor's estimate at the context Ollama really used; returns the model name estimates use ('' if none)."""
     from fitadvisor.memory.estimate import Settings, estimate
     from fitadvisor.memory.releases import Release
 
-    resolved = _resolve(report.model, shown, host)
+    resolved = _resolve(report.model, shown, client)
     if resolved is None:
         report.estimate_note = f"fitadvisor does not know {report.model} (nor its parent model), so there is no estimate"
         return ""
@@ -305,7 +316,7 @@ def _estimate(report: Report, shown: dict, env: ServerEnv, hardware, host: str) 
     return resolved.name
 
 
-def _resolve(model: str, shown: dict, host: str):
+def _resolve(model: str, shown: dict, client: Client):
     """The catalog entry (or GGUF) for the model, else for the model it was created from.
 
     A derived model is known by its parent (`details.parent_model`) or, for the names `fitadvisor
@@ -318,7 +329,7 @@ def _resolve(model: str, shown: dict, host: str):
     unsuffixed = re.sub(r"-\d+[kKmM]$", "", bare)
     for name in dict.fromkeys(n for n in (bare, model, parent, unsuffixed) if n):
         try:
-            return resolve_model(name, host=host)
+            return resolve_model(name, client)
         except FitAdvisorError:
             continue
     return None

@@ -12,10 +12,14 @@ import os
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fitadvisor.files import config_dir
 from fitadvisor.hardware.machine import Hardware
-from fitadvisor.units import GIB
+from fitadvisor.units import GIB, format_gb
+
+if TYPE_CHECKING:
+    from fitadvisor.memory.estimate import Estimate, Settings
 
 STORE_NAME = "calibration.toml"
 FORMAT = 1
@@ -150,6 +154,25 @@ def lookup(
         if (o.estimate_model in names or full_name(o.model) in names) and o.key()[1:] == wanted
     ]
     return max(matches, key=lambda o: o.measured_at, default=None)
+
+
+def apply_measurement(result: Estimate, asked_name: str, settings: Settings, hardware: Hardware, store: Store) -> None:
+    """Add to `result` what `verify` measured for this model and these settings on this machine, if anything.
+
+    Settings are matched as asked (as `verify` records the server's variables), the context as Ollama runs it.
+    """
+    found = None
+    for name in dict.fromkeys((result.model, asked_name)):
+        found = found or lookup(
+            store, name, result.num_ctx, settings.kv_cache_type, settings.flash_attention, settings.parallel, result.release,
+            machine_summary(hardware),
+        )
+    if found:
+        result.measured_total_bytes = found.size_bytes
+        result.notes.append(
+            f"measured on this machine by `fitadvisor verify` on {found.date}: {format_gb(found.size_bytes)} loaded "
+            f"({found.processor}) for {found.model}"
+        )
 
 
 def full_name(name: str) -> str:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.models.architecture import Architecture
 
-SHOW_TIMEOUT = 5.0
+if TYPE_CHECKING:
+    from fitadvisor.ollama.client import Client
 
 
 @dataclass(frozen=True)
@@ -26,8 +28,8 @@ class ResolvedModel:
     note: str = ""  # how the source answered, for the output
 
 
-def resolve_model(name: str, host: str | None = None, use_ollama: bool = True, use_registry: bool = True) -> ResolvedModel:
-    """The architecture of a .gguf path or an Ollama model name, and which source gave it."""
+def resolve_model(name: str, client: Client | None = None) -> ResolvedModel:
+    """The architecture of a .gguf path or an Ollama model name, and which source gave it (`client`: the server to ask first)."""
     if name.endswith(".gguf") or Path(name).is_file():
         from fitadvisor.models.gguf import read_architecture
 
@@ -35,8 +37,8 @@ def resolve_model(name: str, host: str | None = None, use_ollama: bool = True, u
 
     from fitadvisor.models import catalog, ollama_store
     ref = catalog.ModelRef.parse(name)
-    if use_ollama:
-        resolved = _from_ollama(ref, host)
+    if client is not None:
+        resolved = _from_ollama(ref, client)
         if resolved:
             return resolved
     stored = ollama_store.find(name)
@@ -47,22 +49,14 @@ def resolve_model(name: str, host: str | None = None, use_ollama: bool = True, u
     model = catalog.find(name)
     if model is not None:
         return ResolvedModel(model.reference, model.architecture, "catalog", model.download_bytes, "from fitadvisor's catalog")
-    if not use_registry:
-        catalog.resolve(name)  # raises the unknown-model error with its did-you-mean
     return _from_registry(name, ref)
 
 
-def _from_ollama(ref, host: str | None) -> ResolvedModel | None:
+def _from_ollama(ref, client: Client) -> ResolvedModel | None:
     """The installed model as the running server describes it; None when there is no server or no such model."""
     from fitadvisor.models.ollama_show import BlankedArray, architecture_from_show
-    from fitadvisor.ollama.client import (
-        Client,
-        ModelNotFound,
-        OllamaError,
-        OllamaUnreachable,
-    )
+    from fitadvisor.ollama.client import ModelNotFound, OllamaError, OllamaUnreachable
 
-    client = Client(host, timeout=SHOW_TIMEOUT)  # a malformed --host is the user's error: let it raise
     try:
         show = client.show(ref.short)
         try:

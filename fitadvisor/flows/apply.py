@@ -1,0 +1,189 @@
+"""`apply` and `alias`: the derived model's plan (checked against the estimate), carried out, and the alias alone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fitadvisor.errors import FitAdvisorError
+from fitadvisor.flows.context import RunContext
+from fitadvisor.flows.options import AliasOptions, EngineOptions
+
+if TYPE_CHECKING:
+    from fitadvisor.claude.configure import Plan
+    from fitadvisor.memory.estimate import Estimate
+
+
+@dataclass
+class Applied:
+    """What `apply` did (or, in a dry run, would do): the lines to show and the JSON to print."""
+
+    plan: Plan
+    lines: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    created: bool = False
+    pulled: bool = False
+    rc_file: Path | None = None
+    rc_action: str | None = None
+    backups: list[str] = field(default_factory=list)
+
+    def to_dict(self, dry_run: bool) -> dict:
+        plan = self.plan
+        return {
+            "name": plan.name, "from": plan.model, "num_ctx": plan.num_ctx, "modelfile": str(plan.modelfile),
+            "created": self.created, "alias": plan.alias_text,
+            "modelfile_text": plan.modelfile_text, "pulled": self.pulled, "create_command": plan.create_command,
+            "alias_name": plan.alias.name, "shell": plan.shell, "rc_file": str(self.rc_file) if self.rc_file else None,
+            "rc_action": self.rc_action, "backups": self.backups, "warnings": self.warnings, "dry_run": dry_run,
+            "estimate": plan.estimate.to_dict() if plan.estimate else None,
+        }
+
+
+def plan_apply(
+    run: RunContext,
+    model: str,
+    ctx: int,
+    engine: EngineOptions | None = None,
+    alias: AliasOptions | None = None,
+    name: str | None = None,
+    directory: Path | None = None,
+    force: bool = False,
+) -> Plan:
+    """Everything `apply` will do, checked against the estimate for the run's machine and these engine settings."""
+    from fitadvisor.claude import configure
+
+    alias = alias or AliasOptions()
+    return configure.plan(
+        model, ctx, _estimator(run, engine or EngineOptions()), name=name, alias_name=alias.alias_name, shell=alias.shell,
+        directory=directory, host=run.host, force=force, anthropic_traffic=alias.anthropic_traffic,
+    )
+
+
+def _estimator(run: RunContext, engine: EngineOptions) -> Callable[[str, int], Estimate]:
+    from fitadvisor.claude.configure import NoEstimate
+    from fitadvisor.flows.estimate import estimate_model
+    from fitadvisor.models.resolve import resolve_model
+
+    def estimate(model: str, num_ctx: int) -> Estimate:
+        try:
+            resolved = resolve_model(model, run.client)
+        except FitAdvisorError as error:
+            raise NoEstimate(str(error)) from None
+        return estimate_model(run, model, num_ctx, engine, resolved)
+
+    return estimate
+
+
+def apply_model(
+    run: RunContext,
+    model: str,
+    ctx: int,
+    engine: EngineOptions | None = None,
+    alias: AliasOptions | None = None,
+    name: str | None = None,
+    directory: Path | None = None,
+    create: bool = True,
+    pull: bool = False,
+    install_alias: bool = False,
+    rc_file: Path | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    on_status: Callable[[dict], None] | None = None,
+    on_progress: Callable[[dict], None] | None = None,
+) -> Applied:
+    """Write the Modelfile, create the derived model (pulling its base first if asked), install the alias if asked."""
+    from fitadvisor.claude import alias as shells
+    from fitadvisor.claude import configure
+
+    plan = plan_apply(run, model, ctx, engine, alias, name, directory, force)
+    done = Applied(plan, warnings=list(plan.warnings))
+    shown = configure.display_path(plan.modelfile)
+    if plan.estimate:
+        done.lines.append(f"Estimate: {configure.summary(plan.estimate)}.")
+
+    if dry_run:
+        done.lines.append(f"Would write {shown}:")
+        done.lines += [f"    {line}" for line in plan.modelfile_text.splitlines()]
+    else:
+        written = configure.write_modelfile(plan)
+        if written.backup:
+            done.backups.append(str(written.backup))
+        done.lines.append({
+            "written": f"Wrote {shown}.",
+            "unchanged": f"{shown} is already up to date.",
+            "replaced": f"Replaced {shown}; the previous one is saved as {written.backup}.",
+        }[written.action])
+
+    if create:
+        client = run.client
+        outcome = configure.create_model(plan, client, pull=pull, dry_run=dry_run, on_status=on_status, on_progress=on_progress)
+        done.created, done.pulled = outcome.created, outcome.pulled
+        done.warnings += outcome.warnings
+        if not outcome.reachable:
+            pull_first = f"ollama pull {plan.model} && " if pull else ""
+            done.lines.append(f"Ollama is not reachable at {client.host}, so {plan.name} is not created yet. Once it runs:")
+            done.lines.append(f"    {pull_first}{plan.create_command}")
+        elif dry_run and outcome.missing:
+            done.lines.append(
+                f"Would pull {plan.model}, then create {plan.name} in Ollama at {client.host}." if pull else
+                f"{plan.model} is not in Ollama at {client.host}: the real run would stop here (add --pull)."
+            )
+        elif dry_run:
+            done.lines.append(f"Would create {plan.name} from {plan.model} with num_ctx {plan.num_ctx} in Ollama at {client.host}.")
+        else:
+            pulled = f"Pulled {plan.model}; c" if outcome.pulled else "C"
+            done.lines.append(f"{pulled}reated {plan.name} from {plan.model} with num_ctx {plan.num_ctx} in Ollama at {client.host}.")
+    else:
+        done.lines.append("Create the model with:")
+        done.lines.append(f"    {plan.create_command}")
+
+    if install_alias:
+        target = rc_file or shells.default_rc_file(plan.shell)
+        installed = shells.install(target, plan.alias.name, plan.alias_text, dry_run=dry_run)
+        done.rc_file, done.rc_action = installed.rc_file, installed.action
+        if installed.backup:
+            done.backups.append(str(installed.backup))
+        if installed.action == "unchanged":
+            done.lines.append(f"{installed.rc_file} already has this {plan.alias.name} alias.")
+        elif dry_run:
+            verb = {"added": "add", "replaced": "replace"}[installed.action]
+            done.lines.append(f"Would {verb} the {plan.alias.name} alias in {installed.rc_file}, after a backup.")
+        else:
+            verb = {"added": "Added", "replaced": "Replaced"}[installed.action]
+            saved = f" (the previous file is saved as {installed.backup})" if installed.backup else ""
+            done.lines.append(f"{verb} the {plan.alias.name} alias in {installed.rc_file}{saved}; it works in new {plan.shell} sessions.")
+    return done
+
+
+def alias_for(run: RunContext, model: str, ctx: int | None = None, name: str | None = None, options: AliasOptions | None = None) -> dict:
+    """The alias and what went into it. With a context it runs the derived model `apply` creates; without one it
+    runs MODEL itself, at whatever num_ctx its Modelfile in Ollama sets."""
+    from fitadvisor.claude import alias as shells
+    from fitadvisor.claude import configure
+    from fitadvisor.models.catalog import ModelRef
+
+    options = options or AliasOptions()
+    ModelRef.parse(model)
+    warnings: list[str] = []
+    if ctx is not None:
+        num_ctx = configure.capped_ctx(model, ctx)
+        target = name or configure.derived_name(model, num_ctx)
+    else:
+        target = name or model.strip()
+        num_ctx = configure.alias_context(run.client, target)
+        if num_ctx is None:
+            warnings.append(
+                f"the num_ctx of {target} is unknown (Ollama did not answer, or its Modelfile sets none), so the alias "
+                "leaves CLAUDE_CODE_AUTO_COMPACT_WINDOW out: give --ctx to set it"
+            )
+    shell = options.shell or shells.detect_shell()
+    alias = shells.make_alias(options.alias_name, target, run.host, num_ctx, options.anthropic_traffic)
+    compact = shells.compact_warning(num_ctx)
+    if compact:
+        warnings.append(compact)
+    return {
+        "alias": shells.render(alias, shell), "shell": shell, "alias_name": alias.name, "model": target,
+        "num_ctx": num_ctx, "base_url": alias.base_url, "environment": dict(alias.environment()), "warnings": warnings,
+    }

@@ -1,0 +1,90 @@
+"""One command run's view of the outside world, each part fetched at most once.
+
+The flows take a `RunContext` instead of a host: it holds the one Ollama `Client` of the run (one
+timeout policy for every call), the machine (probed or described), the server's version and the
+release it means, this shell's server variables, and the calibration store. The core below the
+flows never fetches anything itself.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from fitadvisor.flows.options import MachineOptions
+
+if TYPE_CHECKING:
+    from fitadvisor.hardware.machine import Hardware
+    from fitadvisor.memory.calibration import Store
+    from fitadvisor.memory.releases import Release
+    from fitadvisor.ollama.client import Client
+    from fitadvisor.ollama.server_env import ServerEnv
+
+QUICK_TIMEOUT = 10.0  # seconds for every quick call to Ollama
+LOAD_TIMEOUT = 600.0  # seconds for loading a model and for each answer it generates
+
+
+class RunContext:
+    def __init__(
+        self,
+        host: str | None = None,
+        machine: MachineOptions | None = None,
+        timeout: float = QUICK_TIMEOUT,
+        load_timeout: float = LOAD_TIMEOUT,
+    ):
+        self.host = host  # as given: None means OLLAMA_HOST, else the default
+        self.machine = machine or MachineOptions()
+        self.timeout = timeout
+        self.load_timeout = load_timeout
+
+    @cached_property
+    def client(self) -> Client:
+        """The run's one client for its Ollama host (a malformed --host raises here: the user's error)."""
+        from fitadvisor.ollama.client import Client
+
+        return Client(self.host, timeout=self.timeout, load_timeout=self.load_timeout)
+
+    @cached_property
+    def hardware(self) -> Hardware:
+        """This machine as probed, or the one --memory/--gpu-memory/--chip describe."""
+        from fitadvisor.hardware.probe import detect
+
+        machine = self.machine
+        return detect(memory=machine.memory, gpu_memory=machine.gpu_memory, chip=machine.chip)
+
+    @cached_property
+    def server_version(self) -> str | None:
+        """The version the Ollama server reports; None when nothing answers."""
+        from fitadvisor.ollama.client import OllamaUnreachable
+
+        try:
+            return self.client.version()
+        except OllamaUnreachable:
+            return None
+
+    def release(self, version: str | None) -> tuple[Release, str | None]:
+        """The release asked for; else the one the server runs; else the newest modelled, with a note saying so."""
+        from fitadvisor.memory.releases import Release
+
+        if version is not None:
+            return Release.of(version), None
+        if self.server_version is not None:
+            return Release.of(self.server_version), None
+        newest = Release.of(None)
+        return newest, newest.no_server_note
+
+    @cached_property
+    def server_env(self) -> ServerEnv:
+        """The server variables that change memory, as this shell has them."""
+        from fitadvisor.ollama import server_env
+
+        return server_env.read()
+
+    @cached_property
+    def calibration(self) -> Store | None:
+        """What `verify` measured on this machine; None when planning for another machine, where none of it applies."""
+        if not self.machine.this_machine:
+            return None
+        from fitadvisor.memory import calibration
+
+        return calibration.load()

@@ -1,0 +1,48 @@
+"""What a command asks for, one typed object per concern, built once by `commands/options.py`'s decorators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MachineOptions:
+    """--memory, --gpu-memory, --chip: the machine to plan for; all None means this machine, as probed."""
+
+    memory: str | None = None
+    gpu_memory: str | None = None
+    chip: str | None = None
+
+    @property
+    def this_machine(self) -> bool:
+        """True when nothing describes another machine, so what `verify` measured here applies."""
+        return self.memory is None and self.gpu_memory is None and self.chip is None
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """--kv-cache, --flash-attention, --parallel, --batch, --ollama-version: how Ollama is asked to run a model.
+
+    None means "not given": estimates then assume Ollama's defaults (f16 cache, flash attention as the
+    release decides, one slot, the release's batch); `verify` reads the server's variables instead.
+    """
+
+    kv_cache: str | None = None
+    flash_attention: str | None = None
+    parallel: int | None = None
+    batch: int | None = None
+    ollama_version: str | None = None
+
+    def settings(self) -> dict[str, str | int]:
+        """The settings given, under the field names `memory.estimate.Settings` and `ServerEnv` share."""
+        given = {"kv_cache_type": self.kv_cache, "flash_attention": self.flash_attention, "parallel": self.parallel, "batch": self.batch}
+        return {name: value for name, value in given.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class AliasOptions:
+    """--alias-name, --shell, --allow-anthropic-traffic: how the Claude Code alias is written."""
+
+    alias_name: str = "claude-local"
+    shell: str | None = None  # None: from $SHELL
+    anthropic_traffic: bool = False
