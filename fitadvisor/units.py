@@ -58,6 +58,12 @@ def format_gb(size: float) -> str:
     return f"{int(size / 1e3)} KB"
 
 
+def format_gib(size: float) -> str:
+    """A machine's memory as it is sold and typed: `48 GiB`, `10.7 GiB` (binary units, said so)."""
+    gib = size / GIB
+    return f"{gib:.0f} GiB" if abs(gib - round(gib)) < 0.05 else f"{gib:.1f} GiB"
+
+
 def format_ctx(tokens: int) -> str:
     """65536 -> `64K`, 131072 -> `128K`, 40960 -> `40K`, 1000 -> `1000`."""
     if tokens % KIB == 0:

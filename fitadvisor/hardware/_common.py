@@ -83,11 +83,20 @@ class Tables:
         bins = ", ".join(f"{c}-core GPU: {row['bandwidth_gbs']:g} GB/s" for row in rows for c in row["gpu_cores"])
         return values[0], f"the {chip}'s bandwidth depends on its GPU-core bin ({bins}); assuming the lower"
 
-    def gpu_row(self, name: str) -> dict | None:
-        for row in self.data["gpu"]:
-            if re.search(row["match"], name.strip(), re.IGNORECASE):
-                return row
-        return None
+    def gpu_row(self, name: str, memory_bytes: int | None = None) -> dict | None:
+        """The table's row for a GPU name; where the card came in several sizes, the one of this VRAM."""
+        rows = self.gpu_rows(name)
+        if memory_bytes is not None:
+            gb = round(memory_bytes / GIB)
+            rows = [row for row in rows if gb in row.get("memory_gb", [gb])] or rows
+        return rows[0] if rows else None
+
+    def gpu_rows(self, name: str) -> list[dict]:
+        """Every row whose pattern matches the name, most specific first."""
+        return [row for row in self.data["gpu"] if re.search(row["match"], name.strip(), re.IGNORECASE)]
+
+    def gpu_names(self) -> list[str]:
+        return list(dict.fromkeys(row["name"] for row in self.data["gpu"]))
 
     def cpu_bandwidth(self, name: str) -> float | None:
         for row in self.data.get("cpu", []):

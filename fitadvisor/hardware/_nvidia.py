@@ -46,7 +46,7 @@ def nvidia_gpus(rows: list[NvidiaRow], ram_total: int, ram_available: int) -> tu
     """Gpu objects for the rows, notes, and whether the GPU shares system RAM (GB10-class machines)."""
     gpus, notes, unified = [], [], False
     for row in rows:
-        spec = tables().gpu_row(row.name) or {}
+        spec = tables().gpu_row(row.name, row.total_bytes) or {}
         bandwidth = spec.get("bandwidth_gbs")
         if spec.get("unified"):
             # GB10: no VRAM of its own, so nvidia-smi reports [N/A]; the GPU allocates from system RAM,

@@ -1,38 +1,75 @@
-"""Another machine, described by --memory, --gpu-memory and --chip, built into the same Hardware."""
+"""Another machine, described on the command line, built into the same Hardware the probe returns.
+
+A description names what the user knows: the RAM (--memory), the GPUs (--gpus "2x RTX 3090",
+--gpu-memory 24GB,24GB), a chip (--chip "Apple M4 Pro", GB10, "Ryzen AI Max+ 395", "RTX 4090"), a
+raised macOS GPU limit (--wired-limit), or no GPU at all (--gpus none, with --ram-bandwidth).
+Sizes are typed as sold: 24GB means 24 GiB. Every chip comes from data/hardware.toml.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.hardware._assemble import assemble
 from fitadvisor.hardware._common import OS_RESERVE_BYTES, tables
 from fitadvisor.hardware.machine import Cpu, Gpu, Hardware
-from fitadvisor.units import GIB, parse_size
+from fitadvisor.units import GIB, format_gib, parse_size
+
+NO_GPU = ("none", "cpu", "0")  # --gpus values for a machine without a GPU Ollama can use
+
+
+@dataclass(frozen=True)
+class Description:
+    """What the command line says about the machine; empty means "this machine, as probed"."""
+
+    memory: str | None = None
+    gpu_memory: tuple[str, ...] = ()  # one entry per --gpu-memory, each a size or a comma list
+    gpus: str | None = None
+    chip: str | None = None
+    wired_limit: str | None = None
+    ram_bandwidth: float | None = None
+
+    @property
+    def given(self) -> bool:
+        return any((self.memory, self.gpu_memory, self.gpus, self.chip, self.wired_limit, self.ram_bandwidth))
+
+    def gpu_sizes(self) -> list[int]:
+        """Every --gpu-memory size, in order: `--gpu-memory 24GB,24GB` and a repeated option both list two GPUs."""
+        return [parse_size(part) for text in self.gpu_memory for part in text.split(",")]
 
 
 def planning_note(memory: int) -> str:
     return (
         f"planned machine: available memory is its RAM less {OS_RESERVE_BYTES // GIB} GiB for the OS and apps "
-        f"({(memory - OS_RESERVE_BYTES) / GIB:.0f} GiB)"
+        f"({format_gib(memory - OS_RESERVE_BYTES)})"
     )
 
 
-def apple_chip(text: str) -> str:
-    """The table's name for a chip given as "Apple M4 Pro", "m4 pro" or "M4 Pro"."""
-    name = " ".join(text.split())
-    candidates = [name, f"Apple {name}"]
+def apple_chip(text: str) -> str | None:
+    """The table's name for a chip given as "Apple M4 Pro", "m4 pro" or "M4 Pro"; None if not an Apple chip."""
+    name = " ".join(text.split()).lower()
     for chip in tables().apple_chips():
-        if chip.lower() in (candidate.lower() for candidate in candidates):
+        if chip.lower() in (name, f"apple {name}"):
             return chip
-    known = ", ".join(tables().apple_chips())
-    raise FitAdvisorError(f"unknown chip {text!r}: use one of {known}")
+    return None
 
 
-def apple_plan(chip_text: str, memory_text: str | None) -> Hardware:
-    """A Mac with this chip and RAM: Metal's default working set is the GPU, the chip's bin its bandwidth."""
+def unknown_chip(text: str) -> FitAdvisorError:
+    apple = ", ".join(tables().apple_chips())
+    return FitAdvisorError(
+        f"unknown chip {text!r}: use an Apple chip ({apple}) or a GPU from fitadvisor's table "
+        f"({', '.join(tables().gpu_names())})"
+    )
+
+
+def apple_plan(chip_text: str, memory_text: str | None, wired_limit: str | None = None) -> Hardware:
+    """A Mac with this chip and RAM: Metal's working set (or the raised wired limit) is the GPU."""
     chip = apple_chip(chip_text)
+    if chip is None:
+        raise unknown_chip(chip_text)
     rows = tables().apple_rows(chip)
     offered = sorted({gb for row in rows for gb in row["memory_gb"]})
     notes = []
@@ -49,57 +86,188 @@ def apple_plan(chip_text: str, memory_text: str | None) -> Hardware:
     bandwidth, bandwidth_note = tables().apple_bandwidth(chip, cores)
     notes.append(bandwidth_note)
     working_set = tables().metal_working_set(memory)
-    notes.append(
-        f"the GPU may use {working_set / GIB:.1f} GiB of {gb:g} GiB (Metal's default working set on macOS 15 and "
-        "earlier; macOS 26 allows more, and iogpu.wired_limit_mb can raise it)"
-    )
+    if wired_limit is None:
+        notes.append(
+            f"the GPU may use {format_gib(working_set)} of {format_gib(memory)} (Metal's default working set on macOS 15 "
+            "and earlier; macOS 26 allows more; plan a raised limit with --wired-limit)"
+        )
+    else:
+        limit = parse_size(wired_limit)
+        if limit > memory - OS_RESERVE_BYTES:
+            raise FitAdvisorError(
+                f"--wired-limit {wired_limit} leaves macOS less than {OS_RESERVE_BYTES // GIB} GiB of the {format_gib(memory)}: "
+                f"use at most {format_gib(memory - OS_RESERVE_BYTES)}"
+            )
+        working_set = limit
+        notes.append(
+            f"the GPU may use {format_gib(limit)} of {format_gib(memory)}: raised with "
+            f"`sudo sysctl iogpu.wired_limit_mb={limit // 2**20}` (until the next reboot; Ollama must be restarted)"
+        )
     notes.append(planning_note(memory))
     gpu = Gpu("apple", chip, working_set, None, "metal", bandwidth)
     cpu = Cpu(chip, 0, 0)  # core counts vary by bin and do not decide what fits
     return assemble("darwin", chip, cpu, memory, max(0, memory - OS_RESERVE_BYTES), True, [gpu], bandwidth, notes)
 
 
-# Discrete GPUs a --chip may name, by the maker's words in the name: vendor and the ggml backend Ollama uses.
-_DISCRETE_VENDORS = (("nvidia", "cuda", r"\b(rtx|gtx|geforce|quadro|tesla|titan|nvidia|[ahlbv]\d{2,3})\b"), ("amd", "rocm", r"\b(radeon|rx|instinct|mi\d{3})\b"))
+def unified_plan(row: dict, memory_text: str | None) -> Hardware:
+    """A machine whose GPU allocates from system RAM (GB10, Ryzen AI Max): the RAM less the OS's share."""
+    name, offered = row["name"], row["memory_gb"]
+    notes = []
+    if memory_text is None:
+        memory = offered[-1] * GIB if len(offered) == 1 else offered[0] * GIB
+        notes.append(f"no --memory given: planning the {name} with {memory // GIB} GB")
+    else:
+        memory = parse_size(memory_text)
+    if round(memory / GIB) not in offered:
+        notes.append(f"the {name} is sold with {', '.join(map(str, offered))} GB, not {format_gib(memory)}")
+    available = max(0, memory - OS_RESERVE_BYTES)
+    gpu = Gpu(row["vendor"], name, memory, available, row["library"], float(row["bandwidth_gbs"]))
+    notes.append(f"{name} shares the machine's {format_gib(memory)} of RAM with the CPU (unified memory)")
+    notes.append(planning_note(memory))
+    cpu = Cpu(name, 0, 0)
+    return assemble("linux", name, cpu, memory, available, True, [gpu], float(row["bandwidth_gbs"]), notes)
 
 
-def is_discrete_gpu(name: str) -> bool:
-    """Whether --chip names a discrete GPU of the hardware table (RTX 4090, RX 7900 XTX), not an Apple chip."""
-    row = tables().gpu_row(name)
-    return row is not None and not row.get("unified", False) and _vendor(name) is not None
+@dataclass(frozen=True)
+class _Card:
+    name: str  # as typed
+    size: int | None  # VRAM typed with the name ("RTX 4060 Ti 16GB"), if any
 
 
-def _vendor(name: str) -> tuple[str, str] | None:
-    for vendor, library, pattern in _DISCRETE_VENDORS:
-        if re.search(pattern, name, re.IGNORECASE):
-            return vendor, library
-    return None
+_COUNT = re.compile(r"^\s*(\d+)\s*[x×*]\s*(.+)$", re.IGNORECASE)
+_TRAILING_SIZE = re.compile(r"^(.*?)\s+(\d+(?:\.\d+)?\s*(?:Gi?B?|Ti?B))\s*$", re.IGNORECASE)  # "Ti" is a model, "TB" a size
 
 
-def adjust(detected: Hardware, memory_text: str | None, gpu_memory_text: str | None, gpu_name: str | None = None) -> Hardware:
-    """This machine with its RAM and/or its GPUs replaced (a named GPU brings its bandwidth from the table)."""
-    memory = parse_size(memory_text) if memory_text else None
-    vram = parse_size(gpu_memory_text) if gpu_memory_text else None
-    if detected.chip and detected.chip.startswith("Apple") and vram is None:
-        return apple_plan(detected.chip, memory_text)  # more RAM on a Mac also means a larger GPU share
-    notes = [note for note in detected.notes if "models run on the CPU" not in note and "bandwidth unknown" not in note]
-    total, available = detected.memory_bytes, detected.available_memory_bytes
+def parse_gpus(text: str) -> list[_Card]:
+    """`2x RTX 3090`, `RTX 4090, RTX 3090`, `RTX 3090 + 2x RTX 4060 Ti 16GB` -> one entry per card."""
+    cards = []
+    for item in re.split(r"[,+]", text):
+        item = " ".join(item.split())
+        if not item:
+            continue
+        count = 1
+        match = _COUNT.match(item)
+        if match:
+            count, item = int(match.group(1)), match.group(2).strip()
+            if not 1 <= count <= 16:
+                raise FitAdvisorError(f"--gpus {text!r}: {count} GPUs of one kind is not a machine Ollama runs (1-16)")
+        size = None
+        sized = _TRAILING_SIZE.match(item)
+        if sized:
+            item, size = sized.group(1), parse_size(sized.group(2))
+        cards += [_Card(item, size)] * count
+    if not cards:
+        raise FitAdvisorError(f"--gpus {text!r} names no GPU: use e.g. \"2x RTX 3090\" or \"none\"")
+    return cards
+
+
+def _sized(row: dict, size: int | None, typed: str) -> tuple[int, str | None]:
+    """The card's VRAM: as given if the card was sold with it, its only size, or its smallest (with a note)."""
+    sold = sorted({gb for other in tables().gpu_rows(typed) if other["name"] == row["name"] for gb in other.get("memory_gb", [])})
+    if size is not None:
+        if sold and round(size / GIB) not in sold:
+            raise FitAdvisorError(
+                f"the {row['name']} was sold with {' or '.join(f'{gb} GB' for gb in sold)} of VRAM, not {format_gib(size)} "
+                f"(--gpus/--chip {typed!r}): give each card's own VRAM, e.g. --gpus \"2x {row['name']}\" for two"
+            )
+        return size, None
+    if not sold:
+        raise FitAdvisorError(f"give the {row['name']}'s VRAM, e.g. --gpu-memory 24GB")
+    note = None if len(sold) == 1 else f"the {row['name']} came with {' or '.join(f'{gb} GB' for gb in sold)}: planning {sold[0]} GB"
+    return sold[0] * GIB, note
+
+
+def _discrete(cards: list[_Card], sizes: list[int]) -> tuple[list[Gpu], list[str]]:
+    if sizes and len(sizes) not in (1, len(cards)):
+        raise FitAdvisorError(
+            f"{len(cards)} GPUs named but {len(sizes)} --gpu-memory sizes given: give one size for all or one per GPU"
+        )
+    gpus, notes = [], []
+    for index, card in enumerate(cards):
+        row = tables().gpu_row(card.name)
+        if row is None or apple_chip(card.name):
+            raise unknown_chip(card.name)
+        if row.get("unified"):
+            raise FitAdvisorError(f"the {row['name']} shares system RAM and is not a discrete GPU: use --chip {card.name!r} --memory SIZE")
+        size = card.size if card.size is not None else (sizes[index] if len(sizes) > 1 else (sizes[0] if sizes else None))
+        vram, note = _sized(row, size, card.name)
+        row = tables().gpu_row(card.name, vram)  # the bin of this size (RTX 3080 10 GB vs 12 GB)
+        gpus.append(Gpu(row["vendor"], row["name"], vram, None, row["library"], float(row["bandwidth_gbs"])))
+        if note and note not in notes:
+            notes.append(note)
+    return gpus, notes
+
+
+def describe(description: Description, this_machine: Callable[[], Hardware]) -> Hardware:
+    """The machine the description names; `this_machine()` (the probe) fills in what it leaves out."""
+    d = description
+    memory = parse_size(d.memory) if d.memory else None  # bad sizes fail before anything is probed
+    sizes = d.gpu_sizes()
+    if d.wired_limit is not None:
+        parse_size(d.wired_limit)
+    chip_row = None
+    if d.chip is not None:
+        if apple_chip(d.chip):
+            if sizes or d.gpus:
+                raise FitAdvisorError(
+                    f"{d.chip} has no discrete GPU (its GPU shares the RAM): drop --gpu-memory/--gpus and give --memory"
+                )
+            return apple_plan(d.chip, d.memory, d.wired_limit)
+        chip_row = tables().gpu_row(d.chip)
+        if chip_row is None:
+            raise unknown_chip(d.chip)
+        if chip_row.get("unified"):
+            if sizes or d.gpus:
+                raise FitAdvisorError(
+                    f"the {chip_row['name']} has no VRAM of its own (its GPU shares the RAM): drop --gpu-memory/--gpus and give --memory"
+                )
+            return _with_bandwidth(unified_plan(chip_row, d.memory), d.ram_bandwidth)
+    base = this_machine()
+    if d.wired_limit is not None:
+        if not (base.chip or "").startswith("Apple"):
+            raise FitAdvisorError("--wired-limit plans a Mac's raised GPU limit: name the Mac's chip with --chip, e.g. \"Apple M4 Pro\"")
+        return apple_plan(base.chip, d.memory, d.wired_limit)
+    if (base.chip or "").startswith("Apple") and not (sizes or d.gpus or d.chip):
+        return apple_plan(base.chip, d.memory)  # more RAM on a Mac also means a larger GPU share
+
+    notes = [note for note in base.notes if "models run on the CPU" not in note and "bandwidth unknown" not in note]
+    total, available = base.memory_bytes, base.available_memory_bytes
     if memory is not None:
         total, available = memory, max(0, memory - OS_RESERVE_BYTES)
         notes.append(planning_note(memory))
-    gpus = list(detected.gpus)
-    unified = detected.unified_memory
-    if vram is not None:
-        if detected.chip and detected.chip.startswith("Apple"):
-            raise FitAdvisorError("--gpu-memory plans a discrete GPU, which a Mac with Apple silicon cannot have: use --memory")
-        if gpu_name:
-            vendor, library = _vendor(gpu_name) or ("unknown", "cuda")
-            bandwidth = float(tables().gpu_row(gpu_name)["bandwidth_gbs"])
-            gpus = [Gpu(vendor, f"{' '.join(gpu_name.split())} ({vram / GIB:g} GiB)", vram, None, library, bandwidth)]
-            notes.append(f"planned GPU: {gpu_name} with all its VRAM free, {bandwidth:g} GB/s")
-        else:
-            gpus = [Gpu("unknown", f"planned GPU ({vram / GIB:g} GiB)", vram, None, "cuda")]
-            notes.append("planned GPU: modelled as a CUDA GPU with all its VRAM free (name it with --chip for its speed)")
+    gpus, unified = list(base.gpus), base.unified_memory
+    if d.gpus is not None and d.chip is not None:
+        raise FitAdvisorError(f"--chip {d.chip!r} and --gpus both name GPUs: list them all in --gpus")
+    named = d.gpus if d.gpus is not None else d.chip
+    if (base.chip or "").startswith("Apple") and not named:
+        raise FitAdvisorError("--gpu-memory plans a discrete GPU, which a Mac with Apple silicon cannot have: use --memory")
+    if named is not None and named.strip().lower() in NO_GPU:
+        gpus, unified = [], False
+        notes.append("planned machine without a GPU Ollama can use: models run on the CPU from RAM")
+    elif named is not None:
+        gpus, card_notes = _discrete(parse_gpus(named), sizes)
         unified = False
-    planned = assemble(detected.os, None, detected.cpu, total, available, unified, gpus, detected.ram_bandwidth_gbs, notes)
-    return replace(planned, gpu_overhead_bytes=detected.gpu_overhead_bytes)
+        notes += card_notes
+        notes.append(f"planned GPUs: {gpu_summary(gpus)}, all VRAM free")
+    elif sizes:
+        gpus = [Gpu("unknown", f"planned GPU ({format_gib(size)})", size, None, "cuda") for size in sizes]
+        unified = False
+        notes.append("planned GPU: modelled as a CUDA GPU with all its VRAM free (name it with --gpus for its speed)")
+    planned = assemble(base.os, None, base.cpu, total, available, unified, gpus, d.ram_bandwidth or base.ram_bandwidth_gbs, notes)
+    return replace(planned, gpu_overhead_bytes=base.gpu_overhead_bytes)
+
+
+def _with_bandwidth(hardware: Hardware, ram_bandwidth: float | None) -> Hardware:
+    return hardware if ram_bandwidth is None else replace(hardware, ram_bandwidth_gbs=ram_bandwidth)
+
+
+def gpu_summary(gpus: list[Gpu] | tuple[Gpu, ...]) -> str:
+    """`2x RTX 3090 (24 GiB)`, `RTX 4090 (24 GiB) + RTX 3090 (24 GiB)`."""
+    groups: dict[tuple[str, int], int] = {}
+    for gpu in gpus:
+        groups[(gpu.name, gpu.memory_bytes)] = groups.get((gpu.name, gpu.memory_bytes), 0) + 1
+    parts = []
+    for (name, size), count in groups.items():
+        label = name if "GiB" in name else f"{name} ({format_gib(size)})"
+        parts.append(f"{count}x {label}" if count > 1 else label)
+    return " + ".join(parts)

@@ -8,28 +8,33 @@ from __future__ import annotations
 
 import platform
 
-from fitadvisor.errors import FitAdvisorError
 from fitadvisor.hardware.machine import Hardware
-from fitadvisor.units import parse_size
 
 
-def detect(memory: str | None = None, gpu_memory: str | None = None, chip: str | None = None) -> Hardware:
-    """This machine, or the machine the overrides describe (--memory, --gpu-memory, --chip)."""
-    from fitadvisor.hardware import described as _plan
+def detect(
+    memory: str | None = None,
+    gpu_memory: str | tuple[str, ...] | None = None,
+    chip: str | None = None,
+    gpus: str | None = None,
+    wired_limit: str | None = None,
+    ram_bandwidth: float | None = None,
+) -> Hardware:
+    """This machine, or the machine the description names (--memory, --gpu-memory, --gpus, --chip, ...)."""
+    from fitadvisor.hardware.described import Description
 
-    for text in (memory, gpu_memory):
-        if text is not None:
-            parse_size(text)  # reject a bad size before probing anything
-    if chip is not None and not _plan.is_discrete_gpu(chip):
-        if gpu_memory is not None:
-            raise FitAdvisorError("--chip and --gpu-memory cannot be combined: an Apple chip's GPU shares its RAM (use --memory)")
-        return _plan.apple_plan(chip, memory)
-    if chip is not None and gpu_memory is None:
-        raise FitAdvisorError(f"--chip {chip!r} names a discrete GPU: give its VRAM too, e.g. --gpu-memory 24GB")
-    detected = detect_this_machine()
-    if memory is None and gpu_memory is None:
-        return detected
-    return _plan.adjust(detected, memory, gpu_memory, chip)
+    if isinstance(gpu_memory, str):
+        gpu_memory = (gpu_memory,)
+    description = Description(memory, tuple(gpu_memory or ()), gpus, chip, wired_limit, ram_bandwidth)
+    return describe_or_detect(description)
+
+
+def describe_or_detect(description) -> Hardware:
+    """The described machine, probing this one only for what the description leaves out."""
+    from fitadvisor.hardware.described import describe
+
+    if not description.given:
+        return detect_this_machine()
+    return describe(description, detect_this_machine)
 
 
 def detect_this_machine() -> Hardware:
