@@ -155,9 +155,10 @@ def test_a_named_discrete_gpu_plans_with_its_bandwidth():
     assert not hardware.unified_memory and hardware.memory_bytes == 64 * 1024**3
 
 
-def test_a_named_discrete_gpu_needs_its_vram():
-    from fitadvisor.errors import FitAdvisorError
+def test_a_named_discrete_gpu_plans_with_the_vram_it_was_sold_with():
     from fitadvisor.hardware.probe import detect
 
-    with pytest.raises(FitAdvisorError, match="--gpu-memory"):
-        detect(chip="RTX 4090")
+    (gpu,) = detect(chip="RTX 4090").gpus
+    assert gpu.memory_bytes == 24 * 1024**3
+    hardware = detect(chip="RTX 4060 Ti")  # sold with 8 or 16 GB: the smaller, said so
+    assert hardware.gpus[0].memory_bytes == 8 * 1024**3 and any("8 GB or 16 GB" in note for note in hardware.notes)

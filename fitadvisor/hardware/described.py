@@ -210,7 +210,7 @@ def describe(description: Description, this_machine: Callable[[], Hardware]) -> 
         if apple_chip(d.chip):
             if sizes or d.gpus:
                 raise FitAdvisorError(
-                    f"{d.chip} has no discrete GPU (its GPU shares the RAM): drop --gpu-memory/--gpus and give --memory"
+                    f"--chip {d.chip!r} and --gpu-memory/--gpus cannot be combined: an Apple chip's GPU shares its RAM (use --memory)"
                 )
             return apple_plan(d.chip, d.memory, d.wired_limit)
         chip_row = tables().gpu_row(d.chip)
@@ -219,7 +219,8 @@ def describe(description: Description, this_machine: Callable[[], Hardware]) -> 
         if chip_row.get("unified"):
             if sizes or d.gpus:
                 raise FitAdvisorError(
-                    f"the {chip_row['name']} has no VRAM of its own (its GPU shares the RAM): drop --gpu-memory/--gpus and give --memory"
+                    f"--chip {d.chip!r} and --gpu-memory/--gpus cannot be combined: the {chip_row['name']}'s GPU shares the "
+                    "machine's RAM (use --memory)"
                 )
             return _with_bandwidth(unified_plan(chip_row, d.memory), d.ram_bandwidth)
     base = this_machine()

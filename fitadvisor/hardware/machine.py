@@ -50,13 +50,17 @@ class Hardware:
     def is_cuda(self) -> bool:
         return any(gpu.library == "cuda" for gpu in self.gpus)
 
-    def gpu_budget_bytes(self, reserve_per_gpu: int, metal_reserve: int | None = None) -> int:
-        """Memory Ollama may fill on the GPUs: each GPU's usable memory less its reserve and overhead."""
-        total = 0
+    def gpu_budgets(self, reserve_per_gpu: int, metal_reserve: int | None = None) -> list[int]:
+        """Memory Ollama may fill on each GPU: its usable memory less its reserve and overhead."""
+        budgets = []
         for gpu in self.gpus:
             reserve = metal_reserve if (gpu.library == "metal" and metal_reserve is not None) else reserve_per_gpu
-            total += max(0, gpu.usable_bytes - reserve - self.gpu_overhead_bytes)
-        return total
+            budgets.append(max(0, gpu.usable_bytes - reserve - self.gpu_overhead_bytes))
+        return budgets
+
+    def gpu_budget_bytes(self, reserve_per_gpu: int, metal_reserve: int | None = None) -> int:
+        """Memory Ollama may fill on all GPUs together."""
+        return sum(self.gpu_budgets(reserve_per_gpu, metal_reserve))
 
     def to_dict(self, reserve_per_gpu: int, metal_reserve: int | None = None) -> dict:
         """The JSON shape of `fitadvisor probe --json`, with the budget for the given reserves."""

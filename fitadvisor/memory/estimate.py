@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.hardware.machine import Hardware
+from fitadvisor.memory.placement import GpuShare, Layout, place_before_llama_server, place_llama_server
 from fitadvisor.memory.releases import (
     KV_CACHE_BYTES,
     LLAMA_ENGINE,
@@ -40,6 +41,7 @@ class Settings:
     flash_attention: str = "auto"  # OLLAMA_FLASH_ATTENTION unset / 1 / 0
     parallel: int = 1  # OLLAMA_NUM_PARALLEL
     batch: int | None = None  # n_ubatch; None: what the release picks
+    spread: bool = False  # OLLAMA_SCHED_SPREAD: always use every GPU
     release: Release = field(default_factory=lambda: Release.of(None))
 
 
@@ -66,6 +68,7 @@ class Estimate:
     notes: list[str] = field(default_factory=list)
     source_detail: str = ""  # how the source answered ("from fitadvisor's catalog", "read from x.gguf", ...)
     measured_total_bytes: int | None = None  # what `fitadvisor verify` measured for these settings on this machine
+    gpus: list[GpuShare] = field(default_factory=list)  # what each GPU holds
 
     @property
     def total_bytes(self) -> int:
@@ -108,6 +111,7 @@ class Estimate:
             "gpu_bytes": self.gpu_bytes,
             "cpu_bytes": self.cpu_bytes,
             "processor": self.processor,
+            "gpus": [share.to_dict() for share in self.gpus],
             "fits": self.fits,
             "measured_total_bytes": self.measured_total_bytes,
             "notes": self.notes,
@@ -312,7 +316,7 @@ def estimate(
         notes=notes,
     )
     if hardware is not None:
-        _place(result, arch, hardware, release, engine)
+        _place(result, arch, hardware, release, engine, settings.spread)
     return result
 
 
@@ -336,13 +340,11 @@ def expert_share(arch: Architecture) -> float:
     return min(1.0, max(0.0, experts / arch.parameters))
 
 
-def _place(result: Estimate, arch: Architecture, hardware: Hardware, release: Release, engine: str) -> None:
-    """Split the model between GPU and CPU the way Ollama's layout does.
+def _place(result: Estimate, arch: Architecture, hardware: Hardware, release: Release, engine: str, spread: bool) -> None:
+    """Split the model between the GPUs and the CPU the way Ollama's scheduler and llama.cpp do (placement.py).
 
-    The compute buffer and the output layer stay on the GPU; repeating layers (their weights and
-    cache) go to the GPU from the last one down while they fit, the rest runs on the CPU. llama-server
-    (v0.30+) first moves an MoE model's expert tensors to the CPU, keeping attention, the dense
-    weights and the cache on the GPU, then brings experts back layer by layer while they fit.
+    llama-server (v0.30+) first moves an MoE model's expert tensors to the CPU, keeping attention,
+    the dense weights and the cache on the GPUs, then brings experts back layer by layer while they fit.
     """
     total = result.total_bytes
     if not hardware.gpus:
@@ -350,23 +352,41 @@ def _place(result: Estimate, arch: Architecture, hardware: Hardware, release: Re
         result.cpu_bytes, result.gpu_bytes = total, 0
         result.fits = total <= hardware.available_memory_bytes
         return
-    budget = hardware.gpu_budget_bytes(release.gpu_reserve_bytes, release.metal_reserve_bytes)
-    result.gpu_budget_bytes = budget
-    if total <= budget:
-        result.gpu_bytes, result.cpu_bytes, result.fits = total, 0, True
-        return
-    if engine == LLAMA_SERVER and arch.is_moe:
-        experts = int(result.weights_bytes * expert_share(arch))
-        if total - experts <= budget:
-            per_layer_experts = experts / arch.block_count
-            layers = int((budget - (total - experts)) // per_layer_experts) if per_layer_experts else 0
-            gpu = total - experts + int(layers * per_layer_experts)
-            result.gpu_bytes, result.cpu_bytes, result.fits = gpu, total - gpu, False
-            return
-    per_layer = (result.weights_bytes + result.kv_cache_bytes) / arch.block_count
-    room = budget - result.compute_bytes - result.other_bytes
-    if engine == LLAMA_ENGINE:
-        room -= per_layer  # the llama runner keeps one layer's worth spare on each GPU
-    layers_on_gpu = max(0, min(arch.block_count, int(room // per_layer))) if per_layer else 0
-    gpu = int(layers_on_gpu * per_layer) + (result.compute_bytes + result.other_bytes if layers_on_gpu else 0)
-    result.gpu_bytes, result.cpu_bytes, result.fits = gpu, total - gpu, False
+    gpus = list(zip(hardware.gpus, hardware.gpu_budgets(release.gpu_reserve_bytes, release.metal_reserve_bytes)))
+    result.gpu_budget_bytes = sum(budget for _, budget in gpus)
+    layout = Layout(
+        arch.block_count, (result.weights_bytes + result.kv_cache_bytes) / arch.block_count, result.compute_bytes,
+        result.other_bytes, spare_layer=engine == LLAMA_ENGINE,
+    )
+    if engine == LLAMA_SERVER:
+        predicted = _predicted_server_bytes(arch, result.num_ctx, result.parallel)
+        shares = place_llama_server(layout, gpus, predicted, spread)
+    elif len(gpus) == 1 and total <= gpus[0][1]:
+        shares = layout.shares(gpus, [arch.block_count])  # fits whole: no spare layer is asked for
+    else:
+        shares = place_before_llama_server(layout, gpus, spread)
+    on_gpu = sum(share.layers for share in shares)
+    result.fits = on_gpu == arch.block_count
+    if not result.fits and engine == LLAMA_SERVER and arch.is_moe:
+        shares = _experts_on_cpu(result, arch, shares) or shares
+    result.gpus = [share for share in shares if share.layers or len(shares) == 1]
+    result.gpu_bytes = sum(share.bytes for share in shares)
+    result.cpu_bytes = total - result.gpu_bytes
+
+
+def _experts_on_cpu(result: Estimate, arch: Architecture, shares: list[GpuShare]) -> list[GpuShare] | None:
+    """llama.cpp's --fit for an MoE model: its experts on the CPU first, then back layer by layer while they fit."""
+    experts = int(result.weights_bytes * expert_share(arch))
+    budget = sum(share.budget_bytes for share in shares) - (len(shares) - 1) * result.compute_bytes
+    dense = result.total_bytes - experts
+    if dense > budget:
+        return None
+    per_layer_experts = experts / arch.block_count
+    layers = min(arch.block_count, int((budget - dense) // per_layer_experts)) if per_layer_experts else 0
+    on_gpu = dense + int(layers * per_layer_experts)
+    total_budget = sum(share.budget_bytes for share in shares) or 1
+    return [
+        GpuShare(share.name, share.budget_bytes, arch.block_count if len(shares) == 1 else share.layers,
+                 int(on_gpu * share.budget_bytes / total_budget))
+        for share in shares
+    ]
