@@ -6,11 +6,11 @@ from fitadvisor.hardware.machine import Cpu, Gpu, Hardware
 from fitadvisor.memory.estimate import Settings, estimate
 from fitadvisor.memory.releases import Release
 from fitadvisor.models import catalog
+from fitadvisor.memory.budget import budget
 from fitadvisor.recommend.rank import (
     Candidate,
     contexts,
     ctx_argument,
-    memory_budget,
     recommend,
 )
 from fitadvisor.units import GIB, KIB
@@ -83,13 +83,13 @@ def test_each_pick_is_the_largest_context_that_fits():
 def test_too_big_models_say_what_they_need_against_the_budget():
     advice = advise(M4_PRO_48)
     reason = {e.model: e.reason for e in advice.excluded}["gpt-oss:120b"]
-    # The 48 GB M4 Pro: a 36 GiB working set less Ollama's 1 GiB reserve, less the 5% estimate margin.
-    assert reason.startswith("needs ") and "at 64K, GPU budget 35.7 GB" in reason
+    # The 48 GB M4 Pro: a 36 GiB working set less Ollama's 1 GiB reserve (the same budget every command shows).
+    assert reason.startswith("needs ") and "at 64K, GPU budget 37.6 GB" in reason
 
 
 def test_16gb_macbook_air_m2_is_told_honestly_and_given_the_ways_out():
     advice = advise(AIR_M2_16)
-    assert memory_budget(AIR_M2_16, RELEASE)[0] < 11e9  # 2/3 of 16 GiB, less Ollama's reserve
+    assert budget(AIR_M2_16, RELEASE).bytes < 11e9  # 2/3 of 16 GiB, less Ollama's reserve
     assert advice.pick is None
     assert any("No tool-capable model fits" in w for w in advice.warnings)
     assert "devstral-small-2:24b" in advice.instead and "Mac with" in advice.instead
@@ -119,8 +119,8 @@ def test_128gb_m4_max_gets_devstral_with_a_long_context():
 
 
 def test_128gb_ryzen_ai_max_keeps_ram_for_the_os():
-    budget, label = memory_budget(RYZEN_AI_MAX, RELEASE)
-    assert label == "GPU budget" and budget <= 0.75 * 128 * GIB  # not the whole GTT mapping
+    ryzen = budget(RYZEN_AI_MAX, RELEASE)
+    assert ryzen.label == "GPU budget" and ryzen.bytes <= 0.75 * 128 * GIB  # not the whole GTT mapping
     advice = advise(RYZEN_AI_MAX)
     assert advice.pick.model == "devstral-small-2:24b" and advice.pick.num_ctx >= 128 * KIB
     assert advice.pick.speed.decode.high < 20  # a dense 24B at 256 GB/s

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.hardware.machine import Hardware
+from fitadvisor.memory.budget import budget
 from fitadvisor.memory.placement import GpuShare, Layout, place_before_llama_server, place_llama_server
 from fitadvisor.memory.releases import (
     KV_CACHE_BYTES,
@@ -352,7 +353,7 @@ def _place(result: Estimate, arch: Architecture, hardware: Hardware, release: Re
         result.cpu_bytes, result.gpu_bytes = total, 0
         result.fits = total <= hardware.available_memory_bytes
         return
-    gpus = list(zip(hardware.gpus, hardware.gpu_budgets(release.gpu_reserve_bytes, release.metal_reserve_bytes)))
+    gpus = list(zip(hardware.gpus, budget(hardware, release).per_gpu))
     result.gpu_budget_bytes = sum(budget for _, budget in gpus)
     layout = Layout(
         arch.block_count, (result.weights_bytes + result.kv_cache_bytes) / arch.block_count, result.compute_bytes,
@@ -365,6 +366,10 @@ def _place(result: Estimate, arch: Architecture, hardware: Hardware, release: Re
         shares = layout.shares(gpus, [arch.block_count])  # fits whole: no spare layer is asked for
     else:
         shares = place_before_llama_server(layout, gpus, spread)
+    holding = sum(1 for share in shares if share.layers)
+    if holding > 1:  # each GPU that runs layers allocates its own compute buffer
+        result.compute_bytes *= holding
+        result.notes.append(f"split across {holding} GPUs, each with its own compute buffer")
     on_gpu = sum(share.layers for share in shares)
     result.fits = on_gpu == arch.block_count
     if not result.fits and engine == LLAMA_SERVER and arch.is_moe:

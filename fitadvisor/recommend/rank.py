@@ -15,6 +15,7 @@ from functools import lru_cache
 from fitadvisor.datafiles import read_toml
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.hardware.machine import Hardware
+from fitadvisor.memory.budget import Budget, budget as machine_budget, ram_share
 from fitadvisor.memory.estimate import Estimate, Settings, estimate
 from fitadvisor.memory.releases import Release
 from fitadvisor.models import verdicts
@@ -80,14 +81,21 @@ class Pick:
     candidate: Candidate
     estimate: Estimate
     speed: Speed
-    budget_bytes: int
-    budget_label: str
+    budget: Budget
     limit: str  # what stopped the context growing
     verdict: str
 
     @property
     def model(self) -> str:
         return self.candidate.name
+
+    @property
+    def budget_bytes(self) -> int:
+        return self.budget.bytes
+
+    @property
+    def budget_label(self) -> str:
+        return self.budget.label
 
     @property
     def num_ctx(self) -> int:
@@ -176,8 +184,7 @@ class Advice:
     hardware: Hardware
     release: Release
     min_ctx: int
-    budget_bytes: int
-    budget_label: str
+    budget: Budget
     recommendations: list[Pick]
     excluded: list[Excluded]
     warnings: list[str] = field(default_factory=list)  # what a person must know before choosing
@@ -185,6 +192,14 @@ class Advice:
     hints: list[str] = field(default_factory=list)  # a setting that would give a better answer
     instead: str | None = None  # what would work better, when this machine cannot do it well
     trial: TrialSuggestion | None = None  # an untested model worth a `fitadvisor trial`
+
+    @property
+    def budget_bytes(self) -> int:
+        return self.budget.bytes
+
+    @property
+    def budget_label(self) -> str:
+        return self.budget.label
 
     @property
     def pick(self) -> Pick | None:
@@ -215,27 +230,14 @@ def ctx_argument(tokens: int) -> str:
     return text[:-1] + "k" if text.endswith("K") else text
 
 
-def ram_share(memory_bytes: int) -> float:
-    fit = _policy()["fit"]
-    return fit["ram_share_up_to_32gib"] if memory_bytes <= 32 * GIB else fit["ram_share_above_32gib"]
-
-
-def memory_budget(hardware: Hardware, release: Release) -> tuple[int, str]:
-    """What a model may fill, and its name: VRAM or Metal's working set, else RAM less the OS's share.
-
-    Apple's working set already leaves RAM to the OS; a discrete GPU's VRAM is its own; an APU may map
-    nearly all RAM to its GPU, and a CPU-only machine has only RAM, so those keep the OS's share back.
-    A pick also leaves the estimate's own error margin unfilled, so an estimate a few percent low
-    does not tip the model onto the CPU.
-    """
-    keep = 1 - _policy()["fit"]["estimate_margin"]
-    if not hardware.gpus:
-        return int(hardware.memory_bytes * ram_share(hardware.memory_bytes) * keep), "RAM budget"
-    budget = hardware.gpu_budget_bytes(release.gpu_reserve_bytes, release.metal_reserve_bytes)
-    metal = any(gpu.library == "metal" for gpu in hardware.gpus)
-    if hardware.unified_memory and not metal:
-        budget = min(budget, int(hardware.memory_bytes * ram_share(hardware.memory_bytes)))
-    return int(budget * keep), "GPU budget"
+def field_run(candidate: Candidate, hardware: Hardware) -> int:
+    """The largest context the field ran this model at with Claude Code on this very machine (0 if none)."""
+    runs = [
+        run["num_ctx"] for run in _policy().get("field_run", [])
+        if candidate.name.split(":")[0] == run["model"] and hardware.chip == run["chip"]
+        and hardware.memory_bytes == run["memory_gb"] * GIB
+    ]
+    return max(runs, default=0)
 
 
 def contexts(trained: int, min_ctx: int) -> list[int]:
@@ -247,23 +249,30 @@ def contexts(trained: int, min_ctx: int) -> list[int]:
 
 
 def largest_fit(
-    candidate: Candidate, hardware: Hardware, settings: Settings, budget: int, min_ctx: int,
-    measured: Callable[[Estimate], None] | None = None,
+    candidate: Candidate, hardware: Hardware, settings: Settings, budget: Budget, min_ctx: int,
+    measured: Callable[[Estimate], None] | None = None, max_ctx: int | None = None,
 ) -> tuple[Estimate | None, Estimate, str]:
     """The estimate at the largest context that fits (or None), the one at the minimum, and the limit.
 
-    `measured` adds what `fitadvisor verify` measured on this machine, which then decides the fit.
+    A context fits when its load stays under the budget less the margin, or under the budget itself
+    where the field ran it on this machine. `measured` adds what `fitadvisor verify` measured on this
+    machine, which then decides the fit.
     """
     arch = candidate.architecture
     best: Estimate | None = None
     first: Estimate | None = None
     limit = f"trained for {format_ctx(arch.context_length)}"
-    for ctx in contexts(arch.context_length, min_ctx):
+    proven = field_run(candidate, hardware)
+    top = min(arch.context_length, max_ctx) if max_ctx else arch.context_length
+    if max_ctx and max_ctx < arch.context_length:
+        limit = f"--max-ctx {format_ctx(max_ctx)}"
+    for ctx in contexts(top, min_ctx):
         result = estimate(arch, replace(settings, num_ctx=ctx), hardware, model=candidate.name, source=candidate.source)
         if measured:
             measured(result)
         first = first or result
-        if result.loaded_bytes > budget:
+        allowed = budget.bytes if ctx <= proven else budget.plan_bytes
+        if result.loaded_bytes > allowed or not result.fits:
             limit = f"{format_ctx(ctx)} would need {gb(result.loaded_bytes)}"
             break
         best = result
@@ -300,12 +309,13 @@ def recommend(
     top: int | None = None,
     hint: bool = True,
     measured: Callable[[Estimate], None] | None = None,
+    max_ctx: int | None = None,
 ) -> Advice:
     """Rank `candidates` for Claude Code on `hardware`; `settings` carries the server's knobs and release."""
     settings = settings or Settings()
     min_ctx = min_ctx or default_min_ctx()
     release = settings.release
-    budget, label = memory_budget(hardware, release)
+    budget = machine_budget(hardware, release)
     prompt = opening_prompt_tokens()
     picks: list[Pick] = []
     excluded: list[Excluded] = []
@@ -321,20 +331,22 @@ def recommend(
             excluded.append(Excluded(candidate.name, reason))
             continue
         try:
-            best, first, limit = largest_fit(candidate, hardware, settings, budget, min_ctx, measured)
+            best, first, limit = largest_fit(candidate, hardware, settings, budget, min_ctx, measured, max_ctx)
         except FitAdvisorError as error:  # e.g. an architecture this Ollama release cannot run
             excluded.append(Excluded(candidate.name, str(error)))
             continue
         if best is None:
-            excluded.append(Excluded(candidate.name, f"needs {gb(first.loaded_bytes)} at {format_ctx(min_ctx)}, {label} {gb(budget)}"))
+            excluded.append(Excluded(
+                candidate.name, f"needs {gb(first.loaded_bytes)} at {format_ctx(min_ctx)}, {budget.label} {gb(budget.bytes)}"
+            ))
             too_big.append((candidate, first))
             continue
         pick_speed = speed(arch, best, hardware, prompt, release)
-        picks.append(Pick(candidate, best, pick_speed, budget, label, limit, verdict=""))
+        picks.append(Pick(candidate, best, pick_speed, budget, limit, verdict=""))
     picks.sort(key=rank_key)
     for pick in picks:
         pick.verdict = _verdict(pick)
-    advice = Advice(hardware, release, min_ctx, budget, label, picks[:top] if top else picks, excluded)
+    advice = Advice(hardware, release, min_ctx, budget, picks[:top] if top else picks, excluded)
     _explain(advice, picks, too_big)
     if hint and settings.kv_cache_type == "f16":
         _quantized_cache_hint(advice, candidates, settings)
