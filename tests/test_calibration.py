@@ -20,3 +20,10 @@ def test_cpu_gpu_split_close_to_ollama_ps(point):
     else:
         assert not result.fits
         assert abs(result.cpu_percent - point.cpu_percent) <= 5, result.processor
+
+
+def test_the_margin_a_plan_keeps_covers_the_estimates_measured_error():
+    from fitadvisor.memory.budget import fit_policy
+
+    worst = max(abs(relative_error(point, estimate_point(point))) for point in POINTS)
+    assert worst <= fit_policy()["estimate_margin"] < worst + 0.005  # derived from the error, not padded

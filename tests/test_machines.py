@@ -1,0 +1,138 @@
+"""Machines users really have: several GPUs, every chip in the table, one budget, placement across GPUs."""
+
+import pytest
+
+from fitadvisor.errors import FitAdvisorError
+from fitadvisor.hardware._common import tables
+from fitadvisor.hardware.probe import detect
+from fitadvisor.memory.budget import budget
+from fitadvisor.memory.estimate import Settings, estimate
+from fitadvisor.memory.releases import Release
+from fitadvisor.models.catalog import resolve
+from fitadvisor.units import GIB
+
+NEWEST = Release.of(None)
+V0_14 = Release.of("0.14.0")
+CTX = 65536
+
+
+def names(hardware):
+    return [(gpu.name, gpu.memory_bytes // GIB) for gpu in hardware.gpus]
+
+
+def test_several_gpus_by_count_by_list_and_by_repeated_option():
+    assert names(detect(gpus="2x RTX 3090")) == [("RTX 3090", 24)] * 2
+    assert names(detect(gpus="RTX 4090 + RTX 4060 Ti 16GB")) == [("RTX 4090", 24), ("RTX 4060 Ti", 16)]
+    assert [g.memory_bytes // GIB for g in detect(gpu_memory="24GB,16GB").gpus] == [24, 16]
+    assert [g.memory_bytes // GIB for g in detect(gpu_memory=("24GB", "24GB")).gpus] == [24, 24]  # not the last one only
+    assert names(detect(gpus="2x RTX 4060 Ti", gpu_memory="16GB")) == [("RTX 4060 Ti", 16)] * 2
+
+
+def test_a_mixed_machine_decodes_at_its_slowest_gpu():
+    assert detect(gpus="RTX 4090, RTX 3060").memory_bandwidth_gbs == 360
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"chip": "RTX 3080", "gpu_memory": "24GB"}, "the RTX 3080 was sold with 10 GB or 12 GB of VRAM, not 24 GiB"),
+        ({"chip": "RTX 3090", "gpu_memory": "48GB"}, "the RTX 3090 was sold with 24 GB of VRAM, not 48 GiB"),
+        ({"gpus": "3x RTX 3090", "gpu_memory": "24GB,24GB"}, "3 GPUs named but 2 --gpu-memory sizes"),
+        ({"chip": "GB10", "gpu_memory": "24GB"}, "cannot be combined"),
+        ({"chip": "RTX 4090", "gpus": "RTX 3090"}, "both name GPUs"),
+        ({"gpus": "2x Quadro Z9"}, "unknown chip 'Quadro Z9'"),
+        ({"gpu_memory": "24GB,"}, "invalid size ''"),
+    ],
+)
+def test_contradictions_get_one_clear_line(options, message):
+    with pytest.raises(FitAdvisorError, match=message):
+        detect(**options)
+
+
+def test_every_chip_in_the_table_is_accepted_by_its_name():
+    for chip in tables().apple_chips():
+        assert detect(chip=chip).gpus[0].library == "metal"
+        assert detect(chip=chip.removeprefix("Apple ").lower()).chip == chip
+    for name in tables().gpu_names():
+        assert detect(chip=name).gpus, name
+
+
+@pytest.mark.parametrize("chip, vendor", [("Ryzen AI Max+ 395", "amd"), ("Radeon 8060S", "amd"), ("GB10", "nvidia"), ("DGX Spark", "nvidia")])
+def test_unified_memory_machines_share_their_ram(chip, vendor):
+    hardware = detect(chip=chip, memory="128GB")
+    (gpu,) = hardware.gpus
+    assert gpu.vendor == vendor and hardware.unified_memory and hardware.memory_bytes == 128 * GIB
+    assert budget(hardware, NEWEST).bytes <= 0.75 * 128 * GIB  # the OS keeps its share
+
+
+def test_a_raised_macos_gpu_limit_is_planned_and_bounded():
+    raised = detect(chip="Apple M4 Pro", memory="48GB", wired_limit="42GB")
+    assert raised.gpus[0].memory_bytes == 42 * GIB and any("iogpu.wired_limit_mb=43008" in n for n in raised.notes)
+    with pytest.raises(FitAdvisorError, match="leaves macOS less than"):
+        detect(chip="Apple M4 Pro", memory="48GB", wired_limit="47GB")
+
+
+def test_cpu_only_machine_with_its_ram_bandwidth():
+    hardware = detect(gpus="none", memory="64GB", ram_bandwidth=89.6)
+    assert hardware.gpus == () and hardware.memory_bandwidth_gbs == 89.6
+    assert budget(hardware, NEWEST).label == "RAM budget"
+
+
+# -- placement across GPUs ---------------------------------------------------------------------
+
+def place(model, hardware, release=NEWEST, spread=False, ctx=CTX):
+    return estimate(resolve(model).architecture, Settings(num_ctx=ctx, release=release, spread=spread), hardware, model=model)
+
+
+def test_llama_server_splits_layers_by_free_memory_with_a_compute_buffer_on_each_gpu():
+    result = place("devstral-small-2", detect(gpus="2x RTX 3090"))  # too big for 80% of one card: both
+    arch = resolve("devstral-small-2").architecture
+    alone = estimate(arch, Settings(num_ctx=CTX, batch=result.batch), detect(gpus="RTX 3090"))
+    assert result.fits and [g.layers for g in result.gpus] == [20, 20]
+    assert result.compute_bytes == 2 * alone.compute_bytes
+    assert sum(g.bytes for g in result.gpus) == result.total_bytes
+    assert all(g.bytes <= g.budget_bytes for g in result.gpus)
+
+
+def test_llama_server_keeps_a_small_model_on_one_gpu_unless_spread():
+    two = detect(gpus="2x RTX 3090")
+    assert [g.layers for g in place("gpt-oss:20b", two).gpus] == [24]
+    assert [g.layers for g in place("gpt-oss:20b", two, spread=True).gpus] == [12, 12]
+
+
+def test_before_llama_server_fills_as_few_gpus_as_hold_the_model_balanced_by_free_memory():
+    small = place("gpt-oss:20b", detect(gpus="RTX 3090 + RTX 3060"), release=V0_14)
+    assert [(g.name, g.layers) for g in small.gpus] == [("RTX 3090", 24)]
+    split = place("devstral-small-2", detect(gpus="RTX 3090 + RTX 3060"), release=V0_14)
+    layers = {g.name: g.layers for g in split.gpus}
+    assert split.fits and sum(layers.values()) == 40 and layers["RTX 3090"] > layers["RTX 3060"]
+
+
+def test_a_model_too_big_for_all_gpus_spills_the_rest_to_the_cpu():
+    result = place("cogito:32b", detect(gpus="2x RTX 3060"), ctx=131072)
+    assert not result.fits and result.cpu_bytes > 0 and result.processor.endswith("CPU/GPU")
+    assert all(g.bytes <= g.budget_bytes for g in result.gpus)
+
+
+# -- one budget --------------------------------------------------------------------------------
+
+def test_one_budget_for_the_field_machine_and_devstral_at_128k_is_offered():
+    from fitadvisor.recommend.rank import Candidate, recommend
+
+    mac = detect(memory="48GB", chip="Apple M4 Pro")
+    model = resolve("devstral-small-2")
+    for release in (NEWEST, V0_14):
+        result = place("devstral-small-2", mac, release=release, ctx=131072)
+        assert result.gpu_budget_bytes == budget(mac, release).bytes
+        candidate = Candidate(model.reference, model.architecture, True, "ok")
+        pick = recommend(mac, [candidate], Settings(release=release), hint=False).pick
+        assert pick.num_ctx >= 131072 and pick.budget_bytes == budget(mac, release).bytes
+
+
+def test_max_ctx_caps_the_context_recommend_offers():
+    from fitadvisor.recommend.rank import Candidate, recommend
+
+    model = resolve("devstral-small-2")
+    candidate = Candidate(model.reference, model.architecture, True, "ok")
+    pick = recommend(detect(memory="128GB", chip="Apple M4 Max"), [candidate], hint=False, max_ctx=131072).pick
+    assert pick.num_ctx == 131072 and "--max-ctx" in pick.limit
