@@ -124,7 +124,7 @@ def test_one_budget_for_the_field_machine_and_devstral_at_128k_is_offered():
     for release in (NEWEST, V0_14):
         result = place("devstral-small-2", mac, release=release, ctx=131072)
         assert result.gpu_budget_bytes == budget(mac, release).bytes
-        candidate = Candidate(model.reference, model.architecture, True, "ok")
+        candidate = Candidate(model.reference, model.architecture, True, "completed")
         pick = recommend(mac, [candidate], Settings(release=release), hint=False).pick
         assert pick.num_ctx >= 131072 and pick.budget_bytes == budget(mac, release).bytes
 
@@ -133,6 +133,6 @@ def test_max_ctx_caps_the_context_recommend_offers():
     from fitadvisor.recommend.rank import Candidate, recommend
 
     model = resolve("devstral-small-2")
-    candidate = Candidate(model.reference, model.architecture, True, "ok")
+    candidate = Candidate(model.reference, model.architecture, True, "completed")
     pick = recommend(detect(memory="128GB", chip="Apple M4 Max"), [candidate], hint=False, max_ctx=131072).pick
     assert pick.num_ctx == 131072 and "--max-ctx" in pick.limit

@@ -231,13 +231,17 @@ def ctx_argument(tokens: int) -> str:
 
 
 def field_run(candidate: Candidate, hardware: Hardware) -> int:
-    """The largest context the field ran this model at with Claude Code on this very machine (0 if none)."""
-    runs = [
-        run["num_ctx"] for run in _policy().get("field_run", [])
-        if candidate.name.split(":")[0] == run["model"] and hardware.chip == run["chip"]
-        and hardware.memory_bytes == run["memory_gb"] * GIB
-    ]
-    return max(runs, default=0)
+    """The context the field ran this model at with Claude Code, on the field's own machine (else 0)."""
+    from fitadvisor.models import catalog
+
+    machine = _policy()["field_machine"]
+    if hardware.chip != machine["chip"] or hardware.memory_bytes != machine["memory_gb"] * GIB:
+        return 0
+    try:
+        model = catalog.find(candidate.name)
+    except FitAdvisorError:  # a name the catalog's parser refuses is not a catalog model
+        return 0
+    return (model.field_test.num_ctx or 0) if model and model.field_test else 0
 
 
 def contexts(trained: int, min_ctx: int) -> list[int]:
