@@ -52,8 +52,8 @@ def test_every_endpoint_against_the_stand_in(fake_ollama):
     fake_ollama.registry["qwen3-coder:30b"] = FakeModel("qwen3-coder:30b", family="qwen3moe")
     client = Client(fake_ollama.url)
     assert client.version() == "0.14.0"
-    assert [m["name"] for m in client.tags()] == ["devstral-small-2:latest"]
-    assert client.show("devstral-small-2")["capabilities"] == ["completion", "tools"]
+    assert [m.name for m in client.tags()] == ["devstral-small-2:latest"]
+    assert client.show("devstral-small-2").capabilities == ("completion", "tools")
     statuses = []
     client.create("devstral-small-2-64k", "devstral-small-2", {"num_ctx": 65536}, statuses.append)
     assert statuses[-1] == {"status": "success"}
@@ -67,7 +67,7 @@ def test_every_endpoint_against_the_stand_in(fake_ollama):
     (running,) = client.ps()
     assert (running.name, running.context_length, running.processor) == ("devstral-small-2-64k:latest", 65536, "100% GPU")
     client.delete("qwen3-coder:30b")
-    assert "qwen3-coder:30b" not in [m["name"] for m in client.tags()]
+    assert "qwen3-coder:30b" not in [m.name for m in client.tags()]
 
 
 def test_stand_in_shapes_pass_the_official_client_types(fake_ollama):
@@ -91,8 +91,8 @@ def test_stand_in_shapes_pass_the_official_client_types(fake_ollama):
 def test_show_blanks_long_arrays_unless_verbose(fake_ollama):
     fake_ollama.add(FakeModel("m:latest"))
     client = Client(fake_ollama.url)
-    assert client.show("m")["model_info"]["tokenizer.ggml.tokens"] == []
-    assert len(client.show("m", verbose=True)["model_info"]["tokenizer.ggml.tokens"]) == 131072
+    assert client.show("m").model_info["tokenizer.ggml.tokens"] == []
+    assert len(client.show("m", verbose=True).model_info["tokenizer.ggml.tokens"]) == 131072
 
 
 def _free_port() -> int:
@@ -164,11 +164,11 @@ def test_official_client_accepts_chat(fake_ollama):
 
 def test_tags_carry_capabilities_from_v0_30(fake_ollama):
     fake_ollama.add(FakeModel("m:latest", tool_behaviour="unsupported"))
-    assert "capabilities" not in Client(fake_ollama.url).tags()[0]
+    assert Client(fake_ollama.url).tags()[0].capabilities is None
     fake_ollama.version = "0.30.0"
     (listed,) = ollama.Client(host=fake_ollama.url).list().models
     assert listed.model == "m:latest"
-    assert Client(fake_ollama.url).tags()[0]["capabilities"] == ["completion"]
+    assert Client(fake_ollama.url).tags()[0].capabilities == ("completion",)
 
 
 def test_model_without_tools_is_refused_with_ollamas_message(fake_ollama):

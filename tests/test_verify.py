@@ -10,7 +10,7 @@ from fake_ollama import TOOL_BEHAVIOURS, FakeModel
 from helpers_ollama import CPU_ONLY_BOX, RTX_4090_BOX
 
 from fitadvisor.errors import FitAdvisorError
-from fitadvisor.flows.verify import CHECK_TOOLS, VERDICTS, classify, parameter, verify
+from fitadvisor.flows.verify import CHECK_TOOLS, VERDICTS, classify, verify
 from fitadvisor.memory import calibration
 from fitadvisor.ollama.client import (
     Client,
@@ -19,6 +19,7 @@ from fitadvisor.ollama.client import (
     OllamaUnreachable,
 )
 from fitadvisor.ollama import server_env as serverenv
+from fitadvisor.ollama.responses import ShowInfo
 
 DEFAULT_ENV = serverenv.read({})
 
@@ -154,7 +155,9 @@ def test_classification_of_answers(content, verdict):
 
 def test_parameters_text_is_parsed_like_ollama_prints_it():
     text = 'num_ctx                        65536\nstop                           "[INST]"\nstop                           "</s>"'
-    assert parameter(text, "num_ctx") == "65536" and parameter(text, "stop") == "</s>" and parameter(text, "top_k") is None
+    shown = ShowInfo(model_info={}, parameters=text)
+    assert shown.parameter("num_ctx") == "65536" and shown.parameter("stop") == "</s>" and shown.parameter("top_k") is None
+    assert shown.num_ctx == 65536
 
 
 def test_observation_is_recorded_with_settings_and_machine(fake_ollama):

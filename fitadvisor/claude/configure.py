@@ -236,10 +236,9 @@ def create_model(
         client.pull(plan.model, on_progress=on_progress)
         outcome.pulled = True
         info = client.show(plan.model)
-    capabilities = info.get("capabilities")
-    if isinstance(capabilities, list) and "tools" not in capabilities:
+    if info.capabilities_known and not info.tools:
         outcome.warnings.append(
-            f"{plan.model} does not support tools in this Ollama ({', '.join(map(str, capabilities)) or 'no capabilities'}): "
+            f"{plan.model} does not support tools in this Ollama ({', '.join(info.capabilities) or 'no capabilities'}): "
             "Claude Code always sends tools, so Ollama will refuse its requests"
         )
     if dry_run:
@@ -254,12 +253,7 @@ def alias_context(client, model: str) -> int | None:
     from fitadvisor.ollama.client import OllamaError, OllamaUnreachable
 
     try:
-        parameters = client.show(model).get("parameters") or ""
+        return client.show(model).num_ctx
     except (OllamaUnreachable, OllamaError):
         return None
-    for line in str(parameters).splitlines():
-        key, _, value = line.partition(" ")
-        if key == "num_ctx" and value.strip().isdigit():
-            return int(value.strip())
-    return None
 

@@ -10,13 +10,15 @@ import shutil
 from dataclasses import asdict, dataclass, field
 
 from fitadvisor.errors import FitAdvisorError
-from fitadvisor.flows.verify import CLAUDE_CODE_MIN_CTX, parameter
+from fitadvisor.flows.verify import CLAUDE_CODE_MIN_CTX
 from fitadvisor.hardware.machine import Hardware
 from fitadvisor.ollama.client import MESSAGES_SINCE, Client, RunningModel
+from fitadvisor.ollama.errors import MalformedAnswer
 from fitadvisor.ollama.server_env import ServerEnv
 from fitadvisor.units import format_ctx, format_gb
 
 STATUSES = ("ok", "info", "warn", "fail")
+MAX_MODELS_CHECKED = 200  # one /api/show each: a store of 100k models is listed, not asked about one by one
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
@@ -177,12 +179,18 @@ def _older_than(version: str, than: tuple[int, int, int]) -> bool:
 
 
 def _models(report: DoctorReport, client: Client) -> None:
-    for entry in client.tags():
-        name = str(entry.get("name") or entry.get("model") or "")
-        shown = client.show(name)
-        num_ctx = parameter(shown.get("parameters", ""), "num_ctx")
-        report.models.append(InstalledModel(name, list(shown.get("capabilities") or []),
-                                            int(num_ctx) if num_ctx and num_ctx.isdigit() else None))
+    installed = client.tags()
+    for reason in installed.rejected:
+        report.add("model", "warn", f"left out: {reason}")
+    for entry in installed[:MAX_MODELS_CHECKED]:
+        try:
+            shown = client.show(entry.name)
+        except MalformedAnswer as error:
+            report.add("model", "warn", f"left out: {error}")
+            continue
+        report.models.append(InstalledModel(entry.name, list(shown.capabilities), shown.num_ctx))
+    if len(installed) > MAX_MODELS_CHECKED:
+        report.add("model", "info", f"{len(installed)} models installed: the first {MAX_MODELS_CHECKED} were checked")
     default = report.default_num_ctx
     usable = []
     for model in report.models:
@@ -215,6 +223,8 @@ def _models(report: DoctorReport, client: Client) -> None:
 def _loaded(report: DoctorReport, client: Client, hardware: Hardware | None) -> None:
     has_gpu = hardware is None or bool(hardware.gpus)
     report.loaded = client.ps()
+    for reason in report.loaded.rejected:
+        report.add("loaded", "warn", f"left out: {reason}")
     for running in report.loaded:
         ctx = f"{format_ctx(running.context_length)} context" if running.context_length else "context not reported"
         message = f"loaded: {running.name}, {format_gb(running.size)}, {running.processor}, {ctx}"

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from fitadvisor.memory.estimate import Estimate
     from fitadvisor.memory.releases import Release
     from fitadvisor.ollama.client import Client
+    from fitadvisor.ollama.responses import Listing, TagEntry
     from fitadvisor.recommend.rank import Advice, Candidate, Excluded
 
 
@@ -22,7 +23,7 @@ class Server:
     """What the Ollama server (if any) told us: the release to model and the models it has."""
 
     release: Release
-    models: list[dict] | None = None  # /api/tags entries; None when no server answered
+    models: Listing[TagEntry] | None = None  # /api/tags entries; None when no server answered
     client: Client | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -45,7 +46,7 @@ def contact(run: RunContext, version: str | None, required: bool) -> Server:
 
 
 def installed_names(server: Server) -> list[str]:
-    return [str(entry.get("name") or entry.get("model")) for entry in server.models or [] if entry.get("name") or entry.get("model")]
+    return [entry.name for entry in server.models or []]
 
 
 def catalog_candidates(installed: list[str]) -> list[Candidate]:
@@ -64,7 +65,8 @@ def local_candidates(server: Server) -> tuple[list[Candidate], list[Excluded]]:
     from fitadvisor.models.resolve import resolve_model
     from fitadvisor.recommend.rank import Candidate, Excluded
 
-    candidates, excluded, seen = [], [], set()
+    candidates, seen = [], set()
+    excluded = [Excluded("?", reason) for reason in server.models.rejected] if server.models is not None else []
     for name in installed_names(server):
         model = _find(name)
         if model is not None:
@@ -75,7 +77,7 @@ def local_candidates(server: Server) -> tuple[list[Candidate], list[Excluded]]:
                 )
             continue
         try:
-            tools = "tools" in (server.client.show(name).get("capabilities") or [])
+            tools = server.client.show(name).tools
             resolved = resolve_model(name, server.client)
         except FitAdvisorError as error:
             excluded.append(Excluded(name, f"cannot read its architecture: {error}"))

@@ -20,6 +20,7 @@ from fitadvisor.flows.options import EngineOptions
 from fitadvisor.memory import calibration
 from fitadvisor.memory.estimate import Estimate
 from fitadvisor.ollama.client import MESSAGES_SINCE, Client, OllamaError, RunningModel
+from fitadvisor.ollama.responses import ShowInfo
 from fitadvisor.ollama.server_env import ServerEnv
 from fitadvisor.units import format_ctx, format_gb
 
@@ -186,8 +187,8 @@ def verify(
     """Load `model` (at `ctx` when given), measure it, record it, and check its tool calls."""
     version = client.require(MESSAGES_SINCE, "Claude Code's /v1/messages")
     shown = client.show(model)
-    trained = _trained_context(shown)
-    modelfile_ctx = parameter(shown.get("parameters", ""), "num_ctx")
+    trained = shown.trained_context
+    modelfile_ctx = shown.num_ctx
 
     options = {"num_ctx": ctx} if ctx else None
     with (waiting or _no_wait)(f"loading {model} in Ollama"):
@@ -200,8 +201,8 @@ def verify(
     )
     if ctx:
         _check_context(report, ctx, "--ctx")
-    elif modelfile_ctx and modelfile_ctx.isdigit():
-        _check_context(report, int(modelfile_ctx), "its Modelfile's num_ctx")
+    elif modelfile_ctx:
+        _check_context(report, modelfile_ctx, "its Modelfile's num_ctx")
     else:
         _check_context(report, None, "Ollama's default")
     _check_placement(report, hardware)
@@ -227,28 +228,14 @@ def _no_wait(_message: str):
     return nullcontext()
 
 
-def parameter(parameters: str, name: str) -> str | None:
-    """A value from /api/show's `parameters` text (`fmt.Sprintf("%-30s %#v")` lines); the last one wins."""
-    value = None
-    for line in parameters.splitlines():
-        key, _, rest = line.strip().partition(" ")
-        if key == name:
-            value = rest.strip().strip('"')
-    return value
-
-
-def _trained_context(shown: dict) -> int | None:
-    info = shown.get("model_info") or {}
-    arch = info.get("general.architecture")
-    value = info.get(f"{arch}.context_length") if arch else None
-    return value if isinstance(value, int) else None
-
-
 def _find_running(client: Client, model: str) -> RunningModel:
     wanted = calibration.full_name(model)
-    for running in client.ps():
+    loaded = client.ps()
+    for running in loaded:
         if calibration.full_name(running.name) == wanted:
             return running
+    if loaded.rejected:
+        raise OllamaError(f"Ollama at {client.host} does not list {model} as loaded in a form fitadvisor can read: {loaded.rejected[0]}")
     raise OllamaError(
         f"Ollama at {client.host} answered the load request but does not list {model} as loaded: "
         "is OLLAMA_KEEP_ALIVE=0 set for the server?"
@@ -292,7 +279,7 @@ def _check_placement(report: Report, hardware) -> None:
         report.warnings.append("the model runs entirely on the CPU although this machine has a GPU")
 
 
-def _estimate(report: Report, shown: dict, env: ServerEnv, hardware, client: Client) -> str:
+def _estimate(report: Report, shown: ShowInfo, env: ServerEnv, hardware, client: Client) -> str:
     """fitadvisor's estimate at the context Ollama really used; returns the model name estimates use ('' if none)."""
     from fitadvisor.memory.estimate import Settings, estimate
     from fitadvisor.memory.releases import Release
@@ -316,7 +303,7 @@ def _estimate(report: Report, shown: dict, env: ServerEnv, hardware, client: Cli
     return resolved.name
 
 
-def _resolve(model: str, shown: dict, client: Client):
+def _resolve(model: str, shown: ShowInfo, client: Client):
     """The catalog entry (or GGUF) for the model, else for the model it was created from.
 
     A derived model is known by its parent (`details.parent_model`) or, for the names `fitadvisor
@@ -324,7 +311,7 @@ def _resolve(model: str, shown: dict, client: Client):
     """
     from fitadvisor.models.resolve import resolve_model
 
-    parent = (shown.get("details") or {}).get("parent_model") or ""
+    parent = shown.parent_model
     bare = model.removesuffix(":latest")
     unsuffixed = re.sub(r"-\d+[kKmM]$", "", bare)
     for name in dict.fromkeys(n for n in (bare, model, parent, unsuffixed) if n):

@@ -13,25 +13,21 @@ from dataclasses import replace
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.models.architecture import Architecture
 from fitadvisor.models.gguf import BlankedArray, TensorInfo, architecture_from_kv
+from fitadvisor.ollama.responses import ShowInfo
 
 __all__ = ["BlankedArray", "architecture_from_show"]
 
 
-def architecture_from_show(show: dict, projector_bytes: int = 0) -> Architecture:
-    info = show.get("model_info")
-    tensors = show.get("tensors")
-    if not isinstance(info, dict) or not info:
+def architecture_from_show(show: ShowInfo, projector_bytes: int = 0) -> Architecture:
+    if not show.model_info:
         raise FitAdvisorError("Ollama's /api/show sent no model_info for this model (is it a GGUF model?)")
-    if not isinstance(tensors, list) or not tensors:
+    if not show.tensors:
         raise FitAdvisorError("Ollama's /api/show sent no tensor table: upgrade Ollama (0.6.1 or later sends it)")
-    try:
-        table = [TensorInfo(str(t["name"]), tuple(int(d) for d in t["shape"]), str(t["type"])) for t in tensors]
-    except (KeyError, TypeError, ValueError):
-        raise FitAdvisorError("Ollama's /api/show sent a malformed tensor table") from None
-    arch = architecture_from_kv(info, table, projector_bytes)
+    table = [TensorInfo(t.name, t.shape, t.type) for t in show.tensors]
+    arch = architecture_from_kv(show.model_info, table, projector_bytes)
     last = f"blk.{arch.block_count - 1}."
     if not any(t.name.startswith(last) for t in table):
         raise FitAdvisorError(f"Ollama's /api/show sent a tensor table without the {arch.name} model's last block: it is incomplete")
-    if show.get("projector_info") and not arch.vision:  # a llava-style projector blob
+    if show.has_projector and not arch.vision:  # a llava-style projector blob
         arch = replace(arch, vision=True)
     return arch

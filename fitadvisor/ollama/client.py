@@ -10,31 +10,22 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from ipaddress import ip_address
 from urllib.parse import urlsplit
 
+from fitadvisor import bounded
 from fitadvisor.errors import FitAdvisorError
-from fitadvisor.units import processor_label
+from fitadvisor.ollama import responses
+from fitadvisor.ollama.errors import MalformedAnswer, ModelNotFound, OllamaError, OllamaTooOld, OllamaUnreachable
+from fitadvisor.ollama.responses import Listing, RunningModel, ShowInfo, TagEntry
 
 DEFAULT_PORT = 11434
 TIMEOUT = 10.0  # seconds for quick calls; loading a model gets `load_timeout`
-
-
-class OllamaUnreachable(FitAdvisorError):
-    """Nothing answered at the host (refused, unknown host, timed out)."""
-
-
-class OllamaError(FitAdvisorError):
-    """Ollama answered with an error, or with something that is not its API."""
-
-
-class ModelNotFound(OllamaError):
-    """The server does not have the model."""
-
-
-class OllamaTooOld(OllamaError):
-    """The server predates an API fitadvisor needs (Claude Code's /v1/messages came in v0.14.0)."""
+# Budgets for what a server sends: a verbose /api/show of a 262K-token vocabulary is under 10 MB,
+# a stream event (a pull's progress, a load's final line) under 1 KB.
+MAX_ANSWER = 32 * 1024 * 1024
+MAX_ERROR = 64 * 1024
+MAX_EVENT = 1024 * 1024
 
 
 MESSAGES_SINCE = (0, 14, 0)
@@ -75,23 +66,10 @@ def resolve_host(host: str | None = None) -> str:
     return f"{base}/{path}".rstrip("/") if path else base
 
 
-@dataclass(frozen=True)
-class RunningModel:
-    """One entry of `/api/ps`: what Ollama really loaded."""
-
-    name: str
-    size: int  # bytes, CPU + GPU
-    size_vram: int  # bytes on the GPU
-    context_length: int | None  # per slot, after capping (v0.10+)
-    digest: str = ""
-
-    @property
-    def processor(self) -> str:
-        """The PROCESSOR column of `ollama ps`."""
-        return processor_label(self.size, self.size_vram)
-
-
 class Client:
+    """One Ollama server. Each call has an overall deadline (`timeout`, or `load_timeout` for loading a
+    model and for answers) and a byte budget, so no server can hold or flood fitadvisor."""
+
     def __init__(self, host: str | None = None, timeout: float = TIMEOUT, load_timeout: float = 600.0):
         self.host = resolve_host(host)
         self.timeout = timeout
@@ -103,44 +81,37 @@ class Client:
 
         if self._http is None:
             # Plain http needs no certificate store, and loading one costs ~50 ms of every command.
-            self._http = httpx.Client(timeout=self.timeout, verify=self.host.startswith("https://"))
+            # No kept-alive connections: each request connects, so its deadline can shut its socket.
+            self._http = httpx.Client(
+                timeout=self.timeout, verify=self.host.startswith("https://"),
+                limits=httpx.Limits(max_keepalive_connections=0), headers={"Accept-Encoding": bounded.ACCEPT_ENCODING},
+            )
         return self._http
 
     # -- endpoints ---------------------------------------------------------------------------
 
     def version(self) -> str:
-        version = self._json("GET", "/api/version").get("version")
-        if not isinstance(version, str):
-            raise OllamaError(f"Ollama at {self.host} sent no version: is this an Ollama server?")
-        return version
+        return self._typed(responses.version, self._json("GET", "/api/version"), "/api/version")
 
-    def tags(self) -> list[dict]:
-        return self._list(self._json("GET", "/api/tags"), "models")
+    def tags(self) -> Listing[TagEntry]:
+        """The installed models; entries of the wrong shape are in `.rejected`, with their reason."""
+        return self._typed(responses.listing, self._json("GET", "/api/tags"), "models", TagEntry.parse, "/api/tags")
 
-    def show(self, model: str, verbose: bool = False) -> dict:
+    def show(self, model: str, verbose: bool = False) -> ShowInfo:
         body = {"model": model, **({"verbose": True} if verbose else {})}
-        return self._json("POST", "/api/show", body, model=model)
+        return self._typed(ShowInfo.parse, self._json("POST", "/api/show", body, model=model), f"/api/show for {model}")
 
-    def ps(self) -> list[RunningModel]:
-        running = []
-        for entry in self._list(self._json("GET", "/api/ps"), "models"):
-            try:
-                running.append(
-                    RunningModel(
-                        name=entry["name"], size=int(entry["size"]), size_vram=int(entry["size_vram"]),
-                        context_length=entry.get("context_length"), digest=entry.get("digest", ""),
-                    )
-                )
-            except (KeyError, TypeError, ValueError):
-                raise OllamaError(f"Ollama at {self.host} sent a malformed /api/ps entry") from None
-        return running
+    def ps(self) -> Listing[RunningModel]:
+        """The loaded models; entries of the wrong shape are in `.rejected`, with their reason."""
+        return self._typed(responses.listing, self._json("GET", "/api/ps"), "models", RunningModel.parse, "/api/ps")
 
     def create(self, name: str, from_: str, parameters: dict, on_status: Callable[[dict], None] | None = None) -> None:
         body = {"model": name, "from": from_, "parameters": parameters}
         self._consume(self._stream("POST", "/api/create", body, model=from_), on_status)
 
     def pull(self, model: str, on_progress: Callable[[dict], None] | None = None) -> None:
-        self._consume(self._stream("POST", "/api/pull", {"model": model}, model=model), on_progress)
+        """Download a model: no overall deadline (the progress shows it moving), but a stall ends it."""
+        self._consume(self._stream("POST", "/api/pull", {"model": model}, model=model, overall=False), on_progress)
 
     def delete(self, model: str) -> None:
         self._send("DELETE", "/api/delete", {"model": model}, model=model)
@@ -159,7 +130,7 @@ class Client:
 
     def load(self, model: str, options: dict | None = None) -> None:
         """Load the model (a streamed /api/generate with no prompt), so a load failure reported
-        inside the stream is caught too; allowed `load_timeout` seconds."""
+        inside the stream is caught too; allowed `load_timeout` seconds in all."""
         body = {"model": model, "prompt": "", **({"options": options} if options else {})}
         self._consume(self._stream("POST", "/api/generate", body, model=model), None)
 
@@ -169,52 +140,86 @@ class Client:
 
     # -- transport ---------------------------------------------------------------------------
 
-    def _send(self, method: str, path: str, body: dict | None = None, model: str | None = None, timeout: float | None = None):
+    def _typed(self, parse, data, *args):
+        try:
+            return parse(data, *args)
+        except MalformedAnswer as error:
+            raise MalformedAnswer(f"Ollama at {self.host} sent a malformed answer: {error}") from None
+
+    def _send(self, method: str, path: str, body: dict | None = None, model: str | None = None, timeout: float | None = None) -> bytes:
+        """The body of a successful answer, read within `timeout` seconds in all and MAX_ANSWER bytes."""
         import httpx
 
-        try:
-            response = self._session().request(method, self.host + path, json=body, timeout=timeout or self.timeout)
-        except httpx.TimeoutException:
-            raise OllamaUnreachable(f"Ollama at {self.host} did not answer {path} within {timeout or self.timeout:g} s") from None
-        except (httpx.TransportError, httpx.InvalidURL) as error:
-            raise self._unreachable(error) from None
-        self._check(response.status_code, response.text, model, path)
-        return response
+        seconds = timeout or self.timeout
+        with bounded.Watch(seconds) as watch:
+            try:
+                with self._session().stream(
+                    method, self.host + path, json=body, timeout=seconds, extensions={"trace": watch.trace}
+                ) as response:
+                    if response.status_code >= 400:
+                        self._check(response.status_code, self._error_text(response, watch), model, path)
+                    return bounded.read_body(response, MAX_ANSWER, watch)
+            except (httpx.TimeoutException, bounded.DeadlineExceeded):
+                raise OllamaUnreachable(f"Ollama at {self.host} did not answer {path} within {seconds:g} s") from None
+            except bounded.LimitExceeded as error:
+                raise OllamaError(f"Ollama at {self.host} {error} for {path}") from None
+            except (httpx.TransportError, httpx.InvalidURL) as error:
+                if watch.expired:
+                    raise OllamaUnreachable(f"Ollama at {self.host} did not answer {path} within {seconds:g} s") from None
+                raise self._unreachable(error) from None
 
     def _json(self, method: str, path: str, body: dict | None = None, model: str | None = None, timeout: float | None = None) -> dict:
-        response = self._send(method, path, body, model, timeout)
+        raw = self._send(method, path, body, model, timeout)
         try:
-            data = response.json()
+            data = bounded.loads(raw)
         except ValueError:
             raise OllamaError(f"Ollama at {self.host} sent malformed JSON for {path}") from None
         if not isinstance(data, dict):
             raise OllamaError(f"Ollama at {self.host} sent an unexpected answer for {path}")
         return data
 
-    def _stream(self, method: str, path: str, body: dict, model: str | None = None) -> Iterator[dict]:
+    def _stream(self, method: str, path: str, body: dict, model: str | None = None, overall: bool = True) -> Iterator[dict]:
+        """The events of an NDJSON stream, all within `load_timeout` seconds unless not `overall` (a pull,
+        which only must not stall for that long)."""
         import httpx
 
+        seconds = self.load_timeout if overall else None
+        limit = f"time limit {seconds:g} s" if seconds is not None else f"no data for {self.load_timeout:g} s"
+        with bounded.Watch(seconds) as watch:
+            try:
+                with self._session().stream(
+                    method, self.host + path, json=body, timeout=httpx.Timeout(self.timeout, read=self.load_timeout),
+                    extensions={"trace": watch.trace},
+                ) as response:
+                    if response.status_code >= 400:
+                        self._check(response.status_code, self._error_text(response, watch), model, path)
+                    for line in bounded.lines(response, MAX_EVENT, watch):
+                        if not line.strip():
+                            continue
+                        try:
+                            event = bounded.loads(line)
+                        except ValueError:
+                            raise OllamaError(f"Ollama at {self.host} sent malformed JSON in the {path} stream") from None
+                        if not isinstance(event, dict):
+                            raise OllamaError(f"Ollama at {self.host} sent an unexpected event in the {path} stream")
+                        if event.get("error"):
+                            raise self._error(str(event["error"]), model)
+                        yield event
+            except (httpx.TimeoutException, bounded.DeadlineExceeded):
+                raise OllamaUnreachable(f"Ollama at {self.host} stopped answering {path} ({limit})") from None
+            except bounded.LimitExceeded as error:
+                raise OllamaError(f"Ollama at {self.host} {error} in the {path} stream") from None
+            except httpx.TransportError as error:
+                if watch.expired:
+                    raise OllamaUnreachable(f"Ollama at {self.host} stopped answering {path} ({limit})") from None
+                raise self._unreachable(error) from None
+
+    @staticmethod
+    def _error_text(response, watch: bounded.Watch) -> str:
         try:
-            with self._session().stream(method, self.host + path, json=body, timeout=httpx.Timeout(self.timeout, read=self.load_timeout)) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    self._check(response.status_code, response.text, model, path)
-                for line in response.iter_lines():
-                    if not line.strip():
-                        continue
-                    try:
-                        event = json.loads(line)
-                    except ValueError:
-                        raise OllamaError(f"Ollama at {self.host} sent malformed JSON in the {path} stream") from None
-                    if isinstance(event, dict) and event.get("error"):
-                        raise self._error(str(event["error"]), model)
-                    yield event
-        except httpx.TimeoutException:
-            raise OllamaUnreachable(
-                f"Ollama at {self.host} stopped answering {path} (time limit {self.load_timeout:g} s)"
-            ) from None
-        except httpx.TransportError as error:
-            raise self._unreachable(error) from None
+            return bounded.read_body(response, MAX_ERROR, watch).decode("utf-8", errors="replace")
+        except bounded.LimitExceeded:
+            return ""
 
     @staticmethod
     def _consume(events: Iterator[dict], callback: Callable[[dict], None] | None) -> None:
@@ -226,7 +231,7 @@ class Client:
         if status < 400:
             return
         try:
-            message = json.loads(text).get("error") or text
+            message = bounded.loads(text).get("error") or text
         except (ValueError, AttributeError):
             message = text.strip() or f"HTTP {status}"
         if isinstance(message, dict):  # Anthropic's shape on /v1/messages: {"type": "error", "error": {"message": ...}}
@@ -237,7 +242,7 @@ class Client:
         raise self._error(str(message), model, status)
 
     def _error(self, message: str, model: str | None, status: int | None = None) -> OllamaError:
-        one_line = " ".join(message.split())
+        one_line = " ".join(message.split())[:500]
         if status == 404 or ("not found" in one_line and model):
             return ModelNotFound(f"Ollama at {self.host}: {one_line} (pull it with `ollama pull {model}`)" if model else one_line)
         return OllamaError(f"Ollama at {self.host} answered: {one_line}")
@@ -247,10 +252,3 @@ class Client:
             f"cannot reach Ollama at {self.host} ({type(error).__name__}): start it with `ollama serve`, "
             "or point OLLAMA_HOST / --host at it"
         )
-
-    @staticmethod
-    def _list(data: dict, key: str) -> list[dict]:
-        items = data.get(key)
-        if not isinstance(items, list):
-            raise OllamaError(f"Ollama sent an answer without {key!r}")
-        return [item for item in items if isinstance(item, dict)]
