@@ -16,12 +16,12 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 import zlib
 from collections.abc import Iterator
 
 from fitadvisor.errors import FitAdvisorError
 
+MAX_MODEL_BYTES = 1 << 44  # 16 TiB: no model, blob or loaded size is larger (a 1T-parameter model in f16 is 2 TB)
 CHUNK = 64 * 1024  # most bytes inflated from one step of a compressed body
 ACCEPT_ENCODING = "gzip"  # the only compression asked for (and inflated here, under the budget)
 
@@ -148,11 +148,6 @@ def loads(data: bytes | str):
 
 def _no_constant(name: str):
     raise ValueError(f"{name} is not JSON")
-
-
-def deadline_left(start: float, seconds: float) -> float:
-    """Seconds left of a `seconds` budget that began at `start` (time.monotonic())."""
-    return max(0.0, seconds - (time.monotonic() - start))
 
 
 def _size(limit: int) -> str:

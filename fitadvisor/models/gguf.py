@@ -11,11 +11,13 @@ then per tensor: name, u32 n_dims, u64 dims, u32 ggml type, u64 offset into the 
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from fitadvisor.bounded import MAX_MODEL_BYTES
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.models.architecture import (
     FULL,
@@ -27,8 +29,18 @@ from fitadvisor.models.architecture import (
 
 MAGIC = b"GGUF"
 READ_AHEAD = 1024 * 1024  # bytes asked of the stream whenever the buffer runs dry
-_MAX_STRING = 1 << 26  # 64 MiB: a longer string or key means a corrupt file
-_MAX_COUNT = 1 << 32
+
+# Limits no real model comes near, so a hostile or corrupt header costs bounded memory and time
+# (bench/hostile.py measures the worst header they let through). The largest real headers, with a
+# 262K-token vocabulary, its scores, types and merges, are ~15 MB and ~1.5M values; MoE models
+# with merged experts have a few thousand tensors (older GGUFs with one tensor per expert ~40K).
+MAX_HEADER = 64 * 1024 * 1024  # bytes from the start of the file to the end of the tensor table
+MAX_STRING = 4 * 1024 * 1024  # one key or string value (chat templates are ~10-100 KB)
+MAX_VALUES = 1 << 24  # array elements in the whole header, nested arrays counted
+MAX_KEYS = 1 << 16
+MAX_TENSORS = 1 << 17
+MAX_DEPTH = 3  # arrays nested in arrays (real models use none); parsing never recurses further
+MAX_DIM = 1 << 40  # one tensor dimension
 
 # GGUF value types: id -> struct format (None: string / array, read specially)
 _UINT8, _INT8, _UINT16, _INT16, _UINT32, _INT32, _FLOAT32, _BOOL, _STRING, _ARRAY, _UINT64, _INT64, _FLOAT64 = range(13)
@@ -101,8 +113,11 @@ class _Reader:
         self.label = label
         self.buffer = bytearray()
         self.pos = 0
+        self.values = 0  # array elements read so far
 
     def _need(self, size: int) -> None:
+        if self.pos + size > MAX_HEADER:  # checked before asking: a registry is never asked for more
+            raise self.corrupt(f"a header larger than {MAX_HEADER >> 20} MiB (it asks for {size} more bytes)")
         missing = self.pos + size - len(self.buffer)
         while missing > 0:
             chunk = self.stream.read(max(missing, READ_AHEAD))
@@ -123,7 +138,7 @@ class _Reader:
 
     def string(self) -> str:
         length = self.unpack("Q")
-        if length > _MAX_STRING:
+        if length > MAX_STRING:
             raise self.corrupt(f"a string of {length} bytes")
         self._need(length)
         raw = bytes(self.buffer[self.pos : self.pos + length])
@@ -137,7 +152,7 @@ class _Reader:
             if self.pos + 8 > len(buffer):
                 self._need(8)
             (length,) = unpack_length(buffer, self.pos)
-            if length > _MAX_STRING:
+            if length > MAX_STRING:
                 raise self.corrupt(f"a string of {length} bytes")
             end = self.pos + 8 + length
             if end > len(buffer):
@@ -146,13 +161,14 @@ class _Reader:
             self.pos = end
         return strings
 
-    def value(self, value_type: int):
+    def value(self, value_type: int, depth: int = 0):
         if value_type == _STRING:
             return self.string()
         if value_type == _ARRAY:
             element_type, count = self.unpack("I"), self.unpack("Q")
-            if count > _MAX_COUNT:
-                raise self.corrupt(f"an array of {count} elements")
+            self.values += count
+            if self.values > MAX_VALUES:
+                raise self.corrupt(f"an array of {count} elements (more than {MAX_VALUES} values in all)")
             if element_type in _SCALAR_FORMATS:
                 fmt = _SCALAR_FORMATS[element_type]
                 size = struct.calcsize(fmt) * count
@@ -163,7 +179,9 @@ class _Reader:
             if element_type == _STRING:
                 return self._strings(count)
             if element_type == _ARRAY:
-                return [self.value(element_type) for _ in range(count)]
+                if depth >= MAX_DEPTH:
+                    raise self.corrupt(f"arrays nested more than {MAX_DEPTH} deep")
+                return [self.value(element_type, depth + 1) for _ in range(count)]
             raise self.corrupt(f"an array of unknown type {element_type}")
         if value_type in _SCALAR_FORMATS:
             return self.unpack(_SCALAR_FORMATS[value_type])
@@ -188,8 +206,8 @@ def read_header(stream: Stream, label: str = "the model file") -> Header:
         hint = "a big-endian GGUF" if version > 0xFFFF else f"GGUF version {version}"
         raise FitAdvisorError(f"{label} is {hint}, which fitadvisor cannot read (it reads little-endian GGUF v2 and v3)")
     tensor_count, kv_count = reader.unpack("QQ")
-    if tensor_count > _MAX_COUNT or kv_count > _MAX_COUNT:
-        raise reader.corrupt(f"{tensor_count} tensors and {kv_count} keys")
+    if tensor_count > MAX_TENSORS or kv_count > MAX_KEYS:
+        raise reader.corrupt(f"{tensor_count} tensors and {kv_count} keys (at most {MAX_TENSORS} and {MAX_KEYS})")
     kv = {}
     for _ in range(kv_count):
         key = reader.string()
@@ -201,6 +219,8 @@ def read_header(stream: Stream, label: str = "the model file") -> Header:
         if n_dims > 8:
             raise reader.corrupt(f"a tensor {name!r} with {n_dims} dimensions")
         shape = tuple(reader.unpack("Q") for _ in range(n_dims))
+        if any(dim > MAX_DIM for dim in shape):
+            raise reader.corrupt(f"a tensor {name!r} with the shape {shape}")
         type_id, offset = reader.unpack("I"), reader.unpack("Q")
         if type_id not in GGML_TYPES:
             raise FitAdvisorError(
@@ -270,14 +290,23 @@ def swa_period_layers(period: int, block_count: int) -> list[bool]:
 
 
 def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Architecture:
-    """An Architecture from GGUF keys and the tensor table, whether read from a file or from /api/show."""
+    """An Architecture from GGUF keys and the tensor table, whether read from a file or from /api/show.
+
+    Every number it uses is checked against what real models have (`KEY_LIMITS`), so a negative or
+    absurd value is an error here rather than a nonsense estimate later.
+    """
     arch = kv.get("general.architecture")
     if not isinstance(arch, str) or not arch:
         raise FitAdvisorError("the model has no general.architecture key: it is not a model GGUF")
+    if not _ARCH_NAME.match(arch):
+        raise FitAdvisorError(f"the model's general.architecture {arch[:80]!r} is not an architecture name")
     keys = _Keys(kv, arch)
     blocks = keys.int("block_count")
     if blocks <= 0:
         raise FitAdvisorError(f"the {arch} model has no {arch}.block_count: fitadvisor cannot size it")
+    weights = tensor_bytes(tensors)
+    if weights > MAX_MODEL_BYTES:
+        raise FitAdvisorError(f"the {arch} model's tensors add up to {weights} bytes, more than any real model (16 TiB)")
     embd = keys.int("embedding_length")
     heads = keys.layers("attention.head_count", blocks, 0)
     kv_heads = keys.layers("attention.head_count_kv", blocks, None) or heads
@@ -339,7 +368,7 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
         value_length=value_length,
         context_length=keys.int("context_length"),
         layers="".join(kinds),
-        weights_bytes=tensor_bytes(tensors),
+        weights_bytes=weights,
         vocab_size=vocab,
         feed_forward_length=max(feed_forward),
         sliding_window=window if SLIDING in kinds else 0,
@@ -358,7 +387,7 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
         tied_embeddings="output.weight" not in by_name,
         projector_bytes=projector_bytes,
         vision=vision,
-        parameters=int(kv.get("general.parameter_count") or total_elements),
+        parameters=_parameter_count(kv) or total_elements,
         active_parameters=active,
         per_layer_head_count_kv=per_layer_kv,
     )
@@ -382,20 +411,58 @@ def _sliding_layers(keys: _Keys, arch: str, blocks: int, window: int) -> list[bo
     return [False] * blocks
 
 
+def _parameter_count(kv: dict) -> int:
+    value = kv.get("general.parameter_count")
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_MODEL_BYTES:
+        raise FitAdvisorError(f"the model's general.parameter_count is {_short(value)}, not a parameter count")
+    return value
+
+
+_ARCH_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}\Z")
+# The most each key can be in a real model (with a wide margin); more is a corrupt or hostile file.
+KEY_LIMITS = {
+    "block_count": 4096,  # the deepest released models have ~130 layers
+    "context_length": 1 << 27,  # 128M tokens (the longest trained context is 10M)
+    "embedding_length": 1 << 20,
+    "feed_forward_length": 1 << 24,
+    "expert_feed_forward_length": 1 << 24,
+    "vocab_size": 1 << 24,
+}
+_DEFAULT_KEY_LIMIT = 1 << 20  # heads, head sizes, experts, windows, SSM sizes
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 class _Keys:
-    """`<arch>.`-prefixed lookups, scalar or per-layer."""
+    """`<arch>.`-prefixed lookups, scalar or per-layer, each a whole number within `KEY_LIMITS`."""
 
     def __init__(self, kv: dict, arch: str):
         self.kv, self.arch = kv, arch
 
+    def _check(self, name: str, value):
+        limit = KEY_LIMITS.get(name, _DEFAULT_KEY_LIMIT)
+        if name == "attention.sliding_window":
+            limit = KEY_LIMITS["context_length"]
+        if isinstance(value, bool):
+            return int(value)
+        if not isinstance(value, int):
+            raise FitAdvisorError(f"the model's {self.arch}.{name} is {_short(value)}, not a whole number")
+        if not 0 <= value <= limit:
+            raise FitAdvisorError(
+                f"the model's {self.arch}.{name} is {value}: outside 0..{limit}, which no real model is"
+            )
+        return value
+
     def int(self, name: str) -> int:
         value = self.kv.get(f"{self.arch}.{name}", 0)
         if isinstance(value, list):
-            value = max(value, default=0)
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise FitAdvisorError(f"the model's {self.arch}.{name} is {value!r}, not a number") from None
+            return max((self._check(name, v) for v in value), default=0)
+        return self._check(name, value)
 
     def layers(self, name: str, blocks: int, default: int | None) -> list[int] | None:
         key = f"{self.arch}.{name}"
@@ -407,5 +474,5 @@ class _Keys:
                 raise BlankedArray(f"{key} came back blanked")
             if len(value) != blocks:
                 raise FitAdvisorError(f"the model's {key} has {len(value)} entries for {blocks} layers")
-            return [int(v) for v in value]
-        return [int(value)] * blocks
+            return [self._check(name, v) for v in value]
+        return [self._check(name, value)] * blocks

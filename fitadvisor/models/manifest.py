@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from fitadvisor.bounded import MAX_MODEL_BYTES
 from fitadvisor.errors import FitAdvisorError
 
 MODEL = "application/vnd.ollama.image.model"
 PROJECTOR = "application/vnd.ollama.image.projector"
 ADAPTER = "application/vnd.ollama.image.adapter"
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
+MAX_LAYERS = 1024  # a model has a handful (model, projector, template, params, license)
 
 
 @dataclass(frozen=True)
@@ -41,15 +43,20 @@ class Manifest:
     @classmethod
     def parse(cls, data: object, label: str) -> Manifest:
         try:
-            layers = tuple(
-                Layer(str(layer["mediaType"]), str(layer["digest"]), int(layer["size"])) for layer in data["layers"]
-            )
-            config_size = int((data.get("config") or {}).get("size", 0))
+            entries = data["layers"]
+            if not isinstance(entries, list) or len(entries) > MAX_LAYERS:
+                raise TypeError
+            layers = tuple(Layer(layer["mediaType"], layer["digest"], layer["size"]) for layer in entries)
+            config_size = (data.get("config") or {}).get("size", 0)
         except (KeyError, TypeError, ValueError, AttributeError):
             raise FitAdvisorError(f"{label} is not an Ollama model manifest") from None
         for layer in layers:
-            if not _DIGEST.match(layer.digest) or layer.size < 0:
-                raise FitAdvisorError(f"{label} lists a malformed layer digest {layer.digest[:80]!r}")
+            if not isinstance(layer.digest, str) or not _DIGEST.match(layer.digest):
+                raise FitAdvisorError(f"{label} lists a malformed layer digest {str(layer.digest)[:80]!r}")
+            if not isinstance(layer.media_type, str) or len(layer.media_type) > 256:
+                raise FitAdvisorError(f"{label} lists a layer whose mediaType is {str(layer.media_type)[:80]!r}")
+            _check_size(layer.size, f"{label}: layer {layer.digest[:19]}'s size")
+        _check_size(config_size, f"{label}: the config's size")
         return cls(layers, config_size)
 
     @property
@@ -73,3 +80,8 @@ class Manifest:
         for layer in self.layers:
             sizes[layer.kind] = sizes.get(layer.kind, 0) + layer.size
         return sizes
+
+
+def _check_size(size: object, what: str) -> None:
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_MODEL_BYTES:
+        raise FitAdvisorError(f"{what} is {str(size)[:40]}, not a size from 0 to 16 TiB")

@@ -5,17 +5,25 @@ the GGUF header at the start of the model layer's blob holds every architecture 
 table. The blob is read with `Range:` requests that grow only as far as the header reaches (1 MiB,
 then whatever is still missing), so a 20 GB model costs a few MB. Headers are cached by digest and
 manifests by name under the user's cache directory: a second query is instant and works offline.
+
+Every read is bounded: a manifest is at most `MAX_MANIFEST` bytes (inflated), the blob is never
+asked for more than the GGUF parser's header budget plus one read-ahead chunk whatever the header
+claims, and each request has an overall deadline. A cached file that no longer parses is dropped and
+fetched again; `clear_cache()` (`fitadvisor models --clear-cache`) empties the cache.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fitadvisor import bounded
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.models.architecture import Architecture
 from fitadvisor.models.catalog import ModelRef
@@ -32,7 +40,9 @@ from fitadvisor.models.manifest import Layer, Manifest
 DEFAULT_REGISTRY = "https://registry.ollama.ai"
 MANIFEST_ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
 MANIFEST_TTL = 24 * 3600  # a cached manifest younger than this answers without asking the registry
-TIMEOUT = 10.0
+TIMEOUT = 10.0  # seconds for one request, start to end
+MAX_MANIFEST = 1024 * 1024  # a real manifest is ~1 KB
+MAX_REDIRECTS = 5
 RETRIES = 3
 BACKOFF = (0.25, 0.5, 1.0)
 
@@ -58,6 +68,14 @@ def cache_dir() -> Path:
     if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
         return Path(os.environ["LOCALAPPDATA"]) / "fitadvisor" / "Cache"
     return Path.home() / ".cache" / "fitadvisor"
+
+
+def clear_cache(cache: Path | None = None) -> Path:
+    """Remove every cached manifest and header; returns the directory that was cleared."""
+    cache = cache if cache is not None else cache_dir()
+    for part in ("manifests", "headers"):
+        shutil.rmtree(cache / part, ignore_errors=True)
+    return cache
 
 
 def registry_url(ref: ModelRef) -> str:
@@ -109,20 +127,24 @@ class Registry:
 
     def manifest(self, ref: ModelRef, base: str, refresh: bool = False) -> tuple[Manifest, bool]:
         """The manifest, and whether it came from the cache because the registry was unreachable."""
-        cached = self.cache / "manifests" / ref.host / ref.namespace / ref.model / f"{ref.tag}.json"
+        # Keyed by the registry too: a mirror's answers (FITADVISOR_REGISTRY) never stand in for another's.
+        cached = self.cache / "manifests" / _registry_key(base) / ref.namespace / ref.model / f"{ref.tag}.json"
         label = f"the registry's manifest for {ref.short}"
         if not refresh and cached.is_file() and time.time() - cached.stat().st_mtime < MANIFEST_TTL:
-            return Manifest.parse(_load_json(cached), label), False
+            stored = _cached_manifest(cached, label)
+            if stored is not None:
+                return stored, False
         url = f"{base}/v2/{ref.namespace}/{ref.model}/manifests/{ref.tag}"
         try:
-            response = self._get(url, {"Accept": MANIFEST_ACCEPT}, ref)
+            response = self._get(url, {"Accept": MANIFEST_ACCEPT}, ref, limit=MAX_MANIFEST)
         except RegistryUnreachable:
-            if cached.is_file():
-                return Manifest.parse(_load_json(cached), label), True
+            stored = _cached_manifest(cached, label) if cached.is_file() else None
+            if stored is not None:
+                return stored, True
             raise
         self.transferred += len(response.body)
         try:
-            data = json.loads(response.body)
+            data = bounded.loads(response.body)
         except ValueError:
             raise RegistryError(f"{base} sent something other than a manifest for {ref.short}") from None
         manifest = Manifest.parse(data, label)
@@ -134,8 +156,11 @@ class Registry:
         cached = self.cache / "headers" / f"{layer.blob_name}.gguf"
         label = f"{ref.short}'s {layer.kind} blob {layer.digest[:19]}"
         if cached.is_file():
-            with open(cached, "rb") as file:
-                return read_header(file, f"the cached header {cached}")
+            try:
+                with open(cached, "rb") as file:
+                    return read_header(file, f"the cached header {cached}")
+            except (OSError, FitAdvisorError):
+                _drop(cached)  # damaged (a full disk, an older fitadvisor): read it again from the registry
         stream = RangeStream(self, f"{base}/v2/{ref.namespace}/{ref.model}/blobs/{layer.digest}", ref, layer.size)
         header, raw = read_header_bytes(stream, label)
         _write_atomically(cached, raw)
@@ -147,11 +172,19 @@ class Registry:
         if self._client is None:
             import httpx
 
-            self._client = httpx.Client(follow_redirects=True, timeout=self.timeout, headers={"User-Agent": "fitadvisor"})
+            # No kept-alive connections: each request connects, so its deadline can shut its socket.
+            self._client = httpx.Client(
+                follow_redirects=True, max_redirects=MAX_REDIRECTS, timeout=self.timeout,
+                limits=httpx.Limits(max_keepalive_connections=0),
+                headers={"User-Agent": "fitadvisor", "Accept-Encoding": bounded.ACCEPT_ENCODING},
+            )
         return self._client
 
-    def _get(self, url: str, headers: dict, ref: ModelRef, max_bytes: int | None = None) -> _Reply:
-        """GET with retries on transient failures; a `max_bytes` body is read no further than that."""
+    def _get(self, url: str, headers: dict, ref: ModelRef, max_bytes: int | None = None, limit: int | None = None) -> _Reply:
+        """GET with retries on transient failures, each try within `timeout` seconds in all.
+
+        A `max_bytes` body (a range) is read no further than that; a body beyond `limit` is an error.
+        """
         import httpx
 
         problem, tries = "", 0
@@ -159,25 +192,32 @@ class Registry:
             if attempt:
                 time.sleep(self.backoff[min(attempt - 1, len(self.backoff) - 1)])
             tries += 1
-            try:
-                with self.client().stream("GET", url, headers=headers) as response:
-                    if response.status_code >= 500 or response.status_code == 429:
-                        problem = f"HTTP {response.status_code}"
-                        continue
-                    _check(response, ref)
-                    body = bytearray()
-                    for chunk in response.iter_bytes():
-                        body += chunk
-                        if max_bytes is not None and len(body) >= max_bytes:
-                            break  # a server that ignored Range: stop reading the blob here
-                    return _Reply(response.status_code, response.headers.get("content-range", ""), bytes(body))
-            except httpx.TimeoutException:
-                problem = f"no answer within {self.timeout:g} s"
-            except httpx.ConnectError as error:  # refused, no route, no DNS: offline, not flaky
-                problem = type(error).__name__
-                break
-            except (httpx.TransportError, httpx.InvalidURL) as error:
-                problem = type(error).__name__
+            with bounded.Watch(self.timeout) as watch:
+                try:
+                    with self.client().stream("GET", url, headers=headers, extensions={"trace": watch.trace}) as response:
+                        if response.status_code >= 500 or response.status_code == 429:
+                            problem = f"HTTP {response.status_code}"
+                            continue
+                        _check(response, ref)
+                        body = bytearray()
+                        for chunk in bounded.chunks(response, watch):
+                            body += chunk
+                            if max_bytes is not None and len(body) >= max_bytes:
+                                break  # a server that ignored Range: stop reading the blob here
+                            if limit is not None and len(body) > limit:
+                                raise RegistryError(f"{registry_url(ref)} sent more than {limit} bytes for {ref.short}'s manifest")
+                        return _Reply(response.status_code, response.headers.get("content-range", ""), bytes(body))
+                except (httpx.TimeoutException, bounded.DeadlineExceeded):
+                    problem = f"no answer within {self.timeout:g} s"
+                except bounded.LimitExceeded as error:
+                    raise RegistryError(f"{registry_url(ref)} {error}") from None
+                except httpx.TooManyRedirects:
+                    raise RegistryError(f"{registry_url(ref)} redirected {ref.short} more than {MAX_REDIRECTS} times") from None
+                except httpx.ConnectError as error:  # refused, no route, no DNS: offline, not flaky
+                    problem = type(error).__name__
+                    break
+                except (httpx.TransportError, httpx.InvalidURL) as error:
+                    problem = f"no answer within {self.timeout:g} s" if watch.expired else type(error).__name__
         raise RegistryUnreachable(
             f"cannot reach the model registry {registry_url(ref)} ({problem}, {tries} {'try' if tries == 1 else 'tries'}): "
             "check the network, or use a model from `fitadvisor models`"
@@ -229,11 +269,28 @@ class RangeStream:
         return data
 
 
-def _load_json(path: Path):
+def _registry_key(base: str) -> str:
+    """A directory name for a registry URL: its host, and a short hash of the whole URL."""
+    host = base.split("://", 1)[-1].split("/", 1)[0].replace(":", "_")
+    return f"{host[:64]}-{hashlib.sha256(base.encode()).hexdigest()[:12]}"
+
+
+def _cached_manifest(path: Path, label: str) -> Manifest | None:
+    """The cached manifest; None (and the file dropped) when it no longer parses."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None  # Manifest.parse reports it
+        if path.stat().st_size <= MAX_MANIFEST:
+            return Manifest.parse(bounded.loads(path.read_bytes()), label)
+    except (OSError, ValueError, FitAdvisorError):
+        pass
+    _drop(path)
+    return None
+
+
+def _drop(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -251,4 +308,4 @@ def fetch(name: str, refresh: bool = False) -> RemoteModel:
     return Registry().fetch(name, refresh)
 
 
-__all__ = ["READ_AHEAD", "NotInRegistry", "Registry", "RegistryError", "RegistryUnreachable", "RemoteModel", "fetch"]
+__all__ = ["READ_AHEAD", "NotInRegistry", "Registry", "RegistryError", "RegistryUnreachable", "RemoteModel", "clear_cache", "fetch"]

@@ -12,12 +12,12 @@ import re
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from fitadvisor.bounded import MAX_MODEL_BYTES
 from fitadvisor.ollama.errors import MalformedAnswer
 from fitadvisor.units import processor_label
 
 MAX_NAME = 512  # a model reference: host/namespace/model:tag; Ollama's own limits are far below this
 MAX_TEXT = 1 << 20  # a Modelfile's parameters text, a string GGUF value in model_info
-MAX_BYTES = 1 << 50  # 1 PiB: no model, file or GPU is larger; anything above is nonsense
 MAX_DIM = 1 << 40  # one tensor dimension
 _VERSION = re.compile(r"v?\d{1,6}\.\d{1,6}(?:\.\d{1,6})?(?:[-+][0-9A-Za-z.\-+]{0,40})?\Z")
 
@@ -56,7 +56,7 @@ class _Fields:
             raise self.fail(key, value, f"a string of at most {limit} characters")
         return value
 
-    def size(self, key: str, default: int | None = None, upper: int = MAX_BYTES) -> int | None:
+    def size(self, key: str, default: int | None = None, upper: int = MAX_MODEL_BYTES) -> int | None:
         value = self.data.get(key)
         if value is None:
             if default is None and key not in self.data:
