@@ -47,6 +47,12 @@ class Spec:
     kv_lora_rank: int = 0  # MLA
     rope_dim: int = 0  # MLA: the roped part of the key
     mla_head: int = 0  # MLA: per-head width of the decompressed key (without rope) and value
+    mla_value: int = 0  # MLA: per-head width of the decompressed value when it differs from the key's
+    q_lora_rank: int = 0  # MLA: query compression (GLM-4.7-Flash), 0: none
+    ssm_inner: int = 0  # 0: 2 x n_embd (Mamba2); Gated DeltaNet: value heads x state
+    attention_interval: int = 0  # Gated DeltaNet hybrids: every n-th layer attends (qwen3next, qwen35)
+    layer_types: str = ""  # nemotron_h: M (Mamba2), E (MoE), * (attention) per layer
+    nextn: int = 0  # multi-token-prediction layers after the trunk (nextn_predict_layers)
     tied: bool = False
     source: str = ""  # where the real geometry comes from
     notes: tuple[str, ...] = field(default=())
@@ -88,6 +94,58 @@ SPECS: tuple[Spec, ...] = (
         "deepseek2-mla", "deepseek2", 2, 2048, 16, 1, 576, 10944, 32000, value_dim=512,
         experts=64, experts_used=6, expert_ff=1408, shared_expert_ff=2 * 1408, kv_lora_rank=512, rope_dim=64, mla_head=128,
         source="DeepSeek-V2-Lite geometry in the MLA layout (GLM-4.7-Flash / DeepSeek-V3 style K 576 / V 512)",
+    ),
+    Spec(
+        "glm-4.7-flash", "deepseek2", 2, 2048, 20, 1, 576, 10240, 154880, value_dim=512,
+        experts=64, experts_used=4, expert_ff=1536, shared_expert_ff=1536, kv_lora_rank=512, rope_dim=64, mla_head=192,
+        mla_value=256, q_lora_rank=768,
+        source="GLM-4.7-Flash (zai-org/GLM-4.7-Flash config.json: qk_nope 192, rope 64, v_head_dim 256, q_lora 768; "
+        "a leading dense block, then MoE)",
+    ),
+    Spec(
+        "phi3", "phi3", 2, 3072, 24, 8, 128, 8192, 200064, tied=True,
+        source="Phi-4-mini (phi4-mini:3.8b; real 200K vocabulary)",
+    ),
+    Spec(
+        "command-r", "command-r", 2, 8192, 64, 8, 128, 22528, 256000, tied=True,
+        source="Command-R 35B (08-2024: 8 KV heads; real 256K vocabulary)",
+    ),
+    Spec(
+        "gemma3-27b", "gemma3", 6, 5376, 32, 16, 128, 21504, 262144, sliding_window=1024, swa_pattern=6, tied=True,
+        source="Gemma-3-27B (5 sliding : 1 global)",
+    ),
+    Spec(
+        "qwen3next", "qwen3next", 4, 2048, 16, 2, 256, 5120, 151936,
+        experts=512, experts_used=10, expert_ff=512, shared_expert_ff=512,
+        ssm_conv=4, ssm_state=128, ssm_groups=16, ssm_heads=32, ssm_inner=4096, attention_interval=4,
+        source="Qwen3-Coder-Next / Qwen3-Next-80B-A3B (3 Gated DeltaNet : 1 attention, 512 experts)",
+    ),
+    Spec(
+        "qwen35", "qwen35", 4, 5120, 24, 4, 256, 17408, 248320,
+        ssm_conv=4, ssm_state=128, ssm_groups=16, ssm_heads=48, ssm_inner=6144, attention_interval=4,
+        source="Qwen3.5-27B text stack (3 Gated DeltaNet : 1 gated attention; the vision tower is left out)",
+    ),
+    Spec(
+        "qwen35-mtp", "qwen35", 5, 5120, 24, 4, 256, 17408, 248320,
+        ssm_conv=4, ssm_state=128, ssm_groups=16, ssm_heads=48, ssm_inner=6144, attention_interval=4, nextn=1,
+        source="Qwen3.5-27B with its multi-token-prediction layer (nextn_predict_layers 1)",
+    ),
+    Spec(
+        "qwen35moe", "qwen35moe", 4, 2048, 16, 2, 256, 512, 248320,
+        experts=256, experts_used=8, expert_ff=512, shared_expert_ff=512,
+        ssm_conv=4, ssm_state=128, ssm_groups=16, ssm_heads=32, ssm_inner=4096, attention_interval=4,
+        source="Qwen3.5-35B-A3B / Qwen3.6-35B-A3B text stack (3 Gated DeltaNet : 1 attention, 256 experts)",
+    ),
+    Spec(
+        "nemotron_h_moe", "nemotron_h_moe", 4, 2688, 32, (0, 0, 2, 0), 128, 1856, 131072,
+        experts=128, experts_used=6, expert_ff=1856, shared_expert_ff=3712,
+        ssm_conv=4, ssm_state=128, ssm_groups=8, ssm_heads=64, ssm_inner=4096, layer_types="ME*E",
+        source="Nemotron-3-Nano-30B-A3B (Mamba2, MoE and attention layers; real 131K vocabulary)",
+    ),
+    Spec(
+        "laguna", "laguna", 4, 2048, 48, 8, 128, 8192, 100352, sliding_window=512, swa_pattern=4,
+        experts=256, experts_used=8, expert_ff=512, shared_expert_ff=512,
+        source="Laguna-XS.2 (global attention every 4th layer, window 512, 256 experts, a leading dense block)",
     ),
 )
 
@@ -154,7 +212,7 @@ def _experts(t: _Tensors, spec: Spec, i: int, biases: bool = False) -> None:
 
 
 def _mamba2(t: _Tensors, spec: Spec, i: int) -> None:
-    d_inner = 2 * spec.n_embd
+    d_inner = _ssm_inner(spec)
     conv_dim = d_inner + 2 * spec.ssm_groups * spec.ssm_state
     t.add(f"blk.{i}.ssm_in.weight", spec.n_embd, 2 * d_inner + 2 * spec.ssm_groups * spec.ssm_state + spec.ssm_heads)
     t.add(f"blk.{i}.ssm_conv1d.weight", spec.ssm_conv, conv_dim, f32=True)
@@ -167,13 +225,96 @@ def _mamba2(t: _Tensors, spec: Spec, i: int) -> None:
 
 
 def _mla(t: _Tensors, spec: Spec, i: int) -> None:
-    head = spec.mla_head
-    t.add(f"blk.{i}.attn_q.weight", spec.n_embd, spec.n_head * (head + spec.rope_dim))
+    head, value = spec.mla_head, spec.mla_value or spec.mla_head
+    if spec.q_lora_rank:
+        t.add(f"blk.{i}.attn_q_a_norm.weight", spec.q_lora_rank)
+        t.add(f"blk.{i}.attn_q_a.weight", spec.n_embd, spec.q_lora_rank)
+        t.add(f"blk.{i}.attn_q_b.weight", spec.q_lora_rank, spec.n_head * (head + spec.rope_dim))
+    else:
+        t.add(f"blk.{i}.attn_q.weight", spec.n_embd, spec.n_head * (head + spec.rope_dim))
     t.add(f"blk.{i}.attn_kv_a_mqa.weight", spec.n_embd, spec.kv_lora_rank + spec.rope_dim)
     t.add(f"blk.{i}.attn_kv_a_norm.weight", spec.kv_lora_rank)
     t.add(f"blk.{i}.attn_k_b.weight", head, spec.kv_lora_rank, spec.n_head)
-    t.add(f"blk.{i}.attn_v_b.weight", spec.kv_lora_rank, head, spec.n_head)
-    t.add(f"blk.{i}.attn_output.weight", spec.n_head * head, spec.n_embd)
+    t.add(f"blk.{i}.attn_v_b.weight", spec.kv_lora_rank, value, spec.n_head)
+    t.add(f"blk.{i}.attn_output.weight", spec.n_head * value, spec.n_embd)
+
+
+def _gated_attention(t: _Tensors, spec: Spec, i: int) -> None:
+    """qwen3next / qwen35: the query projection also yields a per-element output gate."""
+    d, hkv = spec.head_dim, spec.head_kv(i)
+    t.add(f"blk.{i}.attn_q.weight", spec.n_embd, 2 * spec.n_head * d)
+    t.add(f"blk.{i}.attn_k.weight", spec.n_embd, hkv * d)
+    t.add(f"blk.{i}.attn_v.weight", spec.n_embd, hkv * d)
+    t.add(f"blk.{i}.attn_output.weight", spec.n_head * d, spec.n_embd)
+    t.add(f"blk.{i}.attn_q_norm.weight", d)
+    t.add(f"blk.{i}.attn_k_norm.weight", d)
+
+
+def _gated_delta_net(t: _Tensors, spec: Spec, i: int) -> None:
+    key_dim, value_dim, v_heads = spec.ssm_state * spec.ssm_groups, spec.ssm_inner, spec.ssm_heads
+    t.add(f"blk.{i}.attn_qkv.weight", spec.n_embd, 2 * key_dim + value_dim)
+    t.add(f"blk.{i}.attn_gate.weight", spec.n_embd, value_dim)
+    t.add(f"blk.{i}.ssm_conv1d.weight", spec.ssm_conv, 2 * key_dim + value_dim, f32=True)
+    t.add(f"blk.{i}.ssm_dt.bias", v_heads)
+    t.add(f"blk.{i}.ssm_a", v_heads)
+    if spec.arch == "qwen3next":
+        t.add(f"blk.{i}.ssm_ba.weight", spec.n_embd, 2 * v_heads, f32=True)
+    else:
+        t.add(f"blk.{i}.ssm_beta.weight", spec.n_embd, v_heads, f32=True)
+        t.add(f"blk.{i}.ssm_alpha.weight", spec.n_embd, v_heads, f32=True)
+    t.add(f"blk.{i}.ssm_norm.weight", spec.ssm_state)
+    t.add(f"blk.{i}.ssm_out.weight", value_dim, spec.n_embd)
+
+
+def _qwen_hybrid_block(t: _Tensors, spec: Spec, i: int, mtp: bool) -> None:
+    t.add(f"blk.{i}.attn_norm.weight", spec.n_embd)
+    t.add(f"blk.{i}.post_attention_norm.weight", spec.n_embd)
+    if mtp or (i + 1) % spec.attention_interval == 0:
+        _gated_attention(t, spec, i)
+    else:
+        _gated_delta_net(t, spec, i)
+    if spec.experts:
+        _experts(t, spec, i)
+        t.add(f"blk.{i}.ffn_gate_inp_shexp.weight", spec.n_embd)
+    else:
+        _dense_ffn(t, spec, i, spec.n_ff)
+    if mtp:
+        t.add(f"blk.{i}.nextn.eh_proj.weight", 2 * spec.n_embd, spec.n_embd)
+        t.add(f"blk.{i}.nextn.enorm.weight", spec.n_embd)
+        t.add(f"blk.{i}.nextn.hnorm.weight", spec.n_embd)
+
+
+def _nemotron_h_block(t: _Tensors, spec: Spec, i: int) -> None:
+    t.add(f"blk.{i}.attn_norm.weight", spec.n_embd)
+    kind = spec.layer_types[i]
+    if kind == "M":
+        _mamba2(t, spec, i)
+    elif kind == "*":
+        _attention(t, spec, i)
+    else:  # an MoE block: up/down experts (ReLU squared, no gate) and an up/down shared expert
+        e, ff, shared = spec.experts, spec.expert_ff, spec.shared_expert_ff
+        t.add(f"blk.{i}.ffn_gate_inp.weight", spec.n_embd, e, f32=True)
+        t.add(f"blk.{i}.exp_probs_b.bias", e)
+        t.add(f"blk.{i}.ffn_down_exps.weight", ff, spec.n_embd, e)
+        t.add(f"blk.{i}.ffn_up_exps.weight", spec.n_embd, ff, e)
+        t.add(f"blk.{i}.ffn_down_shexp.weight", shared, spec.n_embd)
+        t.add(f"blk.{i}.ffn_up_shexp.weight", spec.n_embd, shared)
+
+
+def _laguna_block(t: _Tensors, spec: Spec, i: int) -> None:
+    t.add(f"blk.{i}.attn_norm.weight", spec.n_embd)
+    _attention(t, spec, i, qk_norm=True)
+    t.add(f"blk.{i}.attn_gate.weight", spec.n_embd, spec.n_head, f32=True)  # one output gate per head
+    t.add(f"blk.{i}.ffn_norm.weight", spec.n_embd)
+    if i == 0:  # the leading dense block
+        _dense_ffn(t, spec, i, spec.n_ff)
+    else:
+        _experts(t, spec, i)
+        t.add(f"blk.{i}.exp_probs_b.bias", spec.experts)
+
+
+def _ssm_inner(spec: Spec) -> int:
+    return spec.ssm_inner or 2 * spec.n_embd
 
 
 def tensors(spec: Spec) -> _Tensors:
@@ -183,11 +324,25 @@ def tensors(spec: Spec) -> _Tensors:
     if not spec.tied:
         t.add("output.weight", spec.n_embd, spec.vocab)
     for i in range(spec.layers):
+        if spec.arch in ("qwen3next", "qwen35", "qwen35moe"):
+            _qwen_hybrid_block(t, spec, i, mtp=i >= spec.layers - spec.nextn)
+            continue
+        if spec.arch == "nemotron_h_moe":
+            _nemotron_h_block(t, spec, i)
+            continue
+        if spec.arch == "laguna":
+            _laguna_block(t, spec, i)
+            continue
         t.add(f"blk.{i}.attn_norm.weight", spec.n_embd)
-        t.add(f"blk.{i}.ffn_norm.weight", spec.n_embd)
-        if spec.arch in ("llama", "qwen2", "mistral3"):
+        if spec.arch != "command-r":  # command-r runs attention and FFN in parallel off one norm
+            t.add(f"blk.{i}.ffn_norm.weight", spec.n_embd)
+        if spec.arch in ("llama", "qwen2", "mistral3", "command-r"):
             _attention(t, spec, i)
             _dense_ffn(t, spec, i, spec.n_ff)
+        elif spec.arch == "phi3":
+            _attention(t, spec, i)
+            t.add(f"blk.{i}.ffn_up.weight", spec.n_embd, 2 * spec.n_ff)  # gate and up fused
+            t.add(f"blk.{i}.ffn_down.weight", spec.n_ff, spec.n_embd)
         elif spec.arch == "qwen3":
             _attention(t, spec, i, qk_norm=True)
             _dense_ffn(t, spec, i, spec.n_ff)
@@ -222,24 +377,36 @@ def tensors(spec: Spec) -> _Tensors:
     return t
 
 
+def _feed_forward_length(spec: Spec) -> int | list[int]:
+    if spec.layer_types:  # nemotron_h: only MoE blocks have a feed-forward width
+        return [spec.expert_ff if kind == "E" else 0 for kind in spec.layer_types]
+    return spec.expert_ff if spec.arch == "granitehybrid" else spec.n_ff  # granite: the expert width
+
+
 def _metadata(w: gguf.GGUFWriter, spec: Spec) -> None:
     a = spec.arch
     w.add_name(f"fitadvisor-bench-{spec.name}")
     w.add_block_count(spec.layers)
     w.add_context_length(spec.context_length)
     w.add_embedding_length(spec.n_embd)
-    w.add_feed_forward_length(spec.expert_ff if a == "granitehybrid" else spec.n_ff)  # granite: the expert width
+    w.add_feed_forward_length(_feed_forward_length(spec))
     w.add_head_count(spec.n_head)
     w.add_head_count_kv(list(spec.n_head_kv) if isinstance(spec.n_head_kv, tuple) else spec.n_head_kv)
     w.add_key_length(spec.head_dim)
     w.add_value_length(spec.value_dim or spec.head_dim)
     w.add_layer_norm_rms_eps(1e-6)
+    w.add_layer_norm_eps(1e-5)
     w.add_rope_freq_base(1e6)
     w.add_vocab_size(spec.vocab)
     w.add_rope_dimension_count(spec.rope_dim or spec.head_dim)
+    if a in ("qwen35", "qwen35moe"):
+        w.add_rope_dimension_sections([11, 11, 10, 0])
     if spec.sliding_window:
         w.add_sliding_window(spec.sliding_window)
-        w.add_uint32(f"{a}.attention.sliding_window_pattern", spec.swa_pattern)
+        if a == "laguna":  # the first layer of each period is global
+            w.add_array(f"{a}.attention.sliding_window_pattern", [i % spec.swa_pattern != 0 for i in range(spec.layers)])
+        else:
+            w.add_uint32(f"{a}.attention.sliding_window_pattern", spec.swa_pattern)
     if spec.experts:
         w.add_expert_count(spec.experts)
         w.add_expert_used_count(spec.experts_used)
@@ -249,17 +416,23 @@ def _metadata(w: gguf.GGUFWriter, spec: Spec) -> None:
             w.add_expert_shared_count(spec.shared_expert_ff // spec.expert_ff)
         else:
             w.add_expert_shared_feed_forward_length(spec.shared_expert_ff)
+    if a == "laguna":
+        w.add_leading_dense_block_count(1)
     if spec.ssm_conv:
         w.add_ssm_conv_kernel(spec.ssm_conv)
-        w.add_ssm_inner_size(2 * spec.n_embd)
+        w.add_ssm_inner_size(_ssm_inner(spec))
         w.add_ssm_state_size(spec.ssm_state)
         w.add_ssm_time_step_rank(spec.ssm_heads)
         w.add_ssm_group_count(spec.ssm_groups)
+    if spec.attention_interval:
+        w.add_full_attention_interval(spec.attention_interval)
+    if spec.nextn:
+        w.add_nextn_predict_layers(spec.nextn)
     if spec.kv_lora_rank:
         w.add_kv_lora_rank(spec.kv_lora_rank)
-        w.add_q_lora_rank(0)  # DeepSeek-V2-Lite: no query compression
+        w.add_q_lora_rank(spec.q_lora_rank)
         w.add_key_length_mla(spec.mla_head + spec.rope_dim)
-        w.add_value_length_mla(spec.mla_head)
+        w.add_value_length_mla(spec.mla_value or spec.mla_head)
         w.add_leading_dense_block_count(1)
         w.add_expert_weights_scale(1.0)
     w.add_tokenizer_model("none")

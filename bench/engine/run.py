@@ -28,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 WORK = HERE / ".work"
-NODE_LLAMA_CPP = "3.21.1"
+NODE_LLAMA_CPP = "3.22.1"
 GGUF_WRITER = "gguf==0.19.0"
 OLLAMA_VERSION = "0.32.15"  # any llama-server-era release: the estimate models what llama.cpp allocates
 MIB = 1024 * 1024
