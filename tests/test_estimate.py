@@ -138,8 +138,8 @@ def test_moe_down_projection_reuses_the_hole_of_gate_and_up_when_it_fits():
 
 
 def test_a_leading_dense_block_is_the_feed_forward_peak_when_it_is_wider():
-    # glm-4.7-flash: a dense FFN of 10240 on layer 0, then 4 of 64 experts of 1536; MLA value heads of 128.
-    below = 3 * 2048 + 20 * 128
+    # glm-4.7-flash: a dense FFN of 10240 on layer 0, then 4 of 64 experts of 1536; MLA value heads of 256.
+    below = 3 * 2048 + 20 * 256
     mask = 2 * 512 * 4096
     _, compute = _feed_forward_compute("glm-4.7-flash")
     assert compute == mask + 4 * 512 * (below + 3 * 10240)
@@ -227,3 +227,13 @@ def test_llama_server_keeps_an_moe_models_dense_part_on_the_gpu():
     assert not result.fits and dense < result.gpu_bytes <= result.gpu_budget_bytes
     layers_v0_14 = estimate(arch, Settings(num_ctx=CTX, batch=512, release=V0_14), hardware)
     assert layers_v0_14.gpu_bytes <= layers_v0_14.gpu_budget_bytes
+
+
+def test_an_architecture_name_llama_cpp_does_not_know_is_said_in_the_llama_server_era():
+    arch = dataclasses.replace(resolve("qwen3-coder:30b").architecture, name="glm4moelite")
+    notes = estimate(arch, Settings(num_ctx=CTX, release=NEWEST)).notes
+    assert any("does not know the architecture name glm4moelite" in note and "deepseek2" in note for note in notes)
+    assert not any("architecture name" in note for note in estimate(arch, Settings(num_ctx=CTX, release=Release.of("0.15.0"))).notes)
+    unknown = dataclasses.replace(arch, name="mllama")
+    assert any("does not run mllama" in note for note in estimate(unknown, Settings(num_ctx=CTX, release=NEWEST)).notes)
+    assert not any("architecture" in note for note in estimate(resolve("qwen3-coder:30b").architecture, Settings(num_ctx=CTX, release=NEWEST)).notes)

@@ -135,6 +135,8 @@ def test_mla_in_both_conventions_caches_one_latent_head():
     for kv in (llama_cpp, ollama):
         arch = architecture_from_kv(kv, [])
         assert (arch.head_count_kv, arch.key_length, arch.value_length, arch.kv_lora_rank) == (1, 576, 512, 512)
+    assert architecture_from_kv(llama_cpp, []).value_length_mla == 128
+    assert architecture_from_kv(ollama, []).value_length_mla == 256  # GLM-4.7-Flash's v_head_dim
     legacy = _kv("deepseek2", 4, **{  # 2024 GGUF: no *_mla keys, so every head's K and V are cached
         "deepseek2.attention.head_count_kv": 16, "deepseek2.attention.key_length": 192,
         "deepseek2.attention.value_length": 128, "deepseek2.attention.kv_lora_rank": 512,
@@ -152,6 +154,14 @@ def test_mamba_layers_without_kv_heads_are_recurrent_and_others_uncached():
     arch = architecture_from_kv(kv, [])
     assert arch.layers == "R-AR" and arch.head_count_kv == 2
     assert arch.recurrent_state_floats == 3 * (1024 + 2 * 8 * 128) + 128 * 1024
+
+
+def test_multi_token_prediction_layers_after_the_trunk_get_no_cache():
+    kv = _kv("qwen35", 9, **{
+        "qwen35.full_attention_interval": 4, "qwen35.nextn_predict_layers": 1, "qwen35.ssm.conv_kernel": 4,
+        "qwen35.ssm.state_size": 128, "qwen35.ssm.inner_size": 1024, "qwen35.ssm.group_count": 4,
+    })
+    assert architecture_from_kv(kv, []).layers == "RRRARRRA-"
 
 
 def test_per_layer_kv_heads_are_kept_when_attention_layers_differ():

@@ -22,13 +22,13 @@ import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 WORK = HERE / ".work"
-NODE_LLAMA_CPP = "3.22.1"
+NODE_LLAMA_CPP = "3.22.1"  # bundles llama.cpp release v0.5.0 (ggml-org, 2026-09-28)
 GGUF_WRITER = "gguf==0.19.0"
 OLLAMA_VERSION = "0.32.15"  # any llama-server-era release: the estimate models what llama.cpp allocates
 MIB = 1024 * 1024
@@ -182,7 +182,13 @@ class Row:
 
 
 def run_one(modules: Path, spec_name: str, model: Path, config: Config) -> Row:
-    return Row(spec_name, config, measure(modules, model, config), estimate(model, config))
+    """One configuration, measured with the slots Ollama really gives the model (one for hybrid
+    recurrent architectures, whatever OLLAMA_NUM_PARALLEL says), as the estimate reports them."""
+    est = estimate(model, config)
+    parallel = est.get("parallel", config.parallel)
+    if parallel != config.parallel:
+        config = replace(config, parallel=parallel)
+    return Row(spec_name, config, measure(modules, model, config), est)
 
 
 def model_file(name: str) -> Path:

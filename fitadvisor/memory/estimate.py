@@ -244,6 +244,10 @@ def estimate(
     if release.newer_than_modelled:
         notes.append(f"Ollama {release.label} is newer than the newest release fitadvisor models; estimating as the newest")
 
+    engine_note = release.engine_note(arch)
+    if engine_note:
+        notes.append(engine_note)
+
     requested = settings.num_ctx
     if requested is None:
         num_ctx = release.default_num_ctx(hardware.gpu_total_bytes if hardware else 0)

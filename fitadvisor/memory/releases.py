@@ -52,6 +52,13 @@ _SINGLE_SLOT = {
 # Sliding-window layers the Ollama engine keeps 4096 tokens for (`NewSWAMemCache(window, 4096)`).
 _SWA_MEMORY_4096 = {"gptoss", "gemma4"}
 
+# Architecture names Ollama's converter writes that llama.cpp does not know (its llama-arch.cpp, checked on
+# llama.cpp v0.5.0 as bundled by node-llama-cpp 3.22.1), with llama.cpp's name for the same layout where it has one.
+OLLAMA_ONLY_NAMES: dict[str, str | None] = {
+    "glm4moelite": "deepseek2", "gptoss": "gpt-oss", "deepseekocr": "deepseek2ocr", "qwen25vl": "qwen2vl",
+    "mllama": None, "olmo3": None, "glmocr": None, "nemotron_h_omni": None,
+}
+
 KV_CACHE_BYTES = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}  # ggml block sizes per element
 FLASH_ATTENTION_MODES = ("auto", "on", "off")
 DEFAULT_BATCH = 512  # Ollama's num_batch
@@ -116,6 +123,18 @@ class Release:
                 )
             return OLLAMA_ENGINE
         return OLLAMA_ENGINE if arch.name in _OLLAMA_ENGINE_V0_14 else LLAMA_ENGINE
+
+    def engine_note(self, arch: Architecture) -> str | None:
+        """Said when llama-server would refuse the file's architecture name as it stands."""
+        if not self.uses_llama_server or arch.name not in OLLAMA_ONLY_NAMES:
+            return None
+        known_as = OLLAMA_ONLY_NAMES[arch.name]
+        if known_as:
+            return (
+                f"llama.cpp does not know the architecture name {arch.name} (Ollama's name for its {known_as}): "
+                f"estimated as llama.cpp's {known_as}, which has the same layout"
+            )
+        return f"llama.cpp does not run {arch.name} models: estimated with the generic memory model, unverified"
 
     def flash_attention(self, arch: Architecture, mode: str) -> bool:
         """Whether attention runs fused: `mode` is OLLAMA_FLASH_ATTENTION as auto (unset), on or off."""

@@ -323,9 +323,14 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
     if keys.int("shortconv.l_cache"):  # LFM2's short convolutions: a (l_cache - 1) x n_embd f32 state
         conv_kernel, inner = keys.int("shortconv.l_cache"), embd
     recurrent = conv_kernel > 0 or keys.int("ssm.state_size") > 0
+    # Multi-token-prediction layers follow the trunk; llama.cpp's main context gives them no cache
+    # (only a drafting context, when speculative decoding with them is on, does).
+    trunk = blocks - min(blocks, keys.int("nextn_predict_layers"))
     kinds = []
     for layer in range(blocks):
-        if interval:  # qwen3next / qwen35: every interval-th layer attends, the rest are Gated DeltaNet
+        if layer >= trunk:
+            kinds.append(NO_CACHE)
+        elif interval:  # qwen3next / qwen35: every interval-th layer attends, the rest are Gated DeltaNet
             kinds.append(FULL if (layer + 1) % interval == 0 else RECURRENT)
         elif kv_heads[layer] == 0:
             # nemotron-h: a layer with neither KV heads nor a dense FFN is Mamba2; with an FFN it is an MoE/MLP block
@@ -340,6 +345,8 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
 
     kv_lora_rank = keys.int("attention.kv_lora_rank")
     is_mla = kv_lora_rank > 0 and (f"{arch}.attention.key_length_mla" in kv or arch in _MLA_ALWAYS)
+    # The decompressed value's width per head: llama.cpp's converter names it, Ollama's gives it as value_length.
+    value_length_mla = keys.int("attention.value_length_mla") or (value_length if arch in _MLA_ALWAYS else 0)
     if is_mla:  # one latent "head": K = latent + rope part, V = latent
         head_count_kv, per_layer_kv = 1, ()
         key_length = kv_lora_rank + (keys.int("rope.dimension_count") or key_length - kv_lora_rank)
@@ -382,7 +389,7 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
         ssm_inner_size=inner,
         ssm_group_count=keys.int("ssm.group_count"),
         kv_lora_rank=kv_lora_rank if is_mla else 0,
-        value_length_mla=keys.int("attention.value_length_mla") if is_mla else 0,
+        value_length_mla=value_length_mla if is_mla else 0,
         token_embedding_bytes=embedding.bytes if embedding is not None else 0,
         tied_embeddings="output.weight" not in by_name,
         projector_bytes=projector_bytes,
