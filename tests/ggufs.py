@@ -131,7 +131,7 @@ def from_architecture(arch: Architecture, weight_type: str = "Q4_K", tokens: boo
         rope = arch.key_length - arch.kv_lora_rank
         kv.update({
             f"{a}.attention.kv_lora_rank": arch.kv_lora_rank, f"{a}.rope.dimension_count": rope,
-            f"{a}.attention.key_length_mla": 128 + rope, f"{a}.attention.value_length_mla": 128,
+            f"{a}.attention.key_length_mla": 128 + rope, f"{a}.attention.value_length_mla": arch.value_length_mla or 128,
         })
     for key in ("expert_count", "expert_used_count", "expert_feed_forward_length", "expert_shared_count", "leading_dense_block_count"):
         if getattr(arch, key):
