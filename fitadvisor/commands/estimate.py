@@ -19,9 +19,12 @@ from fitadvisor.units import format_ctx, format_gb
 if TYPE_CHECKING:
     from fitadvisor.flows.options import EngineOptions, MachineOptions
     from fitadvisor.memory.estimate import Estimate
+    from fitadvisor.speed.predict import Speed
 
 
-def render(result: Estimate) -> str:
+def render(result: Estimate, speed: Speed | None = None) -> str:
+    from fitadvisor.speed.predict import format_decode, format_prompt_time, opening_prompt_tokens
+
     ctx = format_ctx(result.num_ctx)
     lines = [
         f"{result.model} at {ctx} context (Ollama {result.release}, {result.engine} engine, "
@@ -46,7 +49,12 @@ def render(result: Estimate) -> str:
         else:
             verdict = "Runs on the CPU; " + ("fits in free RAM." if result.fits else "does not fit in free RAM.")
         lines.append(verdict)
-    lines += [f"Note: {note}" for note in result.notes]
+    if speed is not None:
+        lines.append(
+            f"  speed          {format_decode(speed)} tokens/s (first turn -> {ctx} filled); "
+            f"{format_prompt_time(speed)} to read Claude Code's {opening_prompt_tokens() / 1000:.0f}K-token opening prompt"
+        )
+    lines += [f"Note: {note}" for note in result.notes + list(speed.notes if speed else ())]
     if result.source_detail:
         lines.append(f"Source: {result.source_detail}")
     return "\n".join(lines)
@@ -66,7 +74,7 @@ def command(model: str, ctx: int | None, engine: EngineOptions, machine: Machine
     Example:  fitadvisor estimate devstral-small-2 --ctx 64k
     """
     from fitadvisor.flows.context import RunContext
-    from fitadvisor.flows.estimate import estimate_model
+    from fitadvisor.flows.estimate import estimate_with_speed
 
-    result = estimate_model(RunContext(host, machine), model, ctx, engine)
-    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else render(result))
+    result, speed = estimate_with_speed(RunContext(host, machine), model, ctx, engine)
+    click.echo(json.dumps({**result.to_dict(), **speed.to_dict()}, indent=2) if as_json else render(result, speed))

@@ -42,7 +42,8 @@ def to_json(advice: Advice) -> dict:
 
 
 def render(advice: Advice) -> str:
-    from fitadvisor.recommend.rank import format_duration, format_span, gb
+    from fitadvisor.recommend.rank import gb
+    from fitadvisor.speed.predict import format_decode, format_prompt_time, opening_prompt_tokens
 
     picks = advice.recommendations
     lines = [
@@ -51,17 +52,18 @@ def render(advice: Advice) -> str:
         "",
     ]
     if picks:
-        rows = [("MODEL", "CONTEXT", "LOADED / BUDGET", "TOK/S", "1ST PROMPT", "VERDICT")]
+        rows = [("MODEL", "CONTEXT", "LOADED / BUDGET", "TOK/S 1ST TURN -> FULL", "1ST PROMPT", "VERDICT")]
         for pick in picks:
             name = pick.model + (" *" if pick.candidate.installed else "")
             loaded = f"{gb(pick.estimate.loaded_bytes)} / {gb(pick.budget_bytes)}"
-            rows.append((name, format_ctx(pick.num_ctx), loaded, format_span(pick.speed.decode), format_duration(pick.speed.prompt_seconds), pick.verdict))
+            rows.append((name, format_ctx(pick.num_ctx), loaded, format_decode(pick.speed), format_prompt_time(pick.speed), pick.verdict))
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
         for row in rows:
             lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
         lines.append(
-            "TOK/S: answering speed from a full context (low) to the first turn (high). 1ST PROMPT: reading Claude Code's "
-            "~20K-token opening prompt, again after each compaction or /clear."
+            "TOK/S: answering speed at the first turn, then with the whole context filled, each within the band "
+            f"(the speed model's error on public measurements). 1ST PROMPT: reading Claude Code's {opening_prompt_tokens() / 1000:.0f}K-token "
+            "opening prompt, again after each compaction or /clear."
         )
         if any(p.candidate.installed for p in picks):
             lines.append("* installed in Ollama")

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from fitadvisor.memory.estimate import Estimate, Settings
     from fitadvisor.memory.releases import Release
     from fitadvisor.models.resolve import ResolvedModel
+    from fitadvisor.speed.predict import Speed
 
 
 def engine_settings(engine: EngineOptions, release: Release, num_ctx: int | None = None) -> Settings:
@@ -43,3 +44,15 @@ def estimate_model(
             result.notes.append(store.problem)
         calibration.apply_measurement(result, model, settings, hardware, store)
     return result
+
+
+def estimate_with_speed(run: RunContext, model: str, ctx: int | None = None, engine: EngineOptions | None = None) -> tuple[Estimate, Speed]:
+    """The estimate and how fast the model will answer: what `verify` timed on this machine, else the speed model's."""
+    from fitadvisor.models.resolve import resolve_model
+    from fitadvisor.speed.predict import speed
+
+    engine = engine or EngineOptions()
+    resolved = resolve_model(model, run.client)
+    result = estimate_model(run, model, ctx, engine, resolved)
+    release, _ = run.release(engine.ollama_version)
+    return result, speed(resolved.architecture, result, run.hardware, release)

@@ -37,6 +37,16 @@ def machine_summary(hardware: Hardware) -> str:
 
 
 @dataclass(frozen=True)
+class MeasuredSpeed:
+    """Decode and prompt tokens/s from Ollama's own timings of one request `verify` made."""
+
+    decode_tokens_per_second: float
+    prompt_tokens_per_second: float
+    prompt_tokens: int  # how long the timed prompt was
+    date: str
+
+
+@dataclass(frozen=True)
 class Observation:
     """One model loaded by `verify`, as `/api/ps` reported it."""
 
@@ -54,6 +64,11 @@ class Observation:
     machine: str  # machine_summary()
     measured_at: str  # ISO 8601, UTC
     estimated_bytes: int = 0  # fitadvisor's estimate at the time (0: none)
+    # Ollama's own timings of one timed request (0: not measured): eval_count / eval_duration, and
+    # prompt_eval_count / prompt_eval_duration for a prompt of prompt_tokens tokens.
+    decode_tokens_per_second: float = 0.0
+    prompt_tokens_per_second: float = 0.0
+    prompt_tokens: int = 0
 
     def key(self) -> tuple:
         return (self.estimate_model or self.model, self.num_ctx, self.kv_cache_type, self.flash_attention,
@@ -62,6 +77,12 @@ class Observation:
     @property
     def date(self) -> str:
         return self.measured_at[:10]
+
+    @property
+    def speed(self) -> MeasuredSpeed | None:
+        if self.decode_tokens_per_second <= 0:
+            return None
+        return MeasuredSpeed(self.decode_tokens_per_second, self.prompt_tokens_per_second, self.prompt_tokens, self.date)
 
 
 @dataclass
@@ -94,7 +115,7 @@ def _parse(text: str) -> list[Observation]:
     data = tomllib.loads(text)  # TOMLDecodeError is a ValueError
     if data.get("format") != FORMAT or not isinstance(data.get("observation", []), list):
         raise ValueError(f"unknown layout (format {data.get('format')!r})")
-    types = {f.name: int if f.type == "int" else str for f in fields(Observation)}
+    types = {f.name: {"int": int, "float": (int, float)}.get(f.type, str) for f in fields(Observation)}
     observations = []
     for entry in data.get("observation", []):
         if not isinstance(entry, dict) or set(entry) - set(types):
@@ -102,7 +123,7 @@ def _parse(text: str) -> list[Observation]:
         observation = Observation(**entry)  # a missing field is a TypeError
         for name, expected in types.items():
             if not isinstance(getattr(observation, name), expected):
-                raise ValueError(f"{name} of {observation.model!r} is not a {expected.__name__}")
+                raise ValueError(f"{name} of {observation.model!r} is not a {getattr(expected, '__name__', 'number')}")
         observations.append(observation)
     return observations
 
@@ -169,6 +190,7 @@ def apply_measurement(result: Estimate, asked_name: str, settings: Settings, har
         )
     if found:
         result.measured_total_bytes = found.size_bytes
+        result.measured_speed = found.speed
         result.notes.append(
             f"measured on this machine by `fitadvisor verify` on {found.date}: {format_gb(found.size_bytes)} loaded "
             f"({found.processor}) for {found.model}"

@@ -10,6 +10,7 @@ Each term follows how the engine allocates (see releases.py for which engine run
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.hardware.machine import Hardware
@@ -23,6 +24,9 @@ from fitadvisor.memory.releases import (
 )
 from fitadvisor.models.architecture import FULL, RECURRENT, SLIDING, Architecture
 from fitadvisor.units import format_ctx, processor_label
+
+if TYPE_CHECKING:
+    from fitadvisor.memory.calibration import MeasuredSpeed
 
 CACHE_PADDING = 256
 # GraphSize's rough bytes per cache element (fs/ggml/ggml.go), not ggml's block sizes.
@@ -69,6 +73,7 @@ class Estimate:
     notes: list[str] = field(default_factory=list)
     source_detail: str = ""  # how the source answered ("from fitadvisor's catalog", "read from x.gguf", ...)
     measured_total_bytes: int | None = None  # what `fitadvisor verify` measured for these settings on this machine
+    measured_speed: MeasuredSpeed | None = None  # and the speed it timed, if it did
     gpus: list[GpuShare] = field(default_factory=list)  # what each GPU holds
 
     @property

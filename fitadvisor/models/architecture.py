@@ -47,6 +47,7 @@ class Architecture:
     token_embedding_bytes: int = 0  # the token_embd table, which some estimators leave off the GPU
     tied_embeddings: bool = False  # no separate output tensor: token_embd doubles as the output layer
     projector_bytes: int = 0  # a separate vision projector blob (llava style)
+    vision_bytes: int = 0  # a vision tower inside the blob (v.*, mm.* tensors): loaded, never read while decoding
     vision: bool = False
     parameters: int = 0  # total parameter count
     active_parameters: int = 0  # read per token (MoE: shared weights + the used experts)

@@ -267,6 +267,9 @@ def read_architecture(path: Path, projector: Path | None = None) -> Architecture
     return architecture_from_kv(header.kv, header.tensors, projector_bytes)
 
 
+VISION_TENSOR_PREFIXES = ("v.", "mm.")  # a vision tower and its projector inside the model blob
+
+
 def tensor_bytes(tensors) -> int:
     return sum(t.bytes for t in tensors)
 
@@ -391,6 +394,7 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
         kv_lora_rank=kv_lora_rank if is_mla else 0,
         value_length_mla=value_length_mla if is_mla else 0,
         token_embedding_bytes=embedding.bytes if embedding is not None else 0,
+        vision_bytes=tensor_bytes(t for t in tensors if t.name.startswith(VISION_TENSOR_PREFIXES)),
         tied_embeddings="output.weight" not in by_name,
         projector_bytes=projector_bytes,
         vision=vision,

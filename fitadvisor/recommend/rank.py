@@ -21,7 +21,7 @@ from fitadvisor.memory.releases import Release
 from fitadvisor.models import verdicts
 from fitadvisor.models.architecture import Architecture
 from fitadvisor.models.trials import TrialRecord
-from fitadvisor.speed.predict import Span, Speed, speed, weight_bytes_per_token
+from fitadvisor.speed.predict import Speed, format_decode, format_prompt_time, speed, weight_bytes_per_token
 from fitadvisor.units import GIB, KIB, format_ctx, parse_ctx
 
 # Contexts tried, in tokens (k = 1024); the trained length is tried too when it falls between them.
@@ -103,9 +103,10 @@ class Pick:
 
     @property
     def too_slow(self) -> bool:
-        decode, prompt = self.speed.decode, self.speed.prompt_seconds
+        """The first turn already decodes too slowly, or reading the opening prompt takes too long (best estimates)."""
+        first, prompt = self.speed.first_turn, self.speed.opening_prompt_seconds
         return bool(
-            (decode and decode.high < SLOW_DECODE_TOKENS_PER_SECOND) or (prompt and prompt.low > SLOW_PROMPT_SECONDS)
+            (first is not None and first < SLOW_DECODE_TOKENS_PER_SECOND) or (prompt is not None and prompt > SLOW_PROMPT_SECONDS)
         )
 
     @property
@@ -135,6 +136,7 @@ class Pick:
             "gpu_bytes": self.estimate.gpu_bytes,
             "fits": True,
             "tokens_per_second": self.speed.decode.to_dict() if self.speed.decode else None,
+            **self.speed.to_dict(),
             "reason": self.reason,
             "cpu_bytes": self.estimate.cpu_bytes,
             "budget_bytes": self.budget_bytes,
@@ -213,10 +215,6 @@ def _policy() -> dict:
 
 def default_min_ctx() -> int:
     return parse_ctx(_policy()["claude_code"]["minimum_context"])
-
-
-def opening_prompt_tokens() -> Span:
-    return Span(*_policy()["claude_code"]["opening_prompt_tokens"])
 
 
 def gb(size: float) -> str:
@@ -320,7 +318,6 @@ def recommend(
     min_ctx = min_ctx or default_min_ctx()
     release = settings.release
     budget = machine_budget(hardware, release)
-    prompt = opening_prompt_tokens()
     picks: list[Pick] = []
     excluded: list[Excluded] = []
     too_big: list[tuple[Candidate, Estimate]] = []
@@ -345,7 +342,7 @@ def recommend(
             ))
             too_big.append((candidate, first))
             continue
-        pick_speed = speed(arch, best, hardware, prompt, release)
+        pick_speed = speed(arch, best, hardware, release)
         picks.append(Pick(candidate, best, pick_speed, budget, limit, verdict=""))
     picks.sort(key=rank_key)
     for pick in picks:
@@ -392,13 +389,11 @@ def _explain(advice: Advice, picks: list[Pick], too_big: list[tuple[Candidate, E
         )
     elif not hardware.gpus or pick.too_slow:
         where = "on the CPU (no GPU found)" if not hardware.gpus else "on this machine"
-        decode = pick.speed.decode
-        prompt = pick.speed.prompt_seconds
         facts = []
-        if decode:
-            facts.append(f"about {_span(decode)} tokens/s")
-        if prompt:
-            facts.append(f"{_duration(prompt)} to read Claude Code's opening prompt")
+        if pick.speed.first_turn is not None:
+            facts.append(f"{format_decode(pick.speed)} tokens/s")
+        if pick.speed.opening_prompt_seconds is not None:
+            facts.append(f"{format_prompt_time(pick.speed)} to read Claude Code's opening prompt")
         advice.warnings.append(
             f"Too slow for agentic use: models run {where} at {' and '.join(facts) or 'an unknown speed'}, "
             f"so every turn takes minutes. The best it can do is {pick.model} at {format_ctx(pick.num_ctx)}."
@@ -469,24 +464,3 @@ def _instead(too_big: list[tuple[Candidate, Estimate]], picks: list[Pick], advic
     )
     text += f", or a Mac with {mac} GB of memory (its GPU may use {'2/3' if mac <= 32 else '3/4'} of it)." if mac else "."
     return text
-
-
-def _span(span: Span) -> str:
-    low, high = span.low, span.high
-    digits = 0 if low >= 10 else 1
-    return f"{low:.{digits}f}-{high:.{digits}f}"
-
-
-def _duration(span: Span) -> str:
-    if span.high < 120:
-        return f"{span.low:.0f}-{span.high:.0f} s"
-    return f"{span.low / 60:.0f}-{span.high / 60:.0f} min"
-
-
-def format_span(span: Span | None) -> str:
-    return _span(span) if span else "?"
-
-
-def format_duration(span: Span | None) -> str:
-    return _duration(span) if span else "?"
-

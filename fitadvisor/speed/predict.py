@@ -1,10 +1,12 @@
 """How fast a loaded model will answer: decode tokens/s and the time to read Claude Code's opening prompt.
 
-Decode is memory-bandwidth bound: every token reads the active weights and the KV cache filled so
-far, so seconds per token = bytes / (eta x bandwidth), plus MoE routing overhead. Prompt processing is
-compute bound: 2 FLOPs per active parameter per token plus attention, at a throughput measured on
-the same device (llama.cpp's pp512 scoreboards). Facts and their sources are in data/speed.toml.
-Every result is a range: the spread of measured efficiencies, never one falsely precise number.
+Decode is memory-bandwidth bound: each token reads the active weights (no vision tower) and the KV
+cache filled so far, so seconds per token = bytes / (eta x bandwidth) + t0, plus an MoE routing cost,
+with eta, t0 and the MoE cost fitted per backend (Metal, CUDA, ROCm, Vulkan, CPU) on public
+measurements (data/speed-fit.toml, written by `python bench/speed.py --fit`). Prompt processing is
+compute bound: 2 FLOPs per active weight per token plus attention, over the device's measured
+throughput (llama.cpp's pp512 scoreboards, data/speed.toml), with per-backend factors fitted on the
+same table. Every number carries a +-band: the fit's own residuals on its measurements.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from fitadvisor.memory.estimate import Estimate, kv_cache_bytes
 from fitadvisor.memory.releases import Release
 from fitadvisor.models.architecture import FULL, SLIDING, Architecture
 
+BACKENDS = ("metal", "cuda", "rocm", "vulkan", "cpu")
+POOLED = "gpu"  # the fit over every GPU backend: for a backend with too few measurements of its own
+
 
 @dataclass(frozen=True)
 class Span:
@@ -27,28 +32,84 @@ class Span:
     low: float
     high: float
 
-    def __mul__(self, factor: float) -> Span:
-        return Span(self.low * factor, self.high * factor)
-
     def to_dict(self, digits: int = 1) -> dict:
         return {"low": round(self.low, digits), "high": round(self.high, digits)}
 
 
 @dataclass(frozen=True)
-class Speed:
-    """What a user will feel: tokens/s while answering, and the wait before the first one."""
+class DecodeFit:
+    """One device class's decode parameters: seconds per token = bytes / (eta x GB/s) + t0 (+ moe).
 
-    decode: Span | None  # tokens/s: low = a full context on the slow end, high = the first turn on the fast end
-    prompt_seconds: Span | None  # reading the opening prompt from an empty cache
-    device: str  # the class whose efficiencies were used
+    Without flash attention the cache costs more than its bytes: attention runs per query head, so it
+    reads as if each KV head were repeated for its query heads, times `kv_without_flash_attention`.
+    """
+
+    eta: float
+    t0_ms: float
+    moe_ms: float
+    kv_without_flash_attention: float
+    band_percent: float
+
+    def seconds(self, gpu_bytes: float, bandwidth_gbs: float, moe: bool) -> float:
+        return gpu_bytes / (self.eta * bandwidth_gbs * 1e9) + (self.t0_ms + (self.moe_ms if moe else 0.0)) / 1e3
+
+
+@dataclass(frozen=True)
+class PrefillFit:
+    """One backend's prompt cost, in units of the device's reference throughput (pp512 of LLaMA-2 7B).
+
+    seconds x reference FLOP/s = weights_factor x weight FLOPs (x moe_factor) + attention_factor x attention FLOPs
+    """
+
+    weights_factor: float
+    attention_factor: float
+    moe_factor: float
+    band_percent: float
+
+    def seconds(self, weight_flops: float, attention_flops: float, reference_flops: float, moe: bool) -> float:
+        weights = self.weights_factor * weight_flops * (self.moe_factor if moe else 1.0)
+        return (weights + self.attention_factor * attention_flops) / reference_flops
+
+
+@dataclass(frozen=True)
+class Speed:
+    """What a user will feel: tokens/s at the first turn and with the context full, and the first wait."""
+
+    first_turn: float | None  # decode tokens/s with the opening prompt in the cache
+    full_context: float | None  # decode tokens/s with the whole context filled
+    band_percent: float | None  # +- on both decode numbers: the fit's residuals (or the measurement's spread)
+    opening_prompt_seconds: float | None  # reading Claude Code's opening prompt into an empty cache
+    prompt_band_percent: float | None
+    source: str  # "model" or "measured"
+    backend: str
     notes: tuple[str, ...] = ()
 
+    @property
+    def decode(self) -> Span | None:
+        """The whole plausible range: a full context at the slow end to the first turn at the fast end."""
+        if self.first_turn is None or self.full_context is None:
+            return None
+        band = (self.band_percent or 0.0) / 100
+        return Span(self.full_context * (1 - band), self.first_turn * (1 + band))
+
+    @property
+    def prompt_seconds(self) -> Span | None:
+        if self.opening_prompt_seconds is None:
+            return None
+        band = (self.prompt_band_percent or 0.0) / 100
+        return Span(self.opening_prompt_seconds * (1 - band), self.opening_prompt_seconds * (1 + band))
+
     def to_dict(self) -> dict:
+        decode = None
+        if self.first_turn is not None and self.full_context is not None:
+            decode = {"first_turn": round(self.first_turn, 1), "full_context": round(self.full_context, 1),
+                      "band_percent": self.band_percent}
         return {
-            "tokens_per_second": self.decode.to_dict() if self.decode else None,
-            "prompt_seconds": self.prompt_seconds.to_dict(0) if self.prompt_seconds else None,
-            "device_class": self.device,
-            "notes": list(self.notes),
+            "decode_tokens_per_second": decode,
+            "opening_prompt_seconds": round(self.opening_prompt_seconds, 1) if self.opening_prompt_seconds is not None else None,
+            "speed_source": self.source,
+            "speed_backend": self.backend,
+            "speed_notes": list(self.notes),
         }
 
 
@@ -57,35 +118,72 @@ def _facts() -> dict:
     return read_toml("speed.toml")
 
 
+@lru_cache(maxsize=1)
+def _fit() -> dict:
+    return read_toml("speed-fit.toml")
+
+
+def decode_class(backend: str, names: list[str]) -> str:
+    """The fitted class of a device: a class of data/speed.toml its name matches, else its backend."""
+    if backend != "cpu":
+        for entry in _facts()["decode"]["class"]:
+            if any(re.search(entry["pattern"], name, re.IGNORECASE) for name in names):
+                return entry["name"]
+    return backend
+
+
+def decode_fit(name: str) -> DecodeFit:
+    """The fit of a device class, else of its backend (`metal-max` -> `metal`), else the pooled GPU fit."""
+    fits = _fit()["decode"]
+    return DecodeFit(**fits.get(name) or fits.get(name.split("-")[0]) or fits[POOLED])
+
+
+def prefill_fit(backend: str) -> PrefillFit:
+    fits = _fit()["prefill"]
+    return PrefillFit(**fits.get(backend, fits[POOLED]))
+
+
+def opening_prompt_tokens() -> int:
+    """Tokens Claude Code sends before the user types anything, interactive (the larger measured size)."""
+    return int(max(read_toml("recommend.toml")["claude_code"]["opening_prompt_tokens"]))
+
+
+def backend_of(hardware: Hardware) -> str:
+    """The ggml backend that reads the model: the GPU's library (Ollama's choice), else the CPU."""
+    if not hardware.gpus:
+        return "cpu"
+    library = hardware.gpus[0].library
+    return library if library in BACKENDS else POOLED
+
+
 def _names(hardware: Hardware) -> list[str]:
     """The names to match device tables against: the system chip first, then each GPU."""
-    return [name for name in (hardware.chip, *(gpu.name for gpu in hardware.gpus)) if name]
+    return [name for name in (hardware.chip, hardware.cpu.name, *(gpu.name for gpu in hardware.gpus)) if name]
 
 
-def decode_class(hardware: Hardware) -> tuple[str, Span]:
-    """The efficiency class of the device the model is read from, and its eta range."""
-    if not hardware.gpus:
-        return "CPU", Span(*_facts()["decode"]["cpu_eta"])
-    for entry in _facts()["decode"]["class"]:
-        if any(re.search(entry["pattern"], name, re.IGNORECASE) for name in _names(hardware)) or entry["pattern"] == ".":
-            return entry["name"], Span(*entry["eta"])
-    raise AssertionError("speed.toml needs a catch-all decode class")
-
-
-def ram_bandwidth(hardware: Hardware) -> tuple[Span, bool]:
-    """Bandwidth of the RAM the CPU reads from, and whether it is an assumption rather than probed."""
+def ram_bandwidth(hardware: Hardware) -> tuple[float, str | None]:
+    """What the CPU reads weights at (GB/s, as a theoretical bus figure), and a note when it is assumed or capped."""
+    facts = _facts()["decode"]
+    for limit in facts.get("cpu_read_limit", []):
+        if any(re.search(limit["pattern"], name, re.IGNORECASE) for name in _names(hardware)):
+            note = f"this CPU reads RAM at about {limit['effective_gbs']:g} GB/s, less than its memory bus ({limit['source']})"
+            return limit["effective_gbs"] / decode_fit("cpu").eta, note
     if hardware.ram_bandwidth_gbs:
-        return Span(hardware.ram_bandwidth_gbs, hardware.ram_bandwidth_gbs), False
-    return Span(*_facts()["decode"]["assumed_ram_bandwidth_gbs"]), True
+        return hardware.ram_bandwidth_gbs, None
+    assumed = facts["assumed_ram_bandwidth_gbs"]
+    return assumed, (
+        f"RAM bandwidth unknown: assumed {assumed:g} GB/s (dual-channel DDR5-5600); "
+        "DDR4-2666 would be half as fast, so decode would be too"
+    )
 
 
 def weight_bytes_per_token(arch: Architecture) -> float:
     """Weight bytes read per generated token.
 
-    Only one row of an untied token-embedding table is read; an MoE model reads its shared weights
-    and the experts it routes to, i.e. its active-parameter share of the file.
+    Only one row of an untied token-embedding table is read, and a vision tower not at all; an MoE
+    model reads its shared weights and the experts it routes to, its active-parameter share.
     """
-    read = arch.weights_bytes - (0 if arch.tied_embeddings else arch.token_embedding_bytes)
+    read = arch.weights_bytes - arch.vision_bytes - (0 if arch.tied_embeddings else arch.token_embedding_bytes)
     if arch.is_moe and arch.parameters and arch.active_parameters:
         read *= arch.active_parameters / arch.parameters
     return read
@@ -96,97 +194,144 @@ def kv_bytes_read(arch: Architecture, result: Estimate, tokens: int, release: Re
     return kv_cache_bytes(arch, max(1, tokens), 1, result.kv_cache_type, result.batch, release, result.engine)
 
 
-def decode_speed(arch: Architecture, result: Estimate, hardware: Hardware, first_turn_tokens: int, release: Release) -> tuple[Span | None, str, list[str]]:
-    """Tokens/s from the first turn (`first_turn_tokens` in the cache) to a full context."""
-    facts = _facts()["decode"]
+def kv_read_factor(arch: Architecture, result: Estimate, fit: DecodeFit) -> float:
+    """What reading the cache costs per byte: 1 with flash attention, more without (see DecodeFit)."""
+    if result.flash_attention or not arch.head_count_kv:
+        return 1.0
+    return arch.head_count / arch.head_count_kv * fit.kv_without_flash_attention
+
+
+def decode_seconds(fit: DecodeFit, bytes_read: float, gpu_gbs: float | None, cpu_share: float,
+                   cpu_fit: DecodeFit, ram_gbs: float, moe: bool) -> float:
+    """Seconds per token: the GPU's share at its bandwidth, the CPU's at RAM's, each with its own fit."""
+    on_cpu = bytes_read * cpu_share
+    seconds = cpu_fit.seconds(on_cpu, ram_gbs, moe and gpu_gbs is None) if on_cpu else 0.0
+    if gpu_gbs is not None:
+        seconds += fit.seconds(bytes_read - on_cpu, gpu_gbs, moe)
+    return seconds
+
+
+def decode_speed(arch: Architecture, result: Estimate, hardware: Hardware, first_turn_tokens: int,
+                 release: Release) -> tuple[tuple[float, float] | None, float, list[str]]:
+    """Tokens/s at the first turn and at a full context, the band (percent), and notes."""
     notes: list[str] = []
-    device, eta = decode_class(hardware)
-    weights = weight_bytes_per_token(arch)
-    fast_bytes = weights + kv_bytes_read(arch, result, min(first_turn_tokens, result.num_ctx), release)
-    slow_bytes = weights + kv_bytes_read(arch, result, result.num_ctx, release)
-    cpu_share = result.cpu_bytes / result.total_bytes if (hardware.gpus and result.total_bytes) else 0.0
-    ram, assumed = ram_bandwidth(hardware)
-    cpu_eta = Span(*facts["cpu_eta"])
+    fit, cpu_fit = decode_fit(decode_class(backend_of(hardware), _names(hardware))), decode_fit("cpu")
+    gpu_gbs = hardware.memory_bandwidth_gbs if hardware.gpus else None
+    if hardware.gpus and gpu_gbs is None:
+        return None, fit.band_percent, ["the GPU's memory bandwidth is unknown, so its speed is too"]
+    cpu_share = 1.0 if not hardware.gpus else (result.cpu_bytes / result.total_bytes if result.total_bytes else 0.0)
+    ram_gbs, ram_note = ram_bandwidth(hardware)
+    if cpu_share and ram_note:
+        notes.append(ram_note)
+    weights, kv_factor = weight_bytes_per_token(arch), kv_read_factor(arch, result, fit)
+    first = weights + kv_factor * kv_bytes_read(arch, result, min(first_turn_tokens, result.num_ctx), release)
+    full = weights + kv_factor * kv_bytes_read(arch, result, result.num_ctx, release)
 
-    gpu_bw = hardware.memory_bandwidth_gbs if hardware.gpus else None
-    if hardware.gpus and gpu_bw is None:
-        return None, device, ["the GPU's memory bandwidth is unknown, so its speed is too"]
-    overhead = Span(*facts["moe_extra_ms"]) * 1e-3 if arch.is_moe else Span(0.0, 0.0)
-    if (not hardware.gpus or cpu_share) and assumed:
-        notes.append(f"RAM bandwidth unknown: assumed {ram.low:g}-{ram.high:g} GB/s (dual-channel DDR4/DDR5)")
+    def rate(bytes_read: float) -> float:
+        return 1 / decode_seconds(fit, bytes_read, gpu_gbs, cpu_share, cpu_fit, ram_gbs, arch.is_moe)
 
-    def seconds(bytes_read: float, gpu_eta: float, ram_gbs: float, ram_eta: float, extra: float) -> float:
-        on_cpu = bytes_read * (1.0 if not hardware.gpus else cpu_share)
-        on_gpu = bytes_read - on_cpu
-        time = on_cpu / (ram_eta * ram_gbs * 1e9) + extra
-        if on_gpu:
-            time += on_gpu / (gpu_eta * gpu_bw * 1e9)
-        return time
-
-    low = 1 / seconds(slow_bytes, eta.low, ram.low, cpu_eta.low, overhead.high)
-    high = 1 / seconds(fast_bytes, eta.high, ram.high, cpu_eta.high, overhead.low)
-    return Span(low, high), device, notes
+    band = max(fit.band_percent, cpu_fit.band_percent) if 0 < cpu_share < 1 else (cpu_fit if cpu_share else fit).band_percent
+    return (rate(first), rate(full)), band, notes
 
 
-def prompt_flops(arch: Architecture, tokens: int) -> float:
-    """FLOPs to read `tokens` of prompt into an empty cache: 2 per active weight per token, plus attention.
+def weight_flops(arch: Architecture, tokens: int) -> float:
+    """2 FLOPs per active weight per prompt token."""
+    return 2.0 * (arch.active_parameters or arch.parameters) * tokens
 
-    Attention at depth d costs 2·d·heads·(key_length + value_length) per layer; summed over the prompt
-    that is tokens²·heads·(k + v) per full-attention layer, and tokens·window·2·heads·(k + v) per
-    sliding-window layer.
-    """
-    active = arch.active_parameters or arch.parameters
-    weights = 2.0 * active * tokens
-    per_depth = 2.0 * arch.head_count * (arch.key_length + arch.value_length)
-    attention = 0.0
+
+def pair_flops(width: float, tokens: int, depth: int) -> float:
+    """Attention FLOPs of `tokens` new tokens over `depth` cached ones, `width` = heads x head dim summed
+    over the layers: each new token at position p scores p keys and sums p values, 2 FLOPs per element each."""
+    return 4.0 * width * (tokens * depth + tokens * tokens / 2)
+
+
+def attention_flops(arch: Architecture, tokens: int, depth: int = 0) -> float:
+    """Attention FLOPs to read `tokens` on top of `depth` cached ones (a sliding layer sees at most its window)."""
+    width = arch.head_count * (arch.key_length + arch.value_length) / 2
+    total = 0.0
     for kind in arch.layers:
         if kind == FULL:
-            attention += per_depth * tokens * tokens / 2
+            total += pair_flops(width, tokens, depth)
         elif kind == SLIDING:
-            window = min(arch.sliding_window or tokens, tokens)
-            attention += per_depth * tokens * window
-    return weights + attention
+            total += 4.0 * width * tokens * min(arch.sliding_window or tokens, depth + tokens)
+    return total
 
 
-def prompt_throughput(hardware: Hardware, on_gpu: bool) -> tuple[Span | None, str | None]:
-    """Effective prompt FLOP/s of the device that does the work, and where that figure comes from."""
+def reference_throughput(hardware: Hardware) -> float | None:
+    """FLOP/s of the GPU at llama.cpp's pp512 of LLaMA-2 7B Q4_0 (measured per chip, data/speed.toml)."""
     facts = _facts()["prompt"]
-    if not on_gpu:
-        cores = max(1, hardware.cpu.cores)
-        per_core = Span(*facts["cpu_gflops_per_core"])
-        return per_core * (cores * 1e9), f"{cores} CPU cores"
-    rows = [
-        row for row in facts["device"]
-        if any(re.search(row["pattern"], name, re.IGNORECASE) for name in _names(hardware))
-    ]
+    rows = [row for row in facts["device"] if any(re.search(row["pattern"], name, re.IGNORECASE) for name in _names(hardware))]
     if hardware.memory_bandwidth_gbs:
         exact = [row for row in rows if abs(row.get("bandwidth_gbs", 0) - hardware.memory_bandwidth_gbs) < 0.03 * hardware.memory_bandwidth_gbs]
         rows = exact or rows
     if not rows:
-        return None, None
-    low = min(row["pp512"][0] for row in rows)
-    high = max(row["pp512"][1] for row in rows)
-    per_token = 2 * facts["reference_parameters"]
-    return Span(low * per_token, high * per_token), "measured pp512"
-
-
-def prompt_seconds(arch: Architecture, hardware: Hardware, tokens: Span, on_gpu: bool) -> Span | None:
-    """Seconds to process an opening prompt of `tokens` (a range of prompt sizes)."""
-    facts = _facts()["prompt"]
-    throughput, _ = prompt_throughput(hardware, on_gpu)
-    if throughput is None:
         return None
-    efficiency = Span(*(facts["moe_efficiency"] if arch.is_moe else facts["dense_efficiency"]))
-    fast = prompt_flops(arch, int(tokens.low)) / (throughput.high * efficiency.high)
-    slow = prompt_flops(arch, int(tokens.high)) / (throughput.low * efficiency.low)
-    return Span(fast, slow)
+    pp512 = sum(sum(row["pp512"]) / 2 for row in rows) / len(rows)
+    return pp512 * 2 * facts["reference_parameters"]
 
 
-def speed(arch: Architecture, result: Estimate, hardware: Hardware, prompt_tokens: Span, release: Release) -> Speed:
-    """Decode speed and opening-prompt time for `arch` loaded as `result` on `hardware`."""
-    decode, device, notes = decode_speed(arch, result, hardware, int(prompt_tokens.low), release)
+def cpu_throughput(hardware: Hardware) -> float:
+    """FLOP/s of the CPU's cores in prompt processing (measured GFLOPS per core, data/speed.toml)."""
+    return max(1, hardware.cpu.cores) * _facts()["prompt"]["cpu_gflops_per_core"] * 1e9
+
+
+def prompt_seconds(arch: Architecture, hardware: Hardware, tokens: int, on_gpu: bool) -> tuple[float | None, float]:
+    """Seconds to read a `tokens`-long prompt into an empty cache, and the band (percent)."""
+    backend = backend_of(hardware) if on_gpu else "cpu"
+    fit = prefill_fit(backend)
+    reference = reference_throughput(hardware) if on_gpu else cpu_throughput(hardware)
+    if reference is None:
+        return None, fit.band_percent
+    return fit.seconds(weight_flops(arch, tokens), attention_flops(arch, tokens), reference, arch.is_moe), fit.band_percent
+
+
+def _rate(tokens_per_second: float) -> str:
+    return f"{tokens_per_second:.0f}" if tokens_per_second >= 10 else f"{tokens_per_second:.1f}"
+
+
+def format_decode(speed: Speed) -> str:
+    """`42 -> 31 ±15%`: tokens/s at the first turn, then with the context full; `(measured)` when verify timed it."""
+    if speed.first_turn is None or speed.full_context is None:
+        return "?"
+    text = f"{_rate(speed.first_turn)} -> {_rate(speed.full_context)} ±{speed.band_percent:.0f}%"
+    return text + (" (measured)" if speed.source == "measured" else "")
+
+
+def format_prompt_time(speed: Speed) -> str:
+    """The opening prompt's reading time, with its band."""
+    seconds = speed.opening_prompt_seconds
+    if seconds is None:
+        return "?"
+    return (f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min") + f" ±{speed.prompt_band_percent:.0f}%"
+
+
+def speed(arch: Architecture, result: Estimate, hardware: Hardware, release: Release) -> Speed:
+    """Decode speed and opening-prompt time for `arch` loaded as `result` on `hardware`.
+
+    A speed `fitadvisor verify` measured on this machine (`result.measured_speed`) replaces the model's: its decode rate is the
+    first turn's, the model's slowdown carries it to a full context, and its prompt rate scales the
+    model's prompt time.
+    """
+    opening = opening_prompt_tokens()
+    decode, band, notes = decode_speed(arch, result, hardware, opening, release)
     on_gpu = bool(hardware.gpus) and result.gpu_bytes > 0
-    prompt = prompt_seconds(arch, hardware, prompt_tokens, on_gpu)
-    if prompt is None:
+    seconds, prompt_band = prompt_seconds(arch, hardware, opening, on_gpu)
+    if seconds is None:
         notes.append("no prompt-processing measurement for this GPU: the time to read the opening prompt is unknown")
-    return Speed(decode, prompt, device, tuple(notes))
+    first, full = decode or (None, None)
+    source = "model"
+    measured = result.measured_speed
+    if measured is not None:
+        source = "measured"
+        notes.append(
+            f"measured by `fitadvisor verify` on {measured.date}: {measured.decode_tokens_per_second:.1f} tokens/s decoding, "
+            f"{measured.prompt_tokens_per_second:.0f} tokens/s reading a prompt"
+        )
+        if first is not None and full is not None:
+            full = measured.decode_tokens_per_second * full / first
+        first = measured.decode_tokens_per_second
+        if seconds is not None and measured.prompt_tokens_per_second > 0:
+            modelled_time, _ = prompt_seconds(arch, hardware, measured.prompt_tokens, on_gpu)
+            if modelled_time:
+                seconds *= (measured.prompt_tokens / modelled_time) / measured.prompt_tokens_per_second
+    return Speed(first, full, band, seconds, prompt_band, source, backend_of(hardware), tuple(notes))
