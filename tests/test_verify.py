@@ -10,7 +10,8 @@ from fake_ollama import TOOL_BEHAVIOURS, FakeModel
 from helpers_ollama import CPU_ONLY_BOX, RTX_4090_BOX
 
 from fitadvisor.errors import FitAdvisorError
-from fitadvisor.flows.verify import CHECK_TOOLS, VERDICTS, classify, verify
+from fitadvisor.claude.toolcheck import CHECK_TOOLS, VERDICTS, classify
+from fitadvisor.flows.verify import verify
 from fitadvisor.memory import calibration
 from fitadvisor.ollama.client import (
     Client,

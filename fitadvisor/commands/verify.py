@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def render(report) -> str:
-    from fitadvisor.flows.verify import MEANING
+    from fitadvisor.claude.toolcheck import MEANING
 
     running = report.running
     ctx = format_ctx(running.context_length) if running.context_length else "unknown"

@@ -10,11 +10,11 @@ import shutil
 from dataclasses import asdict, dataclass, field
 
 from fitadvisor.errors import FitAdvisorError
-from fitadvisor.flows.verify import CLAUDE_CODE_MIN_CTX
 from fitadvisor.hardware.machine import Hardware
 from fitadvisor.ollama.client import MESSAGES_SINCE, Client, RunningModel
 from fitadvisor.ollama.errors import MalformedAnswer
 from fitadvisor.ollama.server_env import ServerEnv
+from fitadvisor.recommend.rank import default_min_ctx
 from fitadvisor.units import format_ctx, format_gb
 
 STATUSES = ("ok", "info", "warn", "fail")
@@ -129,13 +129,13 @@ def _default_context(report: DoctorReport, env: ServerEnv, hardware: Hardware | 
         return
     report.default_num_ctx = ctx
     message = f"models without their own num_ctx run at {format_ctx(ctx)} context ({how})"
-    if ctx >= CLAUDE_CODE_MIN_CTX:
+    if ctx >= default_min_ctx():
         report.add("default-context", "ok", message)
     else:
         # Whether this matters depends on the models (checked in _models); start as a failure.
         report.add(
             "default-context", "fail",
-            f"{message}: Claude Code's opening prompt alone is about 20K tokens and it needs {format_ctx(CLAUDE_CODE_MIN_CTX)}",
+            f"{message}: Claude Code's opening prompt alone is about 20K tokens and it needs {format_ctx(default_min_ctx())}",
             "give the model its own context with `fitadvisor apply MODEL --ctx 64k`, or start the server with "
             "OLLAMA_CONTEXT_LENGTH=65536",
         )
@@ -202,7 +202,7 @@ def _models(report: DoctorReport, client: Client) -> None:
         ctx = model.num_ctx or default
         if ctx is None:
             report.add("model", "info", f"{model.name}: tools; no num_ctx of its own")
-        elif ctx >= CLAUDE_CODE_MIN_CTX:
+        elif ctx >= default_min_ctx():
             usable.append(model)
             source = "its num_ctx" if model.num_ctx else "the server default"
             report.add("model", "ok", f"{model.name}: tools, {format_ctx(ctx)} context ({source})")

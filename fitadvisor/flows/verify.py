@@ -8,12 +8,12 @@ tool-calling exchange through `/v1/messages` the way Claude Code does.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
+from fitadvisor.claude.toolcheck import MEANING, ToolCheck, tool_check
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.flows.context import RunContext
 from fitadvisor.flows.options import EngineOptions
@@ -22,97 +22,8 @@ from fitadvisor.memory.estimate import Estimate
 from fitadvisor.ollama.client import MESSAGES_SINCE, Client, OllamaError, RunningModel
 from fitadvisor.ollama.responses import ShowInfo
 from fitadvisor.ollama.server_env import ServerEnv
+from fitadvisor.recommend.rank import default_min_ctx
 from fitadvisor.units import format_ctx, format_gb
-
-CLAUDE_CODE_MIN_CTX = 65536  # Claude Code's opening prompt is ~20K tokens; 64K is the practical minimum
-
-VERDICTS = ("ok", "no-tool-call", "narrated", "bad-arguments", "nested-arguments", "unknown-tool", "unsupported")
-MEANING = {
-    "ok": "the model called a known tool with valid arguments: Claude Code can drive it.",
-    "no-tool-call": "the model answered without calling a tool: in Claude Code it will describe work instead of doing it.",
-    "narrated": "the model wrote the call out as text instead of a tool_use block: Claude Code shows the text and runs "
-    "nothing (usually the model's template lacks tool support: re-pull it or pick another tag).",
-    "bad-arguments": "the model called the tool with missing or invented parameters: Claude Code rejects the call "
-    "and the model tends to retry in a loop.",
-    "nested-arguments": 'the model wrapped its arguments as {"tool_name": ..., "parameters": {...}}: Claude Code '
-    "rejects every such call.",
-    "unknown-tool": "the model called a tool that does not exist: Claude Code answers that no such tool is available.",
-    "unsupported": "Ollama refuses tools for this model (its template has no tool support): Claude Code fails on the "
-    "first request with 400 \"does not support tools\". Pick a model whose `ollama show` lists tools.",
-}
-
-# Three of Claude Code's own tools, as it defines them (required parameters, JSON Schema).
-CHECK_TOOLS = [
-    {
-        "name": "Read",
-        "description": "Reads a file from the local filesystem and returns its contents with line numbers.",
-        "input_schema": {
-            "type": "object",
-            "properties": {
-                "file_path": {"type": "string", "description": "The path of the file to read"},
-                "offset": {"type": "integer", "description": "The line number to start reading from"},
-                "limit": {"type": "integer", "description": "The number of lines to read"},
-            },
-            "required": ["file_path"],
-            "additionalProperties": False,
-        },
-    },
-    {
-        "name": "Bash",
-        "description": "Executes a bash command and returns its output.",
-        "input_schema": {
-            "type": "object",
-            "properties": {
-                "command": {"type": "string", "description": "The command to execute"},
-                "timeout": {"type": "integer", "description": "Optional timeout in milliseconds"},
-            },
-            "required": ["command"],
-            "additionalProperties": False,
-        },
-    },
-    {
-        "name": "Glob",
-        "description": "Finds files whose paths match a glob pattern such as **/*.py.",
-        "input_schema": {
-            "type": "object",
-            "properties": {
-                "pattern": {"type": "string", "description": "The glob pattern to match files against"},
-                "path": {"type": "string", "description": "The directory to search in"},
-            },
-            "required": ["pattern"],
-            "additionalProperties": False,
-        },
-    },
-]
-CHECK_SYSTEM = (
-    "You are an interactive CLI tool that helps users with software engineering tasks. You can only see "
-    "files and run commands through the tools you are given. When a task needs a file's contents, call "
-    "the appropriate tool; never guess the contents."
-)
-CHECK_TASK = "What does the first line of README.md in the current directory say?"
-CHECK_RESULT = "     1\t# fitadvisor tool check: the answer is 7319\n"
-CHECK_MAX_TOKENS = 4096  # enough for a thinking model to reach its call, bounded so a slow machine finishes
-
-_NAME_KEYS = {"tool_name", "name", "tool", "function", "function_name"}
-_ARGUMENT_KEYS = {"parameters", "arguments", "input", "args"}
-_NARRATION_MARKERS = ("<tool_call>", "[TOOL_CALLS]", "<|tool_call", "<function", "<tool_use>", '"tool_calls"')
-
-
-@dataclass
-class ToolCheck:
-    verdict: str
-    detail: str
-    continues: bool | None = None  # None: not tried (no valid call to answer)
-    continuation: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.verdict == "ok" and self.continues is True
-
-    def to_dict(self) -> dict:
-        return {"verdict": self.verdict, "detail": self.detail, "meaning": MEANING[self.verdict],
-                "continues": self.continues, "continuation": self.continuation}
-
 
 @dataclass
 class Report:
@@ -260,9 +171,9 @@ def _check_context(report: Report, asked: int | None, how: str) -> None:
             f"Ollama runs the model at {format_ctx(real)} context, not the {format_ctx(expected)} asked for: "
             "the server may have lowered it to fit memory; try a smaller --ctx or a smaller model"
         )
-    elif real < CLAUDE_CODE_MIN_CTX:
+    elif real < default_min_ctx():
         report.problems.append(
-            f"the model runs at {format_ctx(real)} context ({how}); Claude Code needs {format_ctx(CLAUDE_CODE_MIN_CTX)} "
+            f"the model runs at {format_ctx(real)} context ({how}); Claude Code needs {format_ctx(default_min_ctx())} "
             f"or more, else it drops the task: run `fitadvisor apply {report.model.removesuffix(':latest')} --ctx 64k`"
         )
 
@@ -345,126 +256,3 @@ def _record(report: Report, estimate_model: str, env: ServerEnv, hardware) -> No
     if store.problem:
         report.warnings.append(store.problem)
     report.stored_in = str(store.path)
-
-
-# -- the tool-call check ------------------------------------------------------------------------
-
-
-def tool_check(client: Client, model: str) -> ToolCheck:
-    """One exchange the way Claude Code drives a model: a task that needs a tool, then the tool's result."""
-    request = {
-        "model": model, "max_tokens": CHECK_MAX_TOKENS, "system": [{"type": "text", "text": CHECK_SYSTEM}],
-        "tools": CHECK_TOOLS, "messages": [{"role": "user", "content": CHECK_TASK}],
-    }
-    try:
-        answer = client.messages(request)
-    except OllamaError as error:
-        if "does not support tools" in str(error):
-            refusal = str(error).split("answered: ", 1)[-1]
-            return ToolCheck("unsupported", f"was refused: Ollama answered {refusal!r}")
-        raise
-    content = _content(answer)
-    verdict, detail = classify(content, CHECK_TOOLS)
-    if answer.get("stop_reason") == "max_tokens" and verdict == "no-tool-call":
-        detail += f" (it stopped at the {CHECK_MAX_TOKENS}-token limit)"
-    check = ToolCheck(verdict, detail)
-    if verdict == "ok":
-        call = next(block for block in content if block.get("type") == "tool_use")
-        follow_up = {
-            **request,
-            "messages": [
-                *request["messages"],
-                {"role": "assistant", "content": content},
-                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.get("id", ""), "content": CHECK_RESULT}]},
-            ],
-        }
-        check.continues, check.continuation = _continues(_content(client.messages(follow_up)), call)
-    return check
-
-
-def _content(answer: dict) -> list[dict]:
-    content = answer.get("content")
-    if not isinstance(content, list):
-        raise OllamaError("Ollama's /v1/messages answer has no content list: is this an Anthropic-compatible server?")
-    return [block for block in content if isinstance(block, dict)]
-
-
-def classify(content: list[dict], tools: list[dict]) -> tuple[str, str]:
-    """The verdict for a model's answer to a task that needs a tool, and what it did."""
-    known = {tool["name"]: tool for tool in tools}
-    calls = [block for block in content if block.get("type") == "tool_use"]
-    if calls:
-        call = calls[0]
-        name, arguments = call.get("name"), call.get("input")
-        if name not in known:
-            return "unknown-tool", f"called {name!r}, which is not one of {', '.join(known)}"
-        schema = known[name].get("input_schema", {})
-        properties = set(schema.get("properties", {}))
-        if not isinstance(arguments, dict):
-            return "bad-arguments", f"called {name} with {json.dumps(arguments)}, which is not an object"
-        if _nested(arguments, properties):
-            return "nested-arguments", f"called {name} with {json.dumps(arguments)[:200]}"
-        missing = sorted(set(schema.get("required", [])) - set(arguments))
-        invented = sorted(set(arguments) - properties)
-        if missing or invented:
-            parts = ([f"missing {', '.join(missing)}"] if missing else []) + ([f"invented {', '.join(invented)}"] if invented else [])
-            return "bad-arguments", f"called {name} with {json.dumps(arguments)[:200]}: {'; '.join(parts)}"
-        return "ok", f"called {name} with {json.dumps(arguments)[:200]}"
-    text = " ".join(str(block.get("text", "")) for block in content if block.get("type") == "text").strip()
-    if _narrated(text, known):
-        return "narrated", f"wrote the call as text: {_snippet(text)}"
-    return "no-tool-call", f"answered in text only: {_snippet(text)}" if text else "answered with nothing"
-
-
-def _nested(arguments: dict, properties: set[str]) -> bool:
-    """`{"tool_name": "Read", "parameters": {...}}` instead of the parameters themselves."""
-    keys = set(arguments) - properties
-    return bool(keys & _NAME_KEYS) and any(isinstance(arguments.get(k), dict) for k in keys & _ARGUMENT_KEYS) or (
-        len(arguments) == 1 and next(iter(arguments)) in _ARGUMENT_KEYS - properties and isinstance(next(iter(arguments.values())), dict)
-    )
-
-
-def _narrated(text: str, known: dict[str, dict]) -> bool:
-    if any(marker in text for marker in _NARRATION_MARKERS):
-        return True
-    for obj in _json_objects(text):
-        named = {str(obj.get(k)) for k in _NAME_KEYS if isinstance(obj.get(k), str)}
-        if named & set(known):
-            return True
-        for tool in known.values():
-            required = set(tool.get("input_schema", {}).get("required", []))
-            if required and required <= set(obj):
-                return True
-    return any(re.search(rf"\b{re.escape(name)}\s*\(\s*[\w\"'{{]", text) for name in known)
-
-
-def _json_objects(text: str) -> list[dict]:
-    decoder, found, index = json.JSONDecoder(), [], text.find("{")
-    while index != -1:
-        try:
-            obj, end = decoder.raw_decode(text, index)
-        except ValueError:
-            index = text.find("{", index + 1)
-            continue
-        if isinstance(obj, dict):
-            found.append(obj)
-        index = text.find("{", end)
-    return found
-
-
-def _snippet(text: str, limit: int = 120) -> str:
-    one_line = " ".join(text.split())
-    return json.dumps(one_line if len(one_line) <= limit else one_line[: limit - 1] + "…", ensure_ascii=False)
-
-
-def _continues(content: list[dict], first_call: dict) -> tuple[bool, str]:
-    """Whether the model went on from the tool's result (an answer or a new call) rather than stalling or looping."""
-    calls = [block for block in content if block.get("type") == "tool_use"]
-    text = " ".join(str(block.get("text", "")) for block in content if block.get("type") == "text").strip()
-    if any(c.get("name") == first_call.get("name") and c.get("input") == first_call.get("input") for c in calls):
-        return False, "repeated the same call instead of using its result (Claude Code would loop)"
-    if calls:
-        return True, f"went on with a further call to {calls[0].get('name')}"
-    if text:
-        return True, f"answered from the result: {_snippet(text, 80)}"
-    return False, "returned nothing after the tool result (Claude Code would stop there)"
