@@ -106,7 +106,8 @@ def from_architecture(arch: Architecture, weight_type: str = "Q4_K", tokens: boo
     kv: dict = {
         "general.architecture": a, "general.name": f"synthetic {a}",
         f"{a}.block_count": n, f"{a}.context_length": arch.context_length,
-        f"{a}.embedding_length": arch.embedding_length, f"{a}.attention.head_count": arch.head_count,
+        f"{a}.embedding_length": arch.embedding_length,
+        f"{a}.attention.head_count": list(arch.per_layer_head_count) or arch.head_count,
         f"{a}.attention.key_length": arch.key_length, f"{a}.attention.value_length": arch.value_length,
     }
     if arch.feed_forward_length:
@@ -133,7 +134,11 @@ def from_architecture(arch: Architecture, weight_type: str = "Q4_K", tokens: boo
             f"{a}.attention.kv_lora_rank": arch.kv_lora_rank, f"{a}.rope.dimension_count": rope,
             f"{a}.attention.key_length_mla": 128 + rope, f"{a}.attention.value_length_mla": arch.value_length_mla or 128,
         })
-    for key in ("expert_count", "expert_used_count", "expert_feed_forward_length", "expert_shared_count", "leading_dense_block_count"):
+    for key in ("attention.key_length_swa", "attention.value_length_swa"):
+        if getattr(arch, key.split(".")[1]):
+            kv[f"{a}.{key}"] = getattr(arch, key.split(".")[1])
+    for key in ("expert_count", "expert_used_count", "expert_feed_forward_length", "expert_shared_count",
+                "expert_shared_feed_forward_length", "leading_dense_block_count"):
         if getattr(arch, key):
             kv[f"{a}.{key}"] = getattr(arch, key)
     if RECURRENT in arch.layers:

@@ -37,6 +37,7 @@ class Architecture:
     expert_used_count: int = 0
     expert_feed_forward_length: int = 0
     expert_shared_count: int = 0
+    expert_shared_feed_forward_length: int = 0  # one shared expert's FFN width, where it differs from the routed ones'
     leading_dense_block_count: int = 0  # MoE models whose first blocks have a dense FFN (DeepSeek, GLM)
     ssm_conv_kernel: int = 0
     ssm_state_size: int = 0
@@ -52,6 +53,9 @@ class Architecture:
     parameters: int = 0  # total parameter count
     active_parameters: int = 0  # read per token (MoE: shared weights + the used experts)
     per_layer_head_count_kv: tuple[int, ...] = field(default=())  # when layers differ
+    per_layer_head_count: tuple[int, ...] = field(default=())  # query heads, when layers differ (laguna)
+    key_length_swa: int = 0  # sliding-window layers' key width where it differs from key_length (gemma4)
+    value_length_swa: int = 0
 
     def __post_init__(self) -> None:
         if len(self.layers) != self.block_count:
@@ -74,6 +78,25 @@ class Architecture:
         if self.per_layer_head_count_kv:
             return self.per_layer_head_count_kv[layer]
         return self.head_count_kv
+
+    def heads(self, layer: int) -> int:
+        if self.per_layer_head_count:
+            return self.per_layer_head_count[layer]
+        return self.head_count
+
+    def key_width(self, layer: int) -> int:
+        """Per-head key width of one layer: sliding-window layers may have their own."""
+        return self.key_length_swa if self.layers[layer] == SLIDING and self.key_length_swa else self.key_length
+
+    def value_width(self, layer: int) -> int:
+        return self.value_length_swa if self.layers[layer] == SLIDING and self.value_length_swa else self.value_length
+
+    @property
+    def shared_expert_width(self) -> int:
+        """The FFN width of all shared experts of one MoE layer together."""
+        if self.expert_shared_feed_forward_length:
+            return self.expert_shared_feed_forward_length
+        return self.expert_shared_count * self.expert_feed_forward_length
 
     @property
     def recurrent_state_floats(self) -> int:

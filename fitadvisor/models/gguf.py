@@ -345,6 +345,8 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
     attention_kv_heads = [kv_heads[i] for i, kind in enumerate(kinds) if kind in (FULL, SLIDING)]
     head_count_kv = max(attention_kv_heads, default=0)
     per_layer_kv = tuple(kv_heads) if len(set(attention_kv_heads)) > 1 else ()
+    attention_heads = {heads[i] for i, kind in enumerate(kinds) if kind in (FULL, SLIDING)}
+    per_layer_heads = tuple(heads) if len(attention_heads) > 1 else ()
 
     kv_lora_rank = keys.int("attention.kv_lora_rank")
     is_mla = kv_lora_rank > 0 and (f"{arch}.attention.key_length_mla" in kv or arch in _MLA_ALWAYS)
@@ -386,6 +388,7 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
         expert_used_count=expert_used,
         expert_feed_forward_length=keys.int("expert_feed_forward_length"),
         expert_shared_count=keys.int("expert_shared_count"),
+        expert_shared_feed_forward_length=keys.int("expert_shared_feed_forward_length"),
         leading_dense_block_count=keys.int("leading_dense_block_count"),
         ssm_conv_kernel=conv_kernel,
         ssm_state_size=keys.int("ssm.state_size"),
@@ -401,6 +404,9 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
         parameters=_parameter_count(kv) or total_elements,
         active_parameters=active,
         per_layer_head_count_kv=per_layer_kv,
+        per_layer_head_count=per_layer_heads,
+        key_length_swa=keys.int("attention.key_length_swa"),
+        value_length_swa=keys.int("attention.value_length_swa"),
     )
 
 
