@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from dataclasses import dataclass
@@ -9,8 +10,8 @@ from functools import lru_cache
 
 from fitadvisor.datafiles import read_toml
 from fitadvisor.errors import FitAdvisorError
-from fitadvisor.models import verdicts
-from fitadvisor.models.architecture import Architecture, expand_pattern
+from fitadvisor.models import quantization, verdicts
+from fitadvisor.models.architecture import SLIDING, Architecture, expand_pattern
 
 # Ollama's name rules (types/model/name.go): [host/][namespace/]model[:tag], parts of letters,
 # digits, '_', '-' and '.', a tag up to 80 characters; names compare case-insensitively.
@@ -90,22 +91,44 @@ class CatalogModel:
     def parameters_b(self) -> float:
         return self.architecture.parameters / 1e9
 
+    @property
+    def requantizable(self) -> bool:
+        """Whether other quantizations of it can be sized from its tensors (not for MXFP4 originals)."""
+        return self.quantization.upper() in quantization.DEFAULT_TYPE
+
+    def requantized(self, file_type: str, tag: str) -> CatalogModel:
+        """The same model at another quantization, as Ollama publishes it under `tag`.
+
+        The tensors the shape gives are re-typed by llama.cpp's quantizer rules; what the published
+        file holds beyond them (a vision tower, small tensors) is carried over unchanged.
+        """
+        arch = self.architecture
+        weights = arch.weights_bytes - quantization.weights_bytes(arch, self.quantization.upper()) + quantization.weights_bytes(arch, file_type)
+        arch = dataclasses.replace(arch, weights_bytes=weights, token_embedding_bytes=quantization.token_embedding_bytes(arch, file_type))
+        how = (f"{self.reference} ({self.quantization}, {self.download_bytes / 1e9:.1f} GB) with its tensors re-typed for {file_type} "
+               "by llama.cpp's quantizer rules (fitadvisor/models/quantization.py)")
+        return dataclasses.replace(self, tags=(tag,), architecture=arch, quantization=file_type, download_bytes=weights,
+                                   sources={**self.sources, "download_bytes": how})
+
 
 def _architecture(entry: dict) -> Architecture:
-    download = int(entry["download_bytes"])
-    parameters = int(entry["parameters_b"] * 1e9)
-    bytes_per_parameter = download / parameters if parameters else 0
-    return Architecture(
+    blocks = entry["block_count"]
+    layers = expand_pattern(entry["layer_pattern"], blocks)
+    per_layer_heads = _per_layer(entry, "head_count", layers)
+    per_layer_kv_heads = _per_layer(entry, "head_count_kv", layers)
+    arch = Architecture(
         name=entry["architecture"],
-        block_count=entry["block_count"],
+        block_count=blocks,
         embedding_length=entry["embedding_length"],
-        head_count=entry["head_count"],
-        head_count_kv=entry["head_count_kv"],
+        head_count=max(per_layer_heads or [entry["head_count"]]),
+        head_count_kv=max(per_layer_kv_heads or [entry["head_count_kv"]]),
         key_length=entry["key_length"],
         value_length=entry["value_length"],
+        key_length_swa=entry.get("key_length_swa", 0),
+        value_length_swa=entry.get("value_length_swa", 0),
         context_length=entry["context_length"],
-        layers=expand_pattern(entry["layer_pattern"], entry["block_count"]),
-        weights_bytes=download,
+        layers=layers,
+        weights_bytes=0,
         vocab_size=entry.get("vocab_size", 0),
         feed_forward_length=entry.get("feed_forward_length", 0),
         sliding_window=entry.get("sliding_window", 0),
@@ -113,6 +136,7 @@ def _architecture(entry: dict) -> Architecture:
         expert_used_count=entry.get("expert_used_count", 0),
         expert_feed_forward_length=entry.get("expert_feed_forward_length", 0),
         expert_shared_count=entry.get("expert_shared_count", 0),
+        expert_shared_feed_forward_length=entry.get("expert_shared_feed_forward_length", 0),
         leading_dense_block_count=entry.get("leading_dense_block_count", 0),
         ssm_conv_kernel=entry.get("ssm_conv_kernel", 0),
         ssm_state_size=entry.get("ssm_state_size", 0),
@@ -120,13 +144,28 @@ def _architecture(entry: dict) -> Architecture:
         ssm_group_count=entry.get("ssm_group_count", 0),
         kv_lora_rank=entry.get("kv_lora_rank", 0),
         value_length_mla=entry.get("value_length_mla", 0),
-        # The catalog has no tensor table: size the embedding table at the file's mean bytes per weight.
-        token_embedding_bytes=int(entry.get("vocab_size", 0) * entry["embedding_length"] * bytes_per_parameter),
         tied_embeddings=entry.get("tied_embeddings", False),
         vision=entry.get("vision", False),
-        parameters=parameters,
+        parameters=int(entry["parameters_b"] * 1e9),
         active_parameters=int(entry.get("active_parameters_b", entry["parameters_b"]) * 1e9),
+        per_layer_head_count=tuple(per_layer_heads),
+        per_layer_head_count_kv=tuple(per_layer_kv_heads),
     )
+    file_type = entry.get("quantization", "").upper()
+    if file_type not in quantization.DEFAULT_TYPE:  # MXFP4 originals: the published size, the embedding at its mean width
+        download = int(entry["download_bytes"])
+        embedding = int(arch.vocab_size * arch.embedding_length * download / arch.parameters) if arch.parameters else 0
+        return dataclasses.replace(arch, weights_bytes=download, token_embedding_bytes=embedding)
+    # Published sizes are the file; without one, the tensors at their types plus the vision tower the file carries.
+    download = entry.get("download_bytes") or quantization.weights_bytes(arch, file_type) + entry.get("vision_bytes", 0)
+    return dataclasses.replace(arch, weights_bytes=int(download), token_embedding_bytes=quantization.token_embedding_bytes(arch, file_type))
+
+
+def _per_layer(entry: dict, key: str, layers: str) -> list[int]:
+    """`head_count` / `head_count_kv` per layer where sliding-window layers have their own (`*_swa`)."""
+    if f"{key}_swa" not in entry:
+        return []
+    return [entry[f"{key}_swa"] if kind == SLIDING else entry[key] for kind in layers]
 
 
 @lru_cache(maxsize=1)
@@ -134,13 +173,14 @@ def load() -> tuple[CatalogModel, ...]:
     models = []
     for entry in read_toml("models.toml")["model"]:
         try:
+            architecture = _architecture(entry)
             models.append(
                 CatalogModel(
                     name=entry["name"],
                     tags=tuple(entry["tags"]),
-                    architecture=_architecture(entry),
+                    architecture=architecture,
                     quantization=entry.get("quantization", ""),
-                    download_bytes=int(entry["download_bytes"]),
+                    download_bytes=architecture.weights_bytes,
                     tools=entry["tools"],
                     agentic=verdicts.check(entry.get("agentic", verdicts.UNTESTED)),
                     swe_bench_verified=entry.get("swe_bench_verified"),
@@ -154,14 +194,29 @@ def load() -> tuple[CatalogModel, ...]:
 
 
 def find(name: str) -> CatalogModel | None:
-    """The catalog entry an Ollama reference resolves to, or None."""
+    """The catalog entry an Ollama reference resolves to, or None.
+
+    A tag the catalog does not list but that names a quantization of a listed one (`27b-q8_0`,
+    `12b-it-fp16`, `q8_0` for the latest) is that entry re-typed for the quantization.
+    """
     ref = ModelRef.parse(name)
     if ref.namespace != "library" or ref.host != "registry.ollama.ai":
         return None
-    for model in load():
-        if model.name == ref.model and ref.tag in (tag.lower() for tag in model.tags):
+    family = [model for model in load() if model.name == ref.model]
+    for model in family:
+        if ref.tag in (tag.lower() for tag in model.tags):
             return model
-    return None
+    base, file_type = quantization.file_type_of_tag(ref.tag) or ("", "")
+    if not file_type:
+        return None
+    # `12b-it-q8_0` is a quantization of `12b`: the size leads an Ollama tag, variants follow it.
+    wanted = base or "latest"
+    matches = [(len(tag), model) for model in family for tag in (t.lower() for t in model.tags)
+               if wanted == tag or wanted.startswith(f"{tag}-")]
+    if not matches:
+        return None
+    model = max(matches, key=lambda match: match[0])[1]
+    return model.requantized(file_type, ref.tag) if model.requantizable else None
 
 
 def resolve(name: str) -> CatalogModel:

@@ -65,9 +65,9 @@ class Tensor:
 
 
 def file_type_of_tag(tag: str) -> tuple[str, str] | None:
-    """(the tag without its quantization suffix, the file type) for `12b-it-q8_0`; None without one."""
+    """(the tag without its quantization suffix, the file type) for `12b-it-q8_0` ("" before a bare `q8_0`)."""
     base, _, suffix = tag.lower().rpartition("-")
-    if base and suffix in TAG_FILE_TYPES:
+    if suffix in TAG_FILE_TYPES:
         return base, TAG_FILE_TYPES[suffix]
     return None
 
