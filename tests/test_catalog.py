@@ -1,0 +1,140 @@
+"""The catalog offline: every tag it lists and every quantization of them, sized from real tensor types."""
+
+import dataclasses
+import json
+
+import pytest
+from click.testing import CliRunner
+from test_cli import fitadvisor
+
+from fitadvisor.cli import cli
+from fitadvisor.models import catalog, quantization
+from fitadvisor.models.architecture import FULL, SLIDING
+
+ALL_TAGS = [f"{model.name}:{tag}" for model in catalog.load() for tag in model.tags]
+REQUANTIZABLE = [model for model in catalog.load() if model.requantizable]
+NO_SERVER = "http://127.0.0.1:9"  # refused at once: nothing but the catalog can answer
+
+
+@pytest.mark.parametrize("tag", ALL_TAGS)
+def test_every_catalog_tag_estimates_offline(tag):
+    result = CliRunner().invoke(cli, ["estimate", tag, "--ctx", "64k", "--host", NO_SERVER, "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    model = catalog.find(tag)
+    assert data["weights_bytes"] > 0 and data["kv_cache_bytes"] > 0
+    assert abs(data["weights_bytes"] - model.architecture.weights_bytes) <= model.architecture.token_embedding_bytes
+
+
+def test_the_2026_families_are_listed_with_sources():
+    rows = {row["model"]: row for row in json.loads(CliRunner().invoke(cli, ["models", "--json"]).output)["models"]}
+    for name in ("qwen3.5:27b", "qwen3.5:35b", "qwen3.6:27b", "qwen3.6:35b", "gemma4:31b", "gemma4:26b", "laguna-xs.2:latest", "gemma3:12b"):
+        assert {"architecture", "context_length", "download_bytes", "tools", "agentic"} <= set(rows[name]["sources"]), name
+        assert rows[name]["agentic"] == "untested"
+
+
+@pytest.mark.parametrize("model", REQUANTIZABLE, ids=lambda m: m.reference)
+def test_each_quantization_of_a_catalog_model_resolves_and_orders_by_size(model):
+    sizes = []
+    for suffix in ("q4_K_M", "q8_0", "fp16"):
+        tag = f"{model.name}:{model.tags[0]}-{suffix}"
+        found = catalog.find(tag)
+        assert found is not None and found.reference == tag.lower() and found.quantization == quantization.TAG_FILE_TYPES[suffix.lower()]
+        assert found.architecture.layers == model.architecture.layers
+        sizes.append(found.architecture.weights_bytes)
+    assert sizes[0] < sizes[1] < sizes[2]
+    # The tag of the catalog's own quantization is the catalog's published size.
+    assert sizes[0] == model.architecture.weights_bytes or model.quantization != "Q4_K_M"
+
+
+def test_variant_words_after_the_size_and_a_bare_quantization_name_the_same_model():
+    assert catalog.find("gemma3:12b-it-q8_0").architecture.layers == catalog.find("gemma3:12b").architecture.layers
+    assert catalog.find("qwen3.6:35b-a3b-bf16").quantization == "BF16"
+    assert catalog.find("glm-4.7-flash:q8_0").architecture.block_count == 47
+    assert catalog.find("gpt-oss:20b-q8_0") is None  # published only as its MXFP4 original
+    assert catalog.find("qwen3.6:270b-q8_0") is None
+
+
+@pytest.mark.parametrize("model", [m for m in REQUANTIZABLE if m.quantization == "Q4_K_M"], ids=lambda m: m.reference)
+def test_the_tensor_table_accounts_for_the_published_size(model):
+    """The tensors the shape gives, typed by the quantizer's rules, are the file less any vision tower.
+
+    A catalog shape that is wrong (a missing FFN, a wrong width) shows up here as a size that
+    does not match what Ollama publishes.
+    """
+    arch = model.architecture
+    tensors = quantization.weights_bytes(arch, "Q4_K_M")
+    parameters = sum(t.elements for t in quantization.quantize(arch, "Q4_K_M"))
+    if arch.vision:  # a vision tower of 0.4-0.6B parameters, mostly kept at 16 bits
+        assert 0 <= model.download_bytes - tensors <= max(1.2e9, 0.12 * model.download_bytes)
+    else:
+        assert abs(tensors / model.download_bytes - 1) < 0.08
+        assert abs(parameters / arch.parameters - 1) < 0.06
+
+
+def test_an_ollama_q8_0_tag_against_its_published_size():
+    # ollama.com/library/gemma4:26b-a4b-it-q8_0: 28GB (a tensor table at Q8_0 plus its 16-bit vision tower)
+    assert abs(catalog.find("gemma4:26b-a4b-it-q8_0").download_bytes / 28e9 - 1) < 0.03
+
+
+def _types(arch, file_type):
+    return {t.name: t.type_name for t in quantization.quantize(arch, file_type)}
+
+
+def test_q4_k_m_keeps_the_output_and_some_value_and_down_projections_at_q6_k():
+    arch = catalog.find("llama3.1:8b").architecture  # 32 layers, untied
+    types = _types(arch, "Q4_K_M")
+    assert types["output.weight"] == "Q6_K" and types["token_embd.weight"] == "Q4_K"
+    six = [i for i in range(32) if types[f"blk.{i}.attn_v.weight"] == "Q6_K"]
+    # use_more_bits: the first and last eighth, and every third layer between them
+    assert six == [0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 28, 29, 30, 31]
+    assert [i for i in range(32) if types[f"blk.{i}.ffn_down.weight"] == "Q6_K"] == six
+    assert {types[f"blk.{i}.attn_q.weight"] for i in range(32)} == {"Q4_K"}
+    assert types["blk.0.attn_norm.weight"] == "F32"
+
+
+def test_rows_the_block_does_not_divide_fall_back_and_tied_embeddings_take_the_output_type():
+    arch = catalog.find("phi4-mini").architecture  # n_embd 3072 = 12 x 256, tied
+    assert _types(arch, "Q4_K_M")["token_embd.weight"] == "Q6_K"
+    # a row of 2880 (gpt-oss's width) is not a whole number of 256-wide K-quant blocks
+    wide = dataclasses.replace(catalog.find("qwen3:8b").architecture, embedding_length=2880)
+    types = _types(wide, "Q4_K_M")
+    assert types["blk.5.attn_q.weight"] == "Q5_0" and types["output.weight"] == "Q8_0"
+
+
+def test_moe_layers_take_the_down_projection_rule_from_the_layer_number():
+    arch = catalog.find("qwen3-coder:30b").architecture  # 48 layers of 128 experts
+    types = _types(arch, "Q4_K_M")
+    assert types["blk.0.ffn_down_exps.weight"] == "Q6_K" and types["blk.6.ffn_down_exps.weight"] == "Q4_K"
+    assert types["blk.0.ffn_gate_inp.weight"] == "F32"
+
+
+def test_f16_and_q8_0_files_are_nearly_uniform():
+    arch = catalog.find("qwen3:8b").architecture
+    assert set(_types(arch, "F16").values()) == {"F16", "F32"}
+    assert set(_types(arch, "Q8_0").values()) == {"Q8_0", "F32"}
+
+
+def test_gated_delta_net_projections_count_as_value_projections():
+    """llama.cpp files attn_qkv with attn_v: Qwen3.5's DeltaNet layers share the use_more_bits count."""
+    arch = catalog.find("qwen3.6:27b").architecture
+    types = _types(arch, "Q4_K_M")
+    attention = [i for i, kind in enumerate(arch.layers) if kind == FULL]
+    assert len(attention) == 16 and all(f"blk.{i}.attn_qkv.weight" in types for i in range(3))
+    assert types["blk.0.attn_qkv.weight"] == "Q6_K"  # the first of 64 value-like projections
+
+
+def test_sliding_window_layers_keep_their_own_heads_and_widths():
+    gemma = catalog.find("gemma4:31b").architecture
+    sliding, full = gemma.layers.index(SLIDING), gemma.layers.index(FULL)
+    assert (gemma.kv_heads(sliding), gemma.key_width(sliding)) == (16, 256)
+    assert (gemma.kv_heads(full), gemma.key_width(full)) == (4, 512)
+    laguna = catalog.find("laguna-xs.2").architecture
+    assert laguna.count(FULL) == 10 and laguna.count(SLIDING) == 30
+    assert {laguna.heads(i) for i in range(40)} == {48, 64} and laguna.head_count == 64
+
+
+def test_an_unknown_model_offline_names_the_nearest_catalog_models():
+    result = fitadvisor("estimate", "qwen3.9:27b", "--host", NO_SERVER)
+    assert result.returncode != 0 and len(result.stderr.strip().splitlines()) == 1
+    assert "Did you mean qwen3.6:27b" in result.stderr
