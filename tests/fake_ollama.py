@@ -68,6 +68,7 @@ class FakeModel:
     tool_behaviour: str = "ok"  # how it answers a /v1/messages request with tools (TOOL_BEHAVIOURS)
     after_result: str = "continue"  # how it answers once it has the tool's result (AFTER_RESULT)
     script: Script | None = None  # scripted /v1/messages replies (see the module's docstring)
+    prompt_tokens: Callable[[dict], int] | None = None  # the prompt_eval_count it reports for a request; None: chars / 4
     digest: str = "a" * 64
 
     def __post_init__(self) -> None:
@@ -342,7 +343,8 @@ def _handler(fake: FakeOllama):
             content = fake.reply(model, body)
             stop = "tool_use" if any(block["type"] == "tool_use" for block in content) else "end_turn"
             # EstimateInputTokens: the request's characters / 4, until the runner reports its prompt_eval_count
-            usage = {"input_tokens": max(1, len(json.dumps(body)) // 4),
+            prompt_tokens = model.prompt_tokens(body) if model.prompt_tokens else max(1, len(json.dumps(body)) // 4)
+            usage = {"input_tokens": prompt_tokens,
                      "output_tokens": sum(len(json.dumps(block)) for block in content) // 4}
             message_id = "msg_" + secrets.token_hex(12)
             if body.get("stream"):

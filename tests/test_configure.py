@@ -118,16 +118,20 @@ def test_create_command_quotes_the_path(tmp_path):
     assert plan.create_command == f"ollama create devstral-small-2-64k -f '{tmp_path}/it'\"'\"'s a dir/Modelfile.devstral-small-2-64k'"
 
 
-def test_compact_warning_only_below_100k(tmp_path):
-    assert any("below 100K" in w for w in make_plan(tmp_path).warnings)
-    assert not any("below 100K" in w for w in make_plan(tmp_path, ctx=131072, force=True).warnings)
+def test_compaction_at_64k_and_a_warning_where_it_cannot_work(tmp_path):
+    plan = make_plan(tmp_path)
+    assert plan.compaction.works and plan.compaction.at_tokens == 65536 - 23_000  # data/claude_code.toml, 2.1.332
+    assert not any("compact" in w for w in plan.warnings)
+    small = make_plan(tmp_path, ctx=32768, force=True)
+    assert any("too small for Claude Code" in w for w in small.warnings)
 
 
 def test_alias_runs_the_derived_model_at_its_context(tmp_path):
     plan = make_plan(tmp_path, alias_name="claude-dev", host="localhost:11500", anthropic_traffic=True)
     env = dict(plan.alias.environment())
     assert plan.alias.argv == ["claude", "--model", "devstral-small-2-64k"]
-    assert env["CLAUDE_CODE_AUTO_COMPACT_WINDOW"] == "65536" and env["ANTHROPIC_BASE_URL"] == "http://localhost:11500"
+    assert env["CLAUDE_CODE_MAX_CONTEXT_TOKENS"] == "65536" and env["ANTHROPIC_BASE_URL"] == "http://localhost:11500"
+    assert "CLAUDE_CODE_AUTO_COMPACT_WINDOW" not in env  # below 100K Claude Code 2.1.332 warns and ignores it
     assert "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC" not in env
     assert plan.alias_text.startswith("# Claude Code") and "alias claude-dev=" in plan.alias_text
 

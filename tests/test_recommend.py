@@ -8,6 +8,8 @@ from fitadvisor.memory.releases import Release
 from fitadvisor.models import catalog
 from fitadvisor.memory.budget import budget
 from fitadvisor.recommend.rank import (
+    SLOW_DECODE_TOKENS_PER_SECOND,
+    SLOW_PROMPT_SECONDS,
     Candidate,
     contexts,
     ctx_argument,
@@ -131,15 +133,18 @@ def test_cpu_only_machine_is_too_slow_and_says_what_would_work():
     assert advice.budget_label == "RAM budget"
     assert any("Too slow for agentic use" in w and "minutes" in w for w in advice.warnings)
     pick = advice.pick
-    assert pick is not None and pick.verdict == "too slow" and pick.estimate.total_bytes <= advice.budget_bytes
+    assert pick is not None and pick.estimate.total_bytes <= advice.budget_bytes
+    # Claude Code 2.1.332's opening prompt (12-14K tokens) takes this CPU from about 8 minutes (the best case, just
+    # under the verdict's 10-minute line) to over half an hour: the advice says too slow either way.
+    assert pick.speed.prompt_seconds.high > SLOW_PROMPT_SECONDS and pick.speed.decode.low < SLOW_DECODE_TOKENS_PER_SECOND
     assert "devstral-small-2:24b" in advice.instead and "GPU with" in advice.instead
 
 
-def test_a_pick_below_100k_carries_the_compaction_warning():
+def test_a_64k_pick_compacts():
+    """Claude Code 2.1.332 compacts within CLAUDE_CODE_MAX_CONTEXT_TOKENS at 64K too (data/claude_code.toml)."""
     advice = advise(mac("Apple M3 Pro", 36, 153.6))  # 27 GiB working set: devstral-small-2 fits at 64K only
     assert advice.pick.model == "devstral-small-2:24b" and advice.pick.num_ctx < 100_000
-    assert any("below 100K" in w and "oldest messages" in w for w in advice.warnings)
-    assert "no compaction" in advice.pick.verdict
+    assert not any("compact" in w for w in advice.warnings) and "no compaction" not in advice.pick.verdict
 
 
 def test_min_ctx_excludes_models_trained_for_less():

@@ -36,20 +36,24 @@ HOSTILE = [
 
 
 def intended_env(model=MODEL, base_url="http://127.0.0.1:11434", num_ctx="65536", traffic_off=True):
+    """Claude Code 2.1.332's variables (data/claude_code.toml), spelled out here so that the data cannot drift unseen."""
     env = {
         "ANTHROPIC_BASE_URL": base_url,
         "ANTHROPIC_AUTH_TOKEN": "ollama",
         "ANTHROPIC_API_KEY": "",
-        "ANTHROPIC_DEFAULT_OPUS_MODEL": model,
-        "ANTHROPIC_DEFAULT_SONNET_MODEL": model,
-        "ANTHROPIC_DEFAULT_HAIKU_MODEL": model,
-        "CLAUDE_CODE_SUBAGENT_MODEL": model,
+        **{variable: model for variable in (
+            "ANTHROPIC_MODEL", "ANTHROPIC_DEFAULT_MODEL", "ANTHROPIC_DEFAULT_OPUS_MODEL", "ANTHROPIC_DEFAULT_SONNET_MODEL",
+            "ANTHROPIC_DEFAULT_HAIKU_MODEL", "ANTHROPIC_DEFAULT_FABLE_MODEL", "ANTHROPIC_SMALL_FAST_MODEL",
+            "CLAUDE_CODE_SUBAGENT_MODEL", "CLAUDE_CODE_WORKFLOW_SUBAGENT_MODEL")},
+        "CLAUDE_CODE_SUBAGENT_MODEL_FORCE": "1",
         "CLAUDE_CODE_ATTRIBUTION_HEADER": "0",
-        "CLAUDE_CODE_USE_BEDROCK": "0",
-        "CLAUDE_CODE_USE_VERTEX": "0",
+        **{f"CLAUDE_CODE_USE_{provider}": "0" for provider in (
+            "BEDROCK", "VERTEX", "FOUNDRY", "ANTHROPIC_AWS", "ANTHROPIC_GOOGLE_CLOUD", "MANTLE", "GATEWAY")},
     }
-    if num_ctx:
-        env["CLAUDE_CODE_AUTO_COMPACT_WINDOW"] = num_ctx
+    if num_ctx:  # the auto-compact window only where Claude Code accepts it: 100K and up
+        env["CLAUDE_CODE_MAX_CONTEXT_TOKENS"] = num_ctx
+        if int(num_ctx) >= 100_000:
+            env["CLAUDE_CODE_AUTO_COMPACT_WINDOW"] = num_ctx
     if traffic_off:
         env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = "1"
         env["CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL"] = "1"
@@ -96,6 +100,8 @@ def user(tmp_path):
         # What a user may already export: the alias must override these for claude, and only for claude.
         "ANTHROPIC_API_KEY": "sk-ant-real-key",
         "CLAUDE_CODE_USE_BEDROCK": "1",
+        "CLAUDE_CODE_USE_FOUNDRY": "1",
+        "ANTHROPIC_SMALL_FAST_MODEL": "claude-haiku-4-5",
         "UNRELATED": "kept",
     }
 
@@ -221,13 +227,6 @@ def test_hosts_become_plain_base_urls(host, url):
 def test_host_defaults_to_ollama_host(monkeypatch):
     monkeypatch.setenv("OLLAMA_HOST", "10.0.0.5:9999")
     assert shell.make_alias("claude-local", MODEL, None, None).base_url == "http://10.0.0.5:9999"
-
-
-def test_compact_warning_below_100k_only():
-    assert "raises any compact window below 100K to 100K" in shell.compact_warning(65536)
-    assert "drops the oldest messages silently" in shell.compact_warning(98304)
-    assert shell.compact_warning(102400) is None
-    assert shell.compact_warning(None) is None
 
 
 def test_detect_shell_and_rc_files():

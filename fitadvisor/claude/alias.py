@@ -16,7 +16,6 @@ from pathlib import Path
 from fitadvisor.errors import FitAdvisorError
 
 SHELLS = ("zsh", "bash", "fish", "powershell")
-COMPACT_FLOOR = 100_000  # Claude Code raises any CLAUDE_CODE_AUTO_COMPACT_WINDOW below this to it
 
 _ALIAS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}\Z")
 _BASE_URL = re.compile(r"https?://(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?\Z")
@@ -32,31 +31,32 @@ class Alias:
     name: str  # the command the user types, e.g. claude-local
     model: str  # what `claude --model` and every model variable get
     base_url: str  # ANTHROPIC_BASE_URL: the Ollama server
-    num_ctx: int | None  # the model's context, for CLAUDE_CODE_AUTO_COMPACT_WINDOW; None when unknown
+    num_ctx: int | None  # the model's context, Claude Code's window; None when unknown
     anthropic_traffic: bool = False  # let Claude Code reach Anthropic for telemetry, updates, the plugin marketplace
 
     def environment(self) -> list[tuple[str, str]]:
-        """Each variable and why (shared/reference/claude-code.md)."""
+        """Each variable and why (data/claude_code.toml holds the lists, with their sources)."""
+        from fitadvisor.claude_code import facts, window_environment
+
+        cc = facts()
         env = [
             ("ANTHROPIC_BASE_URL", self.base_url),
             # A bearer token and an empty key: a key would make interactive Claude Code contact Anthropic
             # and ask a question whose default answer breaks the setup.
             ("ANTHROPIC_AUTH_TOKEN", "ollama"),
             ("ANTHROPIC_API_KEY", ""),
-            # Background calls and sub-agents (Explore asks for Haiku) must name a model Ollama has.
-            ("ANTHROPIC_DEFAULT_OPUS_MODEL", self.model),
-            ("ANTHROPIC_DEFAULT_SONNET_MODEL", self.model),
-            ("ANTHROPIC_DEFAULT_HAIKU_MODEL", self.model),
-            ("CLAUDE_CODE_SUBAGENT_MODEL", self.model),
+            # Every model name Claude Code may ask for (tiers, background calls, sub-agents) must be one Ollama has.
+            *((variable, self.model) for variable in cc.model_variables),
+            (cc.force_subagent_model, "1"),
             # A stable first system line keeps Ollama's prompt cache valid from one turn to the next.
             ("CLAUDE_CODE_ATTRIBUTION_HEADER", "0"),
+            # The real window, so that Claude Code compacts before Ollama's context fills.
+            *window_environment(self.num_ctx),
         ]
-        if self.num_ctx:
-            env.append(("CLAUDE_CODE_AUTO_COMPACT_WINDOW", str(self.num_ctx)))
         if not self.anthropic_traffic:
             env += [("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"), ("CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL", "1")]
-        # Users who export these for work would otherwise reach Bedrock or Vertex instead of Ollama.
-        env += [("CLAUDE_CODE_USE_BEDROCK", "0"), ("CLAUDE_CODE_USE_VERTEX", "0")]
+        # Users who export these for work would otherwise reach another provider instead of Ollama.
+        env += [(switch, "0") for switch in cc.provider_switches]
         return env
 
     @property
@@ -88,19 +88,6 @@ def base_url(host: str | None) -> str:
     if not _BASE_URL.match(url):
         raise FitAdvisorError(f"invalid Ollama host {url!r} for the alias: use http(s)://host[:port], without a path")
     return url
-
-
-def compact_warning(num_ctx: int | None) -> str | None:
-    """The plain warning for contexts too small for Claude Code to compact in."""
-    if not num_ctx or num_ctx >= COMPACT_FLOOR:
-        return None
-    from fitadvisor.units import format_ctx
-
-    return (
-        f"Claude Code raises any compact window below 100K to 100K, so with a {format_ctx(num_ctx)} context it cannot compact "
-        "before the context fills, and Ollama then drops the oldest messages silently. Use a context of 100K or more "
-        "if it fits, or run /compact yourself before the context fills."
-    )
 
 
 def render(alias: Alias, shell: str) -> str:

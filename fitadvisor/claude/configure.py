@@ -13,6 +13,7 @@ from pathlib import Path
 
 from fitadvisor.claude.alias import Alias
 from fitadvisor.claude.quoting import sh_quote
+from fitadvisor.claude_code import Compaction, compaction
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.memory.estimate import Estimate
 from fitadvisor.units import KIB, MIB, format_ctx, format_gb
@@ -38,6 +39,11 @@ class Plan:
     def create_command(self) -> str:
         """The exact command that does what `create_model` does, for when fitadvisor cannot reach Ollama."""
         return f"ollama create {sh_quote(self.name)} -f {sh_quote(str(display_path(self.modelfile)))}"
+
+    @property
+    def compaction(self) -> Compaction:
+        """What Claude Code does as the conversation fills this context, through the alias."""
+        return compaction(self.num_ctx)
 
 
 def ctx_label(num_ctx: int) -> str:
@@ -146,9 +152,8 @@ def plan(
     modelfile = directory / ("Modelfile." + name.replace("/", "_").replace(":", "_"))
     shell = shell or shells.detect_shell()
     alias = shells.make_alias(alias_name, name, host, num_ctx, anthropic_traffic)
-    compact = shells.compact_warning(num_ctx)
-    if compact:
-        warnings.append(compact)
+    if not compaction(num_ctx).works:
+        warnings.append(compaction(num_ctx).text())
     return Plan(
         model=model, name=name, num_ctx=num_ctx, modelfile=modelfile,
         modelfile_text=render_modelfile(model, name, num_ctx, modelfile.name, result),

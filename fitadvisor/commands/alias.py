@@ -40,4 +40,6 @@ def command(model: str, ctx: int | None, name: str | None, alias: AliasOptions, 
         return
     for warning in result["warnings"]:
         click.echo(f"Warning: {warning}", err=True)
+    if result["compaction"]["works"]:
+        click.echo(f"Note: {result['compaction']['text']}.", err=True)
     click.echo(result["alias"], nl=False)

@@ -88,7 +88,7 @@ def render(advice: Advice) -> str:
 
 
 @click.command("recommend")
-@ctx_option(name="--min-ctx", help="The least context to consider (default 64k: Claude Code's opening prompt alone is ~20K tokens).")
+@ctx_option(name="--min-ctx", help="The least context to consider (default 64k, the least Claude Code works with in the field).")
 @click.option("--top", type=click.IntRange(min=1), default=5, show_default=True, help="How many models to list.")
 @click.option("--installed", is_flag=True, help="Only models the Ollama server already has.")
 @click.option("--candidates", metavar="MODEL[,MODEL...]", help="Only these models (catalog names or other Ollama references).")

@@ -38,6 +38,7 @@ class Applied:
             "alias_name": plan.alias.name, "shell": plan.shell, "rc_file": str(self.rc_file) if self.rc_file else None,
             "rc_action": self.rc_action, "backups": self.backups, "warnings": self.warnings, "dry_run": dry_run,
             "estimate": plan.estimate.to_dict() if plan.estimate else None,
+            "compaction": plan.compaction.to_dict(),
         }
 
 
@@ -102,6 +103,8 @@ def apply_model(
     shown = configure.display_path(plan.modelfile)
     if plan.estimate:
         done.lines.append(f"Estimate: {configure.summary(plan.estimate)}.")
+    if plan.compaction.works:
+        done.lines.append(f"Through the alias, {plan.compaction.text()}.")
 
     if dry_run:
         done.lines.append(f"Would write {shown}:")
@@ -162,6 +165,7 @@ def alias_for(run: RunContext, model: str, ctx: int | None = None, name: str | N
     runs MODEL itself, at whatever num_ctx its Modelfile in Ollama sets."""
     from fitadvisor.claude import alias as shells
     from fitadvisor.claude import configure
+    from fitadvisor.claude_code import compaction
     from fitadvisor.models.catalog import ModelRef
 
     options = options or AliasOptions()
@@ -174,16 +178,14 @@ def alias_for(run: RunContext, model: str, ctx: int | None = None, name: str | N
         target = name or model.strip()
         num_ctx = configure.alias_context(run.client, target)
         if num_ctx is None:
-            warnings.append(
-                f"the num_ctx of {target} is unknown (Ollama did not answer, or its Modelfile sets none), so the alias "
-                "leaves CLAUDE_CODE_AUTO_COMPACT_WINDOW out: give --ctx to set it"
-            )
+            warnings.append(f"the context of {target} is unknown (Ollama did not answer, or its Modelfile sets no num_ctx)")
     shell = options.shell or shells.detect_shell()
     alias = shells.make_alias(options.alias_name, target, run.host, num_ctx, options.anthropic_traffic)
-    compact = shells.compact_warning(num_ctx)
-    if compact:
-        warnings.append(compact)
+    compacts = compaction(num_ctx)
+    if not compacts.works:
+        warnings.append(compacts.text())
     return {
         "alias": shells.render(alias, shell), "shell": shell, "alias_name": alias.name, "model": target,
         "num_ctx": num_ctx, "base_url": alias.base_url, "environment": dict(alias.environment()), "warnings": warnings,
+        "compaction": compacts.to_dict(),
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import asdict, dataclass, field
 
+from fitadvisor.claude_code import opening_prompt_text
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.hardware.machine import Hardware
 from fitadvisor.ollama.client import MESSAGES_SINCE, Client, RunningModel
@@ -135,7 +136,7 @@ def _default_context(report: DoctorReport, env: ServerEnv, hardware: Hardware | 
         # Whether this matters depends on the models (checked in _models); start as a failure.
         report.add(
             "default-context", "fail",
-            f"{message}: Claude Code's opening prompt alone is about 20K tokens and it needs {format_ctx(default_min_ctx())}",
+            f"{message}: Claude Code's opening prompt alone is {opening_prompt_text()} and it needs {format_ctx(default_min_ctx())}",
             "give the model its own context with `fitadvisor apply MODEL --ctx 64k`, or start the server with "
             "OLLAMA_CONTEXT_LENGTH=65536",
         )

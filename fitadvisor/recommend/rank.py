@@ -2,8 +2,8 @@
 
 For each tool-capable candidate: the largest context on a ladder (64K, 96K, 128K, ... up to the
 trained length) whose estimated load fits the memory budget, its speed, and a verdict. Ranking puts
-known agentic quality first (field verdicts, then SWE-bench Verified), then fit comfort (100K or more
-lets Claude Code compact), then speed. Policy facts and sources are in data/recommend.toml.
+known agentic quality first (field verdicts, then SWE-bench Verified), then room for Claude Code to
+compact (data/claude_code.toml), then speed. Policy facts and sources are in data/recommend.toml.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
+from fitadvisor.claude_code import compaction
 from fitadvisor.datafiles import read_toml
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.hardware.machine import Hardware
@@ -118,8 +119,8 @@ class Pick:
             f"{format_ctx(self.num_ctx)} loads {gb(self.estimate.loaded_bytes)} of the "
             f"{gb(self.budget_bytes)} {self.budget_label} ({self.limit})"
         )
-        if self.num_ctx < _policy()["claude_code"]["compaction_minimum_tokens"]:
-            parts.append("below 100K Claude Code cannot compact")
+        if not compaction(self.num_ctx).works:
+            parts.append("too small for Claude Code to compact in")
         if self.too_slow:
             parts.append("too slow for agentic use")
         return "; ".join(parts)
@@ -297,7 +298,7 @@ def rank_key(pick: Pick) -> tuple:
     arch = pick.candidate.architecture
     agentic = _policy()["agentic"]["rank"][pick.candidate.agentic]
     swe = pick.candidate.swe_bench_verified
-    compacts = pick.num_ctx >= _policy()["claude_code"]["compaction_minimum_tokens"]
+    compacts = compaction(pick.num_ctx).works
     bytes_per_token = weight_bytes_per_token(arch)
     return (agentic, pick.candidate.below_floor, pick.too_slow, swe is None, -(swe or 0.0), not compacts,
             bytes_per_token, -pick.num_ctx)
@@ -373,7 +374,7 @@ def _verdict(pick: Pick) -> str:
     label = candidate.label if candidate.proven else "untested" + (f", under {floor:g}B" if candidate.below_floor else "")
     if pick.too_slow:
         return "too slow"
-    if pick.num_ctx < _policy()["claude_code"]["compaction_minimum_tokens"]:
+    if not compaction(pick.num_ctx).works:
         return f"{label}; no compaction"
     return label
 
@@ -398,10 +399,10 @@ def _explain(advice: Advice, picks: list[Pick], too_big: list[tuple[Candidate, E
             f"Too slow for agentic use: models run {where} at {' and '.join(facts) or 'an unknown speed'}, "
             f"so every turn takes minutes. The best it can do is {pick.model} at {format_ctx(pick.num_ctx)}."
         )
-    if pick is not None and pick.num_ctx < _policy()["claude_code"]["compaction_minimum_tokens"]:
+    if pick is not None and not compaction(pick.num_ctx).works:
         advice.warnings.append(
-            f"{format_ctx(pick.num_ctx)} is below 100K: Claude Code will not compact the conversation, so in long "
-            "sessions Ollama silently drops the oldest messages. Start a fresh session (/clear) between tasks."
+            f"{compaction(pick.num_ctx).text()}; in long sessions Ollama silently drops the oldest messages. "
+            "Start a fresh session (/clear) between tasks."
         )
     if pick is not None and not pick.candidate.proven:
         advice.warnings.insert(0,

@@ -145,7 +145,9 @@ def prefill_fit(backend: str) -> PrefillFit:
 
 def opening_prompt_tokens() -> int:
     """Tokens Claude Code sends before the user types anything, interactive (the larger measured size)."""
-    return int(max(read_toml("recommend.toml")["claude_code"]["opening_prompt_tokens"]))
+    from fitadvisor.claude_code import facts as claude_code
+
+    return max(claude_code().opening_prompt_tokens)
 
 
 def backend_of(hardware: Hardware) -> str:
