@@ -36,7 +36,8 @@ READ_AHEAD = 1024 * 1024  # bytes asked of the stream whenever the buffer runs d
 # with merged experts have a few thousand tensors (older GGUFs with one tensor per expert ~40K).
 MAX_HEADER = 64 * 1024 * 1024  # bytes from the start of the file to the end of the tensor table
 MAX_STRING = 4 * 1024 * 1024  # one key or string value (chat templates are ~10-100 KB)
-MAX_VALUES = 1 << 24  # array elements in the whole header, nested arrays counted
+MAX_VALUES = 1 << 22  # array elements in the whole header: three times the largest real vocabulary's
+MAX_NESTED = 1 << 16  # arrays inside arrays, in the whole header (each costs a Python list)
 MAX_KEYS = 1 << 16
 MAX_TENSORS = 1 << 17
 MAX_DEPTH = 3  # arrays nested in arrays (real models use none); parsing never recurses further
@@ -114,6 +115,7 @@ class _Reader:
         self.buffer = bytearray()
         self.pos = 0
         self.values = 0  # array elements read so far
+        self.nested = 0  # arrays read as elements of arrays
 
     def _need(self, size: int) -> None:
         if self.pos + size > MAX_HEADER:  # checked before asking: a registry is never asked for more
@@ -179,8 +181,9 @@ class _Reader:
             if element_type == _STRING:
                 return self._strings(count)
             if element_type == _ARRAY:
-                if depth >= MAX_DEPTH:
-                    raise self.corrupt(f"arrays nested more than {MAX_DEPTH} deep")
+                self.nested += count
+                if depth >= MAX_DEPTH or self.nested > MAX_NESTED:
+                    raise self.corrupt(f"arrays nested more than {MAX_DEPTH} deep or more than {MAX_NESTED} in all")
                 return [self.value(element_type, depth + 1) for _ in range(count)]
             raise self.corrupt(f"an array of unknown type {element_type}")
         if value_type in _SCALAR_FORMATS:
