@@ -23,7 +23,7 @@ from hostile import (
 )
 
 from fitadvisor.errors import FitAdvisorError
-from fitadvisor.models.gguf import MAX_DEPTH, MAX_HEADER, read_architecture
+from fitadvisor.models.gguf import MAX_DEPTH, MAX_HEADER, MAX_STRING, read_architecture
 
 
 def estimate_file(path, deadline: float = 20):
@@ -42,7 +42,7 @@ def array_header(element_type: int, count: int) -> bytes:
     ("a 2^40-byte string", gguf([gguf_kv("x", STRING, struct.pack("<Q", 1 << 40))]), "a string of"),
     ("arrays nested 2000 deep", gguf(llama_keys() + [gguf_kv("x", ARRAY, array_header(ARRAY, 1) * 2000)]), "nested more than"),
     ("2^20 empty nested arrays", gguf(llama_keys() + [gguf_kv("x", ARRAY, array_header(ARRAY, 1 << 25))]), "an array of"),
-    ("a header past the budget", gguf(llama_keys() + [gguf_kv("x", ARRAY, array_header(U64, 1 << 23))] * 16), "larger than 64 MiB"),
+    ("a header past the budget", gguf(llama_keys() + [gguf_kv("s", STRING, gguf_string(bytes(MAX_STRING)))] * 17), "larger than 64 MiB"),
 ])
 def test_sparse_hostile_headers_end_quickly_under_the_cap(tmp_path, name, head, message):
     path = sparse_file(tmp_path / "hostile.gguf", head, 2 << 30)  # 2 GB of zeros after the header
@@ -85,9 +85,9 @@ def test_nesting_within_the_limit_still_parses(tmp_path):
 
 
 def test_a_header_just_under_the_budget_is_read(tmp_path):
-    """The budget is real: a header of 60 MiB (four times the largest real one) parses."""
-    big = gguf_kv("tokenizer.ggml.scores", ARRAY, array_header(U32, (60 << 20) // 4) + bytes(60 << 20))
+    """The budget is real: a header of 56 MiB (three times the largest real one) parses."""
+    big = [gguf_kv(f"s{i}", STRING, gguf_string(bytes(MAX_STRING))) for i in range(14)]
     path = tmp_path / "m.gguf"
-    path.write_bytes(gguf(llama_keys() + [big], llama_tensors()))
+    path.write_bytes(gguf(llama_keys() + big, llama_tensors()))
     assert path.stat().st_size < MAX_HEADER
     assert read_architecture(path).name == "llama"
