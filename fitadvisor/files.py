@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from fitadvisor.errors import FitAdvisorError
 
 
 def config_dir() -> Path:
@@ -22,35 +27,84 @@ def config_dir() -> Path:
     return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "fitadvisor"
 
 
-def read_text(path: Path) -> str | None:
-    """The file's text exactly as stored (line endings and undecodable bytes kept), or None if it is absent."""
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def read_regular(path: Path, limit: int = 16 * 1024 * 1024) -> tuple[str | None, os.stat_result | None]:
+    """The text of a regular file and its stat, or (None, None) if it is absent.
+
+    Opened without blocking and checked on the open descriptor, so a FIFO or a device is refused at
+    once (never read, never waited on); a file above `limit` bytes is refused too.
+    """
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as file:
-            return file.read()
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
-        return None
+        return None, None
+    except IsADirectoryError:
+        raise FitAdvisorError(f"{path} is a directory, not a regular file: fitadvisor writes only regular files") from None
+    with os.fdopen(descriptor, "rb") as file:
+        info = os.fstat(descriptor)
+        for test, kind in _KINDS:
+            if test(info.st_mode):
+                raise FitAdvisorError(f"{path} is {kind}, not a regular file: fitadvisor writes only regular files")
+        if info.st_size > limit:
+            raise FitAdvisorError(f"{path} is {info.st_size} bytes, larger than any shell start-up file: pick another with --rc-file")
+        data = file.read(limit + 1)
+    return data.decode("utf-8", errors="surrogateescape"), info
+
+
+@contextmanager
+def locked(path: Path, wait: float = 30.0) -> Iterator[None]:
+    """Hold an exclusive lock for a read-modify-write of `path` (another fitadvisor waits for it).
+
+    The lock is on the file's directory (flock), not the file, which the write replaces. Where
+    there is no flock (Windows) the block runs unlocked.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    try:
+        descriptor = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        yield  # no directory yet: nothing to race on
+        return
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise FitAdvisorError(f"another fitadvisor has held {path} for {wait:g} s: try again when it is done") from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
 
 
 def atomic_write(path: Path, text: str | bytes) -> None:
     """Replace `path` with `text` (or bytes) so that readers see the old file or the new one, never half of either.
 
     The temporary file lives in the same directory (os.replace is atomic only within one file system) and
-    takes the old file's permissions, or the umask's for a new file.
+    takes the old file's permissions, owner and group (or, for a new file, the umask's permissions and,
+    when run as root, the directory's owner), so a root run never leaves a user's file owned by root.
     """
     try:
-        mode = os.stat(path).st_mode & 0o7777
+        info = os.stat(path)
+        mode, owner = info.st_mode & 0o7777, (info.st_uid, info.st_gid)
     except FileNotFoundError:
-        mode = 0o666 & ~_umask()
+        mode, owner = 0o666 & ~_umask(), _directory_owner(path)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        if isinstance(text, bytes):
-            file = os.fdopen(descriptor, "wb")
-        else:
-            file = os.fdopen(descriptor, "w", encoding="utf-8", errors="surrogateescape", newline="")
-        with file:
-            file.write(text)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(_bytes(text))
             file.flush()
             os.fsync(file.fileno())
+        _own(temporary, owner)
         os.chmod(temporary, mode)
         os.replace(temporary, path)
     except BaseException:
@@ -61,16 +115,86 @@ def atomic_write(path: Path, text: str | bytes) -> None:
         raise
 
 
-def backup(path: Path) -> Path:
-    """Copy `path` (contents, permissions, times) next to it under a new, timestamped name."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    target = path.with_name(f"{path.name}.fitadvisor-{stamp}.bak")
-    counter = 1
-    while target.exists():
-        target = path.with_name(f"{path.name}.fitadvisor-{stamp}-{counter}.bak")
-        counter += 1
-    shutil.copy2(path, target)
-    return target
+def replace_file(path: Path, new: str, old: str | None, info: os.stat_result | None) -> Path | None:
+    """Write `new` over `path`, just read (under `locked`) as `old` with `info`; returns the backup.
+
+    A backup comes first unless the file was absent or empty; then an atomic replacement, or, for a
+    file with hard links, a rewrite of the same inode so every link sees the new text.
+    """
+    saved = backup(path, old) if old else None
+    if info is not None and info.st_nlink > 1:
+        write_in_place(path, new)
+    else:
+        atomic_write(path, new)
+    return saved
+
+
+def write_in_place(path: Path, text: str | bytes) -> None:
+    """Rewrite `path` through its own inode: for a file with hard links, which a replacement would split.
+
+    Not atomic: call it after `backup`, which keeps the old contents whole.
+    """
+    with open(path, "r+b") as file:
+        file.write(_bytes(text))
+        file.truncate()
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def backup(path: Path, data: str | bytes | None = None) -> Path:
+    """Save `path`'s contents (or `data`, what was just read from it) next to it under a new, timestamped name.
+
+    Written to a temporary file, synced, and only then linked to its name, so a backup is never partial
+    (a full disk leaves no backup and raises); it keeps the file's permissions, times and owner.
+    """
+    info = os.stat(path)
+    content = _bytes(data) if data is not None else Path(path).read_bytes()
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bak.tmp", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(content)
+            file.flush()
+            os.fsync(file.fileno())
+        shutil.copystat(path, temporary)
+        _own(temporary, (info.st_uid, info.st_gid))
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for counter in range(1000):
+            target = path.with_name(f"{path.name}.fitadvisor-{stamp}{f'-{counter}' if counter else ''}.bak")
+            try:
+                os.link(temporary, target)  # fails if the name is taken: another run's backup stays
+                return target
+            except FileExistsError:
+                continue
+        raise FileExistsError(17, "too many backups with the same time stamp")
+    finally:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+
+
+def _bytes(text: str | bytes) -> bytes:
+    return text if isinstance(text, bytes) else text.encode("utf-8", errors="surrogateescape")
+
+
+def _directory_owner(path: Path) -> tuple[int, int] | None:
+    """For a new file written as root: the owner of its directory (a user's home), else None."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return None
+    info = os.stat(path.parent)
+    return info.st_uid, info.st_gid
+
+
+def _own(path: str, owner: tuple[int, int] | None) -> None:
+    """Give `path` this owner and group where allowed (root can; a user can set only its own groups)."""
+    if owner is None or not hasattr(os, "chown"):
+        return
+    if (os.geteuid(), os.getegid()) == owner:
+        return
+    try:
+        os.chown(path, owner[0] if os.geteuid() == 0 else -1, owner[1])
+    except PermissionError:
+        pass
 
 
 def _umask() -> int:

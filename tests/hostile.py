@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import socket
 import struct
 import subprocess
@@ -208,18 +209,32 @@ def sparse_file(path: Path, head: bytes, size: int) -> Path:
 # -- fitadvisor under a memory cap -------------------------------------------------------------------
 
 
-def _cap_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+NOBODY = 65534  # the uid a root test run drops to, where a case needs an ordinary user
 
 
-def run_capped(args: list[str], deadline: float, env: dict | None = None, stdin: bytes | None = None):
+def _limits(file_size: int | None, as_user: int | None):
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+        if file_size is not None:  # a full disk, as the process sees it: writes past this fail with EFBIG
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
+        if as_user is not None and os.geteuid() == 0:
+            os.setgid(as_user)
+            os.setuid(as_user)
+
+    return apply
+
+
+def run_capped(args: list[str], deadline: float, env: dict | None = None, cwd: Path | None = None,
+               file_size: int | None = None, as_user: int | None = None):
     """`fitadvisor ARGS` in a subprocess under the 3 GiB cap; (exit code, stdout, stderr, seconds).
 
-    A run past `deadline` fails the test with what it printed so far."""
+    `file_size` caps each file it writes (a full disk); `as_user` runs it as that uid when the tests
+    run as root. A run past `deadline` fails the test with what it printed so far."""
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-c", "from fitadvisor.cli import main; main()", *args],
-        input=stdin, capture_output=True, timeout=deadline, preexec_fn=_cap_memory,
+        capture_output=True, timeout=deadline, preexec_fn=_limits(file_size, as_user), cwd=cwd,
         env={**os.environ, "NO_COLOR": "1", **(env or {})},
     )
     return done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace"), time.monotonic() - started

@@ -183,22 +183,25 @@ def with_block(text: str, alias_name: str, definition: str) -> tuple[str, str]:
 def install(rc_file: Path, alias_name: str, definition: str, dry_run: bool = False) -> Installed:
     """Put the alias into `rc_file` inside its marked block: idempotent, backed up, atomic.
 
-    A symlinked rc file (dotfile managers) is followed, so the link stays a link. A read-only rc file is
-    left alone: its owner made it so.
+    A symlinked rc file (dotfile managers) is followed, so the link stays a link; a hard-linked one is
+    rewritten in place, so its links stay one file; owner, group and mode are kept. Only a regular file
+    is written (a FIFO, device or directory is refused at once). A read-only rc file is left alone: its
+    owner made it so. Concurrent installs wait for each other, so none loses another's block.
     """
-    from fitadvisor.files import atomic_write, backup, read_text
+    from fitadvisor.files import locked, read_regular, replace_file
 
     target = Path(os.path.realpath(rc_file.expanduser()))
     try:
-        old = read_text(target)
-        new, action = with_block(old or "", alias_name, definition)
-        if dry_run or action == "unchanged":
-            return Installed(target, action)
-        if old is not None and not os.stat(target).st_mode & 0o222:
-            raise PermissionError(13, "the file is read-only")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        saved = backup(target) if old is not None else None
-        atomic_write(target, new)
+        if not dry_run:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        with locked(target):
+            old, info = read_regular(target)
+            new, action = with_block(old or "", alias_name, definition)
+            if dry_run or action == "unchanged":
+                return Installed(target, action)
+            if info is not None and not info.st_mode & 0o222:
+                raise PermissionError(13, "the file is read-only")
+            saved = replace_file(target, new, old, info)
     except OSError as error:
         reason = error.strerror or str(error)
         raise FitAdvisorError(

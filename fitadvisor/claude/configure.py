@@ -181,17 +181,17 @@ class Written:
 
 def write_modelfile(plan: Plan) -> Written:
     """Write the Modelfile atomically; a different file already there is backed up first, never lost."""
-    from fitadvisor.files import atomic_write, backup, read_text
+    from fitadvisor.files import locked, read_regular, replace_file
 
     path = plan.modelfile
     if not path.parent.is_dir():
         raise FitAdvisorError(f"directory {path.parent} does not exist: create it or pick another with --dir")
     try:
-        old = read_text(path)
-        if old == plan.modelfile_text:
-            return Written(path, "unchanged")
-        saved = backup(path) if old is not None else None
-        atomic_write(path, plan.modelfile_text)
+        with locked(path):
+            old, info = read_regular(path)
+            if old == plan.modelfile_text:
+                return Written(path, "unchanged")
+            saved = replace_file(path, plan.modelfile_text, old, info)
     except OSError as error:
         raise FitAdvisorError(f"cannot write {path} ({error.strerror or error}); nothing was changed: pick another --dir") from None
     return Written(path, "replaced" if old is not None else "written", saved)
