@@ -10,12 +10,14 @@ import ggufs
 import pytest
 from hostile import (
     ARRAY,
+    STRING,
     U64,
     RawServer,
     assert_clean_failure,
     chunked_forever,
     gguf,
     gguf_kv,
+    gguf_string,
     gzip_bomb,
     gzip_route,
     json_route,
@@ -25,7 +27,7 @@ from hostile import (
     trickle,
 )
 
-from fitadvisor.models.gguf import MAX_HEADER, READ_AHEAD
+from fitadvisor.models.gguf import MAX_HEADER, MAX_STRING, READ_AHEAD
 from fitadvisor.ollama.client import Client, MalformedAnswer, OllamaError, OllamaUnreachable
 
 VERSION = json_route({"version": "0.14.0"})
@@ -201,21 +203,29 @@ def test_gzip_bomb_manifest_is_cut(bomb):
 
 
 def test_registry_never_asks_past_the_header_budget(tmp_path, registry):
-    """A header that claims a 2 GiB array: fitadvisor refuses it without asking for those bytes."""
-    huge = gguf_kv("tokenizer.ggml.scores", ARRAY, struct.pack("<IQ", U64, 1 << 23) + bytes(64))
-    claims = gguf(llama_keys() + [huge] * 32)  # 32 arrays of 64 MiB each
-    blob = tmp_path / "blob"
-    blob.write_bytes(claims)
-    with open(blob, "r+b") as file:
-        file.truncate(3 << 30)  # a 3 GB model, sparse on disk
-    digest = ggufs.digest_of("claims")
-    registry.blobs[digest] = blob
-    registry.manifests["someone/big:latest"] = ggufs.manifest([(ggufs.MODEL_MEDIA, digest, 3 << 30)])
+    """Headers that claim 2 GiB (one array, or strings that add up): refused without asking for those bytes."""
+    huge = gguf(llama_keys() + [gguf_kv("x", ARRAY, struct.pack("<IQ", U64, 1 << 28))])
+    long = gguf(llama_keys() + [gguf_kv(f"s{i}", STRING, gguf_string(bytes(MAX_STRING))) for i in range(17)])
+    publish_raw(registry, tmp_path, "someone/huge:latest", huge)
+    publish_raw(registry, tmp_path, "someone/big:latest", long)
+    code, _, err, _ = run_capped(["estimate", "someone/huge"], 30)
+    assert_clean_failure(code, err, "an array of 268435456 elements")
     code, _, err, _ = run_capped(["estimate", "someone/big"], 30)
     assert_clean_failure(code, err, "a header larger than 64 MiB")
     ends = [int(s.range.split("-")[1]) for s in registry.served if s.range]
     assert ends and max(ends) < MAX_HEADER + READ_AHEAD
-    assert registry.sent("/cdn/") <= MAX_HEADER + READ_AHEAD
+    assert registry.sent("/cdn/") <= MAX_HEADER + 2 * READ_AHEAD  # both models together
+
+
+def publish_raw(registry, directory, name: str, header: bytes) -> None:
+    """A model whose blob is `header` and then zeros, 3 GB in all (sparse on disk)."""
+    blob = directory / name.replace("/", "-")
+    blob.write_bytes(header)
+    with open(blob, "r+b") as file:
+        file.truncate(3 << 30)  # a 3 GB model, sparse on disk
+    digest = ggufs.digest_of(name)
+    registry.blobs[digest] = blob
+    registry.manifests[name] = ggufs.manifest([(ggufs.MODEL_MEDIA, digest, 3 << 30)])
 
 
 def test_a_damaged_cached_header_is_fetched_again(tmp_path, registry):
