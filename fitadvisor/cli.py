@@ -26,6 +26,7 @@ COMMANDS = {
     "doctor": "Check the Ollama and Claude Code setup and explain each finding.",
     "verify": "Load a model in Ollama and compare the real size, context and tool calls with the estimate.",
     "calibration": "List the measurements fitadvisor stored from `verify`.",
+    "trial": "Run the real Claude Code against a model on the field notes' task and judge it.",
 }
 
 

@@ -32,3 +32,21 @@ def read_toml(name: str) -> dict:
 
 def read_template(name: str) -> str:
     return _folder("templates").joinpath(name).read_text(encoding="utf-8")
+
+
+def copy_data_tree(name: str, target: Path) -> None:
+    """Copy the folder `name` of `data/` (e.g. the trial's fixture repository) to `target`, which must not exist."""
+
+    def copy(source: Traversable, destination: Path) -> None:
+        destination.mkdir(parents=True)
+        for entry in source.iterdir():
+            if entry.is_dir():
+                if entry.name != "__pycache__":
+                    copy(entry, destination / entry.name)
+            else:
+                (destination / entry.name).write_bytes(entry.read_bytes())
+
+    source = _folder("data").joinpath(name)
+    if not source.is_dir():
+        raise FitAdvisorError(f"fitadvisor's data folder {name} is missing: reinstall fitadvisor")
+    copy(source, target)

@@ -81,3 +81,21 @@ def processor_label(total: int, on_gpu: int) -> str:
         return "Unknown"
     cpu = round((total - on_gpu) / total * 100)
     return f"{cpu}%/{100 - cpu}% CPU/GPU"
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """`30m`, `90s`, `1.5h`, `45` (seconds) -> seconds."""
+    match = _DURATION.match(str(text).lower())
+    seconds = float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)] if match else 0
+    if seconds <= 0:
+        raise FitAdvisorError(f"invalid duration {text!r}: use a time such as 30m, 90s or 1h")
+    return seconds
+
+
+def format_seconds(seconds: float) -> str:
+    """87 -> `1m 27s`, 42.5 -> `42s`, as the field notes quote run times."""
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes}m {rest:02d}s" if minutes else f"{rest}s"

@@ -154,7 +154,7 @@ def classify(content: list[dict], tools: list[dict]) -> tuple[str, str]:
         properties = set(schema.get("properties", {}))
         if not isinstance(arguments, dict):
             return "bad-arguments", f"called {name} with {json.dumps(arguments)}, which is not an object"
-        if _nested(arguments, properties):
+        if nested_arguments(arguments, properties):
             return "nested-arguments", f"called {name} with {json.dumps(arguments)[:200]}"
         missing = sorted(set(schema.get("required", [])) - set(arguments))
         invented = sorted(set(arguments) - properties)
@@ -163,12 +163,12 @@ def classify(content: list[dict], tools: list[dict]) -> tuple[str, str]:
             return "bad-arguments", f"called {name} with {json.dumps(arguments)[:200]}: {'; '.join(parts)}"
         return "ok", f"called {name} with {json.dumps(arguments)[:200]}"
     text = " ".join(str(block.get("text", "")) for block in content if block.get("type") == "text").strip()
-    if _narrated(text, known):
+    if narrated(text, known):
         return "narrated", f"wrote the call as text: {_snippet(text)}"
     return "no-tool-call", f"answered in text only: {_snippet(text)}" if text else "answered with nothing"
 
 
-def _nested(arguments: dict, properties: set[str]) -> bool:
+def nested_arguments(arguments: dict, properties: set[str]) -> bool:
     """`{"tool_name": "Read", "parameters": {...}}` instead of the parameters themselves."""
     keys = set(arguments) - properties
     return bool(keys & _NAME_KEYS) and any(isinstance(arguments.get(k), dict) for k in keys & _ARGUMENT_KEYS) or (
@@ -176,7 +176,7 @@ def _nested(arguments: dict, properties: set[str]) -> bool:
     )
 
 
-def _narrated(text: str, known: dict[str, dict]) -> bool:
+def narrated(text: str, known: dict[str, dict]) -> bool:
     if any(marker in text for marker in _NARRATION_MARKERS):
         return True
     for obj in _json_objects(text):

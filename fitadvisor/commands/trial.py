@@ -1,0 +1,96 @@
+"""`fitadvisor trial MODEL`: run the real Claude Code against an Ollama model on the field's task, and judge it."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from fitadvisor.commands.options import ctx_option, host_option, json_option
+from fitadvisor.errors import FitAdvisorError
+from fitadvisor.units import format_ctx, format_seconds, parse_duration
+
+COMPLETED = {"completed": "✅ Yes", "completed-lazy": "✅ Yes", "partial": "⚠️ Partial"}
+
+
+def run(models: list[str], ctx: int | None, task: str, timeout: float, host: str | None) -> list:
+    """One TrialResult (stored on this machine) or one error message per model, in order."""
+    from fitadvisor.flows.trial import trial
+    from fitadvisor.models import trials
+    from fitadvisor.ollama.client import Client
+
+    client = Client(host)
+    client.version()  # a server that is down is one error for the whole run
+    outcomes = []
+    for model in models:
+        try:
+            result = trial(client, model, ctx, task, timeout)
+        except FitAdvisorError as error:
+            if len(models) == 1:
+                raise
+            outcomes.append(f"{model}: {error}")
+            continue
+        trials.record(result.record())
+        outcomes.append(result)
+    return outcomes
+
+
+def table(outcomes: list) -> str:
+    """The field notes' results table: one row per model."""
+    rows = ["| Model | Context | Verdict | Completed | Facts | Hallucinated paths | Time | Interventions | Evidence |",
+            "|-------|---------|---------|-----------|-------|--------------------|------|---------------|----------|"]
+    for outcome in outcomes:
+        if isinstance(outcome, str):
+            model, _, error = outcome.partition(": ")
+            rows.append(f"| {model} | - | error | - | - | - | - | - | {_cell(error)} |")
+            continue
+        context = format_ctx(outcome.num_ctx) if outcome.num_ctx else "default"
+        invented = ", ".join(outcome.hallucinated_paths) or "none"
+        rows.append(
+            f"| {outcome.model} | {context} | {outcome.verdict} | {COMPLETED.get(outcome.verdict, '❌ No')} | "
+            f"{len(outcome.facts_found)}/{outcome.facts_total} | {_cell(invented)} | {format_seconds(outcome.seconds)} | "
+            f"{outcome.nudges} | {_cell(outcome.evidence)} |"
+        )
+    return "\n".join(rows)
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+@click.command("trial")
+@click.argument("model", required=False)
+@ctx_option(help="Run the model at this context: creates the derived model `apply` would (MODEL-64k). Default: the model's own.")
+@click.option("--task", type=click.Choice(["init"]), default="init", show_default=True,
+              help="The task: init is the field notes' /init (write CLAUDE.md for a repository it has never seen).")
+@click.option("--timeout", default="30m", show_default=True, metavar="DURATION",
+              help="Time limit per model, e.g. 30m, 90s, 1h; a run past it is stopped and reported.")
+@click.option("--models", metavar="MODEL[,MODEL...]", help="Try several models one after another and print the results table.")
+@host_option
+@json_option
+def command(model: str | None, ctx: int | None, task: str, timeout: str, models: str | None, host: str | None, as_json: bool) -> None:
+    """Run the real Claude Code against MODEL on the field notes' task (/init) and judge how it did.
+
+    Claude Code runs non-interactively in a scratch copy of a small fixture repository, with the alias's
+    environment and only the file tools; the run is graded (CLAUDE.md written, facts found, invented paths)
+    and classified as the field notes' verdicts are. Each verdict is stored on this machine, and
+    `fitadvisor recommend` uses it before the catalog's. Exits 1 when a model fails or a trial cannot run.
+
+    \b
+    Examples:  fitadvisor trial glm-4.7-flash --ctx 64k
+               fitadvisor trial --models devstral-small-2,qwen3-coder:30b --ctx 64k
+    """
+    names = [part.strip() for part in (models or "").split(",") if part.strip()] + ([model] if model else [])
+    if not names:
+        raise click.UsageError("name a model: fitadvisor trial MODEL, or --models a,b,c")
+    outcomes = run(list(dict.fromkeys(names)), ctx, task, parse_duration(timeout), host)
+    if as_json:
+        results = [o.to_dict() if not isinstance(o, str) else {"model": o.partition(": ")[0], "error": o.partition(": ")[2]}
+                   for o in outcomes]
+        click.echo(json.dumps(results[0] if len(names) == 1 else {"trials": results}, indent=2))
+    else:
+        click.echo(table(outcomes))
+        if len(outcomes) == 1:
+            click.echo(f"Verdict stored for `fitadvisor recommend`: {outcomes[0].verdict} ({outcomes[0].evidence}).")
+    if any(isinstance(o, str) or o.failure_kind for o in outcomes):
+        raise SystemExit(1)
