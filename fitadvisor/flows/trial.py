@@ -313,6 +313,7 @@ class Target:
     digest: str
     ollama_version: str
     host: str
+    tools: bool = True  # whether Ollama offers tool calling for it (else Claude Code cannot run at all)
 
 
 def prepare(client, model: str, num_ctx: int | None) -> Target:
@@ -330,7 +331,7 @@ def prepare(client, model: str, num_ctx: int | None) -> Target:
     digest = str(entry.get("digest") or "")
     capabilities = shown.get("capabilities")
     if isinstance(capabilities, list) and "tools" not in capabilities:
-        raise TrialError(f"{model} has no tool support in Ollama at {client.host}: Claude Code cannot drive it (no-tool-support)")
+        return Target(_full(model), model, num_ctx or 0, digest, version, client.host, tools=False)
     if num_ctx:
         run_as = derived_name(model, num_ctx)
         client.create(run_as, from_=model, parameters={"num_ctx": num_ctx})
@@ -353,6 +354,10 @@ def trial(client, model: str, num_ctx: int | None = None, task_name: str = "init
     claude = claude_executable()
     task = load_task(task_name)
     target = prepare(client, model, num_ctx)
+    if not target.tools:
+        evidence = f"Ollama {target.ollama_version} lists no tools capability for it, so it refuses Claude Code's every request"
+        return TrialResult(target.model, target.num_ctx, "no-tool-support", evidence, [], 0.0, False, [], len(task.facts), [],
+                           "", target.ollama_version, target.digest, 0, 0, 0)
     deadline = time.monotonic() + timeout
     started = time.monotonic()
     scratch = Path(tempfile.mkdtemp(prefix="fitadvisor-trial-"))
