@@ -139,12 +139,20 @@ def test_models_prints_the_field_notes_table(claude_on_path):
     assert stored == {("completed:latest", 65536, "completed"), ("narrates-tools:latest", 65536, "narrates-tools")}
 
 
-def test_a_local_trial_verdict_decides_in_recommend():
-    from fitadvisor.commands.recommend import run
+def _recommend(min_ctx=None, top=5, candidates=None, **machine):
+    from fitadvisor.flows.context import RunContext
+    from fitadvisor.flows.options import EngineOptions, MachineOptions
+    from fitadvisor.flows.recommend import recommend_models
 
-    args = dict(candidates="glm-4.7-flash,granite4:32b-a9b-h", memory="64GB", gpu_memory="24GB", chip="RTX 4090",
-                ollama_version="0.33.0", host="127.0.0.1:9")
-    before = run(**args)
+    context = RunContext("127.0.0.1:9", MachineOptions(**machine))
+    return recommend_models(context, EngineOptions(ollama_version="0.33.0"), min_ctx=min_ctx, top=top, candidates=candidates)
+
+
+def test_a_local_trial_verdict_decides_in_recommend():
+    def run():
+        return _recommend(candidates="glm-4.7-flash,granite4:32b-a9b-h", memory="64GB", gpu_memory="24GB", chip="RTX 4090")
+
+    before = run()
     assert before.pick.model == "granite4:32b-a9b-h"  # proven in the field, ahead of the untested one
     assert before.trial.model == "glm-4.7-flash:latest" and before.trial.command.startswith("fitadvisor trial glm-4.7-flash")
     trials.record(trials.TrialRecord(
@@ -152,12 +160,12 @@ def test_a_local_trial_verdict_decides_in_recommend():
         tool_calls=["Glob", "Read", "Write"], seconds=600.0, claude_md_written=True, facts_found=["test command"],
         hallucinated_paths=[], claude_code_version="2.1.332", ollama_version="0.33.0", tried_at="2026-12-02T19:00:00+00:00",
     ))
-    after = run(**args)
+    after = run()
     assert after.pick.model == "glm-4.7-flash:latest" and "your trial, 2026-12-02" in after.pick.reason  # competes on its score
     assert any("your trial of 2026-12-02" in note for note in after.notes)
     trials.record(trials.TrialRecord(**{**trials.load().records[0].__dict__, "verdict": "invents-tools", "num_ctx": 131072,
                                           "tried_at": "2026-12-02T20:00:00+00:00"}))
-    failed = run(**args)
+    failed = run()
     assert failed.pick.model == "granite4:32b-a9b-h"
     (excluded,) = [e for e in failed.excluded if e.model == "glm-4.7-flash:latest"]
     assert excluded.failure_kind == "invents-tools" and "your trial" in excluded.reason
@@ -169,10 +177,9 @@ def test_a_local_trial_verdict_decides_in_recommend():
     {"memory": "16GB", "chip": "Apple M2", "min_ctx": 32 * 1024},
 ])
 def test_no_field_failure_is_recommended_or_hinted_on_any_profile(profile):
-    from fitadvisor.commands.recommend import run
     from fitadvisor.models import catalog, verdicts
 
-    advice = run(top=None, ollama_version="0.33.0", host="127.0.0.1:9", **profile)
+    advice = _recommend(top=None, **profile)
     failed = {m.reference for m in catalog.load() if verdicts.is_failure(m.agentic)}
     assert not failed & {p.model for p in advice.recommendations}
     assert failed <= {e.model for e in advice.excluded}

@@ -326,11 +326,8 @@ def prepare(client, model: str, num_ctx: int | None) -> Target:
         shown = client.show(model)
     except ModelNotFound:
         raise TrialError(f"{model} is not in Ollama at {client.host}: pull it first with `ollama pull {model}`") from None
-    listed = {str(m.get("name") or m.get("model")): m for m in client.tags()}
-    entry = listed.get(_full(model)) or listed.get(model) or {}
-    digest = str(entry.get("digest") or "")
-    capabilities = shown.get("capabilities")
-    if isinstance(capabilities, list) and "tools" not in capabilities:
+    digest = next((entry.digest for entry in client.tags() if entry.name in (model, _full(model))), "")
+    if shown.capabilities_known and "tools" not in shown.capabilities:
         return Target(_full(model), model, num_ctx or 0, digest, version, client.host, tools=False)
     if num_ctx:
         run_as = derived_name(model, num_ctx)
