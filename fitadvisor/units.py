@@ -58,6 +58,11 @@ def format_gb(size: float) -> str:
     return f"{int(size / 1e3)} KB"
 
 
+def format_gb_fine(size: float) -> str:
+    """Decimal GB with one decimal, for budgets and loads that are compared: 16.4 GB vs 16.5 GB must show."""
+    return f"{size / 1e9:.1f} GB"
+
+
 def format_gib(size: float) -> str:
     """A machine's memory as it is sold and typed: `48 GiB`, `10.7 GiB` (binary units, said so)."""
     gib = size / GIB

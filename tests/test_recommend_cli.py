@@ -120,7 +120,7 @@ def test_planned_16gb_macbook_air_m2():
 def test_planned_128gb_m4_max_has_speeds_from_the_probed_bandwidth():
     data = recommend_json("--memory", "128GB", "--chip", "Apple M4 Max")
     pick = data["recommendations"][0]
-    assert pick["model"] == "devstral-small-2:24b" and pick["num_ctx"] >= 262144
+    assert pick["model"] == "devstral-small-2:24b" and pick["num_ctx"] >= 196608  # where a full context still decodes at 5+ tokens/s
     assert 0 < pick["tokens_per_second"]["low"] < pick["tokens_per_second"]["high"]
     assert pick["prompt_seconds"]["low"] < pick["prompt_seconds"]["high"]
 

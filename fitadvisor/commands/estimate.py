@@ -14,7 +14,7 @@ from fitadvisor.commands.options import (
     json_option,
     machine_options,
 )
-from fitadvisor.units import format_ctx, format_gb
+from fitadvisor.units import format_ctx, format_gb, format_gb_fine
 
 if TYPE_CHECKING:
     from fitadvisor.flows.options import EngineOptions, MachineOptions
@@ -37,9 +37,14 @@ def render(result: Estimate, speed: Speed | None = None) -> str:
     ]
     if result.measured_total_bytes is not None:
         lines.append(f"  measured       {format_gb(result.measured_total_bytes):>8}   (by `fitadvisor verify` on this machine)")
+    if len(result.gpus) > 1:
+        for index, share in enumerate(result.gpus):
+            lines.append(f"  GPU {index} {share.name}: {share.layers} layers, {format_gb_fine(share.bytes)} of its {format_gb_fine(share.budget_bytes)}")
+    if result.planned_for:
+        lines.append(f"Machine: {result.planned_for}. {result.budget.sentence}.")
     if result.fits is not None:
         if result.gpu_budget_bytes:
-            where = f"the GPU budget of {format_gb(result.gpu_budget_bytes)}"
+            where = f"the GPU budget of {format_gb_fine(result.gpu_budget_bytes)}"
             verdict = (
                 f"Fits fully on the GPU ({where})."
                 if result.fits
@@ -54,6 +59,7 @@ def render(result: Estimate, speed: Speed | None = None) -> str:
             f"  speed          {format_decode(speed)} tokens/s (first turn -> {ctx} filled); "
             f"{format_prompt_time(speed)} to read Claude Code's {opening_prompt_tokens() / 1000:.0f}K-token opening prompt"
         )
+    lines += [f"Warning: {warning}" for warning in result.warnings]
     lines += [f"Note: {note}" for note in result.notes + list(speed.notes if speed else ())]
     if result.source_detail:
         lines.append(f"Source: {result.source_detail}")

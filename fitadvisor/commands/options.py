@@ -61,12 +61,21 @@ server_engine_options = _grouped("engine", EngineOptions, [
     click.option("--parallel", type=click.IntRange(min=1), help="The server's OLLAMA_NUM_PARALLEL (default: this shell's)."),
 ])
 
-# --memory, --gpu-memory, --chip: plan for another machine instead of this one, as `machine: MachineOptions`.
+# Plan for another machine instead of this one, as `machine: MachineOptions`. Sizes typed are as sold
+# (48GB means 48 GiB); a machine's memory prints in GiB, a model's sizes in decimal GB as `ollama ps` prints them.
 machine_options = _grouped("machine", MachineOptions, [
-    click.option("--memory", metavar="SIZE", help="Plan for this much RAM, as sold: 48GB means 48 GiB."),
-    click.option("--gpu-memory", metavar="SIZE", help="Plan for a discrete GPU with this much VRAM, e.g. 24GB."),
-    click.option("--chip", metavar="NAME", help='Plan for this chip: an Apple chip such as "Apple M4 Pro" (unified memory), '
-                 'or a GPU such as "RTX 4090" with --gpu-memory.'),
+    click.option("--memory", metavar="SIZE", help="Plan for this much RAM, as sold: 48GB means 48 GiB (printed as 48 GiB; "
+                 "model sizes print in decimal GB, as `ollama ps` prints them)."),
+    click.option("--gpu-memory", metavar="SIZE[,SIZE...]", multiple=True,
+                 help="Plan for GPUs with this much VRAM each, as sold: 24GB, or 24GB,24GB for two (repeatable)."),
+    click.option("--gpus", metavar="LIST", help='Plan for these GPUs by name: "2x RTX 3090", "RTX 4090 + RTX 4060 Ti 16GB", '
+                 'or "none" for a CPU-only machine.'),
+    click.option("--chip", metavar="NAME", help='Plan for this chip: an Apple chip ("Apple M4 Pro"), a unified-memory machine '
+                 '(GB10, "Ryzen AI Max+ 395") or a GPU of data/hardware.toml ("RTX 4090").'),
+    click.option("--wired-limit", metavar="SIZE", help="Plan a Mac with its GPU limit raised to SIZE "
+                 "(sudo sysctl iogpu.wired_limit_mb=N), e.g. 42GB."),
+    click.option("--ram-bandwidth", type=click.FloatRange(min=1, max=10000), metavar="GB/S",
+                 help="RAM bandwidth of the planned machine in GB/s, e.g. 89.6 for dual-channel DDR5-5600."),
 ])
 
 

@@ -9,22 +9,23 @@ import click
 from typing import TYPE_CHECKING
 
 from fitadvisor.commands.options import json_option, machine_options
-from fitadvisor.units import format_gb
+from fitadvisor.units import format_gb, format_gib
 
 if TYPE_CHECKING:
     from fitadvisor.flows.options import MachineOptions
 
 
-def run(machine: MachineOptions) -> dict:
-    """The probe's JSON: the Hardware plus the GPU budget the newest modelled Ollama release leaves a model."""
+def run(machine: MachineOptions, ollama_version: str | None = None) -> dict:
+    """The probe's JSON: the Hardware plus the budget a release (by default the newest modelled) leaves a model."""
     from fitadvisor.flows.context import RunContext
+    from fitadvisor.memory.budget import budget
     from fitadvisor.memory.releases import Release
 
-    release = Release.of(None)
+    release = Release.of(ollama_version)
     hardware = RunContext(machine=machine).hardware
-    data = hardware.to_dict(release.gpu_reserve_bytes, release.metal_reserve_bytes)
-    data["ollama_version"] = release.label
-    return data
+    plan = budget(hardware, release)
+    return {**hardware.to_dict(), "gpu_budget_bytes": plan.bytes, "budget": plan.to_dict(), "budget_sentence": plan.sentence,
+            "ollama_version": release.label}
 
 
 def render(data: dict) -> str:
@@ -32,36 +33,37 @@ def render(data: dict) -> str:
     cores = f", {cpu['cores']} cores / {cpu['threads']} threads" if cpu["cores"] else ""
     flags = f" [{' '.join(cpu['flags'])}]" if cpu["flags"] else ""
     lines = [
+        f"Machine        {data['planned_for']}",
         f"OS             {data['os']}" + (f" ({data['chip']})" if data["chip"] else ""),
         f"CPU            {cpu['name']}{cores}{flags}",
-        f"Memory         {format_gb(data['memory_bytes'])}, {format_gb(data['available_memory_bytes'])} available"
+        f"Memory         {format_gib(data['memory_bytes'])}, {format_gib(data['available_memory_bytes'])} available"
         + (" (unified: CPU and GPU share it)" if data["unified_memory"] else ""),
     ]
-    for gpu in data["gpus"]:
-        free = f", {format_gb(gpu['free_bytes'])} free" if gpu["free_bytes"] is not None else ""
-        lines.append(f"GPU            {gpu['name']} ({gpu['library'] or gpu['vendor']}): {format_gb(gpu['memory_bytes'])}{free}")
+    for index, gpu in enumerate(data["gpus"]):
+        free = f", {format_gib(gpu['free_bytes'])} free" if gpu["free_bytes"] is not None else ""
+        share = f" (budget {format_gb(data['budget']['per_gpu_bytes'][index])})" if len(data["gpus"]) > 1 else ""
+        lines.append(f"GPU {index:<11}{gpu['name']} ({gpu['library'] or gpu['vendor']}): {format_gib(gpu['memory_bytes'])}{free}{share}")
     if not data["gpus"]:
         lines.append("GPU            none that Ollama can use: models run on the CPU")
-    else:
-        overhead = " and OLLAMA_GPU_OVERHEAD" if data["gpu_overhead_bytes"] else ""
-        lines.append(
-            f"GPU budget     {format_gb(data['gpu_budget_bytes'])} for a model (Ollama {data['ollama_version']}, after its reserve{overhead})"
-        )
+    overhead = " (less OLLAMA_GPU_OVERHEAD on each GPU)" if data["gpu_overhead_bytes"] else ""
+    lines.append(f"Budget         {data['budget_sentence']}{overhead}")
     bandwidth = data["memory_bandwidth_gbs"]
     lines.append(f"Bandwidth      {f'{bandwidth:g} GB/s' if bandwidth else 'unknown'}")
+    lines.append("Units          memory as sold, in GiB (48GB typed = 48 GiB); model sizes and budgets in decimal GB, as `ollama ps` prints them")
     lines += [f"Note: {note}" for note in data["notes"]]
     return "\n".join(lines)
 
 
 @click.command("probe")
 @machine_options
+@click.option("--ollama-version", metavar="X.Y.Z", help="The Ollama release whose reserve the budget leaves (default: the newest modelled).")
 @json_option
-def command(as_json: bool, machine: MachineOptions) -> None:
+def command(as_json: bool, machine: MachineOptions, ollama_version: str | None) -> None:
     """Show the machine as Ollama sees it: RAM, GPUs, the GPU budget, memory bandwidth.
 
     \b
     Examples:  fitadvisor probe
                fitadvisor probe --memory 48GB --chip "Apple M4 Pro" --json
     """
-    data = run(machine)
+    data = run(machine, ollama_version)
     click.echo(json.dumps(data, indent=2) if as_json else render(data))

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 def to_json(advice: Advice) -> dict:
     pick = advice.pick
     return {
-        "hardware": advice.hardware.to_dict(advice.release.gpu_reserve_bytes, advice.release.metal_reserve_bytes),
+        "hardware": {**advice.hardware.to_dict(), "gpu_budget_bytes": advice.budget.bytes},
         "recommendations": [p.to_dict() for p in advice.recommendations],
         "excluded": [e.to_dict() for e in advice.excluded],
         "ollama_version": advice.release.label,

@@ -46,11 +46,30 @@ class RunContext:
 
     @cached_property
     def hardware(self) -> Hardware:
-        """This machine as probed, or the one --memory/--gpu-memory/--chip describe."""
-        from fitadvisor.hardware.probe import detect
+        """This machine as probed, or the one the options describe; for another --host, never this machine:
+        the one described, else what its Ollama reveals (the GPU memory its loaded models fill)."""
+        from dataclasses import replace
 
-        machine = self.machine
-        return detect(memory=machine.memory, gpu_memory=machine.gpu_memory, chip=machine.chip)
+        from fitadvisor.hardware import described
+        from fitadvisor.hardware.probe import describe_or_detect
+
+        host = self.client.host
+        if described.is_this_machine(host):
+            hardware = describe_or_detect(self.machine)
+            return hardware if self.machine.this_machine else replace(hardware, planned_for="the described machine")
+        if self.machine.this_machine:
+            from fitadvisor.ollama.client import OllamaError, OllamaUnreachable
+
+            try:
+                loaded = [(model.name, model.size, model.size_vram) for model in self.client.ps()]
+            except (OllamaError, OllamaUnreachable):  # nothing to learn from
+                loaded = []
+            return replace(described.seen_through_server(host, loaded), planned_for=f"the machine at {host}, as its Ollama shows it")
+        hardware = describe_or_detect(self.machine)
+        notes = hardware.notes
+        if self.machine.memory is None and not hardware.unified_memory:
+            notes += (f"no --memory given: the machine at {host} is assumed to have this machine's RAM",)
+        return replace(hardware, planned_for=f"the machine at {host}, as described", notes=notes)
 
     @cached_property
     def server_version(self) -> str | None:

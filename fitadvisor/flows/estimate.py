@@ -28,6 +28,7 @@ def estimate_model(
     from fitadvisor.memory import calibration
     from fitadvisor.memory.estimate import estimate
     from fitadvisor.models.resolve import resolve_model
+    from fitadvisor.recommend.rank import short_context_warning
 
     engine = engine or EngineOptions()
     resolved = resolved or resolve_model(model, run.client)
@@ -43,6 +44,9 @@ def estimate_model(
         if store.problem:
             result.notes.append(store.problem)
         calibration.apply_measurement(result, model, settings, hardware, store)
+    warning = short_context_warning(result.num_ctx)
+    if warning:
+        result.warnings.append(warning)
     return result
 
 

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fitadvisor.hardware.described import Description
 
-@dataclass(frozen=True)
-class MachineOptions:
-    """--memory, --gpu-memory, --chip: the machine to plan for; all None means this machine, as probed."""
 
-    memory: str | None = None
-    gpu_memory: str | None = None
-    chip: str | None = None
-
-    @property
-    def this_machine(self) -> bool:
-        """True when nothing describes another machine, so what `verify` measured here applies."""
-        return self.memory is None and self.gpu_memory is None and self.chip is None
+# --memory, --gpu-memory, --gpus, --chip, --wired-limit, --ram-bandwidth: the machine to plan for; nothing
+# given means this machine, as probed.
+MachineOptions = Description
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,18 @@ class Description:
     wired_limit: str | None = None
     ram_bandwidth: float | None = None
 
+    def __post_init__(self) -> None:
+        if isinstance(self.gpu_memory, str):  # one --gpu-memory given in code as a plain string
+            object.__setattr__(self, "gpu_memory", (self.gpu_memory,))
+
     @property
     def given(self) -> bool:
         return any((self.memory, self.gpu_memory, self.gpus, self.chip, self.wired_limit, self.ram_bandwidth))
+
+    @property
+    def this_machine(self) -> bool:
+        """True when nothing describes another machine, so what `verify` measured here applies."""
+        return not self.given
 
     def gpu_sizes(self) -> list[int]:
         """Every --gpu-memory size, in order: `--gpu-memory 24GB,24GB` and a repeated option both list two GPUs."""
@@ -272,3 +281,41 @@ def gpu_summary(gpus: list[Gpu] | tuple[Gpu, ...]) -> str:
         label = name if "GiB" in name else f"{name} ({format_gib(size)})"
         parts.append(f"{count}x {label}" if count > 1 else label)
     return " + ".join(parts)
+
+
+def is_this_machine(host_url: str) -> bool:
+    """Whether an Ollama URL points at this machine: a loopback or unspecified address, or its own name."""
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+
+    name = (urlsplit(host_url).hostname or "").lower()
+    if name in ("localhost", socket.gethostname().lower()):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def seen_through_server(host_url: str, loaded: list[tuple[str, int, int]]) -> Hardware:
+    """Another machine known only by what its Ollama shows: the GPU memory its loaded models fill.
+
+    `loaded` is /api/ps as (model, size, size_vram). That is a floor, not the machine: fitadvisor
+    plans with at least that much GPU memory and says so.
+    """
+    on_gpu = sum(size_vram for _, _, size_vram in loaded)
+    if not on_gpu:
+        raise FitAdvisorError(
+            f"{host_url} is another machine, which fitadvisor cannot probe, and its Ollama shows no model loaded on a GPU "
+            "to learn from: describe it with --gpus (e.g. \"2x RTX 3090\"), --gpu-memory, --memory or --chip"
+        )
+    models = ", ".join(name for name, _, size_vram in loaded if size_vram)
+    total = sum(size for _, size, _ in loaded)
+    notes = [
+        f"planned for the machine at {host_url}, known only by what its Ollama shows: {format_gib(on_gpu)} of GPU memory "
+        f"in use by {models}; it has at least that much (describe it with --gpus or --chip for a full plan)"
+    ]
+    gpu = Gpu("unknown", f"GPU of {host_url} (at least {format_gib(on_gpu)})", on_gpu, None, "cuda")
+    return assemble("linux", None, Cpu("unknown", 0, 0), max(total, on_gpu), max(total, on_gpu), False, [gpu], None, notes)

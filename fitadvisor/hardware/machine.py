@@ -40,6 +40,7 @@ class Hardware:
     gpu_overhead_bytes: int = 0  # OLLAMA_GPU_OVERHEAD, reserved on every GPU
     ram_bandwidth_gbs: float | None = None  # of system RAM, what layers left on the CPU are read from
     notes: tuple[str, ...] = field(default=())
+    planned_for: str = "this machine"  # which machine a plan is for: this one, a described one, another host's
 
     @property
     def gpu_total_bytes(self) -> int:
@@ -62,8 +63,8 @@ class Hardware:
         """Memory Ollama may fill on all GPUs together."""
         return sum(self.gpu_budgets(reserve_per_gpu, metal_reserve))
 
-    def to_dict(self, reserve_per_gpu: int, metal_reserve: int | None = None) -> dict:
-        """The JSON shape of `fitadvisor probe --json`, with the budget for the given reserves."""
+    def to_dict(self) -> dict:
+        """The JSON shape of `fitadvisor probe --json` (the budget, which depends on the release, is added by the caller)."""
         return {
             "os": self.os,
             "chip": self.chip,
@@ -79,8 +80,8 @@ class Hardware:
                 for gpu in self.gpus
             ],
             "gpu_overhead_bytes": self.gpu_overhead_bytes,
-            "gpu_budget_bytes": self.gpu_budget_bytes(reserve_per_gpu, metal_reserve),
             "memory_bandwidth_gbs": self.memory_bandwidth_gbs,
             "ram_bandwidth_gbs": self.ram_bandwidth_gbs,
             "notes": list(self.notes),
+            "planned_for": self.planned_for,
         }

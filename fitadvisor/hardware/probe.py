@@ -7,13 +7,17 @@ output: what cannot be read becomes "unknown" with a note in `Hardware.notes`.
 from __future__ import annotations
 
 import platform
+from typing import TYPE_CHECKING
 
 from fitadvisor.hardware.machine import Hardware
+
+if TYPE_CHECKING:
+    from fitadvisor.hardware.described import Description
 
 
 def detect(
     memory: str | None = None,
-    gpu_memory: str | tuple[str, ...] | None = None,
+    gpu_memory: str | tuple[str, ...] = (),
     chip: str | None = None,
     gpus: str | None = None,
     wired_limit: str | None = None,
@@ -22,13 +26,10 @@ def detect(
     """This machine, or the machine the description names (--memory, --gpu-memory, --gpus, --chip, ...)."""
     from fitadvisor.hardware.described import Description
 
-    if isinstance(gpu_memory, str):
-        gpu_memory = (gpu_memory,)
-    description = Description(memory, tuple(gpu_memory or ()), gpus, chip, wired_limit, ram_bandwidth)
-    return describe_or_detect(description)
+    return describe_or_detect(Description(memory, gpu_memory, gpus, chip, wired_limit, ram_bandwidth))
 
 
-def describe_or_detect(description) -> Hardware:
+def describe_or_detect(description: Description) -> Hardware:
     """The described machine, probing this one only for what the description leaves out."""
     from fitadvisor.hardware.described import describe
 

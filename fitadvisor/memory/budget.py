@@ -11,7 +11,7 @@ from functools import lru_cache
 from fitadvisor.datafiles import read_toml
 from fitadvisor.hardware.machine import Hardware
 from fitadvisor.memory.releases import Release
-from fitadvisor.units import GIB, format_gb
+from fitadvisor.units import GIB, format_gb_fine
 
 
 @lru_cache(maxsize=1)
@@ -44,8 +44,8 @@ class Budget:
         where = "after Ollama's reserve" if self.per_gpu else "RAM less the share the OS keeps"
         gpus = f" over {len(self.per_gpu)} GPUs" if len(self.per_gpu) > 1 else ""
         return (
-            f"{self.label} {format_gb(self.bytes)}{gpus} (Ollama {self.release}, {where}); plans fill at most "
-            f"{format_gb(self.plan_bytes)}, keeping {self.margin:.1%} for the estimate's measured error"
+            f"{self.label} {format_gb_fine(self.bytes)}{gpus} (Ollama {self.release}, {where}); plans fill at most "
+            f"{format_gb_fine(self.plan_bytes)}, keeping {self.margin:.1%} for the estimate's measured error"
         )
 
     def to_dict(self) -> dict:

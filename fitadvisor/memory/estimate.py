@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.hardware.machine import Hardware
-from fitadvisor.memory.budget import budget
+from fitadvisor.memory.budget import Budget, budget
 from fitadvisor.memory.placement import GpuShare, Layout, place_before_llama_server, place_llama_server
 from fitadvisor.memory.releases import (
     KV_CACHE_BYTES,
@@ -75,6 +75,9 @@ class Estimate:
     measured_total_bytes: int | None = None  # what `fitadvisor verify` measured for these settings on this machine
     measured_speed: MeasuredSpeed | None = None  # and the speed it timed, if it did
     gpus: list[GpuShare] = field(default_factory=list)  # what each GPU holds
+    budget: Budget | None = None  # the machine's one budget (memory/budget.py)
+    planned_for: str | None = None  # which machine: this one, a described one, another host's
+    warnings: list[str] = field(default_factory=list)  # what a person must know before using this context
 
     @property
     def total_bytes(self) -> int:
@@ -118,6 +121,9 @@ class Estimate:
             "cpu_bytes": self.cpu_bytes,
             "processor": self.processor,
             "gpus": [share.to_dict() for share in self.gpus],
+            "budget": self.budget.to_dict() if self.budget else None,
+            "planned_for": self.planned_for,
+            "warnings": self.warnings,
             "fits": self.fits,
             "measured_total_bytes": self.measured_total_bytes,
             "notes": self.notes,
@@ -357,12 +363,13 @@ def _place(result: Estimate, arch: Architecture, hardware: Hardware, release: Re
     the dense weights and the cache on the GPUs, then brings experts back layer by layer while they fit.
     """
     total = result.total_bytes
+    result.budget, result.planned_for = budget(hardware, release), hardware.planned_for
     if not hardware.gpus:
         result.gpu_budget_bytes = 0
         result.cpu_bytes, result.gpu_bytes = total, 0
         result.fits = total <= hardware.available_memory_bytes
         return
-    gpus = list(zip(hardware.gpus, budget(hardware, release).per_gpu))
+    gpus = list(zip(hardware.gpus, result.budget.per_gpu))
     result.gpu_budget_bytes = sum(budget for _, budget in gpus)
     layout = Layout(
         arch.block_count, (result.weights_bytes + result.kv_cache_bytes) / arch.block_count, result.compute_bytes,

@@ -23,7 +23,7 @@ from fitadvisor.models import verdicts
 from fitadvisor.models.architecture import Architecture
 from fitadvisor.models.trials import TrialRecord
 from fitadvisor.speed.predict import Speed, format_decode, format_prompt_time, speed, weight_bytes_per_token
-from fitadvisor.units import GIB, KIB, format_ctx, parse_ctx
+from fitadvisor.units import GIB, KIB, format_ctx, format_gb_fine, parse_ctx
 
 # Contexts tried, in tokens (k = 1024); the trained length is tried too when it falls between them.
 CONTEXT_LADDER = tuple(k * KIB for k in (64, 96, 128, 160, 192, 256, 384, 512, 768, 1024))
@@ -218,9 +218,18 @@ def default_min_ctx() -> int:
     return parse_ctx(_policy()["claude_code"]["minimum_context"])
 
 
-def gb(size: float) -> str:
-    """Decimal GB with one decimal: budgets and loads are compared, so 16.4 vs 16.5 must show."""
-    return f"{size / 1e9:.1f} GB"
+def short_context_warning(num_ctx: int) -> str | None:
+    """Said wherever a context below Claude Code's minimum is estimated, configured or aliased."""
+    minimum = default_min_ctx()
+    if num_ctx >= minimum:
+        return None
+    return (
+        f"{format_ctx(num_ctx)} is below the {format_ctx(minimum)} Claude Code needs: its opening prompt alone is ~20K tokens, "
+        "and at 32K the field notes saw devstral-small-2 invent a bug to fix (use --ctx 64k or more)"
+    )
+
+
+gb = format_gb_fine  # budgets and loads are compared, so 16.4 vs 16.5 must show
 
 
 def ctx_argument(tokens: int) -> str:
@@ -278,9 +287,18 @@ def largest_fit(
         if result.loaded_bytes > allowed or not result.fits:
             limit = f"{format_ctx(ctx)} would need {gb(result.loaded_bytes)}"
             break
+        if best is not None and ctx > proven and _decodes_too_slowly(arch, result, hardware, settings.release):
+            limit = f"at {format_ctx(ctx)} a full context would decode below {SLOW_DECODE_TOKENS_PER_SECOND:g} tokens/s"
+            break
         best = result
     assert first is not None
     return best, first, limit
+
+
+def _decodes_too_slowly(arch: Architecture, result: Estimate, hardware: Hardware, release: Release) -> bool:
+    """Whether answering from a full context of this size falls below agentic speed (a usable speed beats more context)."""
+    full = speed(arch, result, hardware, release).full_context
+    return full is not None and full < SLOW_DECODE_TOKENS_PER_SECOND
 
 
 def exclusion_for_verdict(candidate: Candidate) -> Excluded | None:
