@@ -11,8 +11,10 @@ from fitadvisor.flows.options import AliasOptions, EngineOptions, MachineOptions
 from fitadvisor.units import parse_ctx
 
 
-def ctx_option(default: str | None = None, help: str = "Context size: 65536, 64k, 128K, 1m (k = 1024).", name: str = "--ctx"):
-    return click.option(name, "ctx", default=default, metavar="SIZE", help=help, callback=_to_ctx)
+def ctx_option(
+    default: str | None = None, help: str = "Context size: 65536, 64k, 128K, 1m (k = 1024).", name: str = "--ctx", dest: str = "ctx",
+):
+    return click.option(name, dest, default=default, metavar="SIZE", help=help, callback=_to_ctx)
 
 
 def _to_ctx(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:

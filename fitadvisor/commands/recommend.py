@@ -31,6 +31,9 @@ def to_json(advice: Advice) -> dict:
         "min_ctx": advice.min_ctx,
         "budget_bytes": advice.budget_bytes,
         "budget": advice.budget_label,
+        "budget_detail": advice.budget.to_dict(),
+        "planned_for": advice.hardware.planned_for,
+        "max_ctx": advice.max_ctx,
         "pick": pick.model if pick else None,
         "next_command": pick.next_command if pick else None,
         "warnings": advice.warnings,
@@ -46,9 +49,9 @@ def render(advice: Advice) -> str:
     from fitadvisor.speed.predict import format_decode, format_prompt_time, opening_prompt_tokens
 
     picks = advice.recommendations
+    upto = f" to {format_ctx(advice.max_ctx)}" if advice.max_ctx else " up"
     lines = [
-        f"Memory for the model: {gb(advice.budget_bytes)} {advice.budget_label}; Ollama {advice.release.label}; "
-        f"contexts from {format_ctx(advice.min_ctx)} up.",
+        f"Machine: {advice.hardware.planned_for}. {advice.budget.sentence}; contexts from {format_ctx(advice.min_ctx)}{upto}.",
         "",
     ]
     if picks:
@@ -89,6 +92,8 @@ def render(advice: Advice) -> str:
 
 @click.command("recommend")
 @ctx_option(name="--min-ctx", help="The least context to consider (default 64k, the least Claude Code works with in the field).")
+@ctx_option(name="--max-ctx", dest="max_ctx", help="The most context to consider, e.g. 128k (default: the model's trained length, "
+            "or where answering from a full context would fall below 5 tokens/s).")
 @click.option("--top", type=click.IntRange(min=1), default=5, show_default=True, help="How many models to list.")
 @click.option("--installed", is_flag=True, help="Only models the Ollama server already has.")
 @click.option("--candidates", metavar="MODEL[,MODEL...]", help="Only these models (catalog names or other Ollama references).")
@@ -97,7 +102,7 @@ def render(advice: Advice) -> str:
 @host_option
 @json_option
 def command(
-    ctx: int | None, top: int, installed: bool, candidates: str | None, engine: EngineOptions, machine: MachineOptions,
+    ctx: int | None, max_ctx: int | None, top: int, installed: bool, candidates: str | None, engine: EngineOptions, machine: MachineOptions,
     host: str | None, as_json: bool,
 ) -> None:
     """Pick the best agentic-coding model and context this machine can really run under Ollama.
@@ -110,5 +115,5 @@ def command(
     from fitadvisor.flows.context import RunContext
     from fitadvisor.flows.recommend import recommend_models
 
-    advice = recommend_models(RunContext(host, machine), engine, ctx, top, installed, candidates)
+    advice = recommend_models(RunContext(host, machine), engine, ctx, top, installed, candidates, max_ctx)
     click.echo(json.dumps(to_json(advice), indent=2) if as_json else render(advice))

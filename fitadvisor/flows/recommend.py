@@ -124,6 +124,7 @@ def recommend_models(
     top: int | None = 5,
     installed: bool = False,
     candidates: str | None = None,
+    max_ctx: int | None = None,
 ) -> Advice:
     """The Advice for the run's machine, with the server's installed models marked."""
     from fitadvisor.memory import calibration
@@ -153,7 +154,7 @@ def recommend_models(
             calibration.apply_measurement(result, result.model, settings, hardware, store)
 
     pool, trial_problem = judged_by_trials(pool)
-    advice = recommend(hardware, pool, settings, min_ctx=min_ctx, top=top, measured=measured)
+    advice = recommend(hardware, pool, settings, min_ctx=min_ctx, top=top, measured=measured, max_ctx=max_ctx)
     advice.excluded[:0] = excluded
     advice.notes.extend(server.notes)
     advice.notes += [problem for problem in (store and store.problem, trial_problem) if problem]

@@ -140,6 +140,8 @@ class Pick:
             **self.speed.to_dict(),
             "reason": self.reason,
             "cpu_bytes": self.estimate.cpu_bytes,
+            "gpus": [share.to_dict() for share in self.estimate.gpus],
+            "limit": self.limit,
             "budget_bytes": self.budget_bytes,
             "prompt_seconds": self.speed.prompt_seconds.to_dict(0) if self.speed.prompt_seconds else None,
             "agentic": self.candidate.agentic,
@@ -194,6 +196,7 @@ class Advice:
     notes: list[str] = field(default_factory=list)  # how the answer was reached
     hints: list[str] = field(default_factory=list)  # a setting that would give a better answer
     instead: str | None = None  # what would work better, when this machine cannot do it well
+    max_ctx: int | None = None  # --max-ctx, when given
     trial: TrialSuggestion | None = None  # an untested model worth a `fitadvisor trial`
 
     @property
@@ -366,7 +369,7 @@ def recommend(
     picks.sort(key=rank_key)
     for pick in picks:
         pick.verdict = _verdict(pick)
-    advice = Advice(hardware, release, min_ctx, budget, picks[:top] if top else picks, excluded)
+    advice = Advice(hardware, release, min_ctx, budget, picks[:top] if top else picks, excluded, max_ctx=max_ctx)
     _explain(advice, picks, too_big)
     if hint and settings.kv_cache_type == "f16":
         _quantized_cache_hint(advice, candidates, settings)
@@ -376,7 +379,7 @@ def recommend(
 def _quantized_cache_hint(advice: Advice, candidates: list[Candidate], settings: Settings) -> None:
     """Say so when a q8_0 KV cache (half the f16 size) would give a better pick: it is a server-wide setting."""
     quantized = replace(settings, kv_cache_type="q8_0", flash_attention="on")
-    alternative = recommend(advice.hardware, candidates, quantized, advice.min_ctx, top=1, hint=False).pick
+    alternative = recommend(advice.hardware, candidates, quantized, advice.min_ctx, top=1, hint=False, max_ctx=advice.max_ctx).pick
     if alternative is None or (advice.pick is not None and rank_key(alternative) >= rank_key(advice.pick)):
         return
     advice.hints.append(
