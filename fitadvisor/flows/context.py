@@ -48,14 +48,14 @@ class RunContext:
     def hardware(self) -> Hardware:
         """This machine as probed, or the one the options describe; for another --host, never this machine:
         the one described, else what its Ollama reveals (the GPU memory its loaded models fill)."""
-        from dataclasses import replace
+        from dataclasses import asdict, replace
 
         from fitadvisor.hardware import described
-        from fitadvisor.hardware.probe import describe_or_detect
+        from fitadvisor.hardware.probe import detect
 
         host = self.client.host
         if described.is_this_machine(host):
-            hardware = describe_or_detect(self.machine)
+            hardware = detect(**asdict(self.machine))
             return hardware if self.machine.this_machine else replace(hardware, planned_for="the described machine")
         if self.machine.this_machine:
             from fitadvisor.ollama.client import OllamaError, OllamaUnreachable
@@ -65,7 +65,7 @@ class RunContext:
             except (OllamaError, OllamaUnreachable):  # nothing to learn from
                 loaded = []
             return replace(described.seen_through_server(host, loaded), planned_for=f"the machine at {host}, as its Ollama shows it")
-        hardware = describe_or_detect(self.machine)
+        hardware = detect(**asdict(self.machine))
         notes = hardware.notes
         if self.machine.memory is None and not hardware.unified_memory:
             notes += (f"no --memory given: the machine at {host} is assumed to have this machine's RAM",)

@@ -33,8 +33,8 @@ class Description:
     ram_bandwidth: float | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.gpu_memory, str):  # one --gpu-memory given in code as a plain string
-            object.__setattr__(self, "gpu_memory", (self.gpu_memory,))
+        if not isinstance(self.gpu_memory, tuple):  # one size given in code as a plain string, or None
+            object.__setattr__(self, "gpu_memory", (self.gpu_memory,) if self.gpu_memory else ())
 
     @property
     def given(self) -> bool:

@@ -7,12 +7,8 @@ output: what cannot be read becomes "unknown" with a note in `Hardware.notes`.
 from __future__ import annotations
 
 import platform
-from typing import TYPE_CHECKING
 
 from fitadvisor.hardware.machine import Hardware
-
-if TYPE_CHECKING:
-    from fitadvisor.hardware.described import Description
 
 
 def detect(
@@ -24,18 +20,10 @@ def detect(
     ram_bandwidth: float | None = None,
 ) -> Hardware:
     """This machine, or the machine the description names (--memory, --gpu-memory, --gpus, --chip, ...)."""
-    from fitadvisor.hardware.described import Description
+    from fitadvisor.hardware.described import Description, describe
 
-    return describe_or_detect(Description(memory, gpu_memory, gpus, chip, wired_limit, ram_bandwidth))
-
-
-def describe_or_detect(description: Description) -> Hardware:
-    """The described machine, probing this one only for what the description leaves out."""
-    from fitadvisor.hardware.described import describe
-
-    if not description.given:
-        return detect_this_machine()
-    return describe(description, detect_this_machine)
+    description = Description(memory, gpu_memory, gpus, chip, wired_limit, ram_bandwidth)
+    return describe(description, detect_this_machine) if description.given else detect_this_machine()
 
 
 def detect_this_machine() -> Hardware:
