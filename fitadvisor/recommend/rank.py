@@ -290,7 +290,8 @@ def largest_fit(
         if result.loaded_bytes > allowed or not result.fits:
             limit = f"{format_ctx(ctx)} would need {gb(result.loaded_bytes)}"
             break
-        if best is not None and ctx > proven and _decodes_too_slowly(arch, result, hardware, settings.release):
+        compacts = best is not None and best.num_ctx >= _policy()["claude_code"]["compaction_minimum_tokens"]
+        if compacts and ctx > proven and _decodes_too_slowly(arch, result, hardware, settings.release):
             limit = f"at {format_ctx(ctx)} a full context would decode below {SLOW_DECODE_TOKENS_PER_SECOND:g} tokens/s"
             break
         best = result
@@ -299,7 +300,8 @@ def largest_fit(
 
 
 def _decodes_too_slowly(arch: Architecture, result: Estimate, hardware: Hardware, release: Release) -> bool:
-    """Whether answering from a full context of this size falls below agentic speed (a usable speed beats more context)."""
+    """Whether answering from a full context of this size falls below agentic speed: once the context lets Claude Code
+    compact, a usable speed beats more context."""
     full = speed(arch, result, hardware, release).full_context
     return full is not None and full < SLOW_DECODE_TOKENS_PER_SECOND
 
