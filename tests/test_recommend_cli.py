@@ -113,7 +113,8 @@ def recommend_json(*args):
 
 def test_planned_16gb_macbook_air_m2():
     data = recommend_json("--memory", "16GB", "--chip", "Apple M2")
-    assert data["recommendations"] == [] and data["pick"] is None
+    # Nothing proven in Claude Code fits: at most untested models under the capability floor (qwen3.5:9b).
+    assert all(r["agentic"] == "untested" and r["below_capability_floor"] for r in data["recommendations"])
     assert "devstral-small-2:24b" in data["instead"] and data["hints"]
 
 
