@@ -96,6 +96,9 @@ class FakeOllama:
         self.mode_paths: set[str] | None = None  # the paths `mode` applies to; None: all of them
         self.hang_seconds = 3.0
         self.load_seconds = 0.0  # how long loading a model takes (generate, chat, messages)
+        # The rates the runner reports in an answer's metrics (eval_count / eval_duration, prompt_eval_*).
+        self.decode_tokens_per_second = 40.0
+        self.prompt_tokens_per_second = 800.0
         self.errors: dict[str, tuple[int, str]] = {}  # path -> (status, message) answered as Ollama's error body
         self.registry: dict[str, FakeModel] = {}  # what /api/pull can fetch
         self._script_lock = threading.Lock()
@@ -315,18 +318,33 @@ def _handler(fake: FakeOllama):
             fake.loaded[_full(model.name)] = ctx
             return model
 
+        def _metrics(self, body, prompt_chars: int) -> dict:
+            """api/types.go Metrics (nanoseconds, v0.33.0-rc2): the prompt's tokens (characters / 4) and up to
+            num_predict generated ones, at the stand-in's rates; a stream's final line or the whole answer."""
+            prompt = max(1, prompt_chars // 4)
+            generated = (body.get("options") or {}).get("num_predict") or 16
+            prompt_ns = int(prompt / fake.prompt_tokens_per_second * 1e9)
+            eval_ns = int(generated / fake.decode_tokens_per_second * 1e9)
+            return {"done": True, "done_reason": "length", "total_duration": 500_000 + prompt_ns + eval_ns,
+                    "load_duration": 500_000, "prompt_eval_count": prompt, "prompt_eval_duration": prompt_ns,
+                    "eval_count": generated, "eval_duration": eval_ns}
+
         def generate(self, body):
             model = self._load(body)
-            if model:  # an empty prompt only loads the model: one final line
-                self._ndjson([{"model": model.name, "created_at": "2026-11-24T10:00:00Z", "response": "",
-                               "done": True, "done_reason": "load"}], body)
+            if not model:
+                return
+            head = {"model": model.name, "created_at": "2026-11-24T10:00:00Z"}
+            if not body.get("prompt"):  # an empty prompt only loads the model: one final line
+                return self._ndjson([{**head, "response": "", "done": True, "done_reason": "load"}], body)
+            self._ndjson([{**head, "response": "ok", "done": False},
+                          {**head, "response": "", **self._metrics(body, len(body["prompt"]))}], body)
 
         def chat(self, body):
             model = self._load(body)
             if model:
+                chars = sum(len(str(message.get("content", ""))) for message in body.get("messages") or [])
                 self._json(200, {"model": model.name, "created_at": "2026-11-24T10:00:00Z",
-                                 "message": {"role": "assistant", "content": "ok"}, "done": True, "done_reason": "stop",
-                                 "total_duration": 1000, "load_duration": 500, "prompt_eval_count": 10, "eval_count": 1})
+                                 "message": {"role": "assistant", "content": "ok"}, **self._metrics(body, chars)})
 
         def _anthropic_error(self, status: int, kind: str, message: str) -> None:
             self._json(status, {"type": "error", "error": {"type": kind, "message": message},

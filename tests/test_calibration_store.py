@@ -10,6 +10,9 @@ import pytest
 from fake_ollama import FakeModel
 from helpers_ollama import RTX_4090_BOX
 
+from fitadvisor.hardware.machine import Gpu
+from fitadvisor.units import GIB
+
 from fitadvisor.commands import estimate as estimate_command
 from fitadvisor.flows.context import RunContext
 from fitadvisor.flows.estimate import estimate_model
@@ -112,6 +115,41 @@ def test_estimate_uses_what_verify_measured(fake_ollama, monkeypatch):
     assert estimate("devstral-small-2", 65536, ollama_version="0.32.15", kv_cache="q8_0").measured_total_bytes is None
     assert estimate("devstral-small-2", 65536, ollama_version="0.31.0").measured_total_bytes is None
     assert estimate("devstral-small-2", 65536, ollama_version="0.32.15", gpu_memory="24GB").measured_total_bytes is None
+
+
+def test_estimate_and_recommend_show_the_speed_verify_timed(fake_ollama, monkeypatch):
+    """The stand-in's runner reports 37.5 tokens/s: after `verify`, that is the first turn's speed, marked measured."""
+    from click.testing import CliRunner
+
+    from fitadvisor.cli import cli
+    from fitadvisor.flows.estimate import estimate_with_speed
+    from fitadvisor.flows.recommend import recommend_models
+
+    card = Gpu("nvidia", "NVIDIA RTX 6000 Ada Generation", 48 * GIB, library="cuda")
+    box = replace(RTX_4090_BOX, gpus=(card,), memory_bandwidth_gbs=960.0)
+    monkeypatch.setattr("fitadvisor.hardware.probe.detect", lambda **_: box)
+    monkeypatch.setenv("OLLAMA_HOST", fake_ollama.url)
+    fake_ollama.version = "0.32.15"
+    fake_ollama.decode_tokens_per_second = 37.5
+    fake_ollama.add(FakeModel("devstral-small-2:latest", loaded_size=16_800_000_000))
+    engine = EngineOptions(ollama_version="0.32.15")
+    model = estimate_with_speed(RunContext(), "devstral-small-2", 65536, engine)[1]
+    assert model.source == "model"
+    verify(Client(fake_ollama.url), "devstral-small-2", 65536, serverenv.read({}), tools=False, hardware=box)
+
+    _, speed = estimate_with_speed(RunContext(), "devstral-small-2", 65536, engine)
+    assert speed.source == "measured" and speed.first_turn == pytest.approx(37.5, rel=1e-3)
+    assert speed.full_context == pytest.approx(37.5 * model.full_context / model.first_turn, rel=1e-3)
+    shown = CliRunner().invoke(cli, ["estimate", "devstral-small-2", "--ctx", "64k", "--ollama-version", "0.32.15"])
+    assert "38 -> " in shown.output and "(measured)" in shown.output
+    data = json.loads(CliRunner().invoke(cli, ["estimate", "devstral-small-2", "--ctx", "64k", "--ollama-version", "0.32.15", "--json"]).output)
+    assert data["speed_source"] == "measured" and data["decode_tokens_per_second"]["first_turn"] == 37.5
+    # wholly on the GPU at 64K as at the larger context recommend picks: the timed first turn applies there too
+    (pick,) = recommend_models(RunContext(fake_ollama.url), engine, candidates="devstral-small-2").recommendations
+    assert pick.num_ctx > 65536 and pick.estimate.cpu_bytes == 0
+    assert pick.speed.source == "measured" and pick.speed.first_turn == pytest.approx(37.5, rel=1e-3)
+    # another KV cache type was not timed: the model's own speed
+    assert estimate_with_speed(RunContext(), "devstral-small-2", 65536, EngineOptions(ollama_version="0.32.15", kv_cache="q8_0"))[1].source == "model"
 
 
 def test_estimate_survives_a_damaged_store(private_config_dir):

@@ -11,6 +11,7 @@ from helpers_ollama import CPU_ONLY_BOX, RTX_4090_BOX
 
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.claude.toolcheck import CHECK_TOOLS, VERDICTS, classify
+from fitadvisor.flows import verify as verify_flow
 from fitadvisor.flows.verify import verify
 from fitadvisor.memory import calibration
 from fitadvisor.ollama.client import (
@@ -20,7 +21,8 @@ from fitadvisor.ollama.client import (
     OllamaUnreachable,
 )
 from fitadvisor.ollama import server_env as serverenv
-from fitadvisor.ollama.responses import ShowInfo
+from fitadvisor.ollama.errors import MalformedAnswer
+from fitadvisor.ollama.responses import ShowInfo, Timings
 
 DEFAULT_ENV = serverenv.read({})
 
@@ -33,7 +35,7 @@ def test_measured_size_side_by_side_with_the_estimate(fake_ollama):
     fake_ollama.version = "0.32.15"
     fake_ollama.add(FakeModel("devstral-small-2:latest", loaded_size=17_500_000_000))
     report = run_verify(fake_ollama)
-    load = fake_ollama.requests_to("/api/generate")[-1].body
+    load = fake_ollama.requests_to("/api/generate")[0].body  # then one timed answer
     assert load == {"model": "devstral-small-2", "prompt": "", "options": {"num_ctx": 65536}}
     assert report.running.size == 17_500_000_000 and report.running.context_length == 65536
     assert report.estimate is not None and report.estimate.num_ctx == 65536
@@ -76,7 +78,7 @@ def test_context_lowered_by_the_server_is_a_problem(fake_ollama):
 def test_default_context_too_small_for_claude_code(fake_ollama):
     fake_ollama.add(FakeModel("devstral-small-2:latest"))
     report = run_verify(fake_ollama, ctx=None, tools=False)
-    assert "options" not in fake_ollama.requests_to("/api/generate")[-1].body
+    assert "options" not in fake_ollama.requests_to("/api/generate")[0].body  # the load: no options
     assert report.running.context_length == 4096
     assert any("4K context (Ollama's default)" in p and "fitadvisor apply devstral-small-2 --ctx 64k" in p for p in report.problems)
 
@@ -85,7 +87,7 @@ def test_modelfile_num_ctx_is_what_is_expected(fake_ollama):
     fake_ollama.add(FakeModel("devstral-small-2:latest"))
     Client(fake_ollama.url).create("devstral-small-2-64k", "devstral-small-2", {"num_ctx": 65536})
     report = run_verify(fake_ollama, model="devstral-small-2-64k", ctx=None, tools=False)
-    assert "options" not in fake_ollama.requests_to("/api/generate")[-1].body
+    assert "options" not in fake_ollama.requests_to("/api/generate")[0].body  # the load: no options
     assert report.expected_ctx == 65536 and report.running.context_length == 65536 and report.ok
     assert report.estimate.model == "devstral-small-2:24b"  # the derived model is estimated as its base
 
@@ -251,3 +253,29 @@ def test_cli_failures_are_one_line(fake_ollama, setup, message):
     assert run.returncode not in (0, 1) and run.stdout == ""
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("fitadvisor: error:") and message in lines[0], run.stderr
+
+
+def test_verify_records_ollamas_own_speed_at_the_loaded_context(fake_ollama, tmp_path):
+    """eval_count / eval_duration and prompt_eval_count / prompt_eval_duration of one timed answer, stored with the size."""
+    fake_ollama.version = "0.32.15"
+    fake_ollama.decode_tokens_per_second, fake_ollama.prompt_tokens_per_second = 37.5, 640.0
+    fake_ollama.add(FakeModel("devstral-small-2:latest", loaded_size=17_500_000_000))
+    report = run_verify(fake_ollama, tools=False)
+    load, timed = (request.body for request in fake_ollama.requests_to("/api/generate"))
+    assert timed["options"]["num_ctx"] == load["options"]["num_ctx"]  # the same runner: nothing reloads
+    assert timed["stream"] is False and len(timed["prompt"]) // 4 >= verify_flow.TIMED_MIN_PROMPT
+    speed = report.to_dict()["speed"]
+    assert speed["decode_tokens_per_second"] == pytest.approx(37.5, rel=1e-3)
+    assert speed["prompt_tokens_per_second"] == pytest.approx(640.0, rel=1e-3)
+    assert speed["prompt_tokens"] == len(timed["prompt"]) // 4
+    (stored,) = calibration.load().observations
+    assert stored.speed.decode_tokens_per_second == speed["decode_tokens_per_second"]
+    assert stored.speed.prompt_tokens == speed["prompt_tokens"]
+
+
+def test_a_cached_prompt_gives_no_prompt_rate():
+    cached = Timings(prompt_eval_count=12, prompt_eval_duration=20_000_000, eval_count=128, eval_duration=3_200_000_000)
+    assert verify_flow._speed_fields(cached) == {"decode_tokens_per_second": 40.0}
+    assert verify_flow._speed_fields(Timings(0, 0, 0, 0)) == {}  # Ollama sent no metrics
+    with pytest.raises(MalformedAnswer, match="eval_duration"):
+        Timings.parse({"eval_count": 3, "eval_duration": -1}, "/api/generate")

@@ -32,11 +32,14 @@ def command(as_json: bool) -> None:
     if not store.observations:
         click.echo(f"No measurements yet ({store.path}): `fitadvisor verify MODEL` takes one.")
         return
-    click.echo(f"{'MODEL':<32} {'CONTEXT':>8} {'KV':<5} {'FA':<4} {'PAR':>3} {'OLLAMA':<8} {'LOADED':>7} {'ESTIMATE':>8}  {'PROCESSOR':<16} DATE")
+    click.echo(f"{'MODEL':<32} {'CONTEXT':>8} {'KV':<5} {'FA':<4} {'PAR':>3} {'OLLAMA':<8} {'LOADED':>7} {'ESTIMATE':>8}  "
+               f"{'PROCESSOR':<16} {'TOK/S':>6} {'PROMPT':>6} DATE")
     for o in store.observations:
         estimate = format_gb(o.estimated_bytes) if o.estimated_bytes else "-"
+        decode = f"{o.decode_tokens_per_second:.1f}" if o.decode_tokens_per_second else "-"
+        prompt = f"{o.prompt_tokens_per_second:.0f}" if o.prompt_tokens_per_second else "-"
         click.echo(f"{o.model:<32} {format_ctx(o.num_ctx):>8} {o.kv_cache_type:<5} {o.flash_attention:<4} {o.parallel:>3} "
-                   f"{o.ollama_version:<8} {format_gb(o.size_bytes):>7} {estimate:>8}  {o.processor:<16} {o.date}")
+                   f"{o.ollama_version:<8} {format_gb(o.size_bytes):>7} {estimate:>8}  {o.processor:<16} {decode:>6} {prompt:>6} {o.date}")
     machines = sorted({o.machine for o in store.observations})
     click.echo(f"Machine{'s' if len(machines) > 1 else ''}: {'; '.join(machines)}")
     click.echo(f"Stored in {store.path}")

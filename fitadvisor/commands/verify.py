@@ -29,6 +29,11 @@ def render(report) -> str:
                      f"error {report.error_percent:+.1f}%")
     elif report.estimate_note:
         lines.append(f"  estimate       {'-':>8}   {report.estimate_note}")
+    timed = report.to_dict()["speed"]
+    if timed:
+        prompt = (f", {timed['prompt_tokens_per_second']:.0f} reading a {timed['prompt_tokens']:,}-token prompt"
+                  if "prompt_tokens_per_second" in timed else "")
+        lines.append(f"  speed          {timed['decode_tokens_per_second']:.1f} tokens/s decoding{prompt} (Ollama's own timings)")
     if report.tools:
         check = report.tools
         lines.append(f"  tool calls     {check.verdict}: the model {check.detail}")
@@ -37,7 +42,8 @@ def render(report) -> str:
         if check.verdict == "ok":  # otherwise the meaning is in the problem below
             lines.append(f"  meaning: {MEANING[check.verdict]}")
     if report.stored_in:
-        lines.append(f"  measurement stored in {report.stored_in}; `fitadvisor estimate` uses it for these settings")
+        lines.append(f"  measurement stored in {report.stored_in}; `fitadvisor estimate` and `recommend` use it (size and speed) "
+                     "for these settings")
     lines += [f"Warning: {warning}" for warning in report.warnings]
     lines += [f"Problem: {problem}" for problem in report.problems]
     lines.append("Ready for Claude Code." if report.ok else "Not ready for Claude Code: fix the problems above.")
@@ -56,7 +62,7 @@ def render(report) -> str:
 def command(
     model: str, ctx: int | None, no_tools: bool, engine: EngineOptions, host: str | None, load_timeout: float, as_json: bool,
 ) -> None:
-    """Load MODEL in Ollama and compare the real size, context and tool calls with the estimate.
+    """Load MODEL in Ollama and compare the real size, context, speed and tool calls with the estimate.
 
     Exits 0 when the model is ready for Claude Code, 1 when something needs fixing.
 

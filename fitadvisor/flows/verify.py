@@ -20,7 +20,7 @@ from fitadvisor.flows.options import EngineOptions
 from fitadvisor.memory import calibration
 from fitadvisor.memory.estimate import Estimate
 from fitadvisor.ollama.client import MESSAGES_SINCE, Client, OllamaError, RunningModel
-from fitadvisor.ollama.responses import ShowInfo
+from fitadvisor.ollama.responses import ShowInfo, Timings
 from fitadvisor.ollama.server_env import ServerEnv
 from fitadvisor.recommend.rank import default_min_ctx
 from fitadvisor.units import format_ctx, format_gb
@@ -38,6 +38,7 @@ class Report:
     estimate: Estimate | None
     estimate_note: str | None = None
     tools: ToolCheck | None = None
+    timings: Timings | None = None  # Ollama's own timings of one timed answer
     warnings: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     stored_in: str | None = None
@@ -69,6 +70,7 @@ class Report:
             "error_percent": self.error_percent,
             "estimate": self.estimate.to_dict() if self.estimate else None,
             "estimate_note": self.estimate_note,
+            "speed": _speed_fields(self.timings) or None,
             "tools": self.tools.to_dict() if self.tools else None,
             "warnings": self.warnings,
             "problems": self.problems,
@@ -117,6 +119,8 @@ def verify(
     else:
         _check_context(report, None, "Ollama's default")
     _check_placement(report, hardware)
+    with (waiting or _no_wait)(f"timing {model}"):
+        _time(report, client, model, options)
     resolved = _estimate(report, shown, env, hardware, client)
     if hardware is not None:
         _record(report, resolved, env, hardware)
@@ -247,6 +251,7 @@ def _record(report: Report, estimate_model: str, env: ServerEnv, hardware) -> No
         machine=calibration.machine_summary(hardware),
         measured_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         estimated_bytes=report.estimate.total_bytes if report.estimate else 0,
+        **_speed_fields(report.timings),
     )
     try:
         store = calibration.record(observation)
@@ -256,3 +261,37 @@ def _record(report: Report, estimate_model: str, env: ServerEnv, hardware) -> No
     if store.problem:
         report.warnings.append(store.problem)
     report.stored_in = str(store.path)
+
+
+# -- the timed answer ---------------------------------------------------------------------------
+
+TIMED_PREDICT = 128  # tokens to generate: enough for a steady decode rate, quick on a slow machine
+TIMED_MIN_PROMPT = 256  # fewer prompt tokens evaluated means Ollama's prompt cache answered: no prompt rate
+
+
+def timed_prompt(stamp: str) -> str:
+    """A code-reading request of about 1,500 tokens; the stamp up front keeps Ollama's prompt cache from
+    answering for it, so the whole prompt is evaluated."""
+    lines = [f"def scale_{i}(values):\n    return [value * {i} + {i % 7} for value in values]\n" for i in range(60)]
+    return f"Request {stamp}. Read this module, then say in one paragraph what it does.\n\n" + "".join(lines)
+
+
+def _time(report: Report, client: Client, model: str, options: dict | None) -> None:
+    """Ollama's own decode and prompt rates for one answer at the loaded context (eval_count / eval_duration)."""
+    try:
+        report.timings = client.timed_generate(model, timed_prompt(datetime.now(timezone.utc).isoformat()), options, TIMED_PREDICT)
+    except FitAdvisorError as error:
+        report.warnings.append(f"the speed could not be timed: {error}")
+        return
+    if report.timings.decode_tokens_per_second is None:
+        report.warnings.append("Ollama's answer carried no eval_count/eval_duration, so its speed is unknown")
+
+
+def _speed_fields(timings: Timings | None) -> dict:
+    """The store's speed fields: 0 where nothing was timed, and no prompt rate when the cache answered."""
+    if timings is None or timings.decode_tokens_per_second is None:
+        return {}
+    fields = {"decode_tokens_per_second": round(timings.decode_tokens_per_second, 2)}
+    if timings.prompt_tokens_per_second and timings.prompt_eval_count >= TIMED_MIN_PROMPT:
+        fields |= {"prompt_tokens_per_second": round(timings.prompt_tokens_per_second, 1), "prompt_tokens": timings.prompt_eval_count}
+    return fields

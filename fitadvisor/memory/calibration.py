@@ -164,15 +164,17 @@ def _write(path: Path, text: str) -> None:
 
 
 def lookup(
-    store: Store, model: str, num_ctx: int, kv_cache_type: str, flash_attention: str, parallel: int,
+    store: Store, model: str, num_ctx: int | None, kv_cache_type: str, flash_attention: str, parallel: int,
     ollama_version: str, machine: str,
 ) -> Observation | None:
-    """The newest observation for this model at these settings on this machine, if any."""
-    wanted = (num_ctx, kv_cache_type, flash_attention, parallel, ollama_version, machine)
+    """The newest observation for this model at these settings on this machine (at any context when
+    `num_ctx` is None), if any."""
+    wanted = (kv_cache_type, flash_attention, parallel, ollama_version, machine)
     names = {model, full_name(model)}
     matches = [
         o for o in store.observations
-        if (o.estimate_model in names or full_name(o.model) in names) and o.key()[1:] == wanted
+        if (o.estimate_model in names or full_name(o.model) in names) and o.key()[2:] == wanted
+        and num_ctx in (None, o.num_ctx)
     ]
     return max(matches, key=lambda o: o.measured_at, default=None)
 
@@ -181,16 +183,26 @@ def apply_measurement(result: Estimate, asked_name: str, settings: Settings, har
     """Add to `result` what `verify` measured for this model and these settings on this machine, if anything.
 
     Settings are matched as asked (as `verify` records the server's variables), the context as Ollama runs it.
+    A timed speed also applies at another context when both loads sit wholly on the GPU: the first turn
+    decodes the same whatever room the cache was given.
     """
-    found = None
-    for name in dict.fromkeys((result.model, asked_name)):
-        found = found or lookup(
-            store, name, result.num_ctx, settings.kv_cache_type, settings.flash_attention, settings.parallel, result.release,
-            machine_summary(hardware),
-        )
+    def newest(num_ctx: int | None) -> Observation | None:
+        found = None
+        for name in dict.fromkeys((result.model, asked_name)):
+            found = found or lookup(
+                store, name, num_ctx, settings.kv_cache_type, settings.flash_attention, settings.parallel, result.release,
+                machine_summary(hardware),
+            )
+        return found
+
+    found = newest(result.num_ctx)
+    timed = found if found and found.speed else None
+    if timed is None and result.cpu_bytes == 0:
+        other = newest(None)
+        timed = other if other and other.speed and other.size_vram_bytes == other.size_bytes else None
+    result.measured_speed = timed.speed if timed else None
     if found:
         result.measured_total_bytes = found.size_bytes
-        result.measured_speed = found.speed
         result.notes.append(
             f"measured on this machine by `fitadvisor verify` on {found.date}: {format_gb(found.size_bytes)} loaded "
             f"({found.processor}) for {found.model}"

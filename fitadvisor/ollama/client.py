@@ -17,7 +17,7 @@ from fitadvisor import bounded
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.ollama import responses
 from fitadvisor.ollama.errors import MalformedAnswer, ModelNotFound, OllamaError, OllamaTooOld, OllamaUnreachable
-from fitadvisor.ollama.responses import Listing, RunningModel, ShowInfo, TagEntry
+from fitadvisor.ollama.responses import Listing, RunningModel, ShowInfo, TagEntry, Timings
 
 DEFAULT_PORT = 11434
 TIMEOUT = 10.0  # seconds for quick calls; loading a model gets `load_timeout`
@@ -133,6 +133,13 @@ class Client:
         inside the stream is caught too; allowed `load_timeout` seconds in all."""
         body = {"model": model, "prompt": "", **({"options": options} if options else {})}
         self._consume(self._stream("POST", "/api/generate", body, model=model), None)
+
+    def timed_generate(self, model: str, prompt: str, options: dict | None, num_predict: int) -> Timings:
+        """One unstreamed /api/generate with the loaded model's options (so nothing reloads), for its timings."""
+        body = {"model": model, "prompt": prompt, "stream": False,
+                "options": {**(options or {}), "num_predict": num_predict, "temperature": 0}}
+        answer = self._json("POST", "/api/generate", body, model=model, timeout=self.load_timeout)
+        return self._typed(Timings.parse, answer, f"/api/generate for {model}")
 
     def messages(self, body: dict) -> dict:
         """Anthropic's Messages API as Ollama serves it (v0.14+), the way Claude Code calls it, unstreamed."""

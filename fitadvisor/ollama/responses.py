@@ -248,6 +248,38 @@ class RunningModel:
         return processor_label(self.size, self.size_vram)
 
 
+MAX_DURATION_NS = 10**9 * 86_400  # a day, in Ollama's nanoseconds
+MAX_TOKENS = 1 << 32
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Ollama's own timings of one answer (api/types.go `Metrics`, durations in nanoseconds; v0.33.0-rc2).
+
+    Fields Ollama leaves out (omitempty) are 0; a rate is None where its count or duration is.
+    """
+
+    prompt_eval_count: int
+    prompt_eval_duration: int
+    eval_count: int
+    eval_duration: int
+
+    @classmethod
+    def parse(cls, data, where: str) -> Timings:
+        fields = _Fields(data, where)
+        counts = {key: fields.size(key, default=0, upper=MAX_TOKENS) for key in ("prompt_eval_count", "eval_count")}
+        durations = {key: fields.size(key, default=0, upper=MAX_DURATION_NS) for key in ("prompt_eval_duration", "eval_duration")}
+        return cls(counts["prompt_eval_count"], durations["prompt_eval_duration"], counts["eval_count"], durations["eval_duration"])
+
+    @property
+    def decode_tokens_per_second(self) -> float | None:
+        return self.eval_count / (self.eval_duration / 1e9) if self.eval_count and self.eval_duration else None
+
+    @property
+    def prompt_tokens_per_second(self) -> float | None:
+        return self.prompt_eval_count / (self.prompt_eval_duration / 1e9) if self.prompt_eval_count and self.prompt_eval_duration else None
+
+
 def listing(data, key: str, parse, where: str) -> Listing:
     """The `key` list of an answer, each entry parsed; bad entries rejected with their reason."""
     items = _Fields(data, where).data.get(key)
@@ -262,4 +294,4 @@ def listing(data, key: str, parse, where: str) -> Listing:
     return result
 
 
-__all__ = ["Listing", "MalformedAnswer", "RunningModel", "ShowInfo", "ShowTensor", "TagEntry", "listing", "version"]
+__all__ = ["Listing", "MalformedAnswer", "RunningModel", "ShowInfo", "ShowTensor", "TagEntry", "Timings", "listing", "version"]

@@ -101,8 +101,9 @@ class Speed:
 
     def to_dict(self) -> dict:
         decode = None
-        if self.first_turn is not None and self.full_context is not None:
-            decode = {"first_turn": round(self.first_turn, 1), "full_context": round(self.full_context, 1),
+        if self.first_turn is not None:  # a measured first turn may come without the model's full-context figure
+            decode = {"first_turn": round(self.first_turn, 1),
+                      "full_context": round(self.full_context, 1) if self.full_context is not None else None,
                       "band_percent": self.band_percent}
         return {
             "decode_tokens_per_second": decode,
@@ -293,9 +294,10 @@ def _rate(tokens_per_second: float) -> str:
 
 def format_decode(speed: Speed) -> str:
     """`42 -> 31 ±15%`: tokens/s at the first turn, then with the context full; `(measured)` when verify timed it."""
-    if speed.first_turn is None or speed.full_context is None:
+    if speed.first_turn is None:
         return "?"
-    text = f"{_rate(speed.first_turn)} -> {_rate(speed.full_context)} ±{speed.band_percent:.0f}%"
+    full = _rate(speed.full_context) if speed.full_context is not None else "?"
+    text = f"{_rate(speed.first_turn)} -> {full} ±{speed.band_percent:.0f}%"
     return text + (" (measured)" if speed.source == "measured" else "")
 
 
