@@ -138,3 +138,23 @@ def test_an_unknown_model_offline_names_the_nearest_catalog_models():
     result = fitadvisor("estimate", "qwen3.9:27b", "--host", NO_SERVER)
     assert result.returncode != 0 and len(result.stderr.strip().splitlines()) == 1
     assert "Did you mean qwen3.6:27b" in result.stderr
+
+
+def test_the_rules_reproduce_a_published_ollama_file():
+    """gemma4:e2b Q4_K_M as `ollama show --verbose` listed it (a public benchmark log, 2026-09-06).
+
+    35 text blocks, and 63 value projections in all: its vision and audio towers' attn_v tensors,
+    after the text blocks, count towards use_more_bits too. Blocks 0-22 as listed there.
+    """
+    table = []
+    for i in range(35):
+        table += [quantization.Tensor(f"blk.{i}.attn_v.weight", (1536, 256)), quantization.Tensor(f"blk.{i}.ffn_down.weight", (6144, 1536))]
+    table += [quantization.Tensor(f"v.blk.{i}.attn_v.weight", (768, 768)) for i in range(28)]
+    types = {t.name: t.type_name for t in quantization.assign_types(table, "Q4_K_M", "gemma4", n_layer=35)}
+    listed_q6_k = {
+        "attn_v": [0, 1, 2, 3, 4, 5, 6, 9, 12, 15, 18, 21],
+        "ffn_down": [0, 1, 2, 3, 6, 9, 12, 15, 18, 21],
+    }
+    for role, blocks in listed_q6_k.items():
+        assert [i for i in range(23) if types[f"blk.{i}.{role}.weight"] == "Q6_K"] == blocks, role
+        assert {types[f"blk.{i}.{role}.weight"] for i in range(23) if i not in blocks} == {"Q4_K"}

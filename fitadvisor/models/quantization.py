@@ -175,20 +175,25 @@ def _projections(p: str, suffix: str, e: int, width: int, gated: bool) -> list[T
 
 
 def quantize(arch: Architecture, file_type: str) -> list[TensorInfo]:
-    """Each tensor with the type llama-quantize gives it for `file_type` (Q4_K_M, Q8_0, F16...).
+    """Each tensor of the model with the type llama-quantize gives it for `file_type` (Q4_K_M, Q8_0, F16...)."""
+    n_gqa = arch.head_count // arch.head_count_kv if arch.head_count_kv else 1
+    return assign_types(tensors(arch), file_type, arch.name, arch.block_count, n_gqa, arch.expert_count)
+
+
+def assign_types(table: list[Tensor], file_type: str, architecture: str, n_layer: int, n_gqa: int = 1, n_expert: int = 0) -> list[TensorInfo]:
+    """The quantizer's choice for each tensor of a table, in the order the quantizer meets them.
 
     1-D tensors, routers and conv kernels stay f32, as the converters write them and the quantizer
     leaves them.
     """
     default = DEFAULT_TYPE[file_type]
-    table = tensors(arch)
     state = _State(
         n_attention_wv=sum(1 for t in table if _category(t.name) == "attn_v"),
-        n_layer=arch.block_count,
-        n_gqa=arch.head_count // arch.head_count_kv if arch.head_count_kv else 1,
-        n_expert=arch.expert_count,
-        tied=arch.tied_embeddings,
-        overrides=tuple((re.compile(pattern), kind) for pattern, kind in _OVERRIDES.get(arch.name, ())
+        n_layer=n_layer,
+        n_gqa=n_gqa,
+        n_expert=n_expert,
+        tied=not any(t.name == "output.weight" for t in table),
+        overrides=tuple((re.compile(pattern), kind) for pattern, kind in _OVERRIDES.get(architecture, ())
                         if file_type in ("Q4_K_S", "Q4_K_M")),
     )
     out = []
