@@ -241,18 +241,23 @@ def ctx_argument(tokens: int) -> str:
     return text[:-1] + "k" if text.endswith("K") else text
 
 
-def field_run(candidate: Candidate, hardware: Hardware) -> int:
-    """The context the field ran this model at with Claude Code, on the field's own machine (else 0)."""
+def field_context(candidate: Candidate) -> int:
+    """The context the field notes ran this model at with Claude Code (0 if they did not)."""
     from fitadvisor.models import catalog
 
-    machine = _policy()["field_machine"]
-    if hardware.chip != machine["chip"] or hardware.memory_bytes != machine["memory_gb"] * GIB:
-        return 0
     try:
         model = catalog.find(candidate.name)
     except FitAdvisorError:  # a name the catalog's parser refuses is not a catalog model
         return 0
     return (model.field_test.num_ctx or 0) if model and model.field_test else 0
+
+
+def field_run(candidate: Candidate, hardware: Hardware) -> int:
+    """The context the field ran this model at, if this is the field's own machine (else 0)."""
+    machine = _policy()["field_machine"]
+    if hardware.chip != machine["chip"] or hardware.memory_bytes != machine["memory_gb"] * GIB:
+        return 0
+    return field_context(candidate)
 
 
 def contexts(trained: int, min_ctx: int) -> list[int]:
@@ -277,7 +282,7 @@ def largest_fit(
     best: Estimate | None = None
     first: Estimate | None = None
     limit = f"trained for {format_ctx(arch.context_length)}"
-    proven = field_run(candidate, hardware)
+    proven, field = field_run(candidate, hardware), field_context(candidate)
     top = min(arch.context_length, max_ctx) if max_ctx else arch.context_length
     if max_ctx and max_ctx < arch.context_length:
         limit = f"--max-ctx {format_ctx(max_ctx)}"
@@ -290,8 +295,8 @@ def largest_fit(
         if result.loaded_bytes > allowed or not result.fits:
             limit = f"{format_ctx(ctx)} would need {gb(result.loaded_bytes)}"
             break
-        compacts = best is not None and best.num_ctx >= _policy()["claude_code"]["compaction_minimum_tokens"]
-        if compacts and ctx > proven and _decodes_too_slowly(arch, result, hardware, settings.release):
+        compacts = best is not None and compaction(best.num_ctx).works
+        if compacts and ctx > field and _decodes_too_slowly(arch, result, hardware, settings.release):
             limit = f"at {format_ctx(ctx)} a full context would decode below {SLOW_DECODE_TOKENS_PER_SECOND:g} tokens/s"
             break
         best = result
@@ -300,8 +305,8 @@ def largest_fit(
 
 
 def _decodes_too_slowly(arch: Architecture, result: Estimate, hardware: Hardware, release: Release) -> bool:
-    """Whether answering from a full context of this size falls below agentic speed: once the context lets Claude Code
-    compact, a usable speed beats more context."""
+    """Whether answering from a full context of this size falls below agentic speed: past the context the field ran
+    the model at, and once Claude Code can compact, a usable speed beats more context."""
     full = speed(arch, result, hardware, release).full_context
     return full is not None and full < SLOW_DECODE_TOKENS_PER_SECOND
 
