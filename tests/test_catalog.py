@@ -47,6 +47,12 @@ def test_each_quantization_of_a_catalog_model_resolves_and_orders_by_size(model)
     assert sizes[0] == model.architecture.weights_bytes or model.quantization != "Q4_K_M"
 
 
+def test_a_field_verdict_says_which_quantization_earned_it():
+    tested = catalog.find("devstral-small-2:24b")
+    other = catalog.find("devstral-small-2:24b-q8_0")
+    assert other.agentic == tested.agentic and "tested as devstral-small-2:24b, Q4_K_M" in other.sources["agentic"]
+
+
 def test_variant_words_after_the_size_and_a_bare_quantization_name_the_same_model():
     assert catalog.find("gemma3:12b-it-q8_0").architecture.layers == catalog.find("gemma3:12b").architecture.layers
     assert catalog.find("qwen3.6:35b-a3b-bf16").quantization == "BF16"

@@ -100,15 +100,18 @@ class CatalogModel:
         """The same model at another quantization, as Ollama publishes it under `tag`.
 
         The tensors the shape gives are re-typed by llama.cpp's quantizer rules; what the published
-        file holds beyond them (a vision tower, small tensors) is carried over unchanged.
+        file holds beyond them (a vision tower, small tensors) is carried over unchanged. A field
+        verdict stays, saying which tag earned it.
         """
         arch = self.architecture
         weights = arch.weights_bytes - quantization.weights_bytes(arch, self.quantization.upper()) + quantization.weights_bytes(arch, file_type)
         arch = dataclasses.replace(arch, weights_bytes=weights, token_embedding_bytes=quantization.token_embedding_bytes(arch, file_type))
         how = (f"{self.reference} ({self.quantization}, {self.download_bytes / 1e9:.1f} GB) with its tensors re-typed for {file_type} "
                "by llama.cpp's quantizer rules (fitadvisor/models/quantization.py)")
-        return dataclasses.replace(self, tags=(tag,), architecture=arch, quantization=file_type, download_bytes=weights,
-                                   sources={**self.sources, "download_bytes": how})
+        sources = {**self.sources, "download_bytes": how}
+        if self.field_test is not None:
+            sources["agentic"] = f"{self.sources.get('agentic', 'field verdict')} (tested as {self.reference}, {self.quantization})"
+        return dataclasses.replace(self, tags=(tag,), architecture=arch, quantization=file_type, download_bytes=weights, sources=sources)
 
 
 def _architecture(entry: dict) -> Architecture:
