@@ -32,17 +32,13 @@ DEFAULT_TYPE = {
 }
 # tensor_type_fallback: a row the block size does not divide takes the next type that fits.
 _FALLBACK = {"Q2_K": "Q4_0", "Q3_K": "Q4_0", "Q4_K": "Q5_0", "Q5_K": "Q5_1", "Q6_K": "Q8_0"}
-# llama-quantize --tensor-type overrides Ollama adds for Q4_K_S/Q4_K_M (server/quantization.go, v0.33.0-rc2).
-# GLM-4.7-Flash's library files keep the same MLA policy though Ollama names that architecture glm4moelite.
-_MLA_Q8 = (r"attn_k_b\.weight$", r"attn_q_a\.weight$", r"attn_q_b\.weight$", r"attn_v_b\.weight$", r"attn_kv_a_mqa\.weight$")
-_OVERRIDES = {
-    "qwen35": ((r"^blk\.[0-9]+\.nextn\.eh_proj\.weight$", "Q8_0"),),
-    "qwen35moe": ((r"^blk\.[0-9]+\.nextn\.eh_proj\.weight$", "Q8_0"),),
-    "deepseek2": tuple((pattern, "Q8_0") for pattern in _MLA_Q8),
-    "glm4moelite": tuple((pattern, "Q8_0") for pattern in _MLA_Q8),
-    "glm4": ((r"^token_embd\.weight$", "F16"), (r"^output\.weight$", "F16")),
-}
-_GATED_QUERY = {"qwen3next", "qwen35", "qwen35moe"}  # attn_q holds the query and its output gate
+# llama-quantize --tensor-type overrides Ollama adds for Q4_K_S/Q4_K_M (server/quantization.go, v0.33.0-rc2)
+# on the tensors the shapes here have: DeepSeek-style latent attention kept at Q8_0. GLM-4.7-Flash's
+# library files keep the same policy, though Ollama names that architecture glm4moelite.
+_MLA_Q8 = tuple((pattern, "Q8_0") for pattern in (
+    r"attn_k_b\.weight$", r"attn_q_a\.weight$", r"attn_q_b\.weight$", r"attn_v_b\.weight$", r"attn_kv_a_mqa\.weight$"))
+_OVERRIDES = {"deepseek2": _MLA_Q8, "glm4moelite": _MLA_Q8}
+# Qwen3-Next-style hybrids: Gated DeltaNet layers, and attention layers whose attn_q also holds an output gate.
 _GATED_DELTA_NET = {"qwen3next", "qwen35", "qwen35moe"}
 _FFN_ONLY_IN_MLP_BLOCKS = {"nemotron_h", "nemotron_h_moe"}  # their Mamba2 and attention blocks have no FFN
 _NO_GATE = {"nemotron_h", "nemotron_h_moe"}  # squared-ReLU feed-forward: up and down only
@@ -106,7 +102,7 @@ def _attention(arch: Architecture, i: int, p: str) -> list[Tensor]:
             Tensor(f"{p}.attn_output.weight", (heads * head_v, e)),
         ]
     k, v = arch.key_width(i), arch.value_width(i)
-    q = heads * k * (2 if arch.name in _GATED_QUERY else 1)
+    q = heads * k * (2 if arch.name in _GATED_DELTA_NET else 1)
     if arch.name == "phi3":  # one fused projection
         return [Tensor(f"{p}.attn_qkv.weight", (e, q + kv_heads * (k + v))), Tensor(f"{p}.attn_output.weight", (heads * v, e))]
     return [
