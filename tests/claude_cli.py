@@ -18,8 +18,12 @@ WORK = Path(__file__).resolve().parent / ".work" / "claude-code"
 
 
 def pinned() -> tuple[str, str]:
+    """The package and release to drive: data/claude_code.toml's, or FITADVISOR_CLAUDE_CODE_VERSION's
+    (bench/claude_code_release.py reruns the tests against npm's newest that way)."""
+    import os
+
     cli = read_toml("claude_code.toml")["cli"]
-    return cli["package"], cli["version"]
+    return cli["package"], os.environ.get("FITADVISOR_CLAUDE_CODE_VERSION") or cli["version"]
 
 
 def claude_binary() -> Path:
