@@ -26,6 +26,7 @@ def no_real_model_sources(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("OLLAMA_MODELS", str(root / "ollama-models"))
     monkeypatch.setenv("FITADVISOR_REGISTRY", "http://127.0.0.1:9")
     monkeypatch.setenv("XDG_CACHE_HOME", str(root / "cache"))
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(root / "claude-config"))  # nor the user's Claude Code settings
 
 
 @pytest.fixture

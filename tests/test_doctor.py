@@ -163,3 +163,24 @@ def test_render_honours_no_color(fake_ollama, claude_on_path, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     text = render(report)
     assert "\033[" not in text and "XX Ollama 0.12.0" in text and "   fix: upgrade Ollama" in text
+
+
+@pytest.mark.parametrize(
+    "content, status, words",
+    [
+        ('{"env": {"ANTHROPIC_DEFAULT_FABLE_MODEL": "claude-fable-5-2", "CLAUDE_CODE_USE_FOUNDRY": "1", "EDITOR": "vi"}}',
+         "fail", "ANTHROPIC_DEFAULT_FABLE_MODEL, CLAUDE_CODE_USE_FOUNDRY in its env"),
+        ('{"env": {"EDITOR": "vi"}, "theme": "dark"}', "ok", "overrides none of the alias's variables"),
+        ("{not json", "info", "its env overrides are unchecked"),
+    ],
+)
+def test_claude_settings_env_that_would_defeat_the_alias(fake_ollama, claude_on_path, tmp_path, monkeypatch, content, status, words):
+    """Claude Code 2.1.332 applies settings.json's env over the shell's: an ANTHROPIC_MODEL there beat the exported one."""
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path))
+    (tmp_path / "settings.json").write_text(content)
+    (finding,) = findings(run_doctor(fake_ollama), "claude-settings")
+    assert finding.status == status and words in finding.message
+
+
+def test_no_claude_settings_file_is_no_finding(fake_ollama, claude_on_path):
+    assert findings(run_doctor(fake_ollama), "claude-settings") == []

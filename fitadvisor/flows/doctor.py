@@ -6,8 +6,10 @@ A finding is `fail` when Claude Code cannot work well until it is fixed (the com
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from fitadvisor.claude_code import opening_prompt_text
 from fitadvisor.errors import FitAdvisorError
@@ -89,6 +91,7 @@ def doctor(client: Client, env: ServerEnv, hardware: Hardware | None) -> DoctorR
         except FitAdvisorError as error:
             report.add("ollama", "fail", str(error))
     _claude(report)
+    _claude_settings(report)
     return report
 
 
@@ -243,3 +246,50 @@ def _claude(report: DoctorReport) -> None:
     else:
         report.add("claude", "fail", "`claude` is not on PATH",
                    "install Claude Code: npm install -g @anthropic-ai/claude-code")
+
+
+SETTINGS_LIMIT = 1 << 20  # a settings file larger than this is not a hand-written one: not read
+
+
+def claude_settings_file(environ: dict | None = None) -> Path:
+    """Claude Code's user settings: CLAUDE_CONFIG_DIR/settings.json, else ~/.claude/settings.json."""
+    environ = os.environ if environ is None else environ
+    config = environ.get("CLAUDE_CONFIG_DIR") or str(Path(environ.get("HOME") or Path.home()) / ".claude")
+    return Path(config) / "settings.json"
+
+
+def _claude_settings(report: DoctorReport, environ: dict | None = None) -> None:
+    """Variables in settings.json's `env` override the shell's for every run of claude (checked with Claude Code
+    2.1.332: an ANTHROPIC_MODEL there beat the one exported), so any the alias sets would defeat it."""
+    import json
+
+    from fitadvisor.claude.alias import Alias
+
+    path = claude_settings_file(environ)
+    try:
+        with open(path, "rb") as file:
+            raw = file.read(SETTINGS_LIMIT + 1)
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        report.add("claude-settings", "info", f"cannot read {path} ({error.strerror}): its env overrides are unchecked")
+        return
+    try:
+        settings = json.loads(raw) if len(raw) <= SETTINGS_LIMIT else None
+    except ValueError:
+        settings = None
+    env = settings.get("env") if isinstance(settings, dict) else None
+    if not isinstance(env, dict):
+        if settings is None:
+            report.add("claude-settings", "info", f"{path} is not a JSON object of at most 1 MB: its env overrides are unchecked")
+        return
+    alias_sets = {name for name, _ in Alias("claude-local", "model", "http://127.0.0.1:11434", 131072).environment()}
+    clashes = sorted(name for name in env if isinstance(name, str) and name in alias_sets)
+    if clashes:
+        report.add(
+            "claude-settings", "fail",
+            f"{path} sets {', '.join(clashes)} in its env, which Claude Code applies over the alias's values on every run",
+            f"remove them from the env of {path} (the alias sets them for each run)",
+        )
+    else:
+        report.add("claude-settings", "ok", f"{path} overrides none of the alias's variables")
