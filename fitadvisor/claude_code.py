@@ -22,6 +22,8 @@ class ClaudeCode:
     auto_compact_window_variable: str
     auto_compact_window_minimum: int
     unknown_model_window: int
+    launch_since: str  # the first Ollama release with `ollama launch claude`
+    launch_sets: tuple[str, ...]  # the variables it sets itself
 
 
 @lru_cache(maxsize=1)
@@ -42,6 +44,8 @@ def facts() -> ClaudeCode:
         auto_compact_window_variable=compaction["auto_compact_window_variable"],
         auto_compact_window_minimum=int(compaction["auto_compact_window_minimum"]),
         unknown_model_window=int(compaction["unknown_model_window"]),
+        launch_since=data["ollama_launch"]["since"],
+        launch_sets=tuple(data["ollama_launch"]["sets"]),
     )
 
 

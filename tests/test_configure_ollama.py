@@ -235,3 +235,46 @@ def test_alias_prints_only_the_alias_on_stdout(place):
     assert run.stdout.startswith("# Claude Code") and run.stdout.rstrip().endswith("end")
     assert "function claude-local" in run.stdout and "Warning:" not in run.stdout
     assert "Note: Claude Code 2.1.332 compacts the conversation when it reaches about 42K tokens" in run.stderr
+
+
+# -- server-wide context and `ollama launch claude` ---------------------------------------------------
+
+
+def test_server_wide_writes_and_creates_nothing_and_shows_each_platform(fake_ollama, tmp_path):
+    fake_ollama.version = "0.33.0"
+    fake_ollama.add(FakeModel("devstral-small-2:latest"))
+    done = apply(fake_ollama, tmp_path, server_wide=True)
+
+    assert list(tmp_path.iterdir()) == [] and not fake_ollama.requests_to("/api/create") and not done.created
+    assert done.plan.alias.model == "devstral-small-2" and done.plan.alias.argv == ["claude", "--model", "devstral-small-2"]
+    assert dict(done.plan.alias.environment())["CLAUDE_CODE_MAX_CONTEXT_TOKENS"] == "65536"
+    text = "\n".join(done.lines)
+    for step in ("launchctl setenv OLLAMA_CONTEXT_LENGTH 65536", "Settings > Context length > 64k",  # macOS
+                 'Environment="OLLAMA_CONTEXT_LENGTH=65536"', "sudo systemctl daemon-reload",  # Linux (systemd)
+                 "setx OLLAMA_CONTEXT_LENGTH 65536"):  # Windows
+        assert step in text
+    assert "no Modelfile and no new model" in text
+    data = done.to_dict(dry_run=False)
+    assert data["server_wide"] is True and data["name"] == "devstral-small-2"
+
+
+def test_launch_command_adds_what_ollama_launch_leaves_out(fake_ollama, tmp_path):
+    """`ollama launch claude` (cmd/launch/claude.go @ v0.33.0-rc2) sets the opus/sonnet/haiku tiers and the sub-agent
+    model, but not the fable tier, forced sub-agents or the window: those go in front of it."""
+    fake_ollama.version = "0.33.0"
+    fake_ollama.add(FakeModel("devstral-small-2:latest"))
+    done = apply(fake_ollama, tmp_path)
+    command = done.launch_command
+    assert command.endswith("ollama launch claude --model devstral-small-2-64k")
+    assert command.startswith(f"OLLAMA_HOST={fake_ollama.url} ")
+    for given in ("ANTHROPIC_DEFAULT_FABLE_MODEL=devstral-small-2-64k", "CLAUDE_CODE_SUBAGENT_MODEL_FORCE=1",
+                  "CLAUDE_CODE_MAX_CONTEXT_TOKENS=65536", "CLAUDE_CODE_USE_FOUNDRY=0"):
+        assert given in command
+    assert "ANTHROPIC_DEFAULT_OPUS_MODEL" not in command and "ANTHROPIC_BASE_URL" not in command  # launch sets these
+    assert any("The 64K context belongs to devstral-small-2-64k alone" in line for line in done.lines)
+
+
+def test_no_launch_command_for_a_server_before_0_15(fake_ollama, tmp_path):
+    fake_ollama.version = "0.14.3"
+    fake_ollama.add(FakeModel("devstral-small-2:latest"))
+    assert apply(fake_ollama, tmp_path).launch_command is None

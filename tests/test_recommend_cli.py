@@ -167,3 +167,15 @@ def test_a_measurement_from_verify_decides_the_fit_on_this_machine():
     else:
         (excluded,) = again.excluded
         assert excluded.reason.startswith(f"needs {2 * pick.budget_bytes / 1e9:.1f} GB at 64K")
+
+
+def test_per_model_server_wide_and_launch_commands(tmp_path):
+    run = recommend("--memory", "48GB", "--chip", "Apple M4 Pro", "--json", cwd=tmp_path)
+    data = json.loads(run.stdout)
+    ctx = data["next_command"].split("--ctx ")[1]
+    assert data["server_wide_command"] == f"fitadvisor apply devstral-small-2:24b --ctx {ctx} --server-wide"
+    assert data["launch_command"] == f"ollama launch claude --model devstral-small-2-{ctx}"
+    old = json.loads(recommend("--memory", "48GB", "--chip", "Apple M4 Pro", "--json", "--ollama-version", "0.14.3", cwd=tmp_path).stdout)
+    assert old["launch_command"] is None  # `ollama launch` came in 0.15.0
+    text = recommend("--memory", "48GB", "--chip", "Apple M4 Pro", cwd=tmp_path).stdout
+    assert "--server-wide" in text and "ollama launch claude --model devstral-small-2-" in text

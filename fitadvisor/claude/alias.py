@@ -63,6 +63,18 @@ class Alias:
     def argv(self) -> list[str]:
         return ["claude", "--model", self.model]
 
+    def launch_command(self) -> str:
+        """The same run through Ollama's `ollama launch claude` (bash/zsh syntax): it sets some of the variables itself
+        and passes the rest of the environment on, so the others go in front of it."""
+        from fitadvisor.claude.quoting import sh_quote, sh_value
+        from fitadvisor.claude_code import facts
+
+        own = set(facts().launch_sets)
+        given = [f"{name}={sh_value(value)}" for name, value in self.environment() if name not in own]
+        if self.base_url != base_url("127.0.0.1:11434"):  # launch reads the server's address from OLLAMA_HOST
+            given.insert(0, f"OLLAMA_HOST={sh_quote(self.base_url)}")
+        return " ".join([*given, "ollama", "launch", "claude", "--model", sh_quote(self.model)])
+
 
 def make_alias(name: str, model: str, host: str | None, num_ctx: int | None, anthropic_traffic: bool = False) -> Alias:
     """An Alias from user input, every part validated."""

@@ -34,6 +34,7 @@ class Plan:
     alias_text: str
     estimate: Estimate | None = None
     warnings: list[str] = field(default_factory=list)
+    server_wide: bool = False  # no derived model: the server's OLLAMA_CONTEXT_LENGTH gives the context
 
     @property
     def create_command(self) -> str:
@@ -119,8 +120,11 @@ def plan(
     host: str | None = None,
     force: bool = False,
     anthropic_traffic: bool = False,
+    server_wide: bool = False,
 ) -> Plan:
-    """Everything `apply` will do, decided up front; refuses (without --force) a model that will not fit."""
+    """Everything `apply` will do, decided up front; refuses (without --force) a model that will not fit.
+
+    `server_wide` plans no derived model: the alias runs MODEL itself, at the server's OLLAMA_CONTEXT_LENGTH."""
     from fitadvisor.claude import alias as shells
     from fitadvisor.models.catalog import ModelRef
 
@@ -145,8 +149,8 @@ def plan(
         elif not result.gpu_budget_bytes and result.fits is not None:
             warnings.append("no GPU found: Ollama will run the model on the CPU, which is several times slower")
 
-    name = (name or derived_name(model, num_ctx)).strip()
-    if ModelRef.parse(name).short == base.short:
+    name = model if server_wide else (name or derived_name(model, num_ctx)).strip()
+    if not server_wide and ModelRef.parse(name).short == base.short:
         raise FitAdvisorError(f"--name {name!r} is the base model itself: pick another name, e.g. {derived_name(model, num_ctx)}")
     directory = Path(directory) if directory is not None else Path.cwd()
     modelfile = directory / ("Modelfile." + name.replace("/", "_").replace(":", "_"))
@@ -158,6 +162,7 @@ def plan(
         model=model, name=name, num_ctx=num_ctx, modelfile=modelfile,
         modelfile_text=render_modelfile(model, name, num_ctx, modelfile.name, result),
         alias=alias, shell=shell, alias_text=shells.render(alias, shell), estimate=result, warnings=warnings,
+        server_wide=server_wide,
     )
 
 
@@ -262,3 +267,29 @@ def alias_context(client, model: str) -> int | None:
     except (OllamaUnreachable, OllamaError):
         return None
 
+
+
+# -- per model or server-wide ---------------------------------------------------------------------------------------
+
+# The stops of the Ollama app's Context length setting (app/ui/app/src/components/Settings.tsx @ v0.33.0-rc2).
+APP_CONTEXT_STOPS = (4096, 8192, 16384, 32768, 65536, 131072, 262144)
+
+
+def context_choice(plan: Plan) -> str:
+    """Per-model context (a derived model) against the server-wide one (OLLAMA_CONTEXT_LENGTH), for this plan."""
+    ctx = format_ctx(plan.num_ctx)
+    if plan.server_wide:
+        return (f"Server-wide: no Modelfile and no new model. Once the server runs with OLLAMA_CONTEXT_LENGTH={plan.num_ctx} "
+                f"(a restart applies it), every model without a num_ctx of its own loads with {ctx}, {plan.model} "
+                "included, so the alias runs it directly; smaller models then take that much memory too. Without "
+                f"--server-wide, a derived model carries {ctx} in its own Modelfile instead, whatever the server's setting.")
+    return (f"The {ctx} context belongs to {plan.name} alone (its Modelfile), whatever the server's setting; "
+            f"--server-wide sets it for every model on the server instead (OLLAMA_CONTEXT_LENGTH), with no derived model.")
+
+
+def server_wide_steps(num_ctx: int) -> str:
+    """How to set OLLAMA_CONTEXT_LENGTH for the server on macOS, Linux and Windows."""
+    from fitadvisor.claude.templates import render_template
+
+    return render_template("server_context.txt.j2", num_ctx=num_ctx, slider=format_ctx(num_ctx).lower(),
+                           slider_stop=num_ctx in APP_CONTEXT_STOPS)

@@ -33,14 +33,16 @@ if TYPE_CHECKING:
 @click.option("--rc-file", type=click.Path(dir_okay=False, path_type=Path), help="The rc file for --install-alias (default: the shell's own).")
 @click.option("--dry-run", is_flag=True, help="Show everything and write, create and pull nothing.")
 @click.option("--force", is_flag=True, help="Apply even when the estimate says it will not fit, or cannot be made.")
+@click.option("--server-wide", is_flag=True,
+              help="Create no derived model: show how to give the server this context for every model (OLLAMA_CONTEXT_LENGTH), and alias MODEL itself.")
 @engine_options
 @machine_options
 @host_option
 @json_option
 def command(
     model: str, ctx: int | None, name: str | None, alias: AliasOptions, directory: Path | None, no_create: bool, pull: bool,
-    install_alias: bool, rc_file: Path | None, dry_run: bool, force: bool, engine: EngineOptions, machine: MachineOptions,
-    host: str | None, as_json: bool,
+    install_alias: bool, rc_file: Path | None, dry_run: bool, force: bool, server_wide: bool, engine: EngineOptions,
+    machine: MachineOptions, host: str | None, as_json: bool,
 ) -> None:
     """Create MODEL with a context in Ollama (Modelfile + `ollama create`) and print a Claude Code alias for it.
 
@@ -59,7 +61,7 @@ def command(
     try:
         done = apply_model(
             RunContext(host, machine), model, ctx, engine, alias, name, directory, create=not no_create, pull=pull,
-            install_alias=install_alias, rc_file=rc_file, dry_run=dry_run, force=force,
+            install_alias=install_alias, rc_file=rc_file, dry_run=dry_run, force=force, server_wide=server_wide,
             on_status=lambda event: click.echo(f"  {event.get('status', '')}", err=True), on_progress=progress,
         )
     finally:

@@ -18,7 +18,7 @@ from fitadvisor.units import format_ctx
 
 if TYPE_CHECKING:
     from fitadvisor.flows.options import EngineOptions, MachineOptions
-    from fitadvisor.recommend.rank import Advice
+    from fitadvisor.recommend.rank import Advice, Pick
 
 
 def to_json(advice: Advice) -> dict:
@@ -36,6 +36,8 @@ def to_json(advice: Advice) -> dict:
         "max_ctx": advice.max_ctx,
         "pick": pick.model if pick else None,
         "next_command": pick.next_command if pick else None,
+        "server_wide_command": f"{pick.next_command} --server-wide" if pick else None,
+        "launch_command": launch_command(pick, advice) if pick else None,
         "warnings": advice.warnings,
         "notes": advice.notes,
         "instead": advice.instead,
@@ -86,8 +88,24 @@ def render(advice: Advice) -> str:
         lines.append(f"What would work instead: {advice.instead}")
     lines += advice.hints
     if pick is not None:
-        lines += ["", "Next:", f"  {pick.next_command}"]
+        lines += ["", "Next:", f"  {pick.next_command}",
+                  "  then run claude-local, the alias it prints; or, for every model on the server instead of one derived model:",
+                  f"  {pick.next_command} --server-wide"]
+        launch = launch_command(pick, advice)
+        if launch:
+            lines.append(f"  Ollama's own launcher works too, with what apply prints in front of it: {launch}")
     return "\n".join(lines)
+
+
+def launch_command(pick: Pick, advice: Advice) -> str | None:
+    """`ollama launch claude` for the derived model `apply` creates, where the modelled release has it."""
+    from fitadvisor.claude.configure import derived_name
+    from fitadvisor.claude_code import facts
+    from fitadvisor.memory.releases import parse_version
+
+    if advice.release.version < parse_version(facts().launch_since):
+        return None
+    return f"ollama launch claude --model {derived_name(pick.model, pick.num_ctx)}"
 
 
 @click.command("recommend")

@@ -28,6 +28,7 @@ class Applied:
     rc_file: Path | None = None
     rc_action: str | None = None
     backups: list[str] = field(default_factory=list)
+    launch_command: str | None = None  # the same run through `ollama launch claude`, where the server has it
 
     def to_dict(self, dry_run: bool) -> dict:
         plan = self.plan
@@ -39,6 +40,7 @@ class Applied:
             "rc_action": self.rc_action, "backups": self.backups, "warnings": self.warnings, "dry_run": dry_run,
             "estimate": plan.estimate.to_dict() if plan.estimate else None,
             "compaction": plan.compaction.to_dict(),
+            "server_wide": plan.server_wide, "launch_command": self.launch_command,
         }
 
 
@@ -51,6 +53,7 @@ def plan_apply(
     name: str | None = None,
     directory: Path | None = None,
     force: bool = False,
+    server_wide: bool = False,
 ) -> Plan:
     """Everything `apply` will do, checked against the estimate for the run's machine and these engine settings."""
     from fitadvisor.claude import configure
@@ -58,7 +61,7 @@ def plan_apply(
     alias = alias or AliasOptions()
     return configure.plan(
         model, ctx, _estimator(run, engine or EngineOptions()), name=name, alias_name=alias.alias_name, shell=alias.shell,
-        directory=directory, host=run.host, force=force, anthropic_traffic=alias.anthropic_traffic,
+        directory=directory, host=run.host, force=force, anthropic_traffic=alias.anthropic_traffic, server_wide=server_wide,
     )
 
 
@@ -93,12 +96,15 @@ def apply_model(
     force: bool = False,
     on_status: Callable[[dict], None] | None = None,
     on_progress: Callable[[dict], None] | None = None,
+    server_wide: bool = False,
 ) -> Applied:
-    """Write the Modelfile, create the derived model (pulling its base first if asked), install the alias if asked."""
+    """Write the Modelfile, create the derived model (pulling its base first if asked), install the alias if asked.
+
+    `server_wide` writes and creates nothing: it shows how to give the server the context instead."""
     from fitadvisor.claude import alias as shells
     from fitadvisor.claude import configure
 
-    plan = plan_apply(run, model, ctx, engine, alias, name, directory, force)
+    plan = plan_apply(run, model, ctx, engine, alias, name, directory, force, server_wide)
     done = Applied(plan, warnings=list(plan.warnings))
     shown = configure.display_path(plan.modelfile)
     if plan.estimate:
@@ -106,7 +112,11 @@ def apply_model(
     if plan.compaction.works:
         done.lines.append(f"Through the alias, {plan.compaction.text()}.")
 
-    if dry_run:
+    if server_wide:
+        done.lines.append(configure.context_choice(plan))
+        done.lines.append(f"Set OLLAMA_CONTEXT_LENGTH={plan.num_ctx} for the server:")
+        done.lines += [f"  {line}" for line in configure.server_wide_steps(plan.num_ctx).splitlines()]
+    elif dry_run:
         done.lines.append(f"Would write {shown}:")
         done.lines += [f"    {line}" for line in plan.modelfile_text.splitlines()]
     else:
@@ -119,7 +129,7 @@ def apply_model(
             "replaced": f"Replaced {shown}; the previous one is saved as {written.backup}.",
         }[written.action])
 
-    if create:
+    if create and not server_wide:
         client = run.client
         outcome = configure.create_model(plan, client, pull=pull, dry_run=dry_run, on_status=on_status, on_progress=on_progress)
         done.created, done.pulled = outcome.created, outcome.pulled
@@ -138,9 +148,15 @@ def apply_model(
         else:
             pulled = f"Pulled {plan.model}; c" if outcome.pulled else "C"
             done.lines.append(f"{pulled}reated {plan.name} from {plan.model} with num_ctx {plan.num_ctx} in Ollama at {client.host}.")
-    else:
+    elif not server_wide:
         done.lines.append("Create the model with:")
         done.lines.append(f"    {plan.create_command}")
+    if not server_wide:
+        done.lines.append(configure.context_choice(plan))
+    done.launch_command = _launch_command(run, plan)
+    if done.launch_command:
+        done.lines += ["Or, without the alias, through Ollama's own launcher (it sets only some of these itself):",
+                       f"    {done.launch_command}"]
 
     if install_alias:
         target = rc_file or shells.default_rc_file(plan.shell)
@@ -189,3 +205,14 @@ def alias_for(run: RunContext, model: str, ctx: int | None = None, name: str | N
         "num_ctx": num_ctx, "base_url": alias.base_url, "environment": dict(alias.environment()), "warnings": warnings,
         "compaction": compacts.to_dict(),
     }
+
+
+def _launch_command(run: RunContext, plan: Plan) -> str | None:
+    """`ollama launch claude` with what it leaves out in front, unless the server is known to predate it."""
+    from fitadvisor.claude_code import facts
+    from fitadvisor.memory.releases import parse_version
+
+    version = run.server_version
+    if version is not None and parse_version(version) < parse_version(facts().launch_since):
+        return None
+    return plan.alias.launch_command()
