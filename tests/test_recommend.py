@@ -129,7 +129,9 @@ def test_128gb_ryzen_ai_max_keeps_ram_for_the_os():
     ryzen = budget(RYZEN_AI_MAX, RELEASE)
     assert ryzen.label == "GPU budget" and ryzen.bytes <= 0.75 * 128 * GIB  # not the whole GTT mapping
     advice = advise(RYZEN_AI_MAX)
-    assert advice.pick.model == "devstral-small-2:24b" and advice.pick.num_ctx >= 128 * KIB
+    # Claude Code 2.1.332 compacts within 96K too (data/claude_code.toml), so the speed cap may stop there: from 128K
+    # a full context decodes below 5 tokens/s on this machine.
+    assert advice.pick.model == "devstral-small-2:24b" and advice.pick.num_ctx >= 96 * KIB
     assert advice.pick.speed.decode.high < 20  # a dense 24B at 256 GB/s
 
 
