@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from fitadvisor.datafiles import tomllib  # noqa: E402
-from fitadvisor.speed.predict import BACKENDS, POOLED, DecodeFit, PrefillFit, decode_class, decode_fit, pair_flops  # noqa: E402
+from fitadvisor.speed.predict import BACKENDS, POOLED, DecodeFit, PrefillFit, decode_class, pair_flops  # noqa: E402
 from fitadvisor.units import GIB  # noqa: E402
 
 MEASUREMENTS = ROOT / "bench" / "data" / "speed-measurements.toml"
