@@ -1,5 +1,7 @@
 """Machines users really have: several GPUs, every chip in the table, one budget, placement across GPUs."""
 
+import json
+
 import pytest
 
 from fitadvisor.errors import FitAdvisorError
@@ -136,3 +138,107 @@ def test_max_ctx_caps_the_context_recommend_offers():
     candidate = Candidate(model.reference, model.architecture, True, "completed")
     pick = recommend(detect(memory="128GB", chip="Apple M4 Max"), [candidate], hint=False, max_ctx=131072).pick
     assert pick.num_ctx == 131072 and "--max-ctx" in pick.limit
+
+
+# -- remote hosts --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("url, local", [
+    ("http://127.0.0.1:11434", True), ("http://localhost:11434", True), ("http://[::1]:11434", True),
+    ("http://0.0.0.0:11434", True), ("http://gpu-box:11434", False), ("http://192.168.1.20:11434", False),
+])
+def test_which_hosts_are_this_machine(url, local):
+    from fitadvisor.hardware.described import is_this_machine
+
+    assert is_this_machine(url) is local
+
+
+@pytest.fixture
+def remote(fake_ollama, monkeypatch):
+    """The stand-in Ollama, taken for another machine on the network."""
+    from fitadvisor.hardware import described
+
+    monkeypatch.setattr(described, "is_this_machine", lambda url: False)
+    monkeypatch.setattr("fitadvisor.hardware.probe.detect_this_machine", lambda: pytest.fail("probed this machine for a remote host"))
+    return fake_ollama
+
+
+def test_a_remote_host_without_a_description_is_never_planned_as_this_machine(remote):
+    from fake_ollama import FakeModel
+
+    from fitadvisor.flows.context import RunContext
+    from fitadvisor.flows.options import MachineOptions
+
+    with pytest.raises(FitAdvisorError, match=f"{remote.url}.* is another machine.*describe it with --gpus"):
+        _ = RunContext(remote.url, MachineOptions()).hardware
+    remote.add(FakeModel("qwen3-coder:30b", loaded_size=21_000_000_000))
+    remote.loaded["qwen3-coder:30b"] = 65536
+    hardware = RunContext(remote.url, MachineOptions()).hardware
+    assert hardware.planned_for == f"the machine at {remote.url}, as its Ollama shows it"
+    assert hardware.gpus[0].memory_bytes == 21_000_000_000 and "at least" in hardware.notes[0]
+
+
+def test_a_remote_host_with_a_description_plans_for_that_machine(remote):
+    from click.testing import CliRunner
+
+    from fitadvisor.cli import cli
+
+    no_ram = CliRunner().invoke(cli, ["recommend", "--host", remote.url, "--gpus", "2x RTX 3090"])
+    assert no_ram.exit_code != 0 and f"give the RAM of the machine at {remote.url} with --memory" in str(no_ram.exception)
+    result = CliRunner().invoke(cli, ["recommend", "--host", remote.url, "--gpus", "2x RTX 3090", "--memory", "64GB", "--json"])
+    data = json.loads(result.output)
+    assert data["planned_for"] == f"the machine at {remote.url}, as described"
+    assert len(data["hardware"]["gpus"]) == 2 and data["hardware"]["memory_bytes"] == 64 * GIB
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+def invoke(*args):
+    from click.testing import CliRunner
+
+    from fitadvisor.cli import cli
+
+    result = CliRunner().invoke(cli, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_repeated_gpu_memory_and_gpus_on_the_command_line():
+    assert len(invoke("probe", "--gpu-memory", "24GB", "--gpu-memory", "24GB")["gpus"]) == 2
+    assert [g["name"] for g in invoke("probe", "--gpus", "2x RTX 3090")["gpus"]] == ["RTX 3090", "RTX 3090"]
+
+
+def test_recommend_places_its_pick_across_both_gpus_per_gpu_in_the_json():
+    data = invoke("recommend", "--gpus", "2x RTX 3090", "--memory", "64GB", "--host", "http://127.0.0.1:9")
+    pick = data["recommendations"][0]
+    assert [g["name"] for g in pick["gpus"]] == ["RTX 3090", "RTX 3090"] and all(g["layers"] for g in pick["gpus"])
+    assert sum(g["bytes"] for g in pick["gpus"]) == pick["gpu_bytes"] == pick["total_bytes"]
+
+
+def test_every_command_shows_the_same_budget_for_the_field_machine():
+    mac = ("--memory", "48GB", "--chip", "Apple M4 Pro", "--host", "http://127.0.0.1:9")
+    probe = invoke("probe", "--memory", "48GB", "--chip", "Apple M4 Pro")["budget"]
+    estimate_ = invoke("estimate", "devstral-small-2", "--ctx", "128k", *mac)
+    recommend = invoke("recommend", *mac)
+    assert probe == estimate_["budget"] == recommend["budget_detail"]
+    assert estimate_["fits"] and 131072 in [p["num_ctx"] for p in recommend["recommendations"]]
+
+
+def test_sweep_gives_the_series_from_16k_to_the_trained_length_and_the_spill_point():
+    data = invoke("estimate", "devstral-small-2", "--sweep", "--memory", "48GB", "--chip", "Apple M4 Pro", "--host", "http://127.0.0.1:9")
+    series = data["series"]
+    assert series[0]["num_ctx"] == 16 * 1024 and series[-1]["num_ctx"] == resolve("devstral-small-2").architecture.context_length
+    assert all(a["total_bytes"] < b["total_bytes"] for a, b in zip(series, series[1:]))
+    assert all(a["full_context"] > b["full_context"] for a, b in zip(series, series[1:]))
+    spill = data["spill_ctx"]
+    assert all(p["fits"] == (p["num_ctx"] < spill) for p in series)
+    assert max(p["total_bytes"] for p in series if p["fits"]) <= data["budget"]["bytes"]
+
+
+def test_sweep_chart_marks_the_budget_and_the_spill():
+    from click.testing import CliRunner
+
+    from fitadvisor.cli import cli
+
+    chart = CliRunner().invoke(cli, ["estimate", "devstral-small-2", "--sweep", "--memory", "48GB", "--chip", "Apple M4 Pro",
+                                     "--host", "http://127.0.0.1:9"]).output
+    assert "└ GPU budget 37.6 GB" in chart and chart.count("◀ spills to the CPU") == 1 and "160K" in chart

@@ -19,6 +19,7 @@ from fitadvisor.units import format_ctx, format_gb, format_gb_fine
 if TYPE_CHECKING:
     from fitadvisor.flows.options import EngineOptions, MachineOptions
     from fitadvisor.memory.estimate import Estimate
+    from fitadvisor.flows.estimate import Sweep
     from fitadvisor.speed.predict import Speed
 
 
@@ -66,21 +67,63 @@ def render(result: Estimate, speed: Speed | None = None) -> str:
     return "\n".join(lines)
 
 
+CHART_WIDTH = 48  # columns for the largest of the loads and the budget
+
+
+def render_sweep(sweep: Sweep) -> str:
+    """Loaded size by term and decode speed across contexts, the budget as a line, the spill point marked."""
+    points = sweep.points
+    budget = sweep.budget.bytes if sweep.budget else 0
+    scale = max([point.total_bytes for point in points] + [budget]) / CHART_WIDTH
+    mark = round(budget / scale) if budget else None
+    lines = [
+        f"{sweep.model} (Ollama {sweep.release}) on {sweep.planned_for}: loaded size and decode speed by context",
+        f"{'CONTEXT':>8}  {'█ weights  ▒ KV cache  ░ compute and other':<{CHART_WIDTH + 1}}  {'LOADED':>8}  TOK/S (first turn -> full)",
+    ]
+    for point in points:
+        cells = [round(point.weights_bytes / scale), round(point.kv_cache_bytes / scale)]
+        cells.append(max(0, round(point.total_bytes / scale) - sum(cells)))
+        bar = list("█" * cells[0] + "▒" * cells[1] + "░" * cells[2])
+        bar += [" "] * (CHART_WIDTH + 1 - len(bar))
+        if mark is not None:
+            bar[mark] = "│" if mark >= len(bar) or bar[mark] == " " else "┃"
+        rate = f"{point.first_turn:.0f} -> {point.full_context:.1f}" if point.first_turn and point.full_context else "?"
+        spill = "  ◀ spills to the CPU" if point.num_ctx == sweep.spill_ctx else ""
+        lines.append(f"{format_ctx(point.num_ctx):>8}  {''.join(bar)}  {format_gb_fine(point.total_bytes):>8}  {rate}{spill}")
+    if mark is not None:
+        lines.append(f"{'':>8}  {' ' * mark}└ {sweep.budget.label} {format_gb_fine(budget)}")
+        lines.append(f"{sweep.budget.sentence}.")
+    if sweep.spill_ctx:
+        lines.append(f"From {format_ctx(sweep.spill_ctx)} the model no longer fits: Ollama runs part of it on the CPU, several times slower.")
+    lines.append("Sizes in decimal GB, as `ollama ps` prints them; speeds from fitadvisor's speed model (bench/speed.py).")
+    return "\n".join(lines)
+
+
 @click.command("estimate")
 @click.argument("model")
 @ctx_option()
+@click.option("--sweep", "sweep_contexts", is_flag=True, help="Chart the loaded size and decode speed from 16K to the trained context.")
 @engine_options
 @machine_options
 @host_option
 @json_option
-def command(model: str, ctx: int | None, engine: EngineOptions, machine: MachineOptions, host: str | None, as_json: bool) -> None:
+def command(
+    model: str, ctx: int | None, sweep_contexts: bool, engine: EngineOptions, machine: MachineOptions, host: str | None, as_json: bool,
+) -> None:
     """Estimate what Ollama will load for MODEL (any Ollama model name, or a .gguf file).
 
     \b
-    Example:  fitadvisor estimate devstral-small-2 --ctx 64k
+    Examples: fitadvisor estimate devstral-small-2 --ctx 64k
+              fitadvisor estimate qwen3-coder:30b --sweep --gpus "2x RTX 3090"
     """
     from fitadvisor.flows.context import RunContext
-    from fitadvisor.flows.estimate import estimate_with_speed
+    from fitadvisor.flows.estimate import estimate_with_speed, sweep
 
+    if sweep_contexts:
+        if ctx is not None:
+            raise click.UsageError("--sweep charts every context: leave out --ctx")
+        series = sweep(RunContext(host, machine), model, engine)
+        click.echo(json.dumps(series.to_dict(), indent=2) if as_json else render_sweep(series))
+        return
     result, speed = estimate_with_speed(RunContext(host, machine), model, ctx, engine)
     click.echo(json.dumps({**result.to_dict(), **speed.to_dict()}, indent=2) if as_json else render(result, speed))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from fitadvisor.errors import FitAdvisorError
 from fitadvisor.flows.options import MachineOptions
 
 if TYPE_CHECKING:
@@ -65,11 +66,10 @@ class RunContext:
             except (OllamaError, OllamaUnreachable):  # nothing to learn from
                 loaded = []
             return replace(described.seen_through_server(host, loaded), planned_for=f"the machine at {host}, as its Ollama shows it")
-        hardware = detect(**asdict(self.machine))
-        notes = hardware.notes
+        hardware = described.describe(self.machine, described.unseen_machine)  # nothing of this machine
         if self.machine.memory is None and not hardware.unified_memory:
-            notes += (f"no --memory given: the machine at {host} is assumed to have this machine's RAM",)
-        return replace(hardware, planned_for=f"the machine at {host}, as described", notes=notes)
+            raise FitAdvisorError(f"give the RAM of the machine at {host} with --memory: fitadvisor cannot see it from here")
+        return replace(hardware, planned_for=f"the machine at {host}, as described")
 
     @cached_property
     def server_version(self) -> str | None:

@@ -299,6 +299,11 @@ def is_this_machine(host_url: str) -> bool:
     return address.is_loopback or address.is_unspecified
 
 
+def unseen_machine() -> Hardware:
+    """What a description of another machine starts from: nothing known but that it runs Linux."""
+    return Hardware("linux", None, Cpu("unknown", 0, 0), 0, 0, False)
+
+
 def seen_through_server(host_url: str, loaded: list[tuple[str, int, int]]) -> Hardware:
     """Another machine known only by what its Ollama shows: the GPU memory its loaded models fill.
 
