@@ -98,13 +98,13 @@ def test_llama_server_splits_layers_by_free_memory_with_a_compute_buffer_on_each
 
 def test_llama_server_keeps_a_small_model_on_one_gpu_unless_spread():
     two = detect(gpus="2x RTX 3090")
-    assert [g.layers for g in place("gpt-oss:20b", two).gpus] == [24]
+    assert [g.layers for g in place("gpt-oss:20b", two).gpus] == [24, 0]
     assert [g.layers for g in place("gpt-oss:20b", two, spread=True).gpus] == [12, 12]
 
 
 def test_before_llama_server_fills_as_few_gpus_as_hold_the_model_balanced_by_free_memory():
     small = place("gpt-oss:20b", detect(gpus="RTX 3090 + RTX 3060"), release=V0_14)
-    assert [(g.name, g.layers) for g in small.gpus] == [("RTX 3090", 24)]
+    assert [(g.name, g.layers) for g in small.gpus] == [("RTX 3090", 24), ("RTX 3060", 0)]
     split = place("devstral-small-2", detect(gpus="RTX 3090 + RTX 3060"), release=V0_14)
     layers = {g.name: g.layers for g in split.gpus}
     assert split.fits and sum(layers.values()) == 40 and layers["RTX 3090"] > layers["RTX 3060"]

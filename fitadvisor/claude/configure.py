@@ -16,7 +16,7 @@ from fitadvisor.claude.quoting import sh_quote
 from fitadvisor.claude_code import Compaction, compaction
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.memory.estimate import Estimate
-from fitadvisor.units import KIB, MIB, format_ctx, format_gb
+from fitadvisor.units import KIB, MIB, format_ctx, format_gb, format_gb_fine
 
 class NoEstimate(FitAdvisorError):
     """fitadvisor cannot describe the model (not in the catalog, not a GGUF file), so it cannot estimate it."""
@@ -90,7 +90,7 @@ def summary(result: Estimate) -> str:
     if result.fits is None:
         return f"{result.model} at {format_ctx(result.num_ctx)}: {size}"
     if result.gpu_budget_bytes:
-        where = f"the GPU budget of {format_gb(result.gpu_budget_bytes)}"
+        where = f"the GPU budget of {format_gb_fine(result.gpu_budget_bytes)}"
         verdict = f"fits {where}" if result.fits else f"does not fit {where}, {result.processor}"
     else:
         verdict = "runs on the CPU, " + ("fits in free RAM" if result.fits else "does not fit in free RAM")
@@ -103,8 +103,8 @@ def fit_problem(result: Estimate) -> str | None:
         return None
     if result.gpu_budget_bytes:
         return (
-            f"{result.model} at {format_ctx(result.num_ctx)} needs {format_gb(result.total_bytes)} but the GPU budget is "
-            f"{format_gb(result.gpu_budget_bytes)}: Ollama would run {result.processor}, several times slower"
+            f"{result.model} at {format_ctx(result.num_ctx)} needs {format_gb_fine(result.total_bytes)} but the GPU budget is "
+            f"{format_gb_fine(result.gpu_budget_bytes)}: Ollama would run {result.processor}, several times slower"
         )
     return f"{result.model} at {format_ctx(result.num_ctx)} needs {format_gb(result.total_bytes)}, more than the free RAM"
 
@@ -140,7 +140,7 @@ def plan(
         warnings.append(f"no estimate ({error}); applying anyway because of --force")
     if result is not None:
         num_ctx = result.num_ctx  # capped at the trained context, as Ollama would
-        warnings += result.notes
+        warnings += result.warnings + result.notes
         problem = fit_problem(result)
         if problem and not force:
             raise FitAdvisorError(f"{problem}. Pick a smaller --ctx (see `fitadvisor recommend`) or pass --force")

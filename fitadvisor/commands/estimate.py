@@ -40,7 +40,8 @@ def render(result: Estimate, speed: Speed | None = None) -> str:
         lines.append(f"  measured       {format_gb(result.measured_total_bytes):>8}   (by `fitadvisor verify` on this machine)")
     if len(result.gpus) > 1:
         for index, share in enumerate(result.gpus):
-            lines.append(f"  GPU {index} {share.name}: {share.layers} layers, {format_gb_fine(share.bytes)} of its {format_gb_fine(share.budget_bytes)}")
+            held = f"{share.layers} layers, {format_gb_fine(share.bytes)} of its" if share.layers else "idle, budget"
+            lines.append(f"  GPU {index} {share.name}: {held} {format_gb_fine(share.budget_bytes)}")
     if result.planned_for:
         lines.append(f"Machine: {result.planned_for}. {result.budget.sentence}.")
     if result.fits is not None:

@@ -54,6 +54,8 @@ engine_options = _grouped("engine", EngineOptions, [
     click.option("--batch", type=click.IntRange(min=1), help="Physical batch n_ubatch (default: what that release picks)."),
     click.option("--ollama-version", metavar="X.Y.Z",
                  help="Model this Ollama release (default: the running server's, else the newest modelled)."),
+    click.option("--sched-spread", is_flag=True, default=None,
+                 help="OLLAMA_SCHED_SPREAD=1: spread every model over all GPUs (default: as few GPUs as hold it)."),
 ])
 
 # The same settings as the running server has them (`verify`): unset means this shell's OLLAMA_* variable.

@@ -183,6 +183,7 @@ def alias_for(run: RunContext, model: str, ctx: int | None = None, name: str | N
     from fitadvisor.claude import configure
     from fitadvisor.claude_code import compaction
     from fitadvisor.models.catalog import ModelRef
+    from fitadvisor.recommend.rank import short_context_warning
 
     options = options or AliasOptions()
     ModelRef.parse(model)
@@ -200,6 +201,9 @@ def alias_for(run: RunContext, model: str, ctx: int | None = None, name: str | N
     compacts = compaction(num_ctx)
     if not compacts.works:
         warnings.append(compacts.text())
+    too_short = short_context_warning(num_ctx) if num_ctx else None
+    if too_short:
+        warnings.append(too_short)
     return {
         "alias": shells.render(alias, shell), "shell": shell, "alias_name": alias.name, "model": target,
         "num_ctx": num_ctx, "base_url": alias.base_url, "environment": dict(alias.environment()), "warnings": warnings,

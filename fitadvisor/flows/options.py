@@ -25,10 +25,14 @@ class EngineOptions:
     parallel: int | None = None
     batch: int | None = None
     ollama_version: str | None = None
+    sched_spread: bool | None = None  # OLLAMA_SCHED_SPREAD: the estimator's `spread` (verify does not take it)
 
-    def settings(self) -> dict[str, str | int]:
+    def settings(self) -> dict[str, str | int | bool]:
         """The settings given, under the field names `memory.estimate.Settings` and `ServerEnv` share."""
-        given = {"kv_cache_type": self.kv_cache, "flash_attention": self.flash_attention, "parallel": self.parallel, "batch": self.batch}
+        given = {
+            "kv_cache_type": self.kv_cache, "flash_attention": self.flash_attention, "parallel": self.parallel, "batch": self.batch,
+            "spread": self.sched_spread,
+        }
         return {name: value for name, value in given.items() if value is not None}
 
 

@@ -390,7 +390,7 @@ def _place(result: Estimate, arch: Architecture, hardware: Hardware, release: Re
     result.fits = on_gpu == arch.block_count
     if not result.fits and engine == LLAMA_SERVER and arch.is_moe:
         shares = _experts_on_cpu(result, arch, shares) or shares
-    result.gpus = [share for share in shares if share.layers or len(shares) == 1]
+    result.gpus = shares
     result.gpu_bytes = sum(share.bytes for share in shares)
     result.cpu_bytes = total - result.gpu_bytes
 

@@ -113,8 +113,9 @@ def place_llama_server(layout: Layout, gpus: list[tuple[Gpu, int]], predicted_by
     """v0.30+: one GPU when the prediction fits 80% of it, else llama.cpp's split over all of them."""
     if not spread and len(gpus) > 1:
         best = max(gpus, key=lambda item: item[0].usable_bytes)
-        if predicted_bytes <= best[0].usable_bytes * 0.8:
-            gpus = [best]
+        if predicted_bytes <= best[0].usable_bytes * 0.8:  # the others stay idle
+            alone = place_llama_server(layout, [best], predicted_bytes, spread)
+            return [alone[0] if item is best else GpuShare(item[0].name, item[1], 0, 0) for item in gpus]
     total_free = sum(gpu.usable_bytes for gpu, _ in gpus)
     counts, assigned = [], 0
     for i, (gpu, _) in enumerate(gpus):  # llama.cpp's default tensor split: layers in proportion to free memory

@@ -227,8 +227,8 @@ def short_context_warning(num_ctx: int) -> str | None:
     if num_ctx >= minimum:
         return None
     return (
-        f"{format_ctx(num_ctx)} is below the {format_ctx(minimum)} Claude Code needs: its opening prompt alone is ~20K tokens, "
-        "and at 32K the field notes saw devstral-small-2 invent a bug to fix (use --ctx 64k or more)"
+        f"{format_ctx(num_ctx)} is below the {format_ctx(minimum)} Claude Code needs: at 32K the field notes saw "
+        "devstral-small-2 lose the task and invent a bug to fix (use --ctx 64k or more)"
     )
 
 
