@@ -51,12 +51,14 @@ class Hardware:
     def is_cuda(self) -> bool:
         return any(gpu.library == "cuda" for gpu in self.gpus)
 
-    def gpu_budgets(self, reserve_per_gpu: int, metal_reserve: int | None = None) -> list[int]:
-        """Memory Ollama may fill on each GPU: its usable memory less its reserve and overhead."""
+    def gpu_budgets(self, reserve_per_gpu: int, metal_reserve: int | None = None, with_overhead: bool = True) -> list[int]:
+        """Memory Ollama may fill on each GPU: its usable memory less its reserve and, where the release counts it,
+        OLLAMA_GPU_OVERHEAD."""
+        overhead = self.gpu_overhead_bytes if with_overhead else 0
         budgets = []
         for gpu in self.gpus:
             reserve = metal_reserve if (gpu.library == "metal" and metal_reserve is not None) else reserve_per_gpu
-            budgets.append(max(0, gpu.usable_bytes - reserve - self.gpu_overhead_bytes))
+            budgets.append(max(0, gpu.usable_bytes - reserve - overhead))
         return budgets
 
     def gpu_budget_bytes(self, reserve_per_gpu: int, metal_reserve: int | None = None) -> int:

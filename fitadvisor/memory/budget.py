@@ -61,7 +61,7 @@ def budget(hardware: Hardware, release: Release) -> Budget:
     margin = float(fit_policy()["estimate_margin"])
     if not hardware.gpus:
         return Budget(int(hardware.memory_bytes * ram_share(hardware.memory_bytes)), "RAM budget", release.label, margin)
-    per_gpu = hardware.gpu_budgets(release.gpu_reserve_bytes, release.metal_reserve_bytes)
+    per_gpu = hardware.gpu_budgets(release.gpu_reserve_bytes, release.metal_reserve_bytes, release.gpu_overhead_in_placement)
     metal = any(gpu.library == "metal" for gpu in hardware.gpus)
     if hardware.unified_memory and not metal:
         cap = int(hardware.memory_bytes * ram_share(hardware.memory_bytes))

@@ -20,6 +20,7 @@ from fitadvisor.memory.releases import (
     KV_CACHE_BYTES,
     LLAMA_ENGINE,
     LLAMA_SERVER,
+    SMALL_CUDA_BYTES,
     Release,
 )
 from fitadvisor.models.architecture import FULL, RECURRENT, SLIDING, Architecture
@@ -299,6 +300,7 @@ def estimate(
             available,
             flash_attention,
             bool(hardware and hardware.is_cuda),
+            bool(hardware and any(g.library == "cuda" and g.usable_bytes <= SMALL_CUDA_BYTES for g in hardware.gpus)),
         )
     elif batch < 1:
         raise FitAdvisorError(f"invalid batch size {batch}: it must be at least 1")

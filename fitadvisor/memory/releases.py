@@ -19,8 +19,14 @@ from fitadvisor.units import GIB, MIB
 Version = tuple[int, int, int]
 
 OLDEST_MODELLED: Version = (0, 14, 0)  # the first release with Anthropic's /v1/messages
-NEWEST_MODELLED: Version = (0, 32, 15)
-LLAMA_SERVER_SINCE: Version = (0, 30, 0)
+# 0.33.0-0.34.2 (Aug-Sep 2026) are modelled from Ollama's source at v0.33.0-rc2, the newest read; nothing below
+# changed between v0.30.11 and it.
+NEWEST_MODELLED: Version = (0, 34, 2)
+LLAMA_SERVER_SINCE: Version = (0, 30, 0)  # commit 9db4bdbad: every GGUF model in llama-server
+# Commit 630882621 (v0.30.0), server/sched.go automaticGenerationBatch: without flash attention on a CUDA GPU of
+# at most 8 GiB, a context above 4096 gets a batch of 256.
+SMALL_CUDA_BYTES = 8 * GIB
+SMALL_CUDA_BATCH = 256
 
 OLLAMA_ENGINE = "ollama"  # Ollama's Go engine (era B): memory measured by the runner
 LLAMA_ENGINE = "llama"  # Ollama's llama.cpp runner (era B): memory estimated by GraphSize
@@ -190,17 +196,21 @@ class Release:
             return parallel * max(arch.sliding_window, 4096) + batch
         return parallel * (arch.sliding_window + (1 if parallel > 1 else 0)) + batch
 
-    def batch(self, ctx_total: int, predicted_bytes: int, available_bytes: int, flash_attention: bool, cuda: bool) -> int:
+    def batch(
+        self, ctx_total: int, predicted_bytes: int, available_bytes: int, flash_attention: bool, cuda: bool,
+        small_cuda: bool = False,
+    ) -> int:
         """The physical batch (n_ubatch) Ollama asks for.
 
         Before v0.30 it is num_batch (512). From v0.30 Ollama picks 2048 above 32K context and 1024
         above 4K when its crude size prediction leaves room (60% / 75% of the memory, with the
-        batch surcharge under 80%), and 512 on CUDA without flash attention.
+        batch surcharge under 80%), and 512 on CUDA without flash attention, 256 there above a 4K
+        context when a CUDA GPU has at most 8 GiB (`small_cuda`).
         """
         if not self.uses_llama_server:
             return DEFAULT_BATCH
         if cuda and not flash_attention:
-            return DEFAULT_BATCH
+            return SMALL_CUDA_BATCH if small_cuda and ctx_total > 4096 else DEFAULT_BATCH
         steps = [(32768, 2048, 0.60, 2 * GIB), (4096, 1024, 0.75, 768 * MIB)]
         for above, size, share, surcharge in steps:
             if ctx_total > above and predicted_bytes <= share * available_bytes and (
@@ -208,6 +218,12 @@ class Release:
             ):
                 return size
         return DEFAULT_BATCH
+
+    @property
+    def gpu_overhead_in_placement(self) -> bool:
+        """OLLAMA_GPU_OVERHEAD shrinks what each GPU may hold only before v0.30; from v0.30 (commit 9db4bdbad) it is
+        used for the default-context tier alone (server/routes.go), as llama-server's fit knows nothing of it."""
+        return not self.uses_llama_server
 
     @property
     def gpu_reserve_bytes(self) -> int:

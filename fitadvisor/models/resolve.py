@@ -28,6 +28,16 @@ class ResolvedModel:
     note: str = ""  # how the source answered, for the output
 
 
+def mlx_note(model: str) -> str | None:
+    """Why fitadvisor refuses an `-mlx` library tag: a safetensors model, which Ollama runs in its MLX runner, not llama-server
+    (server/sched.go `IsMLX`: model format safetensors, @ v0.33.0-rc2; the MLX runner came in v0.16.0)."""
+    tag = model.rsplit("/", 1)[-1].partition(":")[2]
+    if not tag.lower().endswith("-mlx"):
+        return None
+    return (f"{model} is an MLX build: Ollama runs it in its MLX runner (Apple Silicon), whose memory follows other rules "
+            "than the GGUF engine fitadvisor models, so it cannot estimate it; the same model without -mlx it can")
+
+
 def resolve_model(name: str, client: Client | None = None) -> ResolvedModel:
     """The architecture of a .gguf path or an Ollama model name, and which source gave it (`client`: the server to ask first)."""
     if name.endswith(".gguf") or Path(name).is_file():
@@ -36,6 +46,8 @@ def resolve_model(name: str, client: Client | None = None) -> ResolvedModel:
         return ResolvedModel(Path(name).name, read_architecture(Path(name)), "gguf", note=f"read from {name}")
 
     from fitadvisor.models import catalog, ollama_store
+    if mlx_note(name):
+        raise FitAdvisorError(mlx_note(name))
     ref = catalog.ModelRef.parse(name)
     if client is not None:
         resolved = _from_ollama(ref, client)
