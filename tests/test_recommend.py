@@ -94,7 +94,7 @@ def test_too_big_models_say_what_they_need_against_the_budget():
 def test_16gb_macbook_air_m2_is_told_honestly_and_given_the_ways_out():
     advice = advise(AIR_M2_16)
     assert budget(AIR_M2_16, RELEASE).bytes < 11e9  # 2/3 of 16 GiB, less Ollama's reserve
-    # Nothing proven in Claude Code fits; what does (qwen3.5:9b) is untested, under the capability floor, and said to be.
+    # Nothing proven in Claude Code fits; what does (qwen3.5) is untested, under the capability floor, and said to be.
     assert not advice.pick.candidate.proven and advice.pick.candidate.below_floor
     assert any("No model proven in Claude Code fits" in w for w in advice.warnings)
     assert "devstral-small-2:24b" in advice.instead and "Mac with" in advice.instead
