@@ -262,7 +262,12 @@ def _type(state: _State, tensor: Tensor, file_type: str, default: str) -> str:
 
 
 def _rule(state: _State, tensor: Tensor, category: str, ftype: str, kind: str) -> str:
-    """llama_tensor_get_type_impl for the K-quant and legacy file types Ollama's library uses."""
+    """llama_tensor_get_type_impl for the K-quant and legacy file types Ollama's library uses.
+
+    A tied embedding takes the output's type since llama.cpp matches "output.weight" exactly; files
+    quantized before that (Ollama's granite3-moe, 2024) kept it at the default type, because every
+    attn_output.weight counted as an output then.
+    """
     if category == "output" or (state.tied and category == "token_embd"):
         if tensor.shape[0] % _block(kind):
             return "Q8_0"
