@@ -184,3 +184,24 @@ def test_claude_settings_env_that_would_defeat_the_alias(fake_ollama, claude_on_
 
 def test_no_claude_settings_file_is_no_finding(fake_ollama, claude_on_path):
     assert findings(run_doctor(fake_ollama), "claude-settings") == []
+
+
+def test_the_servers_own_default_context_from_a_loaded_model(fake_ollama, claude_on_path):
+    """This shell reckons 32K (24 GiB of VRAM, no OLLAMA_CONTEXT_LENGTH here), but the server was given 8K where the
+    shell cannot see (the app, launchctl, systemd): a loaded model with no num_ctx of its own shows it in /api/ps."""
+    fake_ollama.version, fake_ollama.default_num_ctx = "0.32.15", 8192
+    fake_ollama.add(FakeModel("qwen3-coder:30b", family="qwen3moe"))
+    Client(fake_ollama.url).load("qwen3-coder:30b")
+    report = run_doctor(fake_ollama)
+    (default,) = findings(report, "default-context")
+    assert default.status == "fail" and "at 8K context (seen on the loaded qwen3-coder:30b" in default.message
+    assert "this shell suggested 32K" in default.message and "--server-wide" in default.fix
+    assert report.default_num_ctx == 8192
+
+
+def test_a_default_read_from_the_shell_says_so(fake_ollama, claude_on_path):
+    fake_ollama.version = "0.32.15"
+    fake_ollama.add(FakeModel("devstral-small-2-64k:latest", num_ctx=65536))
+    Client(fake_ollama.url).load("devstral-small-2-64k")  # its own num_ctx: says nothing of the server's default
+    (default,) = findings(run_doctor(fake_ollama), "default-context")
+    assert "read from this shell, not the server" in default.message

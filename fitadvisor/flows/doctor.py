@@ -86,8 +86,10 @@ def doctor(client: Client, env: ServerEnv, hardware: Hardware | None) -> DoctorR
     _settings(report, env, client.host)
     if report.ollama_version:
         try:
+            report.loaded = client.ps()
+            _server_default(report, client)
             _models(report, client)
-            _loaded(report, client, hardware)
+            _loaded(report, hardware)
         except FitAdvisorError as error:
             report.add("ollama", "fail", str(error))
     _claude(report)
@@ -131,6 +133,8 @@ def _default_context(report: DoctorReport, env: ServerEnv, hardware: Hardware | 
         how = f"Ollama {release.label}'s default for {vram}"
     else:
         return
+    if env.context_length is None:
+        how += "; read from this shell, not the server: a setting in the Ollama app, launchctl or systemd is invisible here"
     report.default_num_ctx = ctx
     message = f"models without their own num_ctx run at {format_ctx(ctx)} context ({how})"
     if ctx >= default_min_ctx():
@@ -143,6 +147,34 @@ def _default_context(report: DoctorReport, env: ServerEnv, hardware: Hardware | 
             "give the model its own context with `fitadvisor apply MODEL --ctx 64k`, or start the server with "
             "OLLAMA_CONTEXT_LENGTH=65536",
         )
+
+
+def _server_default(report: DoctorReport, client: Client) -> None:
+    """The server's own default context, where it shows: a loaded model with no num_ctx of its own runs at it
+    (`/api/ps` context_length), unless capped at the model's trained context or asked otherwise by a request."""
+    for running in report.loaded:
+        if not running.context_length:
+            continue
+        try:
+            shown = client.show(running.name)
+        except FitAdvisorError:
+            continue
+        trained = shown.model_info.get(f"{shown.model_info.get('general.architecture')}.context_length")
+        if shown.num_ctx or (isinstance(trained, int) and running.context_length >= trained):
+            continue
+        ctx = running.context_length
+        shell = f"; this shell suggested {format_ctx(report.default_num_ctx)}" if report.default_num_ctx not in (None, ctx) else ""
+        message = (f"the server runs models without their own num_ctx at {format_ctx(ctx)} context (seen on the loaded "
+                   f"{running.name}, /api/ps){shell}")
+        report.findings = [f for f in report.findings if f.check != "default-context"]
+        report.default_num_ctx = ctx
+        if ctx >= default_min_ctx():
+            report.add("default-context", "ok", message)
+        else:
+            report.add("default-context", "fail", f"{message}: too small for Claude Code",
+                       "give the model its own context with `fitadvisor apply MODEL --ctx 64k`, or set the server's "
+                       "OLLAMA_CONTEXT_LENGTH (`fitadvisor apply MODEL --ctx 64k --server-wide` shows how)")
+        return
 
 
 def _settings(report: DoctorReport, env: ServerEnv, host: str) -> None:
@@ -224,9 +256,8 @@ def _models(report: DoctorReport, client: Client) -> None:
                 finding.message += f"; {usable[0].name} sets its own"
 
 
-def _loaded(report: DoctorReport, client: Client, hardware: Hardware | None) -> None:
+def _loaded(report: DoctorReport, hardware: Hardware | None) -> None:
     has_gpu = hardware is None or bool(hardware.gpus)
-    report.loaded = client.ps()
     for reason in report.loaded.rejected:
         report.add("loaded", "warn", f"left out: {reason}")
     for running in report.loaded:
