@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 MODELS = [
     "llama", "qwen2", "qwen3", "qwen3moe", "mistral3", "gemma3", "gemma3-27b", "gpt-oss", "granitehybrid", "deepseek2-mla",
-    "glm-4.7-flash", "phi3", "command-r", "qwen3next", "qwen35", "qwen35-mtp", "qwen35moe", "nemotron_h_moe", "laguna",
+    "glm-4.7-flash", "phi3", "command-r", "qwen3next", "qwen35", "qwen35-mtp", "qwen35moe", "nemotron_h_moe", "gemma4", "laguna",
 ]
 # The allocator's reuse of freed holes, which the estimate does not replay, moves llama.cpp's compute buffer
 # by up to one batch x n_embd f32 slot (a q8_0 cache shifts it; bench/engine/README.md).

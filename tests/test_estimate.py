@@ -237,3 +237,16 @@ def test_an_architecture_name_llama_cpp_does_not_know_is_said_in_the_llama_serve
     unknown = dataclasses.replace(arch, name="mllama")
     assert any("does not run mllama" in note for note in estimate(unknown, Settings(num_ctx=CTX, release=NEWEST)).notes)
     assert not any("architecture" in note for note in estimate(resolve("qwen3-coder:30b").architecture, Settings(num_ctx=CTX, release=NEWEST)).notes)
+
+
+def test_gemma4_sliding_and_global_layers_cache_their_own_head_sizes():
+    layers = "SSSSSA" * 2
+    arch = Architecture(
+        name="gemma4", block_count=12, embedding_length=5376, head_count=32, head_count_kv=16, key_length=512,
+        value_length=512, key_length_swa=256, value_length_swa=256, context_length=262144, layers=layers,
+        weights_bytes=1, sliding_window=1024, per_layer_head_count_kv=tuple(16 if k == "S" else 4 for k in layers),
+    )
+    cache = estimate(arch, Settings(num_ctx=CTX, batch=512, release=NEWEST)).kv_cache_bytes
+    sliding = 10 * (1024 + 512) * 16 * (256 + 256) * 2
+    global_ = 2 * CTX * 4 * (512 + 512) * 2
+    assert cache == sliding + global_

@@ -252,3 +252,16 @@ def test_cli_estimates_a_gguf_file_and_rejects_a_truncated_one(tmp_path):
     run = fitadvisor("estimate", str(broken))
     assert run.returncode != 0
     assert run.stderr.strip() == f"fitadvisor: error: {broken} is truncated at byte 1000: its GGUF header says more follows (an interrupted download? fetch it again)"
+
+
+def test_gemma4_sliding_layers_have_their_own_head_size_and_shared_layers_no_cache():
+    kv = _kv("gemma4", 8, **{
+        "gemma4.attention.sliding_window": 1024, "gemma4.attention.sliding_window_pattern": [True, True, True, False] * 2,
+        "gemma4.attention.head_count_kv": [16, 16, 16, 4] * 2, "gemma4.attention.key_length": 512,
+        "gemma4.attention.value_length": 512, "gemma4.attention.key_length_swa": 256, "gemma4.attention.value_length_swa": 256,
+        "gemma4.attention.shared_kv_layers": 2,
+    })
+    arch = architecture_from_kv(kv, [])
+    assert arch.layers == "SSSASS--"
+    assert (arch.key_width(0), arch.value_width(0), arch.key_width(3), arch.value_width(3)) == (256, 256, 512, 512)
+    assert arch.per_layer_head_count_kv == (16, 16, 16, 4) * 2

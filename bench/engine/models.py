@@ -53,6 +53,7 @@ class Spec:
     attention_interval: int = 0  # Gated DeltaNet hybrids: every n-th layer attends (qwen3next, qwen35)
     layer_types: str = ""  # nemotron_h: M (Mamba2), E (MoE), * (attention) per layer
     nextn: int = 0  # multi-token-prediction layers after the trunk (nextn_predict_layers)
+    global_head_dim: int = 0  # gemma4: the global layers' head size (head_dim is the sliding layers')
     tied: bool = False
     source: str = ""  # where the real geometry comes from
     notes: tuple[str, ...] = field(default=())
@@ -141,6 +142,11 @@ SPECS: tuple[Spec, ...] = (
         experts=128, experts_used=6, expert_ff=1856, shared_expert_ff=3712,
         ssm_conv=4, ssm_state=128, ssm_groups=8, ssm_heads=64, ssm_inner=4096, layer_types="ME*E",
         source="Nemotron-3-Nano-30B-A3B (Mamba2, MoE and attention layers; real 131K vocabulary)",
+    ),
+    Spec(
+        "gemma4", "gemma4", 6, 5376, 32, (16, 16, 16, 16, 16, 4), 256, 21504, 262144, sliding_window=1024, swa_pattern=6,
+        global_head_dim=512, tied=True,
+        source="Gemma-4-31B text stack (5 sliding: 16 KV heads of 256; 1 global: 4 KV heads of 512, K = V)",
     ),
     Spec(
         "laguna", "laguna", 4, 2048, 48, 8, 128, 8192, 100352, sliding_window=512, swa_pattern=4,
@@ -313,6 +319,25 @@ def _laguna_block(t: _Tensors, spec: Spec, i: int) -> None:
         t.add(f"blk.{i}.exp_probs_b.bias", spec.experts)
 
 
+def _gemma4_block(t: _Tensors, spec: Spec, i: int) -> None:
+    is_global = (i + 1) % spec.swa_pattern == 0
+    d, hkv = (spec.global_head_dim if is_global else spec.head_dim), spec.head_kv(i)
+    t.add(f"blk.{i}.attn_norm.weight", spec.n_embd)
+    t.add(f"blk.{i}.attn_q.weight", spec.n_embd, spec.n_head * d)
+    t.add(f"blk.{i}.attn_k.weight", spec.n_embd, hkv * d)
+    if not is_global:  # global layers read V from K (attention_k_eq_v)
+        t.add(f"blk.{i}.attn_v.weight", spec.n_embd, hkv * d)
+    t.add(f"blk.{i}.attn_output.weight", spec.n_head * d, spec.n_embd)
+    t.add(f"blk.{i}.attn_q_norm.weight", d)
+    t.add(f"blk.{i}.attn_k_norm.weight", d)
+    t.add(f"blk.{i}.post_attention_norm.weight", spec.n_embd)
+    if is_global and not any(name == "rope_freqs.weight" for name, _, _ in t.items):
+        t.add("rope_freqs.weight", d // 2)
+    t.add(f"blk.{i}.ffn_norm.weight", spec.n_embd)
+    _dense_ffn(t, spec, i, spec.n_ff)
+    t.add(f"blk.{i}.post_ffw_norm.weight", spec.n_embd)
+
+
 def _ssm_inner(spec: Spec) -> int:
     return spec.ssm_inner or 2 * spec.n_embd
 
@@ -332,6 +357,9 @@ def tensors(spec: Spec) -> _Tensors:
             continue
         if spec.arch == "laguna":
             _laguna_block(t, spec, i)
+            continue
+        if spec.arch == "gemma4":
+            _gemma4_block(t, spec, i)
             continue
         t.add(f"blk.{i}.attn_norm.weight", spec.n_embd)
         if spec.arch != "command-r":  # command-r runs attention and FFN in parallel off one norm
@@ -392,8 +420,8 @@ def _metadata(w: gguf.GGUFWriter, spec: Spec) -> None:
     w.add_feed_forward_length(_feed_forward_length(spec))
     w.add_head_count(spec.n_head)
     w.add_head_count_kv(list(spec.n_head_kv) if isinstance(spec.n_head_kv, tuple) else spec.n_head_kv)
-    w.add_key_length(spec.head_dim)
-    w.add_value_length(spec.value_dim or spec.head_dim)
+    w.add_key_length(spec.global_head_dim or spec.head_dim)
+    w.add_value_length(spec.global_head_dim or spec.value_dim or spec.head_dim)
     w.add_layer_norm_rms_eps(1e-6)
     w.add_layer_norm_eps(1e-5)
     w.add_rope_freq_base(1e6)
@@ -405,6 +433,8 @@ def _metadata(w: gguf.GGUFWriter, spec: Spec) -> None:
         w.add_sliding_window(spec.sliding_window)
         if a == "laguna":  # the first layer of each period is global
             w.add_array(f"{a}.attention.sliding_window_pattern", [i % spec.swa_pattern != 0 for i in range(spec.layers)])
+        elif a == "gemma4":  # the last layer of each period is global
+            w.add_array(f"{a}.attention.sliding_window_pattern", [(i + 1) % spec.swa_pattern != 0 for i in range(spec.layers)])
         else:
             w.add_uint32(f"{a}.attention.sliding_window_pattern", spec.swa_pattern)
     if spec.experts:
@@ -428,6 +458,10 @@ def _metadata(w: gguf.GGUFWriter, spec: Spec) -> None:
         w.add_full_attention_interval(spec.attention_interval)
     if spec.nextn:
         w.add_nextn_predict_layers(spec.nextn)
+    if spec.global_head_dim:  # gemma4: key_length is the global layers', *_swa the sliding layers'
+        w.add_key_length_swa(spec.head_dim)
+        w.add_value_length_swa(spec.head_dim)
+        w.add_uint32(f"{a}.embedding_length_per_layer_input", 0)
     if spec.kv_lora_rank:
         w.add_kv_lora_rank(spec.kv_lora_rank)
         w.add_q_lora_rank(spec.q_lora_rank)

@@ -138,7 +138,6 @@ def kv_cache_bytes(
     if engine == LLAMA_ENGINE:
         return int(sum(_graphsize_kv_layers(arch, num_ctx * parallel, cache_type)))
     per_cell = KV_CACHE_BYTES[cache_type]
-    value_length = 0 if engine == LLAMA_SERVER and arch.is_mla else arch.value_length  # llama.cpp: V is a view of the latent K
     streams, stream_cells, stream_swa_cells = kv_cells(arch, num_ctx, parallel, batch, release, engine)
     full_cells, swa_cells = streams * stream_cells, streams * stream_swa_cells
     total = 0.0
@@ -147,7 +146,9 @@ def kv_cache_bytes(
             total += parallel * arch.recurrent_state_floats * 4  # always f32
         elif kind in (FULL, SLIDING):
             cells = full_cells if kind == FULL else swa_cells
-            total += cells * arch.kv_heads(layer) * (arch.key_length + value_length) * per_cell
+            # llama.cpp: an MLA cache's V is a view of the latent K
+            value_length = 0 if engine == LLAMA_SERVER and arch.is_mla else arch.value_width(layer)
+            total += cells * arch.kv_heads(layer) * (arch.key_width(layer) + value_length) * per_cell
     return int(total)
 
 
@@ -175,7 +176,7 @@ def _graphsize_kv_layers(arch: Architecture, context: int, cache_type: str) -> l
         if kind == RECURRENT:
             layers.append(arch.recurrent_state_floats * 4)
         elif kind in (FULL, SLIDING):
-            layers.append(context * (arch.key_length + arch.value_length) * arch.kv_heads(layer) * per_cell)
+            layers.append(context * (arch.key_width(layer) + arch.value_width(layer)) * arch.kv_heads(layer) * per_cell)
         else:
             layers.append(0)
     return layers

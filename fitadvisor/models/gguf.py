@@ -332,9 +332,11 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
     # Multi-token-prediction layers follow the trunk; llama.cpp's main context gives them no cache
     # (only a drafting context, when speculative decoding with them is on, does).
     trunk = blocks - min(blocks, keys.int("nextn_predict_layers"))
+    # gemma4's last layers reuse the cache of earlier ones (attention.shared_kv_layers) and keep none of their own.
+    own_cache = trunk - min(trunk, keys.int("attention.shared_kv_layers"))
     kinds = []
     for layer in range(blocks):
-        if layer >= trunk:
+        if layer >= own_cache:
             kinds.append(NO_CACHE)
         elif interval:  # qwen3next / qwen35: every interval-th layer attends, the rest are Gated DeltaNet
             kinds.append(FULL if (layer + 1) % interval == 0 else RECURRENT)
