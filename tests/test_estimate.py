@@ -250,3 +250,11 @@ def test_gemma4_sliding_and_global_layers_cache_their_own_head_sizes():
     sliding = 10 * (1024 + 512) * 16 * (256 + 256) * 2
     global_ = 2 * CTX * 4 * (512 + 512) * 2
     assert cache == sliding + global_
+
+
+def test_multi_token_prediction_layers_are_not_loaded_by_llama_server():
+    arch = dataclasses.replace(resolve("qwen3-coder:30b").architecture, draft_bytes=300_000_000)
+    newest = estimate(arch, Settings(num_ctx=CTX, release=NEWEST))
+    assert newest.weights_bytes == arch.weights_bytes - 300_000_000
+    assert any("multi-token-prediction" in note for note in newest.notes)
+    assert estimate(arch, Settings(num_ctx=CTX, release=V0_14)).weights_bytes == arch.weights_bytes

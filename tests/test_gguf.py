@@ -13,6 +13,7 @@ from fitadvisor.models import catalog
 from fitadvisor.models.architecture import FULL, SLIDING
 from fitadvisor.models.gguf import (
     GGML_TYPES,
+    TensorInfo,
     architecture_from_kv,
     read_architecture,
     read_file_header,
@@ -162,7 +163,11 @@ def test_multi_token_prediction_layers_after_the_trunk_get_no_cache():
         "qwen35.full_attention_interval": 4, "qwen35.nextn_predict_layers": 1, "qwen35.ssm.conv_kernel": 4,
         "qwen35.ssm.state_size": 128, "qwen35.ssm.inner_size": 1024, "qwen35.ssm.group_count": 4,
     })
-    assert architecture_from_kv(kv, []).layers == "RRRARRRA-"
+    tensors = [TensorInfo("blk.7.ffn_up.weight", (1024, 512), "Q8_0"), TensorInfo("blk.8.ffn_up.weight", (1024, 512), "Q8_0"),
+               TensorInfo("blk.8.nextn.eh_proj.weight", (512, 256), "F16"), TensorInfo("output.weight", (256, 1000), "Q8_0")]
+    arch = architecture_from_kv(kv, tensors)
+    assert arch.layers == "RRRARRRA-"
+    assert arch.draft_bytes == tensors[1].bytes + tensors[2].bytes
 
 
 def test_per_layer_kv_heads_are_kept_when_attention_layers_differ():

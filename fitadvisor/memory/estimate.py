@@ -24,7 +24,7 @@ from fitadvisor.memory.releases import (
     Release,
 )
 from fitadvisor.models.architecture import FULL, RECURRENT, SLIDING, Architecture
-from fitadvisor.units import format_ctx, processor_label
+from fitadvisor.units import format_ctx, format_gb, processor_label
 
 if TYPE_CHECKING:
     from fitadvisor.memory.calibration import MeasuredSpeed
@@ -287,6 +287,14 @@ def estimate(
 
     if engine == LLAMA_ENGINE:
         weights = arch.weights_bytes if arch.tied_embeddings else arch.weights_bytes - arch.token_embedding_bytes
+    elif engine == LLAMA_SERVER and arch.draft_bytes:
+        # llama.cpp skips the multi-token-prediction layers unless speculative decoding with them is on
+        # (`--spec-type draft-mtp`, not in Ollama's llama-server launch line: shared/reference/ollama.md, era C).
+        weights = arch.weights_bytes - arch.draft_bytes
+        notes.append(
+            f"the model's multi-token-prediction layers ({format_gb(arch.draft_bytes)}) are not loaded: "
+            "llama-server drafts with them only when asked to"
+        )
     else:
         weights = arch.weights_bytes
 

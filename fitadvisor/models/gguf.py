@@ -405,6 +405,7 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
         vision_bytes=tensor_bytes(t for t in tensors if t.name.startswith(VISION_TENSOR_PREFIXES)),
         tied_embeddings="output.weight" not in by_name,
         projector_bytes=projector_bytes,
+        draft_bytes=sum(t.bytes for t in tensors if _block_index(t.name) >= trunk),
         vision=vision,
         parameters=_parameter_count(kv) or total_elements,
         active_parameters=active,
@@ -413,6 +414,12 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
         key_length_swa=keys.int("attention.key_length_swa"),
         value_length_swa=keys.int("attention.value_length_swa"),
     )
+
+
+def _block_index(tensor_name: str) -> int:
+    """N of a `blk.N.*` tensor, -1 for the others (embeddings, output, vision)."""
+    parts = tensor_name.split(".", 2)
+    return int(parts[1]) if len(parts) > 2 and parts[0] == "blk" and parts[1].isdigit() else -1
 
 
 def _sliding_layers(keys: _Keys, arch: str, blocks: int, window: int) -> list[bool]:
