@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from typing import NoReturn
 
 import click
 
@@ -44,6 +45,30 @@ class LazyGroup(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(list(COMMANDS.items()))
 
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra) -> NoReturn:
+        """Run a command; every failure ends as one line on stderr and an exit code, here where CliRunner sees it."""
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except FitAdvisorError as error:
+            fail(str(error), error.exit_code)
+        except click.exceptions.Abort:
+            fail("aborted", 130)
+        except click.exceptions.UsageError as error:
+            hint = f" (see `{error.ctx.command_path} --help`)" if error.ctx else ""
+            fail(f"{error.format_message()}{hint}", error.exit_code)
+        except click.exceptions.ClickException as error:
+            fail(error.format_message(), error.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        except BrokenPipeError:
+            sys.stderr.close()  # output piped into `head`: nothing left to say
+            sys.exit(1)
+        except Exception as error:  # a bug: still one line, with the full traceback on request
+            if os.environ.get("FITADVISOR_DEBUG"):
+                raise
+            fail(f"internal error: {type(error).__name__}: {error} (set FITADVISOR_DEBUG=1 for the traceback and please report it)", 70)
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fitadvisor")
@@ -57,29 +82,9 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
-        cli.main(args=argv, prog_name="fitadvisor", standalone_mode=False)
-    except FitAdvisorError as error:
-        fail(str(error), error.exit_code)
-    except click.exceptions.Abort:
-        fail("aborted", 130)
-    except click.exceptions.UsageError as error:
-        hint = f" (see `{error.ctx.command_path} --help`)" if error.ctx else ""
-        fail(f"{error.format_message()}{hint}", error.exit_code)
-    except click.exceptions.ClickException as error:
-        fail(error.format_message(), error.exit_code)
-    except KeyboardInterrupt:
-        fail("interrupted", 130)
-    except BrokenPipeError:
-        sys.stderr.close()  # output piped into `head`: nothing left to say
-        sys.exit(1)
-    except Exception as error:  # a bug: still one line, with the full traceback on request
-        if os.environ.get("FITADVISOR_DEBUG"):
-            raise
-        fail(f"internal error: {type(error).__name__}: {error} (set FITADVISOR_DEBUG=1 for the traceback and please report it)", 70)
-    sys.exit(0)
+    cli.main(args=argv, prog_name="fitadvisor")
 
 
-def fail(message: str, code: int) -> None:
+def fail(message: str, code: int) -> NoReturn:
     click.echo(f"fitadvisor: error: {' '.join(message.split())}", err=True)
     sys.exit(code)

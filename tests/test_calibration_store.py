@@ -15,7 +15,7 @@ from fitadvisor.units import GIB
 
 from fitadvisor.commands import estimate as estimate_command
 from fitadvisor.flows.context import RunContext
-from fitadvisor.flows.estimate import estimate_model
+from fitadvisor.flows.estimate import EstimateReport, estimate_model
 from fitadvisor.flows.options import EngineOptions, MachineOptions
 from fitadvisor.flows.verify import verify
 from fitadvisor.memory import calibration
@@ -108,7 +108,7 @@ def test_estimate_uses_what_verify_measured(fake_ollama, monkeypatch):
     (note,) = [n for n in result.notes if "measured on this machine" in n]
     assert "by `fitadvisor verify` on 20" in note and "16 GB" in note and "devstral-small-2-64k:latest" in note
     assert result.to_dict()["measured_total_bytes"] == 16_800_000_000
-    assert "measured" in estimate_command.render(result)
+    assert "measured" in estimate_command.render(EstimateReport(result))
 
     # any other setting, release or machine: the measurement does not apply
     assert estimate("devstral-small-2", 32768, ollama_version="0.32.15").measured_total_bytes is None

@@ -69,12 +69,12 @@ def test_apply_checks_the_fit_with_the_engine_options_given(tmp_path):
     args = ["apply", "devstral-small-2", "--ctx", "64k", "--dry-run", "--no-create", "--json", "--dir", str(tmp_path),
             "--gpu-memory", "24GB", "--memory", "64GB", "--ollama-version", "0.32.15"]
     f16 = CliRunner().invoke(cli, args)
-    assert f16.exit_code == 1 and "the GPU budget is" in str(f16.exception)
+    assert f16.exit_code == 2 and "the GPU budget is" in f16.stderr
     q8_0 = CliRunner().invoke(cli, [*args, "--kv-cache", "q8_0"])
     assert q8_0.exit_code == 0, q8_0.output
     assert json.loads(q8_0.output)["estimate"]["kv_cache_type"] == "q8_0"
     two_slots = CliRunner().invoke(cli, [*args, "--kv-cache", "q8_0", "--parallel", "2"])
-    assert two_slots.exit_code == 1 and "the GPU budget is" in str(two_slots.exception)
+    assert two_slots.exit_code == 2 and "the GPU budget is" in two_slots.stderr
 
 
 def test_cpu_only_machine_is_a_warning_not_a_refusal(tmp_path):

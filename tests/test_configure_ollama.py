@@ -97,7 +97,7 @@ def test_dry_run_writes_creates_and_pulls_nothing(fake_ollama, tmp_path):
     assert not fake_ollama.requests_to("/api/pull")
     assert any("Would pull devstral-small-2" in line for line in done.lines)
     assert any(line.startswith("Would add the claude-local alias") for line in done.lines)
-    assert done.to_dict(True)["created"] is False
+    assert done.to_dict()["created"] is False
 
 
 def test_no_create_only_prints_the_command(fake_ollama, tmp_path):
@@ -109,14 +109,14 @@ def test_no_create_only_prints_the_command(fake_ollama, tmp_path):
 
 def test_alias_without_ctx_reads_num_ctx_from_ollama(fake_ollama):
     fake_ollama.add(FakeModel("devstral-small-2-128k:latest", num_ctx=131072))
-    result = alias_for(RunContext(fake_ollama.url), "devstral-small-2-128k", options=AliasOptions(shell="bash"))
+    result = alias_for(RunContext(fake_ollama.url), "devstral-small-2-128k", options=AliasOptions(shell="bash")).to_dict()
     assert result["num_ctx"] == 131072 and result["environment"]["CLAUDE_CODE_AUTO_COMPACT_WINDOW"] == "131072"
     assert result["warnings"] == []
     assert configure.alias_context(Client(fake_ollama.url), "not-there") is None
 
 
 def test_alias_with_ctx_uses_the_derived_name_without_asking_ollama(fake_ollama):
-    result = alias_for(RunContext(fake_ollama.url), "devstral-small-2:24b", 65536, options=AliasOptions(shell="zsh"))
+    result = alias_for(RunContext(fake_ollama.url), "devstral-small-2:24b", 65536, options=AliasOptions(shell="zsh")).to_dict()
     assert result["model"] == "devstral-small-2-64k" and fake_ollama.requests == []
     assert result["compaction"]["works"] and result["compaction"]["at_tokens"] == 65536 - 23_000
     assert result["warnings"] == []

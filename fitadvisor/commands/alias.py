@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 import click
@@ -13,6 +12,7 @@ from fitadvisor.commands.options import (
     host_option,
     json_option,
 )
+from fitadvisor.commands.output import emit
 
 if TYPE_CHECKING:
     from fitadvisor.flows.options import AliasOptions
@@ -35,11 +35,9 @@ def command(model: str, ctx: int | None, name: str | None, alias: AliasOptions, 
     from fitadvisor.flows.context import RunContext
 
     result = alias_for(RunContext(host), model, ctx, name, alias)
-    if as_json:
-        click.echo(json.dumps(result, indent=2))
-        return
-    for warning in result["warnings"]:
-        click.echo(f"Warning: {warning}", err=True)
-    if result["compaction"]["works"]:
-        click.echo(f"Note: {result['compaction']['text']}.", err=True)
-    click.echo(result["alias"], nl=False)
+    if not as_json:  # stdout stays the alias alone, for `>> ~/.zshrc`
+        for warning in result.warnings:
+            click.echo(f"Warning: {warning}", err=True)
+        if result.compaction.works:
+            click.echo(f"Note: {result.compaction.text()}.", err=True)
+    emit(result, lambda result: result.text, as_json, newline=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,9 +15,22 @@ from fitadvisor.commands.options import (
     json_option,
     machine_options,
 )
+from fitadvisor.commands.output import emit
 
 if TYPE_CHECKING:
+    from fitadvisor.flows.apply import Applied
     from fitadvisor.flows.options import AliasOptions, EngineOptions, MachineOptions
+
+
+def render(done: Applied) -> str:
+    """What was done, then the alias itself, last, so it can be copied."""
+    from fitadvisor.claude.alias import default_rc_file
+
+    lines = [*done.lines, *(f"Warning: {warning}" for warning in done.warnings)]
+    if done.rc_action is None:  # no --install-alias
+        rc = default_rc_file(done.plan.shell)
+        lines.append(f"\nThe alias for {done.plan.shell}: paste it into {rc}, or rerun with --install-alias.")
+    return "\n".join([*lines, "", done.plan.alias_text])
 
 
 @click.command("apply")
@@ -66,17 +78,5 @@ def command(
         )
     finally:
         progress.close()
-    if as_json:
-        click.echo(json.dumps(done.to_dict(dry_run), indent=2))
-        return
-    for line in done.lines:
-        click.echo(line)
-    for warning in done.warnings:
-        click.echo(f"Warning: {warning}")
-    if not install_alias:
-        from fitadvisor.claude.alias import default_rc_file
+    emit(done, render, as_json, newline=False)
 
-        rc = default_rc_file(done.plan.shell)
-        click.echo(f"\nThe alias for {done.plan.shell}: paste it into {rc}, or rerun with --install-alias.")
-    click.echo()
-    click.echo(done.plan.alias_text, nl=False)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import click
 
 from fitadvisor.commands.options import host_option, json_option
+from fitadvisor.commands.output import emit
 from fitadvisor.flows.context import QUICK_TIMEOUT, RunContext
 
 _MARKS = {"ok": ("ok", "green"), "info": ("--", None), "warn": ("!!", "yellow"), "fail": ("XX", "red")}
@@ -43,6 +43,4 @@ def command(host: str | None, timeout: float, as_json: bool) -> None:
 
     run = RunContext(host, timeout=timeout)
     report = doctor(run.client, run.server_env, run.hardware)
-    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else render(report))
-    if not report.ok:
-        raise SystemExit(1)
+    emit(report, render, as_json, ok=report.ok)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 import click
@@ -14,18 +13,18 @@ from fitadvisor.commands.options import (
     json_option,
     machine_options,
 )
+from fitadvisor.commands.output import emit
 from fitadvisor.units import format_ctx, format_gb, format_gb_fine
 
 if TYPE_CHECKING:
+    from fitadvisor.flows.estimate import EstimateReport, Sweep
     from fitadvisor.flows.options import EngineOptions, MachineOptions
-    from fitadvisor.memory.estimate import Estimate
-    from fitadvisor.flows.estimate import Sweep
-    from fitadvisor.speed.predict import Speed
 
 
-def render(result: Estimate, speed: Speed | None = None) -> str:
+def render(report: EstimateReport) -> str:
     from fitadvisor.speed.predict import format_decode, format_prompt_time, opening_prompt_tokens
 
+    result, speed = report.estimate, report.speed
     ctx = format_ctx(result.num_ctx)
     lines = [
         f"{result.model} at {ctx} context (Ollama {result.release}, {result.engine} engine, "
@@ -120,11 +119,10 @@ def command(
     from fitadvisor.flows.context import RunContext
     from fitadvisor.flows.estimate import estimate_with_speed, sweep
 
+    run = RunContext(host, machine)
     if sweep_contexts:
         if ctx is not None:
             raise click.UsageError("--sweep charts every context: leave out --ctx")
-        series = sweep(RunContext(host, machine), model, engine)
-        click.echo(json.dumps(series.to_dict(), indent=2) if as_json else render_sweep(series))
-        return
-    result, speed = estimate_with_speed(RunContext(host, machine), model, ctx, engine)
-    click.echo(json.dumps({**result.to_dict(), **speed.to_dict()}, indent=2) if as_json else render(result, speed))
+        emit(sweep(run, model, engine), render_sweep, as_json)
+    else:
+        emit(estimate_with_speed(run, model, ctx, engine), render, as_json)

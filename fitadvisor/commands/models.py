@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
 
 from fitadvisor.commands.options import json_option
+from fitadvisor.commands.output import emit
 from fitadvisor.units import format_ctx, format_gb
 
+if TYPE_CHECKING:
+    from fitadvisor.models.refresh import Refreshed
 
-def run() -> list[dict]:
+
+@dataclass
+class CatalogRows:
+    """`models`: one row per catalog model."""
+
+    models: list[dict]
+
+    def to_dict(self) -> dict:
+        return {"models": self.models}
+
+
+@dataclass
+class RefreshReport:
+    """`models --refresh`: what the registry says changed, model by model."""
+
+    models: list[Refreshed]
+
+    def to_dict(self) -> dict:
+        return {"models": [result.to_dict() for result in self.models]}
+
+
+def rows() -> list[dict]:
     from fitadvisor.models import catalog, verdicts
 
     rows = []
@@ -49,28 +74,27 @@ def command(as_json: bool, refresh: bool) -> None:
               fitadvisor models --refresh
     """
     if refresh:
-        click.echo(render_refresh(as_json))
-        return
-    rows = run()
-    if as_json:
-        click.echo(json.dumps({"models": rows}, indent=2))
-        return
-    click.echo(f"{'MODEL':<30} {'ARCH':<15} {'PARAMS':>7} {'SIZE':>7} {'CONTEXT':>8} {'TOOLS':<6} {'SWE-V':>6}  AGENTIC")
-    for row in rows:
+        from fitadvisor.models.refresh import refresh as refreshed
+
+        emit(RefreshReport(refreshed()), render_refresh, as_json)
+    else:
+        emit(CatalogRows(rows()), render, as_json)
+
+
+def render(listing: CatalogRows) -> str:
+    lines = [f"{'MODEL':<30} {'ARCH':<15} {'PARAMS':>7} {'SIZE':>7} {'CONTEXT':>8} {'TOOLS':<6} {'SWE-V':>6}  AGENTIC"]
+    for row in listing.models:
         swe = f"{row['swe_bench_verified']:.1f}" if row["swe_bench_verified"] is not None else "-"
         params = f"{row['parameters_b']}B"
-        click.echo(
+        lines.append(
             f"{row['model']:<30} {row['architecture']:<15} {params:>7} {format_gb(row['download_bytes']):>7} "
             f"{format_ctx(row['context_length']):>8} {'yes' if row['tools'] else 'no':<6} {swe:>6}  {row['agentic']}"
         )
+    return "\n".join(lines)
 
 
-def render_refresh(as_json: bool) -> str:
-    from fitadvisor.models.refresh import refresh
-
-    results = refresh()
-    if as_json:
-        return json.dumps({"models": [r.to_dict() for r in results]}, indent=2)
+def render_refresh(report: RefreshReport) -> str:
+    results = report.models
     lines = []
     for result in results:
         if result.error:

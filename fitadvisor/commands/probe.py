@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import json
+from typing import TYPE_CHECKING
 
 import click
 
-from typing import TYPE_CHECKING
-
 from fitadvisor.commands.options import json_option, machine_options
+from fitadvisor.commands.output import emit
 from fitadvisor.units import format_gb, format_gib
 
 if TYPE_CHECKING:
     from fitadvisor.flows.options import MachineOptions
+    from fitadvisor.flows.probe import MachineReport
 
 
-def run(machine: MachineOptions, ollama_version: str | None = None) -> dict:
-    """The probe's JSON: the Hardware plus the budget a release (by default the newest modelled) leaves a model."""
-    from fitadvisor.flows.context import RunContext
-    from fitadvisor.memory.budget import budget
-    from fitadvisor.memory.releases import Release
-
-    release = Release.of(ollama_version)
-    hardware = RunContext(machine=machine).hardware
-    plan = budget(hardware, release)
-    return {**hardware.to_dict(), "gpu_budget_bytes": plan.bytes, "budget": plan.to_dict(), "budget_sentence": plan.sentence,
-            "ollama_version": release.label}
-
-
-def render(data: dict) -> str:
+def render(report: MachineReport) -> str:
+    data = report.to_dict()
     cpu = data["cpu"]
     cores = f", {cpu['cores']} cores / {cpu['threads']} threads" if cpu["cores"] else ""
     flags = f" [{' '.join(cpu['flags'])}]" if cpu["flags"] else ""
@@ -65,5 +53,7 @@ def command(as_json: bool, machine: MachineOptions, ollama_version: str | None) 
     Examples:  fitadvisor probe
                fitadvisor probe --memory 48GB --chip "Apple M4 Pro" --json
     """
-    data = run(machine, ollama_version)
-    click.echo(json.dumps(data, indent=2) if as_json else render(data))
+    from fitadvisor.flows.context import RunContext
+    from fitadvisor.flows.probe import probe_machine
+
+    emit(probe_machine(RunContext(machine=machine), ollama_version), render, as_json)

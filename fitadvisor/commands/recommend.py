@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 import click
@@ -14,42 +13,19 @@ from fitadvisor.commands.options import (
     json_option,
     machine_options,
 )
+from fitadvisor.commands.output import emit
 from fitadvisor.units import format_ctx
 
 if TYPE_CHECKING:
     from fitadvisor.flows.options import EngineOptions, MachineOptions
-    from fitadvisor.recommend.rank import Advice, Pick
+    from fitadvisor.flows.recommend import Recommendation
 
 
-def to_json(advice: Advice) -> dict:
-    pick = advice.pick
-    return {
-        "hardware": {**advice.hardware.to_dict(), "gpu_budget_bytes": advice.budget.bytes},
-        "recommendations": [p.to_dict() for p in advice.recommendations],
-        "excluded": [e.to_dict() for e in advice.excluded],
-        "ollama_version": advice.release.label,
-        "min_ctx": advice.min_ctx,
-        "budget_bytes": advice.budget_bytes,
-        "budget": advice.budget_label,
-        "budget_detail": advice.budget.to_dict(),
-        "planned_for": advice.hardware.planned_for,
-        "max_ctx": advice.max_ctx,
-        "pick": pick.model if pick else None,
-        "next_command": pick.next_command if pick else None,
-        "server_wide_command": f"{pick.next_command} --server-wide" if pick else None,
-        "launch_command": launch_command(pick, advice) if pick else None,
-        "warnings": advice.warnings,
-        "notes": advice.notes,
-        "instead": advice.instead,
-        "hints": advice.hints,
-        "trial": advice.trial.to_dict() if advice.trial else None,
-    }
-
-
-def render(advice: Advice) -> str:
+def render(recommendation: Recommendation) -> str:
     from fitadvisor.recommend.rank import gb
     from fitadvisor.speed.predict import format_decode, format_prompt_time, opening_prompt_tokens
 
+    advice = recommendation.advice
     picks = advice.recommendations
     upto = f" to {format_ctx(advice.max_ctx)}" if advice.max_ctx else " up"
     lines = [
@@ -91,21 +67,10 @@ def render(advice: Advice) -> str:
         lines += ["", "Next:", f"  {pick.next_command}",
                   "  then run claude-local, the alias it prints; or, for every model on the server instead of one derived model:",
                   f"  {pick.next_command} --server-wide"]
-        launch = launch_command(pick, advice)
+        launch = recommendation.launch_command
         if launch:
             lines.append(f"  Ollama's own launcher works too, with what apply prints in front of it: {launch}")
     return "\n".join(lines)
-
-
-def launch_command(pick: Pick, advice: Advice) -> str | None:
-    """`ollama launch claude` for the derived model `apply` creates, where the modelled release has it."""
-    from fitadvisor.claude.configure import derived_name
-    from fitadvisor.claude_code import facts
-    from fitadvisor.memory.releases import parse_version
-
-    if advice.release.version < parse_version(facts().launch_since):
-        return None
-    return f"ollama launch claude --model {derived_name(pick.model, pick.num_ctx)}"
 
 
 @click.command("recommend")
@@ -131,7 +96,7 @@ def command(
                fitadvisor recommend --gpu-memory 24GB --memory 64GB --json
     """
     from fitadvisor.flows.context import RunContext
-    from fitadvisor.flows.recommend import recommend_models
+    from fitadvisor.flows.recommend import Recommendation, launch_command, recommend_models
 
     advice = recommend_models(RunContext(host, machine), engine, ctx, top, installed, candidates, max_ctx)
-    click.echo(json.dumps(to_json(advice), indent=2) if as_json else render(advice))
+    emit(Recommendation(advice, launch_command(advice)), render, as_json)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 import click
 
 from fitadvisor.commands.options import ctx_option, host_option, json_option, server_engine_options
+from fitadvisor.commands.output import emit
 from fitadvisor.units import format_ctx, format_gb
 
 if TYPE_CHECKING:
@@ -75,6 +75,4 @@ def command(
 
     run = RunContext(host, timeout=min(QUICK_TIMEOUT, load_timeout), load_timeout=load_timeout)
     report = verify_model(run, model, ctx, engine, tools=not no_tools, waiting=None if as_json else waiting)
-    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else render(report))
-    if not report.ok:
-        raise SystemExit(1)
+    emit(report, render, as_json, ok=report.ok)

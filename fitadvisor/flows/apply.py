@@ -12,6 +12,8 @@ from fitadvisor.flows.context import RunContext
 from fitadvisor.flows.options import AliasOptions, EngineOptions
 
 if TYPE_CHECKING:
+    from fitadvisor.claude.alias import Alias
+    from fitadvisor.claude_code import Compaction
     from fitadvisor.claude.configure import Plan
     from fitadvisor.memory.estimate import Estimate
 
@@ -29,15 +31,16 @@ class Applied:
     rc_action: str | None = None
     backups: list[str] = field(default_factory=list)
     launch_command: str | None = None  # the same run through `ollama launch claude`, where the server has it
+    dry_run: bool = False
 
-    def to_dict(self, dry_run: bool) -> dict:
+    def to_dict(self) -> dict:
         plan = self.plan
         return {
             "name": plan.name, "from": plan.model, "num_ctx": plan.num_ctx, "modelfile": str(plan.modelfile),
             "created": self.created, "alias": plan.alias_text,
             "modelfile_text": plan.modelfile_text, "pulled": self.pulled, "create_command": plan.create_command,
             "alias_name": plan.alias.name, "shell": plan.shell, "rc_file": str(self.rc_file) if self.rc_file else None,
-            "rc_action": self.rc_action, "backups": self.backups, "warnings": self.warnings, "dry_run": dry_run,
+            "rc_action": self.rc_action, "backups": self.backups, "warnings": self.warnings, "dry_run": self.dry_run,
             "estimate": plan.estimate.to_dict() if plan.estimate else None,
             "compaction": plan.compaction.to_dict(),
             "server_wide": plan.server_wide, "launch_command": self.launch_command,
@@ -105,7 +108,7 @@ def apply_model(
     from fitadvisor.claude import configure
 
     plan = plan_apply(run, model, ctx, engine, alias, name, directory, force, server_wide)
-    done = Applied(plan, warnings=list(plan.warnings))
+    done = Applied(plan, warnings=list(plan.warnings), dry_run=dry_run)
     shown = configure.display_path(plan.modelfile)
     if plan.estimate:
         done.lines.append(f"Estimate: {configure.summary(plan.estimate)}.")
@@ -176,7 +179,26 @@ def apply_model(
     return done
 
 
-def alias_for(run: RunContext, model: str, ctx: int | None = None, name: str | None = None, options: AliasOptions | None = None) -> dict:
+@dataclass
+class AliasResult:
+    """The alias and what went into it."""
+
+    text: str  # the definition, ready to append to an rc file
+    alias: Alias
+    shell: str
+    compaction: Compaction
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        alias = self.alias
+        return {
+            "alias": self.text, "shell": self.shell, "alias_name": alias.name, "model": alias.model, "num_ctx": alias.num_ctx,
+            "base_url": alias.base_url, "environment": dict(alias.environment()), "warnings": self.warnings,
+            "compaction": self.compaction.to_dict(),
+        }
+
+
+def alias_for(run: RunContext, model: str, ctx: int | None = None, name: str | None = None, options: AliasOptions | None = None) -> AliasResult:
     """The alias and what went into it. With a context it runs the derived model `apply` creates; without one it
     runs MODEL itself, at whatever num_ctx its Modelfile in Ollama sets."""
     from fitadvisor.claude import alias as shells
@@ -204,11 +226,7 @@ def alias_for(run: RunContext, model: str, ctx: int | None = None, name: str | N
     too_short = short_context_warning(num_ctx) if num_ctx else None
     if too_short:
         warnings.append(too_short)
-    return {
-        "alias": shells.render(alias, shell), "shell": shell, "alias_name": alias.name, "model": target,
-        "num_ctx": num_ctx, "base_url": alias.base_url, "environment": dict(alias.environment()), "warnings": warnings,
-        "compaction": compacts.to_dict(),
-    }
+    return AliasResult(shells.render(alias, shell), alias, shell, compacts, warnings)
 
 
 def _launch_command(run: RunContext, plan: Plan) -> str | None:

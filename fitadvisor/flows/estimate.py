@@ -52,7 +52,18 @@ def estimate_model(
     return result
 
 
-def estimate_with_speed(run: RunContext, model: str, ctx: int | None = None, engine: EngineOptions | None = None) -> tuple[Estimate, Speed]:
+@dataclass
+class EstimateReport:
+    """`estimate`'s answer: the loaded size and, where known, how fast the model will answer."""
+
+    estimate: Estimate
+    speed: Speed | None = None
+
+    def to_dict(self) -> dict:
+        return {**self.estimate.to_dict(), **(self.speed.to_dict() if self.speed else {})}
+
+
+def estimate_with_speed(run: RunContext, model: str, ctx: int | None = None, engine: EngineOptions | None = None) -> EstimateReport:
     """The estimate and how fast the model will answer: what `verify` timed on this machine, else the speed model's."""
     from fitadvisor.models.resolve import resolve_model
     from fitadvisor.speed.predict import speed
@@ -61,7 +72,7 @@ def estimate_with_speed(run: RunContext, model: str, ctx: int | None = None, eng
     resolved = resolve_model(model, run.client)
     result = estimate_model(run, model, ctx, engine, resolved)
     release, _ = run.release(engine.ollama_version)
-    return result, speed(resolved.architecture, result, run.hardware, release)
+    return EstimateReport(result, speed(resolved.architecture, result, run.hardware, release))
 
 
 @dataclass(frozen=True)

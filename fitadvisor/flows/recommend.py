@@ -117,6 +117,29 @@ def _find(name: str):
         return None
 
 
+@dataclass
+class Recommendation:
+    """`recommend`'s answer: the advice, and the pick as `ollama launch claude` would run it, where the release has it."""
+
+    advice: Advice
+    launch_command: str | None = None
+
+    def to_dict(self) -> dict:
+        return {**self.advice.to_dict(), "launch_command": self.launch_command}
+
+
+def launch_command(advice: Advice) -> str | None:
+    """`ollama launch claude` for the derived model `apply` creates, where the modelled release has it."""
+    from fitadvisor.claude.configure import derived_name
+    from fitadvisor.claude_code import facts
+    from fitadvisor.memory.releases import parse_version
+
+    pick = advice.pick
+    if pick is None or advice.release.version < parse_version(facts().launch_since):
+        return None
+    return f"ollama launch claude --model {derived_name(pick.model, pick.num_ctx)}"
+
+
 def recommend_models(
     run: RunContext,
     engine: EngineOptions | None = None,

@@ -91,6 +91,9 @@ class Store:
     path: Path
     problem: str | None = None  # set when the file was damaged and moved aside
 
+    def to_dict(self) -> dict:
+        return {"path": str(self.path), "problem": self.problem, "observations": [asdict(o) for o in self.observations]}
+
 
 def load() -> Store:
     """The stored observations; a damaged file is moved aside and reported in `problem`."""

@@ -211,6 +211,29 @@ class Advice:
     def pick(self) -> Pick | None:
         return self.recommendations[0] if self.recommendations else None
 
+    def to_dict(self) -> dict:
+        pick = self.pick
+        return {
+            "hardware": {**self.hardware.to_dict(), "gpu_budget_bytes": self.budget.bytes},
+            "recommendations": [p.to_dict() for p in self.recommendations],
+            "excluded": [e.to_dict() for e in self.excluded],
+            "ollama_version": self.release.label,
+            "min_ctx": self.min_ctx,
+            "budget_bytes": self.budget_bytes,
+            "budget": self.budget_label,
+            "budget_detail": self.budget.to_dict(),
+            "planned_for": self.hardware.planned_for,
+            "max_ctx": self.max_ctx,
+            "pick": pick.model if pick else None,
+            "next_command": pick.next_command if pick else None,
+            "server_wide_command": f"{pick.next_command} --server-wide" if pick else None,
+            "warnings": self.warnings,
+            "notes": self.notes,
+            "instead": self.instead,
+            "hints": self.hints,
+            "trial": self.trial.to_dict() if self.trial else None,
+        }
+
 
 @lru_cache(maxsize=1)
 def _policy() -> dict:
