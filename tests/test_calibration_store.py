@@ -133,11 +133,11 @@ def test_estimate_and_recommend_show_the_speed_verify_timed(fake_ollama, monkeyp
     fake_ollama.decode_tokens_per_second = 37.5
     fake_ollama.add(FakeModel("devstral-small-2:latest", loaded_size=16_800_000_000))
     engine = EngineOptions(ollama_version="0.32.15")
-    model = estimate_with_speed(RunContext(), "devstral-small-2", 65536, engine)[1]
+    model = estimate_with_speed(RunContext(), "devstral-small-2", 65536, engine).speed
     assert model.source == "model"
     verify(Client(fake_ollama.url), "devstral-small-2", 65536, serverenv.read({}), tools=False, hardware=box)
 
-    _, speed = estimate_with_speed(RunContext(), "devstral-small-2", 65536, engine)
+    speed = estimate_with_speed(RunContext(), "devstral-small-2", 65536, engine).speed
     assert speed.source == "measured" and speed.first_turn == pytest.approx(37.5, rel=1e-3)
     assert speed.full_context == pytest.approx(37.5 * model.full_context / model.first_turn, rel=1e-3)
     shown = CliRunner().invoke(cli, ["estimate", "devstral-small-2", "--ctx", "64k", "--ollama-version", "0.32.15"])
@@ -149,7 +149,7 @@ def test_estimate_and_recommend_show_the_speed_verify_timed(fake_ollama, monkeyp
     assert pick.num_ctx > 65536 and pick.estimate.cpu_bytes == 0
     assert pick.speed.source == "measured" and pick.speed.first_turn == pytest.approx(37.5, rel=1e-3)
     # another KV cache type was not timed: the model's own speed
-    assert estimate_with_speed(RunContext(), "devstral-small-2", 65536, EngineOptions(ollama_version="0.32.15", kv_cache="q8_0"))[1].source == "model"
+    assert estimate_with_speed(RunContext(), "devstral-small-2", 65536, EngineOptions(ollama_version="0.32.15", kv_cache="q8_0")).speed.source == "model"
 
 
 def test_estimate_survives_a_damaged_store(private_config_dir):

@@ -254,7 +254,7 @@ def test_server_wide_writes_and_creates_nothing_and_shows_each_platform(fake_oll
                  "setx OLLAMA_CONTEXT_LENGTH 65536"):  # Windows
         assert step in text
     assert "no Modelfile and no new model" in text
-    data = done.to_dict(dry_run=False)
+    data = done.to_dict()
     assert data["server_wide"] is True and data["name"] == "devstral-small-2"
 
 

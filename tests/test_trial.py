@@ -205,10 +205,10 @@ def test_clear_errors_for_what_stops_a_trial(fake_ollama, claude_on_path, monkey
     down = runner.invoke(cli, ["trial", "m", "--host", "http://127.0.0.1:9"])
     assert down.exit_code != 0 and "Traceback" not in down.output
     missing = runner.invoke(cli, ["trial", "m", "--host", fake_ollama.url])
-    assert missing.exit_code != 0 and "ollama pull m" in str(missing.exception)
+    assert missing.exit_code != 0 and "ollama pull m" in missing.stderr
     fake_ollama.add(FakeModel("slow:latest", script=lambda body: (__import__("time").sleep(30), [text("late")])[1]))
     hang = runner.invoke(cli, ["trial", "slow", "--host", fake_ollama.url, "--timeout", "3s"])
-    assert hang.exit_code != 0 and "did not finish within" in str(hang.exception)
+    assert hang.exit_code != 0 and "did not finish within" in hang.stderr
     monkeypatch.setenv("PATH", "/nonexistent")
     no_claude = runner.invoke(cli, ["trial", "m", "--host", fake_ollama.url])
-    assert "Claude Code is not installed" in str(no_claude.exception)
+    assert "Claude Code is not installed" in no_claude.stderr
