@@ -183,7 +183,7 @@ def test_a_remote_host_with_a_description_plans_for_that_machine(remote):
     from fitadvisor.cli import cli
 
     no_ram = CliRunner().invoke(cli, ["recommend", "--host", remote.url, "--gpus", "2x RTX 3090"])
-    assert no_ram.exit_code != 0 and f"give the RAM of the machine at {remote.url} with --memory" in str(no_ram.exception)
+    assert no_ram.exit_code != 0 and f"give the RAM of the machine at {remote.url} with --memory" in no_ram.stderr
     result = CliRunner().invoke(cli, ["recommend", "--host", remote.url, "--gpus", "2x RTX 3090", "--memory", "64GB", "--json"])
     data = json.loads(result.output)
     assert data["planned_for"] == f"the machine at {remote.url}, as described"
