@@ -252,9 +252,11 @@ def test_gemma4_sliding_and_global_layers_cache_their_own_head_sizes():
     assert cache == sliding + global_
 
 
-def test_multi_token_prediction_layers_are_not_loaded_by_llama_server():
+def test_multi_token_prediction_layers_load_because_ollama_drafts_with_them():
+    """llama.cpp loads MTP layers only to draft with them; Ollama's llama-server launch asks for that from v0.30.0
+    (commit 9db4bdbad: hasMTPDraft, appendDraftArgs `--spec-type draft-mtp`, draft_num_predict 4 by default)."""
     arch = dataclasses.replace(resolve("qwen3-coder:30b").architecture, draft_bytes=300_000_000)
     newest = estimate(arch, Settings(num_ctx=CTX, release=NEWEST))
-    assert newest.weights_bytes == arch.weights_bytes - 300_000_000
-    assert any("multi-token-prediction" in note for note in newest.notes)
+    assert newest.weights_bytes == arch.weights_bytes
+    assert any("drafts tokens with the model's multi-token-prediction layers" in note for note in newest.notes)
     assert estimate(arch, Settings(num_ctx=CTX, release=V0_14)).weights_bytes == arch.weights_bytes

@@ -287,16 +287,15 @@ def estimate(
 
     if engine == LLAMA_ENGINE:
         weights = arch.weights_bytes if arch.tied_embeddings else arch.weights_bytes - arch.token_embedding_bytes
-    elif engine == LLAMA_SERVER and arch.draft_bytes:
-        # llama.cpp skips the multi-token-prediction layers unless speculative decoding with them is on
-        # (`--spec-type draft-mtp`, not in Ollama's llama-server launch line: shared/reference/ollama.md, era C).
-        weights = arch.weights_bytes - arch.draft_bytes
-        notes.append(
-            f"the model's multi-token-prediction layers ({format_gb(arch.draft_bytes)}) are not loaded: "
-            "llama-server drafts with them only when asked to"
-        )
     else:
         weights = arch.weights_bytes
+        # llama.cpp loads the multi-token-prediction layers only to draft with them, which Ollama asks for.
+        if engine == LLAMA_SERVER and arch.draft_bytes and release.drafts_with_mtp:
+            notes.append(
+                f"Ollama {release.label} drafts tokens with the model's multi-token-prediction layers "
+                f"(--spec-type draft-mtp): their {format_gb(arch.draft_bytes)} load with it; the drafting context's "
+                "own cache is not estimated (PARAMETER draft_num_predict 0 turns drafting off)"
+            )
 
     batch = settings.batch
     if batch is None:

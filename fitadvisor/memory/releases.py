@@ -220,6 +220,14 @@ class Release:
         return DEFAULT_BATCH
 
     @property
+    def drafts_with_mtp(self) -> bool:
+        """Whether a model with multi-token-prediction layers runs llama-server with `--spec-type draft-mtp`: from
+        v0.30.0 (commit 9db4bdbad, llm/llama_server.go hasMTPDraft and appendDraftArgs) whenever the model has
+        nextn_predict_layers, as draft_num_predict defaults to 4 (api/types.go DefaultOptions); a Modelfile's
+        `PARAMETER draft_num_predict 0` turns it off."""
+        return self.uses_llama_server
+
+    @property
     def gpu_overhead_in_placement(self) -> bool:
         """OLLAMA_GPU_OVERHEAD shrinks what each GPU may hold only before v0.30; from v0.30 (commit 9db4bdbad) it is
         used for the default-context tier alone (server/routes.go), as llama-server's fit knows nothing of it."""
