@@ -8,6 +8,7 @@ import functools
 import click
 
 from fitadvisor.flows.options import AliasOptions, EngineOptions, MachineOptions
+from fitadvisor.ollama.server_env import KV_CACHE_TYPES
 from fitadvisor.units import parse_ctx
 
 
@@ -42,7 +43,7 @@ def _grouped(parameter: str, options_type: type, options: list):
     return decorator
 
 
-_KV_CACHE = click.Choice(["f16", "q8_0", "q4_0"])
+_KV_CACHE = click.Choice(KV_CACHE_TYPES)
 _FLASH_ATTENTION = click.Choice(["auto", "on", "off"])
 
 # --kv-cache, --flash-attention, --parallel, --batch, --ollama-version, as `engine: EngineOptions`.

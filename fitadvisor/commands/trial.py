@@ -7,32 +7,9 @@ import json
 import click
 
 from fitadvisor.commands.options import ctx_option, host_option, json_option
-from fitadvisor.errors import FitAdvisorError
 from fitadvisor.units import format_ctx, format_seconds, parse_duration
 
 COMPLETED = {"completed": "✅ Yes", "completed-lazy": "✅ Yes", "partial": "⚠️ Partial"}
-
-
-def run(models: list[str], ctx: int | None, task: str, timeout: float, host: str | None) -> list:
-    """One TrialResult (stored on this machine) or one error message per model, in order."""
-    from fitadvisor.flows.trial import trial
-    from fitadvisor.models import trials
-    from fitadvisor.ollama.client import Client
-
-    client = Client(host)
-    client.version()  # a server that is down is one error for the whole run
-    outcomes = []
-    for model in models:
-        try:
-            result = trial(client, model, ctx, task, timeout)
-        except FitAdvisorError as error:
-            if len(models) == 1:
-                raise
-            outcomes.append(f"{model}: {error}")
-            continue
-        trials.record(result.record())
-        outcomes.append(result)
-    return outcomes
 
 
 def table(outcomes: list) -> str:
@@ -83,7 +60,10 @@ def command(model: str | None, ctx: int | None, task: str, timeout: str, models:
     names = [part.strip() for part in (models or "").split(",") if part.strip()] + ([model] if model else [])
     if not names:
         raise click.UsageError("name a model: fitadvisor trial MODEL, or --models a,b,c")
-    outcomes = run(list(dict.fromkeys(names)), ctx, task, parse_duration(timeout), host)
+    from fitadvisor.flows.context import RunContext
+    from fitadvisor.flows.trial import trial_models
+
+    outcomes = trial_models(RunContext(host), list(dict.fromkeys(names)), ctx, task, parse_duration(timeout))
     if as_json:
         results = [o.to_dict() if not isinstance(o, str) else {"model": o.partition(": ")[0], "error": o.partition(": ")[2]}
                    for o in outcomes]

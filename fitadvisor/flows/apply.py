@@ -232,7 +232,7 @@ def alias_for(run: RunContext, model: str, ctx: int | None = None, name: str | N
 def _launch_command(run: RunContext, plan: Plan) -> str | None:
     """`ollama launch claude` with what it leaves out in front, unless the server is known to predate it."""
     from fitadvisor.claude_code import facts
-    from fitadvisor.memory.releases import parse_version
+    from fitadvisor.ollama.versions import parse_version
 
     version = run.server_version
     if version is not None and parse_version(version) < parse_version(facts().launch_since):

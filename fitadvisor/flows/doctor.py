@@ -99,7 +99,7 @@ def doctor(client: Client, env: ServerEnv, hardware: Hardware | None) -> DoctorR
 
 def _server(report: DoctorReport, client: Client) -> bool:
     """Whether the server answers and is new enough to model."""
-    from fitadvisor.memory.releases import format_version, parse_version
+    from fitadvisor.ollama.versions import format_version, parse_version
 
     try:
         version = client.version()
@@ -209,7 +209,7 @@ def _settings(report: DoctorReport, env: ServerEnv, host: str) -> None:
 
 
 def _older_than(version: str, than: tuple[int, int, int]) -> bool:
-    from fitadvisor.memory.releases import parse_version
+    from fitadvisor.ollama.versions import parse_version
 
     return parse_version(version) < than
 

@@ -132,7 +132,7 @@ def launch_command(advice: Advice) -> str | None:
     """`ollama launch claude` for the derived model `apply` creates, where the modelled release has it."""
     from fitadvisor.claude.configure import derived_name
     from fitadvisor.claude_code import facts
-    from fitadvisor.memory.releases import parse_version
+    from fitadvisor.ollama.versions import parse_version
 
     pick = advice.pick
     if pick is None or advice.release.version < parse_version(facts().launch_since):

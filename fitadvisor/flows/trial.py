@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fitadvisor.errors import FitAdvisorError
+from fitadvisor.flows.context import RunContext
 from fitadvisor.models import verdicts
 
 SUBAGENT_TOOLS = ("Agent", "Task")  # Claude Code's sub-agent tool, by its current and former name
@@ -438,3 +439,23 @@ def _kill_group(process: subprocess.Popen) -> None:
 
 def _full(name: str) -> str:
     return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+
+
+def trial_models(run: RunContext, models: list[str], ctx: int | None, task: str, timeout: float) -> list:
+    """One TrialResult (stored on this machine) or one error message per model, in order."""
+    from fitadvisor.models import trials
+
+    client = run.client
+    client.version()  # a server that is down is one error for the whole run
+    outcomes = []
+    for model in models:
+        try:
+            result = trial(client, model, ctx, task, timeout)
+        except FitAdvisorError as error:
+            if len(models) == 1:
+                raise
+            outcomes.append(f"{model}: {error}")
+            continue
+        trials.record(result.record())
+        outcomes.append(result)
+    return outcomes

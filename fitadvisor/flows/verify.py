@@ -238,7 +238,7 @@ def _resolve(model: str, shown: ShowInfo, client: Client):
 
 
 def _record(report: Report, estimate_model: str, env: ServerEnv, hardware) -> None:
-    from fitadvisor.memory.releases import format_version, parse_version
+    from fitadvisor.ollama.versions import format_version, parse_version
 
     running = report.running
     if running.context_length is None:

@@ -9,14 +9,12 @@ what llama.cpp allocates.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.models.architecture import Architecture
+from fitadvisor.ollama.versions import Version, format_version, parse_version
 from fitadvisor.units import GIB, MIB
-
-Version = tuple[int, int, int]
 
 OLDEST_MODELLED: Version = (0, 14, 0)  # the first release with Anthropic's /v1/messages
 # 0.33.0-0.34.2 (Aug-Sep 2026) are modelled from Ollama's source at v0.33.0-rc2, the newest read; nothing below
@@ -68,18 +66,6 @@ OLLAMA_ONLY_NAMES: dict[str, str | None] = {
 KV_CACHE_BYTES = {"f16": 2.0, "q8_0": 34 / 32, "q4_0": 18 / 32}  # ggml block sizes per element
 FLASH_ATTENTION_MODES = ("auto", "on", "off")
 DEFAULT_BATCH = 512  # Ollama's num_batch
-
-
-def parse_version(text: str) -> Version:
-    """`0.14.0`, `v0.32.15`, `0.33.0-rc2` -> (0, 33, 0)."""
-    match = re.match(r"^\s*v?(\d+)\.(\d+)(?:\.(\d+))?", str(text))
-    if not match:
-        raise FitAdvisorError(f"invalid Ollama version {text!r}: use a version such as 0.14.0")
-    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
-
-
-def format_version(version: Version) -> str:
-    return ".".join(map(str, version))
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,7 @@ class Client:
 
     def require(self, minimum: tuple[int, int, int], feature: str) -> str:
         """The server's version, or OllamaTooOld when it predates `minimum` (needed for `feature`)."""
-        from fitadvisor.memory.releases import format_version, parse_version
+        from fitadvisor.ollama.versions import format_version, parse_version
 
         version = self.version()
         if parse_version(version) < minimum:

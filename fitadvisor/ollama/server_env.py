@@ -10,8 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from fitadvisor.memory.releases import KV_CACHE_BYTES
-
+KV_CACHE_TYPES = ("f16", "q8_0", "q4_0")  # what OLLAMA_KV_CACHE_TYPE accepts
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}  # Go's strconv.ParseBool
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
@@ -40,7 +39,7 @@ def read(environ: Mapping[str, str] | None = None) -> ServerEnv:
     )
 
     kv = _var(environ, "OLLAMA_KV_CACHE_TYPE").lower() or "f16"
-    if kv not in KV_CACHE_BYTES:
+    if kv not in KV_CACHE_TYPES:
         problems.append(f"OLLAMA_KV_CACHE_TYPE={kv} is not a cache type Ollama knows: it uses f16 (set f16, q8_0 or q4_0)")
         kv = "f16"
 
