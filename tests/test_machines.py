@@ -242,3 +242,11 @@ def test_sweep_chart_marks_the_budget_and_the_spill():
     chart = CliRunner().invoke(cli, ["estimate", "devstral-small-2", "--sweep", "--memory", "48GB", "--chip", "Apple M4 Pro",
                                      "--host", "http://127.0.0.1:9"]).output
     assert "└ GPU budget 37.6 GB" in chart and chart.count("◀ spills to the CPU") == 1 and "160K" in chart
+
+
+def test_a_model_too_big_for_two_gpus_is_excluded_with_where_ollama_would_put_it():
+    data = invoke("recommend", "--gpus", "2x RTX 3090", "--memory", "64GB", "--host", "http://127.0.0.1:9")
+    big = data["too_big"]["qwen3-coder-next:latest"]  # 80B MoE
+    assert [g["layers"] > 0 for g in big["gpus"]] == [True, True] and big["processor"].endswith("CPU/GPU")
+    reason = {e["model"]: e["reason"] for e in data["excluded"]}["qwen3-coder-next:latest"]
+    assert big["processor"] in reason

@@ -77,8 +77,22 @@ class Candidate:
         return f"{_policy()['agentic']['label'][self.agentic]} ({self.verdict_origin})"
 
 
+class _Budgeted:
+    """The budget's size and name, read off the `budget` a pick or an advice carries."""
+
+    budget: Budget
+
+    @property
+    def budget_bytes(self) -> int:
+        return self.budget.bytes
+
+    @property
+    def budget_label(self) -> str:
+        return self.budget.label
+
+
 @dataclass
-class Pick:
+class Pick(_Budgeted):
     candidate: Candidate
     estimate: Estimate
     speed: Speed
@@ -89,14 +103,6 @@ class Pick:
     @property
     def model(self) -> str:
         return self.candidate.name
-
-    @property
-    def budget_bytes(self) -> int:
-        return self.budget.bytes
-
-    @property
-    def budget_label(self) -> str:
-        return self.budget.label
 
     @property
     def num_ctx(self) -> int:
@@ -159,6 +165,7 @@ class Excluded:
     model: str
     reason: str
     failure_kind: str | None = None  # the verdict word when a field or trial failure excluded it
+    placement: Estimate | None = None  # for a model too big to fit: how Ollama would still place it at the minimum context
 
     def to_dict(self) -> dict:
         return {"model": self.model, "reason": self.reason, "failure_kind": self.failure_kind}
@@ -183,7 +190,7 @@ class TrialSuggestion:
 
 
 @dataclass
-class Advice:
+class Advice(_Budgeted):
     """The whole answer: ranked picks, exclusions, and what a person must be told."""
 
     hardware: Hardware
@@ -200,14 +207,6 @@ class Advice:
     trial: TrialSuggestion | None = None  # an untested model worth a `fitadvisor trial`
 
     @property
-    def budget_bytes(self) -> int:
-        return self.budget.bytes
-
-    @property
-    def budget_label(self) -> str:
-        return self.budget.label
-
-    @property
     def pick(self) -> Pick | None:
         return self.recommendations[0] if self.recommendations else None
 
@@ -217,6 +216,11 @@ class Advice:
             "hardware": {**self.hardware.to_dict(), "gpu_budget_bytes": self.budget.bytes},
             "recommendations": [p.to_dict() for p in self.recommendations],
             "excluded": [e.to_dict() for e in self.excluded],
+            "too_big": {  # how Ollama would still place each model too big for the budget, at the minimum context
+                e.model: {"num_ctx": e.placement.num_ctx, "processor": e.placement.processor,
+                          "gpus": [share.to_dict() for share in e.placement.gpus]}
+                for e in self.excluded if e.placement
+            },
             "ollama_version": self.release.label,
             "min_ctx": self.min_ctx,
             "budget_bytes": self.budget_bytes,
@@ -391,6 +395,8 @@ def recommend(
         if best is None:
             excluded.append(Excluded(
                 candidate.name, f"needs {gb(first.loaded_bytes)} at {format_ctx(min_ctx)}, {budget.label} {gb(budget.bytes)}"
+                + (f"; Ollama would run it {first.processor}" if first.gpu_bytes else ""),
+                placement=first,
             ))
             too_big.append((candidate, first))
             continue
