@@ -214,7 +214,6 @@ def describe(description: Description, this_machine: Callable[[], Hardware]) -> 
     sizes = d.gpu_sizes()
     if d.wired_limit is not None:
         parse_size(d.wired_limit)
-    chip_row = None
     if d.chip is not None:
         if apple_chip(d.chip):
             if sizes or d.gpus:
