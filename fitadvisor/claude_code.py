@@ -75,9 +75,10 @@ class Compaction:
                     "so it will not compact before Ollama's context fills and Ollama then drops the oldest messages "
                     "silently: give the context so the alias can set it")
         if not self.works:
-            return (f"a {format_ctx(self.num_ctx)} context is too small for Claude Code {cc.version}: it compacts at "
-                    f"{self.num_ctx - cc.compaction_reserve:,} tokens (the window less a {cc.compaction_reserve // 1000}K "
-                    f"reserve), and its opening prompt alone is {opening_prompt_text()}")
+            at = f", at {self.at_tokens:,} tokens" if self.at_tokens else ""
+            return (f"a {format_ctx(self.num_ctx)} context is too small for Claude Code {cc.version}: it compacts "
+                    f"{cc.compaction_reserve // 1000}K tokens before the window's end{at}, and its opening prompt alone "
+                    f"is {opening_prompt_text()}")
         return (f"Claude Code {cc.version} compacts the conversation when it reaches about {self.at_tokens // 1000}K tokens "
                 f"of the {format_ctx(self.num_ctx)} window ({cc.window_variable}={self.num_ctx} less a "
                 f"{cc.compaction_reserve // 1000}K reserve for the summary), before Ollama's context fills")

@@ -21,6 +21,7 @@ A model's answers can be scripted, for driving the real Claude Code CLI:
 Each entry of `script` answers one `/v1/messages` request, in order: a list of content blocks (`text()`,
 `tool_use()`), or a callable that gets the request body and returns one. `script` may also be a single
 callable that answers every request. Once a list runs out, the model answers by its `tool_behaviour`.
+`prompt_tokens` (a callable of the request) sets the prompt size its usage reports, as for testing compaction.
 Every request is kept in `fake.requests` (`fake.messages_requests()` gives the `/v1/messages` bodies,
 whose `model` field says which model each one named).
 """

@@ -205,3 +205,9 @@ def test_a_default_read_from_the_shell_says_so(fake_ollama, claude_on_path):
     Client(fake_ollama.url).load("devstral-small-2-64k")  # its own num_ctx: says nothing of the server's default
     (default,) = findings(run_doctor(fake_ollama), "default-context")
     assert "read from this shell, not the server" in default.message
+
+
+def test_a_server_newer_than_modelled_gets_a_note(fake_ollama, claude_on_path):
+    fake_ollama.version = "0.35.1"
+    notes = [f.message for f in findings(run_doctor(fake_ollama), "ollama", "info")]
+    assert notes == ["Ollama 0.35.1 is newer than the newest release fitadvisor models (0.34.2): its estimates follow that one"]

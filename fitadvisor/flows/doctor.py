@@ -99,6 +99,7 @@ def doctor(client: Client, env: ServerEnv, hardware: Hardware | None) -> DoctorR
 
 def _server(report: DoctorReport, client: Client) -> bool:
     """Whether the server answers and is new enough to model."""
+    from fitadvisor.memory.releases import NEWEST_MODELLED
     from fitadvisor.ollama.versions import format_version, parse_version
 
     try:
@@ -116,6 +117,9 @@ def _server(report: DoctorReport, client: Client) -> bool:
         )
         return False
     report.add("ollama", "ok", f"Ollama {version} at {client.host}")
+    if parse_version(version) > NEWEST_MODELLED:
+        report.add("ollama", "info", f"Ollama {version} is newer than the newest release fitadvisor models "
+                   f"({format_version(NEWEST_MODELLED)}): its estimates follow that one")
     return True
 
 
