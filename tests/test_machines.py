@@ -250,3 +250,12 @@ def test_a_model_too_big_for_two_gpus_is_excluded_with_where_ollama_would_put_it
     assert [g["layers"] > 0 for g in big["gpus"]] == [True, True] and big["processor"].endswith("CPU/GPU")
     reason = {e["model"]: e["reason"] for e in data["excluded"]}["qwen3-coder-next:latest"]
     assert big["processor"] in reason
+
+
+def test_doctor_and_verify_check_a_remote_server_without_guessing_its_machine(remote):
+    from fitadvisor.flows.context import RunContext
+    from fitadvisor.flows.options import MachineOptions
+
+    assert RunContext(remote.url, MachineOptions()).hardware_if_known is None
+    described = RunContext(remote.url, MachineOptions(memory="64GB", gpus="RTX 4090")).hardware_if_known
+    assert described.planned_for == f"the machine at {remote.url}, as described"

@@ -42,5 +42,5 @@ def command(host: str | None, timeout: float, as_json: bool) -> None:
     from fitadvisor.flows.doctor import doctor
 
     run = RunContext(host, timeout=timeout)
-    report = doctor(run.client, run.server_env, run.hardware)
+    report = doctor(run.client, run.server_env, run.hardware_if_known)
     emit(report, render, as_json, ok=report.ok)

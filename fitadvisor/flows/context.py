@@ -71,6 +71,16 @@ class RunContext:
             raise FitAdvisorError(f"give the RAM of the machine at {host} with --memory: fitadvisor cannot see it from here")
         return replace(hardware, planned_for=f"the machine at {host}, as described")
 
+    @property
+    def hardware_if_known(self) -> Hardware | None:
+        """The run's machine, or None for another host nobody described: `doctor` and `verify` then check the
+        server alone rather than compare it with a machine guessed from what it has loaded."""
+        from fitadvisor.hardware import described
+
+        if self.machine.this_machine and not described.is_this_machine(self.client.host):
+            return None
+        return self.hardware
+
     @cached_property
     def server_version(self) -> str | None:
         """The version the Ollama server reports; None when nothing answers."""

@@ -85,7 +85,7 @@ def verify_model(
 ) -> Report:
     """`verify` on the run's server and machine; the engine settings given replace this shell's server variables."""
     env = replace(run.server_env, **engine.settings())
-    return verify(run.client, model, ctx, env, tools=tools, hardware=run.hardware, waiting=waiting)
+    return verify(run.client, model, ctx, env, tools=tools, hardware=run.hardware_if_known, waiting=waiting)
 
 
 def verify(
