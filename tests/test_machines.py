@@ -37,8 +37,8 @@ def test_a_mixed_machine_decodes_at_its_slowest_gpu():
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"chip": "RTX 3080", "gpu_memory": "24GB"}, "the RTX 3080 was sold with 10 GB or 12 GB of VRAM, not 24 GiB"),
-        ({"chip": "RTX 3090", "gpu_memory": "48GB"}, "the RTX 3090 was sold with 24 GB of VRAM, not 48 GiB"),
+        ({"chip": "RTX 3080", "gpu_memory": "24GB"}, "the RTX 3080 was sold with 10 GB or 12 GB of VRAM, not 24 GB"),
+        ({"chip": "RTX 3090", "gpu_memory": "48GB"}, "the RTX 3090 was sold with 24 GB of VRAM, not 48 GB"),
         ({"gpus": "3x RTX 3090", "gpu_memory": "24GB,24GB"}, "3 GPUs named but 2 --gpu-memory sizes"),
         ({"chip": "GB10", "gpu_memory": "24GB"}, "cannot be combined"),
         ({"chip": "RTX 4090", "gpus": "RTX 3090"}, "both name GPUs"),

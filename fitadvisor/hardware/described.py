@@ -176,8 +176,8 @@ def _sized(row: dict, size: int | None, typed: str) -> tuple[int, str | None]:
     if size is not None:
         if sold and round(size / GIB) not in sold:
             raise FitAdvisorError(
-                f"the {row['name']} was sold with {' or '.join(f'{gb} GB' for gb in sold)} of VRAM, not {format_gib(size)} "
-                f"(--gpus/--chip {typed!r}): give each card's own VRAM, e.g. --gpus \"2x {row['name']}\" for two"
+                f"the {row['name']} was sold with {' or '.join(f'{gb} GB' for gb in sold)} of VRAM, not {size / GIB:g} GB: "
+                f"give each card's own VRAM (two cards: --gpus \"2x {row['name']}\")"
             )
         return size, None
     if not sold:
