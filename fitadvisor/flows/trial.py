@@ -337,6 +337,28 @@ def prepare(client, model: str, num_ctx: int | None) -> Target:
     return Target(_full(model), model, alias_context(client, model) or 0, digest, version, client.host)
 
 
+def trial_models(run, models: list[str], num_ctx: int | None, task: str, timeout: float) -> list[TrialResult | str]:
+    """Each model's trial, stored on this machine, or the error that stopped it ("model: why"), in order.
+
+    A server that is down stops the whole run, and so does any error when only one model is tried.
+    """
+    from fitadvisor.models import trials
+
+    run.client.version()
+    outcomes: list[TrialResult | str] = []
+    for model in models:
+        try:
+            result = trial(run.client, model, num_ctx, task, timeout)
+        except FitAdvisorError as error:
+            if len(models) == 1:
+                raise
+            outcomes.append(f"{model}: {error}")
+            continue
+        trials.record(result.record())
+        outcomes.append(result)
+    return outcomes
+
+
 def claude_executable() -> str:
     found = shutil.which("claude")
     if found is None:
