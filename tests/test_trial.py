@@ -212,3 +212,25 @@ def test_clear_errors_for_what_stops_a_trial(fake_ollama, claude_on_path, monkey
     monkeypatch.setenv("PATH", "/nonexistent")
     no_claude = runner.invoke(cli, ["trial", "m", "--host", fake_ollama.url])
     assert "Claude Code is not installed" in no_claude.stderr
+
+
+def test_doctor_never_suggests_a_model_that_failed(fake_ollama):
+    from fitadvisor.flows.doctor import doctor
+    from fitadvisor.ollama import server_env
+    from fitadvisor.ollama.client import Client
+
+    fake_ollama.add(FakeModel("magistral:24b", num_ctx=4096))
+    fake_ollama.add(FakeModel("glm-4.7-flash:latest", num_ctx=4096))
+    report = doctor(Client(fake_ollama.url, timeout=2), server_env.read({}), None)
+    models = {f.message.split(" ", 1)[0].rstrip(":"): f for f in report.findings if f.check == "model"}
+    assert "narrates tool calls" in models["magistral:24b"].message and "field notes: narrates-tools" in models["magistral:24b"].message
+    assert "fitadvisor apply" not in (models["magistral:24b"].fix or "")
+    assert models["glm-4.7-flash:latest"].fix.startswith("fitadvisor apply glm-4.7-flash")  # untested: may be configured
+    trials.record(trials.TrialRecord(
+        model="glm-4.7-flash:latest", digest="", num_ctx=65536, verdict="silent", evidence="no tool call and no text",
+        tool_calls=[], seconds=60.0, claude_md_written=False, facts_found=[], hallucinated_paths=[],
+        claude_code_version="2.1.332", ollama_version="0.33.0", tried_at="2026-12-02T19:00:00+00:00",
+    ))
+    again = doctor(Client(fake_ollama.url, timeout=2), server_env.read({}), None)
+    (finding,) = [f for f in again.findings if f.message.startswith("glm-4.7-flash:latest")]
+    assert "your trial, 2026-12-02: silent" in finding.message and "apply" not in (finding.fix or "")

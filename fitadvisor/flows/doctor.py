@@ -14,6 +14,7 @@ from pathlib import Path
 from fitadvisor.claude_code import opening_prompt_text
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.hardware.machine import Hardware
+from fitadvisor.models import trials, verdicts
 from fitadvisor.ollama.client import MESSAGES_SINCE, Client, RunningModel
 from fitadvisor.ollama.errors import MalformedAnswer
 from fitadvisor.ollama.server_env import ServerEnv
@@ -233,7 +234,13 @@ def _models(report: DoctorReport, client: Client) -> None:
         report.add("model", "info", f"{len(installed)} models installed: the first {MAX_MODELS_CHECKED} were checked")
     default = report.default_num_ctx
     usable = []
+    tried = trials.load()
     for model in report.models:
+        verdict, origin = trials.verdict_of(model.name, tried)
+        if verdicts.is_failure(verdict) and model.tools:  # never suggest configuring a model known to fail
+            report.add("model", "warn", f"{model.name} {verdicts.meaning(verdict)} in Claude Code ({origin}: {verdict})",
+                       "`fitadvisor recommend` picks one that works")
+            continue
         if not model.tools:
             if "completion" in model.capabilities or not model.capabilities:
                 report.add("model", "warn", f"{model.name} has no tool support: Ollama answers Claude Code with "

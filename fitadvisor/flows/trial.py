@@ -24,6 +24,7 @@ from pathlib import Path
 
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.flows.context import RunContext
+from fitadvisor.memory.calibration import full_name
 from fitadvisor.models import verdicts
 
 SUBAGENT_TOOLS = ("Agent", "Task")  # Claude Code's sub-agent tool, by its current and former name
@@ -201,7 +202,7 @@ def classify(transcript: Transcript, result: Grade, task: Task, nudged: bool = F
         if nudged:
             return "partial", f"stopped before writing; finished after 1 nudge ({task.nudge!r}); {facts}"
         if len(calls) <= task.lazy_tool_calls or result.hallucinated_paths:
-            invented = f"; cites {', '.join(result.hallucinated_paths[:3])}, which do not exist" if result.hallucinated_paths else ""
+            invented = f"; cites {', '.join(result.hallucinated_paths[:3])} (not in the repository)" if result.hallucinated_paths else ""
             return "completed-lazy", f"{len(calls)} tool calls ({sequence(calls)}); {facts}{invented}"
         return "completed", f"{sequence(calls)}; {facts}, no invented paths"
     text = " ".join(transcript.texts).strip()
@@ -327,17 +328,17 @@ def prepare(client, model: str, num_ctx: int | None) -> Target:
         shown = client.show(model)
     except ModelNotFound:
         raise TrialError(f"{model} is not in Ollama at {client.host}: pull it first with `ollama pull {model}`") from None
-    digest = next((entry.digest for entry in client.tags() if entry.name in (model, _full(model))), "")
+    digest = next((entry.digest for entry in client.tags() if entry.name in (model, full_name(model))), "")
     if shown.capabilities_known and "tools" not in shown.capabilities:
-        return Target(_full(model), model, num_ctx or 0, digest, version, client.host, tools=False)
+        return Target(full_name(model), model, num_ctx or 0, digest, version, client.host, tools=False)
     if num_ctx:
         run_as = derived_name(model, num_ctx)
         client.create(run_as, from_=model, parameters={"num_ctx": num_ctx})
-        return Target(_full(model), run_as, num_ctx, digest, version, client.host)
-    return Target(_full(model), model, alias_context(client, model) or 0, digest, version, client.host)
+        return Target(full_name(model), run_as, num_ctx, digest, version, client.host)
+    return Target(full_name(model), model, alias_context(client, model) or 0, digest, version, client.host)
 
 
-def trial_models(run, models: list[str], num_ctx: int | None, task: str, timeout: float) -> list[TrialResult | str]:
+def trial_models(run: RunContext, models: list[str], num_ctx: int | None, task: str, timeout: float) -> list[TrialResult | str]:
     """Each model's trial, stored on this machine, or the error that stopped it ("model: why"), in order.
 
     A server that is down stops the whole run, and so does any error when only one model is tried.
@@ -457,27 +458,3 @@ def _kill_group(process: subprocess.Popen) -> None:
         except (ProcessLookupError, PermissionError):
             pass
         process.wait()
-
-
-def _full(name: str) -> str:
-    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
-
-
-def trial_models(run: RunContext, models: list[str], ctx: int | None, task: str, timeout: float) -> list:
-    """One TrialResult (stored on this machine) or one error message per model, in order."""
-    from fitadvisor.models import trials
-
-    client = run.client
-    client.version()  # a server that is down is one error for the whole run
-    outcomes = []
-    for model in models:
-        try:
-            result = trial(client, model, ctx, task, timeout)
-        except FitAdvisorError as error:
-            if len(models) == 1:
-                raise
-            outcomes.append(f"{model}: {error}")
-            continue
-        trials.record(result.record())
-        outcomes.append(result)
-    return outcomes

@@ -118,10 +118,32 @@ def record(trial: TrialRecord) -> TrialStore:
 
 
 def latest(store: TrialStore, names: set[str]) -> TrialRecord | None:
-    """The newest verdict for a model known by any of `names` (Ollama names, with or without `:latest`)."""
-    wanted = {_full(n) for n in names}
-    return max((r for r in store.records if _full(r.model) in wanted), key=lambda r: r.tried_at, default=None)
+    """The newest verdict for a model known by any of `names` (Ollama names, compared as Ollama compares them)."""
+    wanted = {_canonical(n) for n in names}
+    return max((r for r in store.records if _canonical(r.model) in wanted), key=lambda r: r.tried_at, default=None)
 
 
-def _full(name: str) -> str:
-    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+def _canonical(name: str) -> str:
+    from fitadvisor.errors import FitAdvisorError
+    from fitadvisor.models.catalog import ModelRef
+
+    try:
+        return ModelRef.parse(name).short
+    except FitAdvisorError:
+        return name
+
+
+def verdict_of(name: str, store: TrialStore) -> tuple[str, str]:
+    """A model's verdict and where it comes from: this machine's newest trial, else the catalog's field verdict."""
+    from fitadvisor.errors import FitAdvisorError
+    from fitadvisor.models import catalog
+
+    try:
+        known = catalog.find(name)
+    except FitAdvisorError:
+        known = None
+    names = {name} | ({f"{known.name}:{tag}" for tag in known.tags} if known else set())
+    trial = latest(store, names)
+    if trial is not None:
+        return trial.verdict, f"your trial, {trial.date}"
+    return (known.agentic, "field notes") if known else (verdicts.UNTESTED, "")
