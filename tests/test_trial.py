@@ -234,3 +234,14 @@ def test_doctor_never_suggests_a_model_that_failed(fake_ollama):
     again = doctor(Client(fake_ollama.url, timeout=2), server_env.read({}), None)
     (finding,) = [f for f in again.findings if f.message.startswith("glm-4.7-flash:latest")]
     assert "your trial, 2026-12-02: silent" in finding.message and "apply" not in (finding.fix or "")
+
+
+def test_a_server_error_is_not_taken_for_a_silent_model(fake_ollama, claude_on_path):
+    from fitadvisor.flows.trial import TrialError, trial
+    from fitadvisor.ollama.client import Client
+
+    fake_ollama.add(FakeModel("broken:latest"))
+    fake_ollama.errors["/v1/messages"] = (400, "invalid model configuration")  # 5xx answers Claude Code retries for minutes
+    with pytest.raises(TrialError, match="could not get an answer"):
+        trial(Client(fake_ollama.url), "broken", timeout=120)
+    assert not trials.load().records

@@ -80,6 +80,9 @@ def parse_stream(lines: Iterable[str], transcript: Transcript | None = None) -> 
             transcript.tools_offered = [str(t) for t in event.get("tools") or [] if isinstance(t, str)]
             transcript.claude_code_version = str(event.get("claude_code_version") or "")
             transcript.session_id = str(event.get("session_id") or "")
+        elif kind == "assistant" and _synthetic(event):  # Claude Code's own message, e.g. "API Error: 400 ..."
+            texts = [str(b.get("text", "")) for b in _blocks(event) if b.get("type") == "text"]
+            transcript.failure = transcript.failure or " ".join(" ".join(texts).split())[:300] or "an API error"
         elif kind in ("assistant", "user"):
             for block in _blocks(event):
                 if kind == "assistant" and block.get("type") == "tool_use":
@@ -100,6 +103,11 @@ def parse_stream(lines: Iterable[str], transcript: Transcript | None = None) -> 
             if event.get("is_error"):
                 transcript.failure = " ".join(str(event.get("result") or event.get("subtype") or "error").split())[:300]
     return transcript
+
+
+def _synthetic(event: dict) -> bool:
+    message = event.get("message")
+    return isinstance(message, dict) and message.get("model") == "<synthetic>"
 
 
 def _blocks(event: dict) -> list[dict]:
@@ -207,7 +215,7 @@ def classify(transcript: Transcript, result: Grade, task: Task, nudged: bool = F
         return "completed", f"{sequence(calls)}; {facts}, no invented paths"
     text = " ".join(transcript.texts).strip()
     if not calls and not text:
-        return "silent", "no tool call and no text" + (f" ({transcript.failure})" if transcript.failure else "")
+        return "silent", "no tool call and no text"
     from fitadvisor.claude.toolcheck import narrated, nested_arguments
 
     nested = [c for c in calls if isinstance(c.arguments, dict) and nested_arguments(c.arguments, set())]
@@ -393,6 +401,8 @@ def trial(client, model: str, num_ctx: int | None = None, task_name: str = "init
         base = [claude, "--output-format", "stream-json", "--verbose", "--model", target.run_as, "--restricted",
                 "--strict-mcp-config", "--tools", tools, "--allowedTools", tools, "--permission-mode", "dontAsk"]
         transcript = _run([*base, "-p", task.prompt], repo, env, deadline, timeout)
+        if transcript.failure and not transcript.calls and not transcript.texts:  # the server failed, not the model
+            raise TrialError(f"Claude Code could not get an answer from {target.run_as} at {target.host}: {transcript.failure}")
         result = grade(repo, original, task)
         verdict, evidence = classify(transcript, result, task)
         nudges = 0
