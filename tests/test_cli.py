@@ -84,3 +84,34 @@ def test_a_model_too_big_for_a_planned_mac_is_split_like_ollama_did():
     assert abs(data["cpu_bytes"] / data["total_bytes"] - 0.41) <= 0.05
     readable = fitadvisor(*args).stdout
     assert "Does not fit" in readable and "CPU/GPU" in readable
+
+
+# Third-party modules and the core's data tables: what `--help` has no use for.
+HEAVY = ("httpx", "jinja2", "psutil", "fitadvisor.hardware", "fitadvisor.models", "fitadvisor.memory", "fitadvisor.recommend")
+
+
+def imported_after(*args, host="127.0.0.1:9") -> set[str]:
+    """The heavy modules a separate process has imported once `fitadvisor ARGS` has run."""
+    script = (
+        "import sys\nfrom fitadvisor.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        f"print(' '.join(m for m in sys.modules if m.startswith({HEAVY!r})), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "OLLAMA_HOST": host}
+    run = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, env=env, timeout=60)
+    return set(run.stderr.strip().splitlines()[-1].split()) if run.stderr.strip() else set()
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["estimate", "--help"]])
+def test_version_and_help_import_nothing_heavy(args):
+    assert imported_after(*args) == set()
+
+
+def test_recommend_for_a_named_release_contacts_nothing_and_imports_no_http(fake_ollama):
+    loaded = imported_after("recommend", "--ollama-version", "0.32.15", "--memory", "48GB", "--chip", "Apple M4 Pro",
+                            host=fake_ollama.url)
+    assert "fitadvisor.models.catalog" in loaded and "httpx" not in loaded
+    assert fake_ollama.requests == []
+
+
+def test_no_server_is_found_without_importing_http():
+    assert "httpx" not in imported_after("recommend", "--memory", "48GB", "--chip", "Apple M4 Pro")

@@ -29,10 +29,15 @@ class Server:
 
 
 def contact(run: RunContext, version: str | None, required: bool) -> Server:
-    """Ask the server for its version and models; no server is fine unless `required` (--installed)."""
+    """Ask the server for its version and models; no server is fine unless `required` (--installed).
+
+    A release named with --ollama-version is a plan: nothing is asked, so nothing is marked installed.
+    """
     from fitadvisor.memory.releases import Release
     from fitadvisor.ollama.client import OllamaError, OllamaUnreachable
 
+    if version is not None and not required:
+        return Server(Release.of(version))
     client = run.client
     try:
         server_version = client.version()
@@ -159,7 +164,7 @@ def recommend_models(
     names = installed_names(server)
     excluded = []
     if candidates:
-        pool = named_candidates(candidates, names, run.client)
+        pool = named_candidates(candidates, names, server.client)
         if installed:
             pool = [c for c in pool if c.installed]
     elif installed:

@@ -208,8 +208,9 @@ def weights_bytes(arch: Architecture, file_type: str) -> int:
     return tensor_bytes(quantize(arch, file_type))
 
 
-def token_embedding_bytes(arch: Architecture, file_type: str) -> int:
-    return next(t.bytes for t in quantize(arch, file_type) if t.name == "token_embd.weight")
+def token_embedding_bytes(table: list[TensorInfo]) -> int:
+    """The token-embedding table's bytes in a quantized table (one pass of the quantizer serves both sizes)."""
+    return next(t.bytes for t in table if t.name == "token_embd.weight")
 
 
 @dataclass

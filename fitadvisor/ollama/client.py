@@ -75,6 +75,23 @@ class Client:
         self.timeout = timeout
         self.load_timeout = load_timeout
         self._http = None  # one httpx.Client, made on first use (building one costs an SSL context)
+        self._listening = False
+
+    def _refuse_early(self) -> None:
+        """No server at the host ends the first call here, before httpx is imported: most runs of `recommend` and
+        `estimate` find none, and importing httpx would be most of their start-up."""
+        if self._listening:
+            return
+        import socket
+
+        address = urlsplit(self.host)
+        try:
+            socket.create_connection((address.hostname, address.port), timeout=self.timeout).close()
+        except ConnectionRefusedError as error:
+            raise self._unreachable(error) from None
+        except OSError:
+            pass  # an unknown name, a timeout: httpx reports it with the request
+        self._listening = True
 
     def _session(self):
         import httpx
@@ -155,6 +172,7 @@ class Client:
 
     def _send(self, method: str, path: str, body: dict | None = None, model: str | None = None, timeout: float | None = None) -> bytes:
         """The body of a successful answer, read within `timeout` seconds in all and MAX_ANSWER bytes."""
+        self._refuse_early()
         import httpx
 
         seconds = timeout or self.timeout
@@ -188,6 +206,7 @@ class Client:
     def _stream(self, method: str, path: str, body: dict, model: str | None = None, overall: bool = True) -> Iterator[dict]:
         """The events of an NDJSON stream, all within `load_timeout` seconds unless not `overall` (a pull,
         which only must not stall for that long)."""
+        self._refuse_early()
         import httpx
 
         seconds = self.load_timeout if overall else None
