@@ -10,6 +10,7 @@ import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 
+import psutil
 import pytest
 from click.testing import CliRunner
 
@@ -116,7 +117,8 @@ def test_every_scripted_behaviour_is_classified_as_itself(claude_on_path):
 def test_a_model_without_tool_support_is_judged_without_running_claude(fake_ollama, claude_on_path):
     fake_ollama.add(FakeModel("deepseek-r1:32b", tool_behaviour="unsupported"))
     run = CliRunner().invoke(cli, ["trial", "deepseek-r1:32b", "--host", fake_ollama.url, "--json"])
-    assert run.exit_code == 1 and json.loads(run.stdout)["verdict"] == "no-tool-support"
+    result = json.loads(run.stdout)
+    assert run.exit_code == 1 and result["verdict"] == "no-tool-support" and result["claude_code_version"] == "2.1.332"
     assert not fake_ollama.messages_requests()
 
 
@@ -209,6 +211,7 @@ def test_clear_errors_for_what_stops_a_trial(fake_ollama, claude_on_path, monkey
     fake_ollama.add(FakeModel("slow:latest", script=lambda body: (__import__("time").sleep(30), [text("late")])[1]))
     hang = runner.invoke(cli, ["trial", "slow", "--host", fake_ollama.url, "--timeout", "3s"])
     assert hang.exit_code != 0 and "did not finish within" in hang.stderr
+    assert not psutil.Process().children(recursive=True)  # Claude Code's whole process group is gone
     monkeypatch.setenv("PATH", "/nonexistent")
     no_claude = runner.invoke(cli, ["trial", "m", "--host", fake_ollama.url])
     assert "Claude Code is not installed" in no_claude.stderr

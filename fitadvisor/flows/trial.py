@@ -375,6 +375,16 @@ def claude_executable() -> str:
     return found
 
 
+def claude_version(claude: str) -> str:
+    """`2.1.332` from `claude --version` ("2.1.332 (Claude Code)"); "" when it does not say."""
+    try:
+        out = subprocess.run([claude, "--version"], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    match = re.match(r"\s*(\d+\.\d+\.\d+)", out)
+    return match.group(1) if match else ""
+
+
 def trial(client, model: str, num_ctx: int | None = None, task_name: str = "init", timeout: float = 1800.0) -> TrialResult:
     """Run, grade and classify one trial; the scratch directory is gone afterwards, the process group killed."""
     from fitadvisor.claude.alias import make_alias
@@ -386,7 +396,7 @@ def trial(client, model: str, num_ctx: int | None = None, task_name: str = "init
     if not target.tools:
         evidence = f"Ollama {target.ollama_version} lists no tools capability for it, so it refuses Claude Code's every request"
         return TrialResult(target.model, target.num_ctx, "no-tool-support", evidence, [], 0.0, False, [], len(task.facts), [],
-                           "", target.ollama_version, target.digest, 0, 0, 0)
+                           claude_version(claude), target.ollama_version, target.digest, 0, 0, 0)
     deadline = time.monotonic() + timeout
     started = time.monotonic()
     scratch = Path(tempfile.mkdtemp(prefix="fitadvisor-trial-"))
@@ -455,16 +465,20 @@ def _read_lines(stream, lines: list[str]) -> None:
 
 
 def _kill_group(process: subprocess.Popen) -> None:
-    """End Claude Code and everything it started: TERM, then KILL after a grace period."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-    except (ProcessLookupError, PermissionError):
-        pass
+    """End Claude Code and everything it started: TERM, then KILL after a grace period (Windows: the process)."""
+    _signal_group(process, signal.SIGTERM)
     try:
         process.wait(timeout=3)
     except subprocess.TimeoutExpired:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        _signal_group(process, getattr(signal, "SIGKILL", signal.SIGTERM))
         process.wait()
+
+
+def _signal_group(process: subprocess.Popen, signal_number: int) -> None:
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(process.pid, signal_number)
+        elif process.poll() is None:
+            process.kill()
+    except (ProcessLookupError, PermissionError):
+        pass
