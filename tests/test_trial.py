@@ -212,6 +212,8 @@ def test_clear_errors_for_what_stops_a_trial(fake_ollama, claude_on_path, monkey
     hang = runner.invoke(cli, ["trial", "slow", "--host", fake_ollama.url, "--timeout", "3s"])
     assert hang.exit_code != 0 and "did not finish within" in hang.stderr
     assert not psutil.Process().children(recursive=True)  # Claude Code's whole process group is gone
+    bad_name = runner.invoke(cli, ["trial", "m;rm -rf ~\x1b[2J", "--host", fake_ollama.url])
+    assert bad_name.exit_code != 0 and "invalid model name" in bad_name.stderr
     monkeypatch.setenv("PATH", "/nonexistent")
     no_claude = runner.invoke(cli, ["trial", "m", "--host", fake_ollama.url])
     assert "Claude Code is not installed" in no_claude.stderr

@@ -329,8 +329,10 @@ class Target:
 def prepare(client, model: str, num_ctx: int | None) -> Target:
     """Check the server and the model; with `num_ctx`, create the derived model `apply` would (MODEL-64k)."""
     from fitadvisor.claude.configure import alias_context, derived_name
+    from fitadvisor.models.catalog import ModelRef
     from fitadvisor.ollama.client import ModelNotFound
 
+    ModelRef.parse(model)  # a name Ollama could not have: one clear line before anything runs
     version = client.require((0, 14, 0), "Claude Code's Anthropic API (/v1/messages)")
     try:
         shown = client.show(model)
@@ -404,9 +406,11 @@ def trial(client, model: str, num_ctx: int | None = None, task_name: str = "init
         repo, home = scratch / "repo", scratch / "home"
         copy_data_tree("trial_repo", repo)
         home.mkdir()
+        (scratch / "tmp").mkdir()
         original = "\n".join(p.read_text(encoding="utf-8") for p in sorted(repo.rglob("*")) if p.is_file())
         alias = make_alias("claude-local", target.run_as, target.host, target.num_ctx or None)
-        env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(home), "TERM": "dumb", **dict(alias.environment())}
+        env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(home), "USERPROFILE": str(home),
+               "TMPDIR": str(scratch / "tmp"), "TERM": "dumb", **dict(alias.environment())}
         tools = ",".join(task.tools)
         base = [claude, "--output-format", "stream-json", "--verbose", "--model", target.run_as, "--restricted",
                 "--strict-mcp-config", "--tools", tools, "--allowedTools", tools, "--permission-mode", "dontAsk"]
