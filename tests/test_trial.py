@@ -250,3 +250,16 @@ def test_a_server_error_is_not_taken_for_a_silent_model(fake_ollama, claude_on_p
     with pytest.raises(TrialError, match="could not get an answer"):
         trial(Client(fake_ollama.url), "broken", timeout=120)
     assert not trials.load().records
+
+
+def test_timeout_durations():
+    from fitadvisor.errors import FitAdvisorError
+    from fitadvisor.units import format_seconds, parse_duration
+
+    assert [parse_duration(t) for t in ("30m", "90s", "1.5h", "45")] == [1800, 90, 5400, 45]
+    for bad in ("", "0m", "-5s", "10 minutes", "1d"):
+        with pytest.raises(FitAdvisorError, match="invalid duration"):
+            parse_duration(bad)
+    assert (format_seconds(42.4), format_seconds(1032)) == ("42s", "17m 12s")
+    run = CliRunner().invoke(cli, ["trial", "m", "--timeout", "soon"])
+    assert run.exit_code != 0 and "invalid duration 'soon'" in run.stderr

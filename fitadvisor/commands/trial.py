@@ -51,7 +51,7 @@ def command(model: str | None, ctx: int | None, task: str, timeout: str, models:
     Claude Code runs non-interactively in a scratch copy of a small fixture repository, with the alias's
     environment and only the file tools; the run is graded (CLAUDE.md written, facts found, invented paths)
     and classified as the field notes' verdicts are. Each verdict is stored on this machine, and
-    `fitadvisor recommend` uses it before the catalog's. Exits 1 when a model fails or a trial cannot run.
+    `fitadvisor recommend` uses it before the catalog's. Exits 1 when a model fails or one of --models could not be tried.
 
     \b
     Examples:  fitadvisor trial glm-4.7-flash --ctx 64k
