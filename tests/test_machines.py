@@ -259,3 +259,13 @@ def test_doctor_and_verify_check_a_remote_server_without_guessing_its_machine(re
     assert RunContext(remote.url, MachineOptions()).hardware_if_known is None
     described = RunContext(remote.url, MachineOptions(memory="64GB", gpus="RTX 4090")).hardware_if_known
     assert described.planned_for == f"the machine at {remote.url}, as described"
+
+
+def test_recommend_says_how_its_pick_splits_across_the_gpus():
+    from click.testing import CliRunner
+
+    from fitadvisor.cli import cli
+
+    text = CliRunner().invoke(cli, ["recommend", "--gpus", "RTX 4090 + RTX 3060", "--memory", "64GB", "--host", "http://127.0.0.1:9",
+                                    "--ollama-version", "0.14.0"]).output
+    assert "Across the GPUs as Ollama 0.14.0 would place it: GPU 0 RTX 4090 " in text and "GPU 1 RTX 3060 " in text

@@ -56,6 +56,12 @@ def render(recommendation: Recommendation) -> str:
     pick = advice.pick
     if pick is not None:
         lines.append(f"Pick: {pick.model} at {format_ctx(pick.num_ctx)} context: {pick.reason}.")
+        if len(pick.estimate.gpus) > 1:
+            split = ", ".join(
+                f"GPU {index} {share.name} {share.layers} layers ({gb(share.bytes)})" if share.layers else f"GPU {index} {share.name} idle"
+                for index, share in enumerate(pick.estimate.gpus)
+            )
+            lines.append(f"Across the GPUs as Ollama {advice.release.label} would place it: {split}.")
     if advice.trial:
         lines.append(f"Worth a trial: {advice.trial.text}: `{advice.trial.command}`")
     lines += advice.warnings
