@@ -49,6 +49,10 @@ def main() -> None:
     for name, samples in times.items():
         median = statistics.median(samples)
         print(f"{name:<36} {median * 1000:>6.0f} ms {min(samples) * 1000:>6.0f} ms {median / base:>8.1f}x")
+    if args.llmfit:
+        ratios = [mine / theirs for mine, theirs in zip(times["fitadvisor recommend"], times["llmfit recommend"])]
+        print(f"fitadvisor recommend / llmfit recommend: median ratio {statistics.median(ratios):.2f} "
+              f"(run by run; goal 0.5 or less)")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from fake_ollama import FakeModel
 
 from fitadvisor.claude import configure
 from fitadvisor.errors import FitAdvisorError
-from fitadvisor.flows.apply import alias_for, apply_model
+from fitadvisor.flows.apply import alias_for, apply_model, plan_apply
 from fitadvisor.flows.context import RunContext
 from fitadvisor.flows.options import AliasOptions, MachineOptions
 from fitadvisor.ollama.client import Client, OllamaError
@@ -21,7 +21,9 @@ CREATE_BODY = {"model": "devstral-small-2-64k", "from": "devstral-small-2", "par
 
 def apply(fake, tmp_path, **options):
     run = RunContext(fake.url, MachineOptions(**ROOMY))
-    return apply_model(run, "devstral-small-2", 65536, alias=AliasOptions(shell="bash"), directory=tmp_path, **options)
+    plan = plan_apply(run, "devstral-small-2", 65536, alias=AliasOptions(shell="bash"), directory=tmp_path,
+                      server_wide=options.pop("server_wide", False))
+    return apply_model(run, plan, **options)
 
 
 def test_apply_creates_the_derived_model_with_exactly_the_documented_request(fake_ollama, tmp_path):

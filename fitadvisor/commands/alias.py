@@ -6,12 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fitadvisor.commands.options import (
-    alias_options,
-    ctx_option,
-    host_option,
-    json_option,
-)
+from fitadvisor.commands.options import alias_options, ctx_option, host_option, json_option
 from fitadvisor.commands.output import emit
 
 if TYPE_CHECKING:

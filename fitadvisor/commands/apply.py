@@ -7,14 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fitadvisor.commands.options import (
-    alias_options,
-    ctx_option,
-    engine_options,
-    host_option,
-    json_option,
-    machine_options,
-)
+from fitadvisor.commands.options import alias_options, ctx_option, engine_options, host_option, json_option, machine_options
 from fitadvisor.commands.output import emit
 
 if TYPE_CHECKING:
@@ -65,15 +58,16 @@ def command(
         raise click.UsageError("--ctx is required: the context to give the model, e.g. --ctx 64k (`fitadvisor recommend` suggests one)")
     if rc_file is not None and not install_alias:
         raise click.UsageError("--rc-file goes with --install-alias")
-    from fitadvisor.flows.apply import apply_model
+    from fitadvisor.flows.apply import apply_model, plan_apply
     from fitadvisor.flows.context import RunContext
     from fitadvisor.ollama.progress import PullProgress
 
+    run = RunContext(host, machine)
+    plan = plan_apply(run, model, ctx, engine, alias, name, directory, force, server_wide)
     progress = PullProgress()  # on stderr, so --json output stays clean
     try:
         done = apply_model(
-            RunContext(host, machine), model, ctx, engine, alias, name, directory, create=not no_create, pull=pull,
-            install_alias=install_alias, rc_file=rc_file, dry_run=dry_run, force=force, server_wide=server_wide,
+            run, plan, create=not no_create, pull=pull, install_alias=install_alias, rc_file=rc_file, dry_run=dry_run,
             on_status=lambda event: click.echo(f"  {event.get('status', '')}", err=True), on_progress=progress,
         )
     finally:

@@ -6,13 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fitadvisor.commands.options import (
-    ctx_option,
-    engine_options,
-    host_option,
-    json_option,
-    machine_options,
-)
+from fitadvisor.commands.options import ctx_option, engine_options, host_option, json_option, machine_options
 from fitadvisor.commands.output import emit
 from fitadvisor.units import format_ctx
 

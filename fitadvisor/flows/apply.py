@@ -85,29 +85,22 @@ def _estimator(run: RunContext, engine: EngineOptions) -> Callable[[str, int], E
 
 def apply_model(
     run: RunContext,
-    model: str,
-    ctx: int,
-    engine: EngineOptions | None = None,
-    alias: AliasOptions | None = None,
-    name: str | None = None,
-    directory: Path | None = None,
+    plan: Plan,
     create: bool = True,
     pull: bool = False,
     install_alias: bool = False,
     rc_file: Path | None = None,
     dry_run: bool = False,
-    force: bool = False,
     on_status: Callable[[dict], None] | None = None,
     on_progress: Callable[[dict], None] | None = None,
-    server_wide: bool = False,
 ) -> Applied:
-    """Write the Modelfile, create the derived model (pulling its base first if asked), install the alias if asked.
-
-    `server_wide` writes and creates nothing: it shows how to give the server the context instead."""
+    """Carry out `plan_apply`'s plan: write the Modelfile, create the derived model (pulling its base first if asked),
+    install the alias if asked. A server-wide plan writes and creates nothing: it shows how to give the server the
+    context instead."""
     from fitadvisor.claude import alias as shells
     from fitadvisor.claude import configure
 
-    plan = plan_apply(run, model, ctx, engine, alias, name, directory, force, server_wide)
+    server_wide = plan.server_wide
     done = Applied(plan, warnings=list(plan.warnings), dry_run=dry_run)
     shown = configure.display_path(plan.modelfile)
     if plan.estimate:

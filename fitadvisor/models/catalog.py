@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -227,6 +226,8 @@ def find(name: str) -> CatalogModel | None:
 
 def resolve(name: str) -> CatalogModel:
     """Like `find`, but an unknown name is an error that suggests the nearest known ones."""
+    import difflib
+
     model = find(name)
     if model is not None:
         return model

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from fitadvisor.models.architecture import FULL, NO_CACHE, RECURRENT, SLIDING, Architecture
 from fitadvisor.models.gguf import GGML_TYPE_IDS, GGML_TYPES, TensorInfo, tensor_bytes
@@ -225,6 +226,7 @@ class _State:
     i_ffn_down: int = 0
 
 
+@lru_cache(maxsize=4096)  # the same few thousand tensor names come back for every model of a catalog
 def _category(name: str) -> str:
     """tensor_get_category, in the order llama.cpp tests the names."""
     if name == "output.weight":
