@@ -76,6 +76,15 @@ def format_ctx(tokens: int) -> str:
     return str(tokens)
 
 
+def ctx_argument(tokens: int) -> str:
+    """65536 -> `64k`, 1048576 -> `1m`, 50000 -> `50000`: the context as people type it, and as a model-name suffix."""
+    if tokens % MIB == 0:
+        return f"{tokens // MIB}m"
+    if tokens % KIB == 0:
+        return f"{tokens // KIB}k"
+    return str(tokens)
+
+
 def processor_label(total: int, on_gpu: int) -> str:
     """The PROCESSOR column of `ollama ps` for a model of `total` bytes with `on_gpu` on the GPU."""
     if on_gpu == 0:

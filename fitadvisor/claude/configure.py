@@ -16,7 +16,7 @@ from fitadvisor.claude.quoting import sh_quote
 from fitadvisor.claude_code import Compaction, compaction
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.memory.estimate import Estimate
-from fitadvisor.units import KIB, MIB, format_ctx, format_gb, format_gb_fine
+from fitadvisor.units import ctx_argument, format_ctx, format_gb, format_gb_fine
 
 class NoEstimate(FitAdvisorError):
     """fitadvisor cannot describe the model (not in the catalog, not a GGUF file), so it cannot estimate it."""
@@ -47,20 +47,11 @@ class Plan:
         return compaction(self.num_ctx)
 
 
-def ctx_label(num_ctx: int) -> str:
-    """65536 -> 64k, 1048576 -> 1m, 50000 -> 50000: the context as a model-name suffix."""
-    if num_ctx % MIB == 0:
-        return f"{num_ctx // MIB}m"
-    if num_ctx % KIB == 0:
-        return f"{num_ctx // KIB}k"
-    return str(num_ctx)
-
-
 def derived_name(model: str, num_ctx: int) -> str:
     """`devstral-small-2:24b` at 64K -> `devstral-small-2-64k`: the model without namespace or tag, plus the context."""
     from fitadvisor.models.catalog import ModelRef
 
-    return f"{ModelRef.parse(model).model}-{ctx_label(num_ctx)}"
+    return f"{ModelRef.parse(model).model}-{ctx_argument(num_ctx)}"
 
 
 def capped_ctx(model: str, num_ctx: int) -> int:

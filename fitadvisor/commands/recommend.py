@@ -8,7 +8,7 @@ import click
 
 from fitadvisor.commands.options import ctx_option, engine_options, host_option, json_option, machine_options
 from fitadvisor.commands.output import emit
-from fitadvisor.units import format_ctx
+from fitadvisor.units import format_ctx, format_gb_fine
 
 if TYPE_CHECKING:
     from fitadvisor.flows.options import EngineOptions, MachineOptions
@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 
 
 def render(recommendation: Recommendation) -> str:
-    from fitadvisor.recommend.rank import gb
     from fitadvisor.speed.predict import format_decode, format_prompt_time, opening_prompt_tokens
 
     advice = recommendation.advice
@@ -30,7 +29,7 @@ def render(recommendation: Recommendation) -> str:
         rows = [("MODEL", "CONTEXT", "LOADED / BUDGET", "TOK/S 1ST TURN -> FULL", "1ST PROMPT", "VERDICT")]
         for pick in picks:
             name = pick.model + (" *" if pick.candidate.installed else "")
-            loaded = f"{gb(pick.estimate.loaded_bytes)} / {gb(pick.budget_bytes)}"
+            loaded = f"{format_gb_fine(pick.estimate.loaded_bytes)} / {format_gb_fine(pick.budget_bytes)}"
             rows.append((name, format_ctx(pick.num_ctx), loaded, format_decode(pick.speed), format_prompt_time(pick.speed), pick.verdict))
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
         for row in rows:

@@ -23,7 +23,7 @@ from fitadvisor.models import verdicts
 from fitadvisor.models.architecture import Architecture
 from fitadvisor.models.trials import TrialRecord
 from fitadvisor.speed.predict import Speed, format_decode, format_prompt_time, speed, weight_bytes_per_token
-from fitadvisor.units import GIB, KIB, format_ctx, format_gb_fine, parse_ctx
+from fitadvisor.units import GIB, KIB, ctx_argument, format_ctx, format_gb_fine, parse_ctx
 
 # Contexts tried, in tokens (k = 1024); the trained length is tried too when it falls between them.
 CONTEXT_LADDER = tuple(k * KIB for k in (64, 96, 128, 160, 192, 256, 384, 512, 768, 1024))
@@ -260,12 +260,6 @@ def short_context_warning(num_ctx: int) -> str | None:
 
 
 gb = format_gb_fine  # budgets and loads are compared, so 16.4 vs 16.5 must show
-
-
-def ctx_argument(tokens: int) -> str:
-    """`65536` -> `64k`, as people type it."""
-    text = format_ctx(tokens)
-    return text[:-1] + "k" if text.endswith("K") else text
 
 
 def field_context(candidate: Candidate) -> int:
