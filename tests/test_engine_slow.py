@@ -18,7 +18,8 @@ MODELS = [
     "glm-4.7-flash", "phi3", "command-r", "qwen3next", "qwen35", "qwen35-mtp", "qwen35moe", "nemotron_h_moe", "gemma4", "laguna",
 ]
 # The allocator's reuse of freed holes, which the estimate does not replay, moves llama.cpp's compute buffer
-# by up to one batch x n_embd f32 slot (a q8_0 cache shifts it; bench/engine/README.md).
+# by a batch x n_embd f32 slot or more (a q8_0 cache shifts it; where the output stage's final norm lands, up
+# to 7.2% for GLM-4.7-Flash in this set: bench/engine/README.md's known gaps).
 COMPUTE_TOLERANCE = 0.08
 
 
