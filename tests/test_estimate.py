@@ -250,6 +250,9 @@ def test_gemma4_sliding_and_global_layers_cache_their_own_head_sizes():
     sliding = 10 * (1024 + 512) * 16 * (256 + 256) * 2
     global_ = 2 * CTX * 4 * (512 + 512) * 2
     assert cache == sliding + global_
+    # Without flash attention V is stored transposed, every layer's rows as wide as the widest (16 x 256).
+    transposed = estimate(arch, Settings(num_ctx=CTX, batch=512, flash_attention="off", release=NEWEST)).kv_cache_bytes
+    assert transposed == sliding + 2 * CTX * (4 * 512 + 16 * 256) * 2
 
 
 def test_multi_token_prediction_layers_load_because_ollama_drafts_with_them():

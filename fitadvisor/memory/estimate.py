@@ -132,7 +132,8 @@ class Estimate:
 
 
 def kv_cache_bytes(
-    arch: Architecture, num_ctx: int, parallel: int, cache_type: str, batch: int, release: Release, engine: str
+    arch: Architecture, num_ctx: int, parallel: int, cache_type: str, batch: int, release: Release, engine: str,
+    flash_attention: bool = True,
 ) -> int:
     """Bytes of the KV cache (and recurrent state) for all slots."""
     if engine == LLAMA_ENGINE:
@@ -140,15 +141,22 @@ def kv_cache_bytes(
     per_cell = KV_CACHE_BYTES[cache_type]
     streams, stream_cells, stream_swa_cells = kv_cells(arch, num_ctx, parallel, batch, release, engine)
     full_cells, swa_cells = streams * stream_cells, streams * stream_swa_cells
+    attention_layers = [layer for layer, kind in enumerate(arch.layers) if kind in (FULL, SLIDING)]
+    # Without flash attention llama.cpp stores V transposed, each layer's as wide as the widest layer's
+    # (`n_embd_v_gqa_max`): gemma4's global layers then keep as much V as its sliding ones.
+    transposed_v = engine == LLAMA_SERVER and not flash_attention and not arch.is_mla
+    widest_v = max((arch.kv_heads(layer) * arch.value_width(layer) for layer in attention_layers), default=0)
     total = 0.0
     for layer, kind in enumerate(arch.layers):
         if kind == RECURRENT:
             total += parallel * arch.recurrent_state_floats * 4  # always f32
         elif kind in (FULL, SLIDING):
             cells = full_cells if kind == FULL else swa_cells
-            # llama.cpp: an MLA cache's V is a view of the latent K
-            value_length = 0 if engine == LLAMA_SERVER and arch.is_mla else arch.value_width(layer)
-            total += cells * arch.kv_heads(layer) * (arch.key_width(layer) + value_length) * per_cell
+            if engine == LLAMA_SERVER and arch.is_mla:
+                values = 0  # llama.cpp: an MLA cache's V is a view of the latent K
+            else:
+                values = widest_v if transposed_v else arch.kv_heads(layer) * arch.value_width(layer)
+            total += cells * (arch.kv_heads(layer) * arch.key_width(layer) + values) * per_cell
     return int(total)
 
 
@@ -313,7 +321,7 @@ def estimate(
     elif batch < 1:
         raise FitAdvisorError(f"invalid batch size {batch}: it must be at least 1")
 
-    kv = kv_cache_bytes(arch, num_ctx, parallel, cache_type, batch, release, engine)
+    kv = kv_cache_bytes(arch, num_ctx, parallel, cache_type, batch, release, engine, flash_attention)
     if engine == LLAMA_ENGINE:
         compute = graphsize_bytes(arch, num_ctx * parallel, min(num_ctx, batch), kv)
         other = 0  # this era's runner leaves a separate projector unreserved
