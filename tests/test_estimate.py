@@ -263,3 +263,21 @@ def test_multi_token_prediction_layers_load_because_ollama_drafts_with_them():
     assert newest.weights_bytes == arch.weights_bytes
     assert any("drafts tokens with the model's multi-token-prediction layers" in note for note in newest.notes)
     assert estimate(arch, Settings(num_ctx=CTX, release=V0_14)).weights_bytes == arch.weights_bytes
+
+
+def test_drafting_adds_its_layers_cache_and_recurrent_snapshots():
+    # A qwen3.5 shape: 3 Gated DeltaNet layers to 1 attention layer, and one multi-token-prediction layer after them.
+    arch = Architecture(
+        name="qwen35", block_count=9, embedding_length=5120, head_count=24, head_count_kv=4, key_length=256,
+        value_length=256, context_length=262144, layers="RRRARRRA-", weights_bytes=1, ssm_conv_kernel=4,
+        ssm_state_size=128, ssm_inner_size=6144, ssm_group_count=16, draft_bytes=1, draft_layers=1,
+    )
+    settings = Settings(num_ctx=CTX, batch=512, release=NEWEST)
+    plain = dataclasses.replace(arch, draft_bytes=0, draft_layers=0)
+    added = estimate(arch, settings).kv_cache_bytes - estimate(plain, settings).kv_cache_bytes
+    drafting_layer = CTX * 4 * (256 + 256) * 2  # f16, whatever the main cache's type
+    snapshots = 6 * 4 * arch.recurrent_state_floats * 4  # 4 drafted tokens' states of each recurrent layer
+    assert added == drafting_layer + snapshots
+    assert estimate(arch, Settings(num_ctx=CTX, batch=512, release=Release.of("0.20.4"))).kv_cache_bytes == (
+        estimate(plain, Settings(num_ctx=CTX, batch=512, release=Release.of("0.20.4"))).kv_cache_bytes
+    )

@@ -163,7 +163,8 @@ class Row:
 
     @property
     def est_kv(self) -> float:
-        return self.est["kv_cache_bytes"] / MIB
+        """The main context's cache: node-llama-cpp runs no drafting context, whose cache the estimate adds."""
+        return (self.est["kv_cache_bytes"] - self.est.get("drafting_bytes", 0)) / MIB
 
     @property
     def real_compute(self) -> float:

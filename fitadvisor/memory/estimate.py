@@ -64,7 +64,7 @@ class Estimate:
     flash_attention: bool
     batch: int
     weights_bytes: int
-    kv_cache_bytes: int
+    kv_cache_bytes: int  # with the drafting context's cache, where multi-token-prediction drafting is on
     compute_bytes: int
     other_bytes: int
     gpu_budget_bytes: int | None = None
@@ -74,6 +74,7 @@ class Estimate:
     notes: list[str] = field(default_factory=list)
     source_detail: str = ""  # how the source answered ("from fitadvisor's catalog", "read from x.gguf", ...)
     measured_total_bytes: int | None = None  # what `fitadvisor verify` measured for these settings on this machine
+    drafting_bytes: int = 0  # the part of kv_cache_bytes that drafting with multi-token-prediction layers adds
     measured_speed: MeasuredSpeed | None = None  # and the speed it timed, if it did
     gpus: list[GpuShare] = field(default_factory=list)  # what each GPU holds
     budget: Budget | None = None  # the machine's one budget (memory/budget.py)
@@ -127,6 +128,7 @@ class Estimate:
             "warnings": self.warnings,
             "fits": self.fits,
             "measured_total_bytes": self.measured_total_bytes,
+            "drafting_bytes": self.drafting_bytes,
             "notes": self.notes,
         }
 
@@ -158,6 +160,20 @@ def kv_cache_bytes(
                 values = widest_v if transposed_v else arch.kv_heads(layer) * arch.value_width(layer)
             total += cells * (arch.kv_heads(layer) * arch.key_width(layer) + values) * per_cell
     return int(total)
+
+
+def drafting_cache_bytes(arch: Architecture, num_ctx: int, parallel: int, batch: int, release: Release, engine: str) -> int:
+    """What drafting with multi-token-prediction layers adds to the cache, as llama.cpp allocates it.
+
+    The drafting context caches only those layers, full attention over the main context's cells, in f16
+    (llama-server's draft cache type unless --cache-type-k-draft says otherwise); the main context keeps
+    `draft_tokens` extra snapshots of each recurrent layer's state per sequence, to roll rejected drafts
+    back. (Measured on llama.cpp v0.5.0's C API: bench/engine/README.md.)
+    """
+    streams, stream_cells, _ = kv_cells(arch, num_ctx, parallel, batch, release, engine)
+    drafting = streams * stream_cells * arch.draft_layers * arch.head_count_kv * (arch.key_length + arch.value_length) * 2
+    snapshots = arch.count(RECURRENT) * parallel * release.draft_tokens * arch.recurrent_state_floats * 4
+    return drafting + snapshots
 
 
 def kv_cells(arch: Architecture, num_ctx: int, parallel: int, batch: int, release: Release, engine: str) -> tuple[int, int, int]:
@@ -301,8 +317,8 @@ def estimate(
         if engine == LLAMA_SERVER and arch.draft_bytes and release.drafts_with_mtp:
             notes.append(
                 f"Ollama {release.label} drafts tokens with the model's multi-token-prediction layers "
-                f"(--spec-type draft-mtp): their {format_gb(arch.draft_bytes)} load with it; the drafting context's "
-                "own cache is not estimated (PARAMETER draft_num_predict 0 turns drafting off)"
+                f"(--spec-type draft-mtp): their {format_gb(arch.draft_bytes)} load with it, their drafting context's "
+                "cache is in the KV cache, its compute buffer is not estimated (PARAMETER draft_num_predict 0 turns drafting off)"
             )
 
     batch = settings.batch
@@ -321,7 +337,10 @@ def estimate(
     elif batch < 1:
         raise FitAdvisorError(f"invalid batch size {batch}: it must be at least 1")
 
-    kv = kv_cache_bytes(arch, num_ctx, parallel, cache_type, batch, release, engine, flash_attention)
+    drafting = 0
+    if engine == LLAMA_SERVER and arch.draft_layers and release.drafts_with_mtp:
+        drafting = drafting_cache_bytes(arch, num_ctx, parallel, batch, release, engine)
+    kv = kv_cache_bytes(arch, num_ctx, parallel, cache_type, batch, release, engine, flash_attention) + drafting
     if engine == LLAMA_ENGINE:
         compute = graphsize_bytes(arch, num_ctx * parallel, min(num_ctx, batch), kv)
         other = 0  # this era's runner leaves a separate projector unreserved
@@ -348,6 +367,7 @@ def estimate(
         compute_bytes=compute,
         other_bytes=other,
         notes=notes,
+        drafting_bytes=drafting,
     )
     if hardware is not None:
         _place(result, arch, hardware, release, engine, settings.spread)

@@ -206,6 +206,12 @@ class Release:
         return DEFAULT_BATCH
 
     @property
+    def draft_tokens(self) -> int:
+        """Tokens drafted per step (draft_num_predict's default, passed as llama-server's --spec-draft-n-max):
+        llama.cpp keeps that many extra recurrent-state snapshots per sequence to roll a rejected draft back."""
+        return 4
+
+    @property
     def drafts_with_mtp(self) -> bool:
         """Whether a model with multi-token-prediction layers runs llama-server with `--spec-type draft-mtp`: from
         v0.30.0 (commit 9db4bdbad, llm/llama_server.go hasMTPDraft and appendDraftArgs) whenever the model has

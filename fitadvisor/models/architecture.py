@@ -50,6 +50,7 @@ class Architecture:
     projector_bytes: int = 0  # a separate vision projector blob (llava style)
     vision_bytes: int = 0  # a vision tower inside the blob (v.*, mm.* tensors): loaded, never read while decoding
     draft_bytes: int = 0  # multi-token-prediction layers' tensors (part of weights_bytes), loaded only to draft with them
+    draft_layers: int = 0  # those layers (nextn_predict_layers): full attention, cached only by the drafting context
     vision: bool = False
     parameters: int = 0  # total parameter count
     active_parameters: int = 0  # read per token (MoE: shared weights + the used experts)

@@ -406,6 +406,7 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
         tied_embeddings="output.weight" not in by_name,
         projector_bytes=projector_bytes,
         draft_bytes=sum(t.bytes for t in tensors if _block_index(t.name) >= trunk),
+        draft_layers=blocks - trunk,
         vision=vision,
         parameters=_parameter_count(kv) or total_elements,
         active_parameters=active,
