@@ -116,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parallel", type=int, default=1)
     parser.add_argument("--flash-attention", choices=("on", "off"), default="on")
     parser.add_argument("--kv-cache", choices=tuple(GGML_TYPES), default="f16")
+    parser.add_argument(
+        "--draft-tokens", type=int, default=0,
+        help="also draft with the model's multi-token-prediction layers, N tokens a step, as Ollama's llama-server does",
+    )
     args = parser.parse_args(argv)
     model = Path(args.model) if args.model.endswith(".gguf") else model_file(args.model)
     if not model.is_file():
@@ -123,11 +127,14 @@ def main(argv: list[str] | None = None) -> int:
     binary = harness()
     done = subprocess.run(
         [str(binary), str(model), str(args.ctx), str(args.batch), str(args.parallel),
-         "1" if args.flash_attention == "on" else "0", str(GGML_TYPES[args.kv_cache])],
+         "1" if args.flash_attention == "on" else "0", str(GGML_TYPES[args.kv_cache]), str(args.draft_tokens)],
         capture_output=True, text=True, env={**os.environ, "ALLOC_TRACE": "1"},
     )
     if done.returncode != 0:
         sys.exit(f"bench/engine/trace.py: llama.cpp failed:\n{done.stderr[-2000:]}")
+    for line in done.stderr.splitlines():  # the buffers llama.cpp logs, the drafting context's too
+        if "buffer size =" in line or ": size =" in line:
+            print(line.strip())
     top, layout = peak_layout(done.stderr)
     print(f"compute buffer {top / MIB:.2f} MiB; live when it reached that size (offset MiB, size MiB, tensor):")
     end = 0

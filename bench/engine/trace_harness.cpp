@@ -1,20 +1,25 @@
 // Create one llama.cpp context with the parameters run.py / measure.mjs use, so that the graph
 // allocator reserves its compute buffer (and, built by trace.py, traces every placement).
 //
-// usage: trace_harness MODEL.gguf CTX BATCH PARALLEL FLASH(0|1) KV_GGML_TYPE
+// usage: trace_harness MODEL.gguf CTX BATCH PARALLEL FLASH(0|1) KV_GGML_TYPE [DRAFT_TOKENS]
+// With DRAFT_TOKENS > 0 it also drafts as llama-server's `--spec-type draft-mtp --spec-draft-n-max N` does: the
+// multi-token-prediction layers load, the main context keeps N recurrent-state snapshots per sequence, and a
+// second context of type MTP (f16 cache, one output per sequence) caches those layers.
 #include "llama.h"
 
 #include <cstdio>
 #include <cstdlib>
 
 int main(int argc, char ** argv) {
-    if (argc != 7) {
-        fprintf(stderr, "usage: %s MODEL.gguf CTX BATCH PARALLEL FLASH KV_GGML_TYPE\n", argv[0]);
+    if (argc != 7 && argc != 8) {
+        fprintf(stderr, "usage: %s MODEL.gguf CTX BATCH PARALLEL FLASH KV_GGML_TYPE [DRAFT_TOKENS]\n", argv[0]);
         return 2;
     }
+    const int draft_tokens = argc == 8 ? atoi(argv[7]) : 0;
     llama_backend_init();
     llama_model_params model_params = llama_model_default_params();
     model_params.n_gpu_layers = 0;
+    model_params.load_mtp = draft_tokens > 0;
     llama_model * model = llama_model_load_from_file(argv[1], model_params);
     if (model == nullptr) {
         return 1;
@@ -29,9 +34,24 @@ int main(int argc, char ** argv) {
     params.swa_full = false;
     params.kv_unified = false;
     params.n_threads = params.n_threads_batch = 1;
+    params.n_rs_seq = draft_tokens;
     llama_context * context = llama_init_from_model(model, params);
     if (context == nullptr) {
         return 1;
+    }
+    llama_context * draft = nullptr;
+    if (draft_tokens > 0) {
+        llama_context_params draft_params = params;
+        draft_params.ctx_type = LLAMA_CONTEXT_TYPE_MTP;
+        draft_params.type_k = draft_params.type_v = GGML_TYPE_F16;  // llama-server's draft cache type by default
+        draft_params.n_outputs_max = parallel;
+        draft_params.n_outputs_max_per_seq = 1;
+        draft_params.n_rs_seq = 0;
+        draft = llama_init_from_model(model, draft_params);
+        if (draft == nullptr) {
+            return 1;
+        }
+        llama_free(draft);
     }
     llama_free(context);
     llama_model_free(model);
