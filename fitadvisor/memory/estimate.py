@@ -317,8 +317,8 @@ def estimate(
         if engine == LLAMA_SERVER and arch.draft_bytes and release.drafts_with_mtp:
             notes.append(
                 f"Ollama {release.label} drafts tokens with the model's multi-token-prediction layers "
-                f"(--spec-type draft-mtp): their {format_gb(arch.draft_bytes)} load with it, their drafting context's "
-                "cache is in the KV cache, its compute buffer is not estimated (PARAMETER draft_num_predict 0 turns drafting off)"
+                f"(--spec-type draft-mtp): their {format_gb(arch.draft_bytes)} load with it and the drafting context's "
+                "cache is counted; its compute buffer is not estimated (PARAMETER draft_num_predict 0 turns drafting off)"
             )
 
     batch = settings.batch
