@@ -1,11 +1,10 @@
 """The calibration store: where it lives, round trips, damage, and its use by `estimate`."""
 
 import json
-import os
-import subprocess
 import sys
 from dataclasses import replace
 
+import cli_run
 import pytest
 from fake_ollama import FakeModel
 from helpers_ollama import RTX_4090_BOX
@@ -80,8 +79,7 @@ def test_damaged_store_is_set_aside(private_config_dir, text):
 
 def test_calibration_command(private_config_dir):
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "fitadvisor", "calibration", *args], capture_output=True, text=True,
-                              env={**os.environ, "FITADVISOR_CONFIG_DIR": str(private_config_dir)}, timeout=60)
+        return cli_run.fitadvisor("calibration", *args, env={"FITADVISOR_CONFIG_DIR": str(private_config_dir)})
 
     assert "No measurements yet" in run().stdout
     calibration.record(OBSERVATION)

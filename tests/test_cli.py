@@ -6,20 +6,28 @@ import subprocess
 import sys
 import tempfile
 
+import cli_run
 import pytest
 
+NO_SERVER = "127.0.0.1:9"  # nothing listens there: no server answers
 
-def fitadvisor(*args, cwd=None):
-    """Run from outside the checkout, so the installed package (with its data) is what runs."""
+
+def process(*args, cwd=None):
+    """`python -m fitadvisor` as its own process, run from outside the checkout so the installed package (with its
+    data) is what runs: the contract the in-process runs below stand for."""
     cwd = cwd or tempfile.gettempdir()
-    env = {**os.environ, "OLLAMA_HOST": "127.0.0.1:9"}  # nothing listens there: no server answers
+    env = {**os.environ, "OLLAMA_HOST": NO_SERVER}
     return subprocess.run(
         [sys.executable, "-m", "fitadvisor", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=60
     )
 
 
+def fitadvisor(*args, cwd=None):
+    return cli_run.fitadvisor(*args, env={"OLLAMA_HOST": NO_SERVER}, cwd=cwd or tempfile.gettempdir())
+
+
 def test_estimate_json_contract(tmp_path):
-    run = fitadvisor("estimate", "devstral-small-2", "--ctx", "64k", "--json", cwd=tmp_path)
+    run = process("estimate", "devstral-small-2", "--ctx", "64k", "--json", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
     for key in ("model", "requested_ctx", "num_ctx", "weights_bytes", "kv_cache_bytes", "compute_bytes", "other_bytes", "total_bytes"):
@@ -49,7 +57,7 @@ def test_estimate_readable_output_in_decimal_gb(tmp_path):
     ],
 )
 def test_bad_input_is_one_line_and_non_zero(args, message):
-    run = fitadvisor(*args)
+    run = process(*args)
     assert run.returncode != 0
     assert run.stdout == ""
     lines = run.stderr.strip().splitlines()
@@ -72,7 +80,7 @@ def test_every_command_has_help(command):
 
 
 def test_version():
-    run = fitadvisor("--version")
+    run = process("--version")
     assert run.returncode == 0 and "fitadvisor" in run.stdout
 
 
@@ -115,3 +123,18 @@ def test_recommend_for_a_named_release_contacts_nothing_and_imports_no_http(fake
 
 def test_no_server_is_found_without_importing_http():
     assert "httpx" not in imported_after("recommend", "--memory", "48GB", "--chip", "Apple M4 Pro")
+
+
+def test_errors_end_as_one_line_where_cli_runner_sees_them(monkeypatch):
+    """The click group itself turns errors into one line and an exit code, so in-process runs see what users see."""
+    bad = fitadvisor("estimate", "devstral-small-2", "--ctx", "abc")
+    assert (bad.returncode, bad.stdout) == (2, "") and bad.stderr.startswith("fitadvisor: error: invalid context size")
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("fitadvisor.flows.estimate.estimate_with_speed", broken)
+    bug = fitadvisor("estimate", "devstral-small-2")
+    assert bug.returncode == 70 and bug.stderr.splitlines() == [
+        "fitadvisor: error: internal error: RuntimeError: boom (set FITADVISOR_DEBUG=1 for the traceback and please report it)"
+    ]

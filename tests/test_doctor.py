@@ -2,9 +2,8 @@
 
 import json
 import os
-import subprocess
-import sys
 
+import cli_run
 import pytest
 from fake_ollama import FakeModel
 from helpers_ollama import CPU_ONLY_BOX, RTX_4090_BOX
@@ -129,10 +128,10 @@ def test_misbehaving_server_is_a_finding(fake_ollama, claude_on_path, mode, mess
 
 
 def fitadvisor(*args, host, path=None):
-    env = {**os.environ, "OLLAMA_HOST": host, **({"PATH": path} if path else {})}
+    env = {"OLLAMA_HOST": host, **({"PATH": path} if path else {})}
     for name in ("OLLAMA_CONTEXT_LENGTH", "OLLAMA_KV_CACHE_TYPE", "OLLAMA_FLASH_ATTENTION", "OLLAMA_NUM_PARALLEL"):
-        env.pop(name, None)
-    return subprocess.run([sys.executable, "-m", "fitadvisor", *args], capture_output=True, text=True, env=env, timeout=60)
+        env[name] = None
+    return cli_run.fitadvisor(*args, env=env)
 
 
 def test_cli_exit_codes_and_json(fake_ollama, claude_on_path):

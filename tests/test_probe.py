@@ -2,11 +2,11 @@
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
+import cli_run
 import pytest
 
 from fitadvisor.errors import FitAdvisorError
@@ -117,9 +117,7 @@ def test_no_gpu_machine_says_models_run_on_the_cpu(monkeypatch):
 # -- the command ------------------------------------------------------------------------------
 
 def fitadvisor(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "fitadvisor", *args], capture_output=True, text=True, cwd=tempfile.gettempdir(), timeout=60
-    )
+    return cli_run.fitadvisor(*args, cwd=tempfile.gettempdir())
 
 
 def test_probe_json_contract():

@@ -1,21 +1,16 @@
 """`fitadvisor recommend` as a user runs it: separate process, no Ollama or a stand-in one, JSON contract."""
 
 import json
-import os
-import subprocess
-import sys
 import time
 
+from cli_run import fitadvisor
 from fake_ollama import FakeModel
 
 NO_SERVER = "127.0.0.1:9"  # nothing listens there
 
 
 def recommend(*args, host=NO_SERVER, cwd=None):
-    env = {**os.environ, "OLLAMA_HOST": host}
-    return subprocess.run(
-        [sys.executable, "-m", "fitadvisor", "recommend", *args], capture_output=True, text=True, env=env, timeout=60, cwd=cwd
-    )
+    return fitadvisor("recommend", *args, env={"OLLAMA_HOST": host}, cwd=cwd)
 
 
 def test_json_contract_for_a_48gb_m4_pro(tmp_path):

@@ -1,10 +1,8 @@
 """`verify` against the stand-in Ollama: measured vs estimated, context checks, every tool-call verdict."""
 
 import json
-import os
-import subprocess
-import sys
 
+import cli_run
 import pytest
 from fake_ollama import TOOL_BEHAVIOURS, FakeModel
 from helpers_ollama import CPU_ONLY_BOX, RTX_4090_BOX
@@ -219,8 +217,7 @@ def test_a_tool_check_that_times_out_keeps_the_measurement(fake_ollama):
 
 
 def fitadvisor(*args, host):
-    env = {**os.environ, "OLLAMA_HOST": host}
-    return subprocess.run([sys.executable, "-m", "fitadvisor", *args], capture_output=True, text=True, env=env, timeout=60)
+    return cli_run.fitadvisor(*args, env={"OLLAMA_HOST": host})
 
 
 def test_cli_json_and_exit_codes(fake_ollama):
