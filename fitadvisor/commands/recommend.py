@@ -51,7 +51,7 @@ def render(recommendation: Recommendation) -> str:
         lines.append(f"Pick: {pick.model} at {format_ctx(pick.num_ctx)} context: {pick.reason}.")
         if len(pick.estimate.gpus) > 1:
             split = ", ".join(
-                f"GPU {index} {share.name} {share.layers} layers ({gb(share.bytes)})" if share.layers else f"GPU {index} {share.name} idle"
+                f"GPU {index} {share.name} {share.layers} layers ({format_gb_fine(share.bytes)})" if share.layers else f"GPU {index} {share.name} idle"
                 for index, share in enumerate(pick.estimate.gpus)
             )
             lines.append(f"Across the GPUs as Ollama {advice.release.label} would place it: {split}.")
