@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 
 import click
 
 from fitadvisor.commands.options import ctx_option, host_option, json_option
+from fitadvisor.commands.output import emit
 from fitadvisor.units import format_ctx, format_seconds, parse_duration
 
 COMPLETED = {"completed": "✅ Yes", "completed-lazy": "✅ Yes", "partial": "⚠️ Partial"}
+
+
+@dataclass
+class Trials:
+    """`trial`'s answer: one TrialResult, or one error message, per model."""
+
+    outcomes: list
+    several: bool  # --models: a table and {"trials": [...]}, else the one trial's own object
+
+    def to_dict(self) -> dict:
+        results = [o.to_dict() if not isinstance(o, str) else {"model": o.partition(": ")[0], "error": o.partition(": ")[2]}
+                   for o in self.outcomes]
+        return {"trials": results} if self.several else results[0]
+
+
+def render(report: Trials) -> str:
+    lines = [table(report.outcomes)]
+    if len(report.outcomes) == 1:
+        only = report.outcomes[0]
+        lines.append(f"Verdict stored for `fitadvisor recommend`: {only.verdict} ({only.evidence}).")
+    return "\n".join(lines)
 
 
 def table(outcomes: list) -> str:
@@ -64,13 +86,5 @@ def command(model: str | None, ctx: int | None, task: str, timeout: str, models:
     from fitadvisor.flows.trial import trial_models
 
     outcomes = trial_models(RunContext(host), list(dict.fromkeys(names)), ctx, task, parse_duration(timeout))
-    if as_json:
-        results = [o.to_dict() if not isinstance(o, str) else {"model": o.partition(": ")[0], "error": o.partition(": ")[2]}
-                   for o in outcomes]
-        click.echo(json.dumps(results[0] if len(names) == 1 else {"trials": results}, indent=2))
-    else:
-        click.echo(table(outcomes))
-        if len(outcomes) == 1:
-            click.echo(f"Verdict stored for `fitadvisor recommend`: {outcomes[0].verdict} ({outcomes[0].evidence}).")
-    if any(isinstance(o, str) or o.failure_kind for o in outcomes):
-        raise SystemExit(1)
+    report = Trials(outcomes, several=len(names) > 1)
+    emit(report, render, as_json, ok=not any(isinstance(o, str) or o.failure_kind for o in outcomes))
