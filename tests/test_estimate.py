@@ -271,6 +271,7 @@ def test_drafting_adds_its_layers_cache_and_recurrent_snapshots():
         name="qwen35", block_count=9, embedding_length=5120, head_count=24, head_count_kv=4, key_length=256,
         value_length=256, context_length=262144, layers="RRRARRRA-", weights_bytes=1, ssm_conv_kernel=4,
         ssm_state_size=128, ssm_inner_size=6144, ssm_group_count=16, draft_bytes=1, draft_layers=1,
+        feed_forward_length=17408, vocab_size=248320,
     )
     settings = Settings(num_ctx=CTX, batch=512, release=NEWEST)
     plain = dataclasses.replace(arch, draft_bytes=0, draft_layers=0)
@@ -278,6 +279,13 @@ def test_drafting_adds_its_layers_cache_and_recurrent_snapshots():
     drafting_layer = CTX * 4 * (256 + 256) * 2  # f16, whatever the main cache's type
     snapshots = 6 * 4 * arch.recurrent_state_floats * 4  # 4 drafted tokens' states of each recurrent layer
     assert added == drafting_layer + snapshots
+    # Its own compute buffer: the feed-forward stage over the batch above the f16 mask and two n_embd slots,
+    # traced at 126.02 MiB for this shape at 4096 cells; and one more row of logits.
+    drafted = estimate(arch, dataclasses.replace(settings, num_ctx=4096))
+    main = estimate(plain, dataclasses.replace(settings, num_ctx=4096))
+    assert drafted.compute_bytes - main.compute_bytes == drafted.drafting_compute_bytes == 2 * 512 * 4096 + 4 * 512 * (2 * 5120 + 3 * 17408)
+    assert round(drafted.drafting_compute_bytes / 2**20, 2) == 126.0
+    assert drafted.other_bytes - main.other_bytes == 4 * 248320
     assert estimate(arch, Settings(num_ctx=CTX, batch=512, release=Release.of("0.20.4"))).kv_cache_bytes == (
         estimate(plain, Settings(num_ctx=CTX, batch=512, release=Release.of("0.20.4"))).kv_cache_bytes
     )

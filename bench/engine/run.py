@@ -163,8 +163,8 @@ class Row:
 
     @property
     def est_kv(self) -> float:
-        """The main context's cache: node-llama-cpp runs no drafting context, whose cache the estimate adds."""
-        return (self.est["kv_cache_bytes"] - self.est.get("drafting_bytes", 0)) / MIB
+        """The main context's cache: node-llama-cpp runs no drafting context, whose buffers the estimate adds."""
+        return (self.est["kv_cache_bytes"] - self.est.get("drafting_cache_bytes", 0)) / MIB
 
     @property
     def real_compute(self) -> float:
@@ -172,7 +172,7 @@ class Row:
 
     @property
     def est_compute(self) -> float:
-        return self.est["compute_bytes"] / MIB
+        return (self.est["compute_bytes"] - self.est.get("drafting_compute_bytes", 0)) / MIB
 
     def error(self, term: str) -> float:
         """Signed relative error of the estimate, 0 when within llama.cpp's log rounding."""

@@ -74,7 +74,8 @@ class Estimate:
     notes: list[str] = field(default_factory=list)
     source_detail: str = ""  # how the source answered ("from fitadvisor's catalog", "read from x.gguf", ...)
     measured_total_bytes: int | None = None  # what `fitadvisor verify` measured for these settings on this machine
-    drafting_bytes: int = 0  # the part of kv_cache_bytes that drafting with multi-token-prediction layers adds
+    drafting_cache_bytes: int = 0  # the part of kv_cache_bytes that drafting with multi-token-prediction layers adds
+    drafting_compute_bytes: int = 0  # and of compute_bytes (the drafting context's own buffer)
     measured_speed: MeasuredSpeed | None = None  # and the speed it timed, if it did
     gpus: list[GpuShare] = field(default_factory=list)  # what each GPU holds
     budget: Budget | None = None  # the machine's one budget (memory/budget.py)
@@ -128,7 +129,8 @@ class Estimate:
             "warnings": self.warnings,
             "fits": self.fits,
             "measured_total_bytes": self.measured_total_bytes,
-            "drafting_bytes": self.drafting_bytes,
+            "drafting_cache_bytes": self.drafting_cache_bytes,
+            "drafting_compute_bytes": self.drafting_compute_bytes,
             "notes": self.notes,
         }
 
@@ -213,14 +215,35 @@ def compute_buffer_bytes(arch: Architecture, n_ctx: int, swa_cells: int, batch: 
     f32 score matrix (batch x context x heads) and the mask is f32 rather than f16.
     (Measured on real llama.cpp: shared/calibration/llamacpp-buffers.md, bench/engine/README.md.)
     """
+    mask, attention = _attention_stage(arch, n_ctx, swa_cells, batch, flash_attention)
+    feed_forward = mask + 4 * batch * _feed_forward_floats_per_token(arch)
+    output = 4 * batch * (arch.vocab_size + 2 * arch.embedding_length)
+    return max(attention, feed_forward, output)
+
+
+def _attention_stage(arch: Architecture, n_ctx: int, swa_cells: int, batch: int, flash_attention: bool) -> tuple[int, int]:
+    """The attention mask, and the attention stage it lies under."""
     n_embd, n_head, n_head_kv, head_dim = arch.embedding_length, arch.head_count, arch.head_count_kv, arch.key_length
     mask = (2 if flash_attention else 4) * batch * (n_ctx + swa_cells)
     attention = mask + 4 * batch * (3 * n_embd + 2 * n_head * head_dim + 2 * n_head_kv * head_dim)
     if not flash_attention:
         attention += 4 * batch * n_ctx * n_head
-    feed_forward = mask + 4 * batch * _feed_forward_floats_per_token(arch)
-    output = 4 * batch * (arch.vocab_size + 2 * n_embd)
-    return max(attention, feed_forward, output)
+    return mask, attention
+
+
+def drafting_compute_bytes(arch: Architecture, n_ctx: int, batch: int, flash_attention: bool) -> int:
+    """The drafting context's compute buffer for a dense multi-token-prediction layer (qwen35).
+
+    Its graph is one full-attention layer, its logits one row per slot: the attention stage, or the
+    feed-forward stage over the whole batch above the mask and two n_embd slots (the layer's attention
+    output and its input). Traced on llama.cpp v0.5.0 (bench/engine/README.md): exact with an f16 cache,
+    one slot low with q8_0. An MoE drafting layer's is not modelled (0).
+    """
+    if arch.is_moe:
+        return 0
+    mask, attention = _attention_stage(arch, n_ctx, 0, batch, flash_attention)
+    feed_forward = mask + 4 * batch * (2 * arch.embedding_length + 3 * arch.feed_forward_length)
+    return max(attention, feed_forward)
 
 
 def _feed_forward_floats_per_token(arch: Architecture) -> int:
@@ -317,8 +340,9 @@ def estimate(
         if engine == LLAMA_SERVER and arch.draft_bytes and release.drafts_with_mtp:
             notes.append(
                 f"Ollama {release.label} drafts tokens with the model's multi-token-prediction layers "
-                f"(--spec-type draft-mtp): their {format_gb(arch.draft_bytes)} load with it and the drafting context's "
-                "cache is counted; its compute buffer is not estimated (PARAMETER draft_num_predict 0 turns drafting off)"
+                f"(--spec-type draft-mtp): their {format_gb(arch.draft_bytes)} load with it, and the drafting context's "
+                f"cache and {'compute buffer' if not arch.is_moe else 'logits (its compute buffer is not estimated)'} "
+                "are counted (PARAMETER draft_num_predict 0 turns drafting off)"
             )
 
     batch = settings.batch
@@ -337,10 +361,10 @@ def estimate(
     elif batch < 1:
         raise FitAdvisorError(f"invalid batch size {batch}: it must be at least 1")
 
-    drafting = 0
-    if engine == LLAMA_SERVER and arch.draft_layers and release.drafts_with_mtp:
-        drafting = drafting_cache_bytes(arch, num_ctx, parallel, batch, release, engine)
-    kv = kv_cache_bytes(arch, num_ctx, parallel, cache_type, batch, release, engine, flash_attention) + drafting
+    drafts = engine == LLAMA_SERVER and arch.draft_layers > 0 and release.drafts_with_mtp
+    drafting_cache = drafting_cache_bytes(arch, num_ctx, parallel, batch, release, engine) if drafts else 0
+    kv = kv_cache_bytes(arch, num_ctx, parallel, cache_type, batch, release, engine, flash_attention) + drafting_cache
+    drafting_compute = 0
     if engine == LLAMA_ENGINE:
         compute = graphsize_bytes(arch, num_ctx * parallel, min(num_ctx, batch), kv)
         other = 0  # this era's runner leaves a separate projector unreserved
@@ -349,6 +373,10 @@ def estimate(
         _, n_ctx, swa_cells = kv_cells(arch, num_ctx, parallel, batch, release, engine)
         compute = compute_buffer_bytes(arch, n_ctx, swa_cells, batch, flash_attention)
         output = 4 * arch.vocab_size * parallel  # logits buffer for one token per slot
+        if drafts:  # the drafting context: its own compute buffer and logits
+            drafting_compute = drafting_compute_bytes(arch, n_ctx, batch, flash_attention)
+            compute += drafting_compute
+            output *= 2
         other = arch.projector_bytes + output
 
     result = Estimate(
@@ -367,7 +395,8 @@ def estimate(
         compute_bytes=compute,
         other_bytes=other,
         notes=notes,
-        drafting_bytes=drafting,
+        drafting_cache_bytes=drafting_cache,
+        drafting_compute_bytes=drafting_compute,
     )
     if hardware is not None:
         _place(result, arch, hardware, release, engine, settings.spread)
