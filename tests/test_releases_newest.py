@@ -54,3 +54,60 @@ def test_mlx_tags_are_refused_with_the_reason():
     """server/images.go IsMLX (safetensors) runs in the MLX runner, not llama-server (server/sched.go @ v0.33.0-rc2)."""
     with pytest.raises(FitAdvisorError, match="MLX build: Ollama runs it in its MLX runner"):
         resolve_model("qwen3.5:9b-mlx")
+
+
+def cuda_box(*capabilities: tuple[int, int]) -> Hardware:
+    gpus = tuple(Gpu("nvidia", f"CC {major}.{minor} card", 24 * GIB, library="cuda", compute_capability=(major, minor))
+                 for major, minor in capabilities)
+    return Hardware("linux", None, Cpu("cpu", 8, 16), 64 * GIB, 60 * GIB, False, gpus)
+
+
+@pytest.mark.parametrize(
+    "version, capabilities, expected",
+    [
+        ("0.34.2", [(8, 6)], True),
+        ("0.34.2", [(6, 1)], True),  # commit dba1e27fa (v0.31.2): CC 6.x allowed
+        ("0.31.1", [(6, 1)], False),  # commit 9db4bdbad (v0.30.0): CC below 7.0 refused
+        ("0.34.2", [(5, 2)], False),
+        ("0.34.2", [(7, 2)], False),  # commit aa45f7ce2: Jetson Xavier
+        ("0.29.0", [(7, 2)], False),
+        ("0.34.2", [(8, 9), (5, 2)], False),  # any GPU lacking it turns it off for the model
+    ],
+)
+def test_flash_attention_off_when_a_cuda_gpu_lacks_it(version, capabilities, expected):
+    """ml/device.go FlashAttentionSupported and cudaFlashAttentionSupported, llm/llama_server.go
+    LlamaServerFlashAttention (v0.33.0-rc2): unset OLLAMA_FLASH_ATTENTION becomes --flash-attn off."""
+    arch = resolve("devstral-small-2").architecture
+    result = estimate(arch, Settings(num_ctx=65536, release=Release.of(version)), cuda_box(*capabilities))
+    assert result.flash_attention is expected
+    assert any("lacks flash attention" in note for note in result.notes) is not expected
+
+
+def test_flash_attention_forced_on_wins_from_0_30_but_not_before():
+    """llama_server.go: a user-set OLLAMA_FLASH_ATTENTION=1 is passed as --flash-attn on; v0.24.0 llm/server.go turned
+    it off anyway on an unsupported GPU."""
+    arch = resolve("devstral-small-2").architecture
+    xavier = cuda_box((7, 2))
+    forced = estimate(arch, Settings(num_ctx=65536, flash_attention="on", release=V0_34), xavier)
+    assert forced.flash_attention and any("forces it on anyway" in note for note in forced.notes)
+    old = estimate(arch, Settings(num_ctx=65536, flash_attention="on", release=Release.of("0.29.0")), xavier)
+    assert not old.flash_attention
+
+
+def test_gemma4_needs_turing_before_0_30():
+    """llm/server.go, commit dde09129d (v0.20.4): gemma4's 512-wide heads need CC 7.5 for flash attention; llama-server
+    (v0.30+) has no such rule."""
+    arch = resolve("gemma4:31b").architecture
+    volta = cuda_box((7, 0))
+    assert not estimate(arch, Settings(num_ctx=32768, release=Release.of("0.29.0")), volta).flash_attention
+    assert estimate(arch, Settings(num_ctx=32768, release=Release.of("0.29.0")), cuda_box((7, 5))).flash_attention
+    assert estimate(arch, Settings(num_ctx=32768, release=Release.of("0.31.2")), volta).flash_attention
+
+
+def test_every_nvidia_gpu_of_the_table_has_its_compute_capability():
+    from fitadvisor.hardware._common import compute_capability, tables
+
+    rows = [row for row in tables().data["gpu"] if row["vendor"] == "nvidia"]
+    assert rows and all(compute_capability(row) for row in rows)
+    assert all("cuda_cc" in row["source"] or row["name"] == "Tesla M40" for row in rows)
+    assert "cuda_cc" in tables().data["sources"]

@@ -117,6 +117,14 @@ class Tables:
         return float(low), float(high)
 
 
+def compute_capability(row: dict) -> tuple[int, int] | None:
+    """A table row's CUDA compute capability ("8.6" -> (8, 6)), where it lists one."""
+    if "compute_capability" not in row:
+        return None
+    major, minor = row["compute_capability"].split(".")
+    return int(major), int(minor)
+
+
 @lru_cache(maxsize=1)
 def tables() -> Tables:
     from fitadvisor.datafiles import read_toml

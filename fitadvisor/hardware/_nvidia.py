@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fitadvisor.hardware._common import run_tool, tables
+from fitadvisor.hardware._common import compute_capability, run_tool, tables
 from fitadvisor.hardware.machine import Gpu
 from fitadvisor.units import MIB
 
@@ -47,17 +47,17 @@ def nvidia_gpus(rows: list[NvidiaRow], ram_total: int, ram_available: int) -> tu
     gpus, notes, unified = [], [], False
     for row in rows:
         spec = tables().gpu_row(row.name, row.total_bytes) or {}
-        bandwidth = spec.get("bandwidth_gbs")
+        bandwidth, capability = spec.get("bandwidth_gbs"), compute_capability(spec)
         if spec.get("unified"):
             # GB10: no VRAM of its own, so nvidia-smi reports [N/A]; the GPU allocates from system RAM,
             # which is what CUDA reports as its total and free memory.
             unified = True
-            gpus.append(Gpu("nvidia", row.name, ram_total, ram_available, "cuda", bandwidth))
+            gpus.append(Gpu("nvidia", row.name, ram_total, ram_available, "cuda", bandwidth, capability))
             notes.append(f"{row.name} shares the machine's {ram_total / 2**30:.0f} GiB of RAM with the CPU (unified memory)")
         elif row.total_bytes is None:
             notes.append(f"nvidia-smi reports no memory size for GPU {row.index} ({row.name}): it is left out")
         else:
-            gpus.append(Gpu("nvidia", row.name, row.total_bytes, row.free_bytes, "cuda", bandwidth))
+            gpus.append(Gpu("nvidia", row.name, row.total_bytes, row.free_bytes, "cuda", bandwidth, capability))
     return gpus, notes, unified
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.hardware._assemble import assemble
-from fitadvisor.hardware._common import OS_RESERVE_BYTES, tables
+from fitadvisor.hardware._common import OS_RESERVE_BYTES, compute_capability, tables
 from fitadvisor.hardware.machine import Cpu, Gpu, Hardware
 from fitadvisor.units import GIB, format_gib, parse_size
 
@@ -130,7 +130,7 @@ def unified_plan(row: dict, memory_text: str | None) -> Hardware:
     if round(memory / GIB) not in offered:
         notes.append(f"the {name} is sold with {', '.join(map(str, offered))} GB, not {format_gib(memory)}")
     available = max(0, memory - OS_RESERVE_BYTES)
-    gpu = Gpu(row["vendor"], name, memory, available, row["library"], float(row["bandwidth_gbs"]))
+    gpu = Gpu(row["vendor"], name, memory, available, row["library"], float(row["bandwidth_gbs"]), compute_capability(row))
     notes.append(f"{name} shares the machine's {format_gib(memory)} of RAM with the CPU (unified memory)")
     notes.append(planning_note(memory))
     cpu = Cpu(name, 0, 0)
@@ -201,7 +201,7 @@ def _discrete(cards: list[_Card], sizes: list[int]) -> tuple[list[Gpu], list[str
         size = card.size if card.size is not None else (sizes[index] if len(sizes) > 1 else (sizes[0] if sizes else None))
         vram, note = _sized(row, size, card.name)
         row = tables().gpu_row(card.name, vram)  # the bin of this size (RTX 3080 10 GB vs 12 GB)
-        gpus.append(Gpu(row["vendor"], row["name"], vram, None, row["library"], float(row["bandwidth_gbs"])))
+        gpus.append(Gpu(row["vendor"], row["name"], vram, None, row["library"], float(row["bandwidth_gbs"]), compute_capability(row)))
         if note and note not in notes:
             notes.append(note)
     return gpus, notes

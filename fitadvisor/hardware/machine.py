@@ -21,6 +21,7 @@ class Gpu:
     free_bytes: int | None = None  # free memory as the driver reports it, when it does
     library: str = ""  # the ggml backend Ollama would use: "metal", "cuda", "rocm", "vulkan"
     bandwidth_gbs: float | None = None  # peak memory bandwidth, GB/s, where known
+    compute_capability: tuple[int, int] | None = None  # an NVIDIA GPU's CUDA compute capability, where known
 
     @property
     def usable_bytes(self) -> int:

@@ -327,7 +327,16 @@ def estimate(
     parallel = release.parallel(arch, settings.parallel)
     if parallel != settings.parallel:
         notes.append(f"Ollama runs {arch.name} models with one parallel slot whatever OLLAMA_NUM_PARALLEL says")
-    flash_attention = release.flash_attention(arch, settings.flash_attention)
+    gpus = hardware.gpus if hardware else ()
+    flash_attention = release.flash_attention(arch, settings.flash_attention, gpus)
+    lacking = release.gpu_without_flash_attention(arch, gpus)
+    if lacking is not None and settings.flash_attention != "off":
+        major, minor = lacking.compute_capability
+        forced = release.uses_llama_server and settings.flash_attention == "on"
+        notes.append(
+            f"the {lacking.name} (CUDA compute capability {major}.{minor}) lacks flash attention in Ollama {release.label}: "
+            + ("OLLAMA_FLASH_ATTENTION=1 forces it on anyway" if forced else "Ollama turns it off for the whole model")
+        )
     cache_type, cache_note = release.kv_cache_type(settings.kv_cache_type, flash_attention, settings.flash_attention)
     if cache_note:
         notes.append(cache_note)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fitadvisor.errors import FitAdvisorError
+from fitadvisor.hardware.machine import Gpu
 from fitadvisor.models.architecture import Architecture
 from fitadvisor.ollama.versions import Version, format_version, parse_version
 from fitadvisor.units import GIB, MIB
@@ -24,6 +25,7 @@ LLAMA_SERVER_SINCE: Version = (0, 30, 0)  # commit 9db4bdbad: every GGUF model i
 # Commit 630882621 (v0.30.0), server/sched.go automaticGenerationBatch: without flash attention on a CUDA GPU of
 # at most 8 GiB, a context above 4096 gets a batch of 256.
 SMALL_CUDA_BYTES = 8 * GIB
+CUDA_FLASH_ATTENTION_6_X_SINCE: Version = (0, 31, 2)  # commit dba1e27fa: flash attention on CUDA 6.x GPUs
 SMALL_CUDA_BATCH = 256
 
 OLLAMA_ENGINE = "ollama"  # Ollama's Go engine (era B): memory measured by the runner
@@ -128,7 +130,7 @@ class Release:
             )
         return f"llama.cpp does not run {arch.name} models: estimated with the generic memory model, unverified"
 
-    def flash_attention(self, arch: Architecture, mode: str) -> bool:
+    def flash_attention(self, arch: Architecture, mode: str, gpus: tuple[Gpu, ...] = ()) -> bool:
         """Whether attention runs fused: `mode` is OLLAMA_FLASH_ATTENTION as auto (unset), on or off."""
         if mode not in FLASH_ATTENTION_MODES:
             raise FitAdvisorError(f"invalid flash-attention mode {mode!r}: use auto, on or off")
@@ -136,12 +138,38 @@ class Release:
         supported = arch.key_length == arch.value_length or arch.is_mla or arch.name in ("qwen35", "qwen3next")
         if mode == "off" or not supported:
             return False
-        if mode == "on" or self.uses_llama_server:  # llama.cpp's `--flash-attn auto` enables it where supported
+        if self.uses_llama_server:
+            # llm/llama_server.go LlamaServerFlashAttention: OLLAMA_FLASH_ATTENTION=1 wins; unset, it is off when a
+            # GPU lacks support, else llama.cpp's `--flash-attn auto` enables it.
+            return mode == "on" or self.gpu_without_flash_attention(arch, gpus) is None
+        if self.gpu_without_flash_attention(arch, gpus) is not None:  # llm/server.go: even when the user set it
+            return False
+        if mode == "on":
             return True
         since = _FLASH_ATTENTION_DEFAULT.get(arch.name)
         # The llama runner's "auto" lets llama.cpp use flash attention, but Ollama still accounts
         # memory with its non-fused GraphSize estimate, so memory-wise it counts as off.
         return self.engine(arch) == OLLAMA_ENGINE and since is not None and self.version >= since
+
+    def gpu_without_flash_attention(self, arch: Architecture, gpus: tuple[Gpu, ...]) -> Gpu | None:
+        """The first GPU Ollama would not run flash attention on (ml/device.go FlashAttentionSupported): a CUDA GPU
+        of compute capability 7.2 (Jetson Xavier; commit aa45f7ce2), below 7.0 from v0.30.0 (commit 9db4bdbad),
+        below 6.0 from v0.31.2 (commit dba1e27fa); before v0.30, gemma4 also needs 7.5 (llm/server.go, commit
+        dde09129d, v0.20.4). Metal, ROCm, Vulkan and the CPU always support it; a GPU of unknown capability is taken
+        to support it, as every CUDA GPU of data/hardware.toml but the Tesla M40 does."""
+        for gpu in gpus:
+            capability = gpu.compute_capability
+            if gpu.library != "cuda" or capability is None:
+                continue
+            if capability == (7, 2):
+                return gpu
+            if self.uses_llama_server:
+                floor = (6, 0) if self.version >= CUDA_FLASH_ATTENTION_6_X_SINCE else (7, 0)
+            else:
+                floor = (7, 5) if arch.name == "gemma4" and self.version >= (0, 20, 4) else (0, 0)
+            if capability < floor:
+                return gpu
+        return None
 
     def kv_cache_type(self, requested: str, flash_attention: bool, flash_attention_mode: str) -> tuple[str, str | None]:
         """The cache type really used, and a note when Ollama would not honour the request."""
