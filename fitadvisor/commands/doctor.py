@@ -8,7 +8,8 @@ import click
 
 from fitadvisor.commands.options import host_option, json_option
 from fitadvisor.commands.output import emit
-from fitadvisor.flows.context import QUICK_TIMEOUT, RunContext
+from fitadvisor.flows.context import RunContext
+from fitadvisor.ollama.client import TIMEOUT
 
 _MARKS = {"ok": ("ok", "green"), "info": ("--", None), "warn": ("!!", "yellow"), "fail": ("XX", "red")}
 
@@ -28,7 +29,7 @@ def render(report) -> str:
 
 @click.command("doctor")
 @host_option
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=QUICK_TIMEOUT, show_default=True, metavar="SECONDS",
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=TIMEOUT, show_default=True, metavar="SECONDS",
               help="Time limit for each call to Ollama.")
 @json_option
 def command(host: str | None, timeout: float, as_json: bool) -> None:

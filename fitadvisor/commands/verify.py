@@ -8,6 +8,7 @@ import click
 
 from fitadvisor.commands.options import ctx_option, host_option, json_option, server_engine_options
 from fitadvisor.commands.output import emit
+from fitadvisor.ollama.client import LOAD_TIMEOUT, TIMEOUT
 from fitadvisor.units import format_ctx, format_gb
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def render(report) -> str:
 @click.option("--no-tools", is_flag=True, help="Skip the tool-calling check.")
 @server_engine_options
 @host_option
-@click.option("--timeout", "load_timeout", type=click.FloatRange(min=0.1), default=600.0, show_default=True, metavar="SECONDS",
+@click.option("--timeout", "load_timeout", type=click.FloatRange(min=0.1), default=LOAD_TIMEOUT, show_default=True, metavar="SECONDS",
               help="Time limit for loading the model and for each answer (quick calls get at most 10 s).")
 @json_option
 def command(
@@ -69,10 +70,10 @@ def command(
     \b
     Example:  fitadvisor verify devstral-small-2-64k
     """
-    from fitadvisor.flows.context import QUICK_TIMEOUT, RunContext
+    from fitadvisor.flows.context import RunContext
     from fitadvisor.flows.verify import verify_model
     from fitadvisor.ollama.progress import waiting
 
-    run = RunContext(host, timeout=min(QUICK_TIMEOUT, load_timeout), load_timeout=load_timeout)
+    run = RunContext(host, timeout=min(TIMEOUT, load_timeout), load_timeout=load_timeout)
     report = verify_model(run, model, ctx, engine, tools=not no_tools, waiting=None if as_json else waiting)
     emit(report, render, as_json, ok=report.ok)

@@ -21,21 +21,18 @@ if TYPE_CHECKING:
     from fitadvisor.ollama.client import Client
     from fitadvisor.ollama.server_env import ServerEnv
 
-QUICK_TIMEOUT = 10.0  # seconds for every quick call to Ollama
-LOAD_TIMEOUT = 600.0  # seconds for loading a model and for each answer it generates
-
 
 class RunContext:
     def __init__(
         self,
         host: str | None = None,
         machine: MachineOptions | None = None,
-        timeout: float = QUICK_TIMEOUT,
-        load_timeout: float = LOAD_TIMEOUT,
+        timeout: float | None = None,
+        load_timeout: float | None = None,
     ):
         self.host = host  # as given: None means OLLAMA_HOST, else the default
         self.machine = machine or MachineOptions()
-        self.timeout = timeout
+        self.timeout = timeout  # None: the client's own policy (fitadvisor.ollama.client.TIMEOUT, LOAD_TIMEOUT)
         self.load_timeout = load_timeout
 
     @cached_property
@@ -43,7 +40,8 @@ class RunContext:
         """The run's one client for its Ollama host (a malformed --host raises here: the user's error)."""
         from fitadvisor.ollama.client import Client
 
-        return Client(self.host, timeout=self.timeout, load_timeout=self.load_timeout)
+        limits = {"timeout": self.timeout, "load_timeout": self.load_timeout}
+        return Client(self.host, **{name: seconds for name, seconds in limits.items() if seconds is not None})
 
     @cached_property
     def hardware(self) -> Hardware:

@@ -21,6 +21,7 @@ from fitadvisor.ollama.responses import Listing, RunningModel, ShowInfo, TagEntr
 
 DEFAULT_PORT = 11434
 TIMEOUT = 10.0  # seconds for quick calls; loading a model gets `load_timeout`
+LOAD_TIMEOUT = 600.0  # seconds for loading a model and for each answer it generates
 # Budgets for what a server sends: a verbose /api/show of a 262K-token vocabulary is under 10 MB,
 # a stream event (a pull's progress, a load's final line) under 1 KB.
 MAX_ANSWER = 32 * 1024 * 1024
@@ -70,7 +71,7 @@ class Client:
     """One Ollama server. Each call has an overall deadline (`timeout`, or `load_timeout` for loading a
     model and for answers) and a byte budget, so no server can hold or flood fitadvisor."""
 
-    def __init__(self, host: str | None = None, timeout: float = TIMEOUT, load_timeout: float = 600.0):
+    def __init__(self, host: str | None = None, timeout: float = TIMEOUT, load_timeout: float = LOAD_TIMEOUT):
         self.host = resolve_host(host)
         self.timeout = timeout
         self.load_timeout = load_timeout
