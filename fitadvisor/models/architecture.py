@@ -49,6 +49,7 @@ class Architecture:
     tied_embeddings: bool = False  # no separate output tensor: token_embd doubles as the output layer
     projector_bytes: int = 0  # a separate vision projector blob (llava style)
     vision_bytes: int = 0  # a vision tower inside the blob (v.*, mm.* tensors): loaded, never read while decoding
+    k_quant_bytes: int = 0  # weights in K-quant types (Q2_K..Q6_K): more work per weight to dequantize while decoding
     draft_bytes: int = 0  # multi-token-prediction layers' tensors (part of weights_bytes), loaded only to draft with them
     draft_layers: int = 0  # those layers (nextn_predict_layers): full attention, cached only by the drafting context
     vision: bool = False

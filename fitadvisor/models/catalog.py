@@ -11,7 +11,7 @@ from fitadvisor.datafiles import read_toml
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.models import quantization, verdicts
 from fitadvisor.models.architecture import SLIDING, Architecture, expand_pattern
-from fitadvisor.models.gguf import tensor_bytes
+from fitadvisor.models.gguf import k_quant_bytes, tensor_bytes
 
 # Ollama's name rules (types/model/name.go): [host/][namespace/]model[:tag], parts of letters,
 # digits, '_', '-' and '.', a tag up to 80 characters; names compare case-insensitively.
@@ -106,7 +106,8 @@ class CatalogModel:
         arch = self.architecture
         table = quantization.quantize(arch, file_type)
         weights = arch.weights_bytes - quantization.weights_bytes(arch, self.quantization.upper()) + tensor_bytes(table)
-        arch = dataclasses.replace(arch, weights_bytes=weights, token_embedding_bytes=quantization.token_embedding_bytes(table))
+        arch = dataclasses.replace(arch, weights_bytes=weights, token_embedding_bytes=quantization.token_embedding_bytes(table),
+                                   k_quant_bytes=k_quant_bytes(table))
         how = (f"{self.reference} ({self.quantization}, {self.download_bytes / 1e9:.1f} GB) with its tensors re-typed for {file_type} "
                "by llama.cpp's quantizer rules (fitadvisor/models/quantization.py)")
         sources = {**self.sources, "download_bytes": how}
@@ -163,7 +164,8 @@ def _architecture(entry: dict) -> Architecture:
     # Published sizes are the file; without one, the tensors at their types plus the vision tower the file carries.
     table = quantization.quantize(arch, file_type)
     download = entry.get("download_bytes") or tensor_bytes(table) + entry.get("vision_bytes", 0)
-    return dataclasses.replace(arch, weights_bytes=int(download), token_embedding_bytes=quantization.token_embedding_bytes(table))
+    return dataclasses.replace(arch, weights_bytes=int(download), token_embedding_bytes=quantization.token_embedding_bytes(table),
+                               k_quant_bytes=k_quant_bytes(table))
 
 
 def _per_layer(entry: dict, key: str, layers: str) -> list[int]:

@@ -273,6 +273,11 @@ def read_architecture(path: Path, projector: Path | None = None) -> Architecture
 VISION_TENSOR_PREFIXES = ("v.", "mm.")  # a vision tower and its projector inside the model blob
 
 
+def k_quant_bytes(tensors) -> int:
+    """Bytes of the text model's tensors in K-quant types (super-blocks of 256 with packed sub-block scales)."""
+    return tensor_bytes(t for t in tensors if t.type_name.endswith("_K") and not t.name.startswith(VISION_TENSOR_PREFIXES))
+
+
 def tensor_bytes(tensors) -> int:
     return sum(t.bytes for t in tensors)
 
@@ -403,6 +408,7 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
         value_length_mla=value_length_mla if is_mla else 0,
         token_embedding_bytes=embedding.bytes if embedding is not None else 0,
         vision_bytes=tensor_bytes(t for t in tensors if t.name.startswith(VISION_TENSOR_PREFIXES)),
+        k_quant_bytes=k_quant_bytes(tensors),
         tied_embeddings="output.weight" not in by_name,
         projector_bytes=projector_bytes,
         draft_bytes=sum(t.bytes for t in tensors if _block_index(t.name) >= trunk),

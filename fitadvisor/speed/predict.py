@@ -3,7 +3,9 @@
 Decode is memory-bandwidth bound: each token reads the active weights (no vision tower) and the KV
 cache filled so far, so seconds per token = bytes / (eta x bandwidth) + t0, plus an MoE routing cost,
 with eta, t0 and the MoE cost fitted per backend (Metal, CUDA, ROCm, Vulkan, CPU) on public
-measurements (data/speed-fit.toml, written by `python bench/speed.py --fit`). Prompt processing is
+measurements (data/speed-fit.toml, written by `python bench/speed.py --fit`). On a GPU each token also
+does work per active weight (dequantizing it, more for K-quants), paid at the device's measured
+compute throughput: it is what holds back chips whose compute is low for their bandwidth. Prompt processing is
 compute bound: 2 FLOPs per active weight per token plus attention, over the device's measured
 throughput (llama.cpp's pp512 scoreboards, data/speed.toml), with per-backend factors fitted on the
 same table. Every number carries a +-band: the fit's own residuals on its measurements.
@@ -52,6 +54,24 @@ class DecodeFit:
 
     def seconds(self, gpu_bytes: float, bandwidth_gbs: float, moe: bool) -> float:
         return gpu_bytes / (self.eta * bandwidth_gbs * 1e9) + (self.t0_ms + (self.moe_ms if moe else 0.0)) / 1e3
+
+
+@dataclass(frozen=True)
+class DecodeWork:
+    """Decode's work per weight beyond reading it, on a GPU: unpacking each weight from its quantized
+    blocks and multiplying it, in units of one prompt token's work at the device's measured prompt
+    throughput. K-quants (super-blocks of 256 weights with packed 6-bit sub-block scales) cost more per
+    weight than the simple types (Q4_0/Q8_0: blocks of 32 with one scale; F16; MXFP4).
+
+    seconds per token = (plain x (1 - K share) + k_quant x K share) x 2 x active params / reference FLOP/s
+    """
+
+    plain: float
+    k_quant: float
+
+    def seconds(self, active_parameters: float, k_quant_share: float, reference_flops: float) -> float:
+        factor = self.plain * (1 - k_quant_share) + self.k_quant * k_quant_share
+        return factor * 2 * active_parameters / reference_flops
 
 
 @dataclass(frozen=True)
@@ -139,6 +159,11 @@ def decode_fit(name: str) -> DecodeFit:
     return DecodeFit(**fits.get(name) or fits.get(name.split("-")[0]) or fits[POOLED])
 
 
+def decode_work() -> DecodeWork:
+    work = _fit()["decode_work"]
+    return DecodeWork(work["plain"], work["k_quant"])
+
+
 def prefill_fit(backend: str) -> PrefillFit:
     fits = _fit()["prefill"]
     return PrefillFit(**fits.get(backend, fits[POOLED]))
@@ -205,13 +230,28 @@ def kv_read_factor(arch: Architecture, result: Estimate, fit: DecodeFit) -> floa
 
 
 def decode_seconds(fit: DecodeFit, bytes_read: float, gpu_gbs: float | None, cpu_share: float,
-                   cpu_fit: DecodeFit, ram_gbs: float, moe: bool) -> float:
-    """Seconds per token: the GPU's share at its bandwidth, the CPU's at RAM's, each with its own fit."""
+                   cpu_fit: DecodeFit, ram_gbs: float, moe: bool, gpu_work_seconds: float = 0.0) -> float:
+    """Seconds per token: the GPU's share at its bandwidth (plus its share of the work per weight), the
+    CPU's at RAM's, each with its own fit."""
     on_cpu = bytes_read * cpu_share
     seconds = cpu_fit.seconds(on_cpu, ram_gbs, moe and gpu_gbs is None) if on_cpu else 0.0
     if gpu_gbs is not None:
-        seconds += fit.seconds(bytes_read - on_cpu, gpu_gbs, moe)
+        seconds += fit.seconds(bytes_read - on_cpu, gpu_gbs, moe) + gpu_work_seconds * (1 - cpu_share)
     return seconds
+
+
+def k_quant_share(arch: Architecture) -> float:
+    """The share of the text weights stored in K-quant types."""
+    text = arch.weights_bytes - arch.vision_bytes
+    return min(1.0, arch.k_quant_bytes / text) if text > 0 else 0.0
+
+
+def decode_work_seconds(arch: Architecture, hardware: Hardware) -> float:
+    """A token's work per weight on the GPU (DecodeWork), at the GPU's measured or bandwidth-scaled throughput."""
+    reference = decode_reference_flops(hardware)
+    if not reference:
+        return 0.0
+    return decode_work().seconds(arch.active_parameters or arch.parameters, k_quant_share(arch), reference)
 
 
 def decode_speed(arch: Architecture, result: Estimate, hardware: Hardware, first_turn_tokens: int,
@@ -230,8 +270,10 @@ def decode_speed(arch: Architecture, result: Estimate, hardware: Hardware, first
     first = weights + kv_factor * kv_bytes_read(arch, result, min(first_turn_tokens, result.num_ctx), release)
     full = weights + kv_factor * kv_bytes_read(arch, result, result.num_ctx, release)
 
+    work = decode_work_seconds(arch, hardware) if hardware.gpus else 0.0
+
     def rate(bytes_read: float) -> float:
-        return 1 / decode_seconds(fit, bytes_read, gpu_gbs, cpu_share, cpu_fit, ram_gbs, arch.is_moe)
+        return 1 / decode_seconds(fit, bytes_read, gpu_gbs, cpu_share, cpu_fit, ram_gbs, arch.is_moe, work)
 
     band = max(fit.band_percent, cpu_fit.band_percent) if 0 < cpu_share < 1 else (cpu_fit if cpu_share else fit).band_percent
     return (rate(first), rate(full)), band, notes
@@ -260,17 +302,35 @@ def attention_flops(arch: Architecture, tokens: int, depth: int = 0) -> float:
     return total
 
 
-def reference_throughput(hardware: Hardware) -> float | None:
-    """FLOP/s of the GPU at llama.cpp's pp512 of LLaMA-2 7B Q4_0 (measured per chip, data/speed.toml)."""
-    facts = _facts()["prompt"]
-    rows = [row for row in facts["device"] if any(re.search(row["pattern"], name, re.IGNORECASE) for name in _names(hardware))]
-    if hardware.memory_bandwidth_gbs:
-        exact = [row for row in rows if abs(row.get("bandwidth_gbs", 0) - hardware.memory_bandwidth_gbs) < 0.03 * hardware.memory_bandwidth_gbs]
+def reference_pp512(names: list[str], bandwidth_gbs: float | None) -> float | None:
+    """llama.cpp's pp512 of LLaMA-2 7B Q4_0 on the device these names describe (data/speed.toml), or None."""
+    rows = [row for row in _facts()["prompt"]["device"] if any(re.search(row["pattern"], name, re.IGNORECASE) for name in names)]
+    if bandwidth_gbs:
+        exact = [row for row in rows if abs(row.get("bandwidth_gbs", 0) - bandwidth_gbs) < 0.03 * bandwidth_gbs]
         rows = exact or rows
     if not rows:
         return None
-    pp512 = sum(sum(row["pp512"]) / 2 for row in rows) / len(rows)
-    return pp512 * 2 * facts["reference_parameters"]
+    return sum(sum(row["pp512"]) / 2 for row in rows) / len(rows)
+
+
+def pp512_to_flops(pp512: float) -> float:
+    return pp512 * 2 * _facts()["prompt"]["reference_parameters"]
+
+
+def reference_throughput(hardware: Hardware) -> float | None:
+    """FLOP/s of the GPU at llama.cpp's pp512 of LLaMA-2 7B Q4_0 (measured per chip, data/speed.toml)."""
+    pp512 = reference_pp512(_names(hardware), hardware.memory_bandwidth_gbs)
+    return pp512_to_flops(pp512) if pp512 else None
+
+
+def decode_reference_flops(hardware: Hardware) -> float | None:
+    """The GPU's measured prompt throughput, else its bandwidth times its backend's typical pp512 per GB/s
+    (data/speed-fit.toml: the median over the measured devices), for decode's work per weight."""
+    measured = reference_throughput(hardware)
+    if measured or not hardware.memory_bandwidth_gbs:
+        return measured
+    per_gbs = _fit()["decode_work"]["pp512_per_gbs"]
+    return pp512_to_flops(per_gbs.get(backend_of(hardware), per_gbs[POOLED]) * hardware.memory_bandwidth_gbs)
 
 
 def cpu_throughput(hardware: Hardware) -> float:
