@@ -192,6 +192,8 @@ def _add_tensors(model: Model, arch: Architecture, q: str) -> None:
             model.tensor(f"{p}.ffn_gate.weight", (e, arch.feed_forward_length), q)
             model.tensor(f"{p}.ffn_up.weight", (e, arch.feed_forward_length), q)
             model.tensor(f"{p}.ffn_down.weight", (arch.feed_forward_length, e), q)
+    if arch.vision_bytes:  # a vision tower inside the blob, left unquantized as Ollama's quantizer leaves it
+        model.tensor("v.blk.0.attn_qkv.weight", (arch.vision_bytes // 2,), "F16")
 
 
 def tiny_llama(blocks: int = 2, embd: int = 256, heads: int = 4, kv_heads: int = 2, ff: int = 512, vocab: int = 1024) -> Model:

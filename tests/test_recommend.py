@@ -116,8 +116,11 @@ def test_24gb_rtx_4090_keeps_the_model_in_vram():
 def test_128gb_m4_max_gets_devstral_with_a_long_context():
     advice = advise(M4_MAX_128)
     assert advice.pick.model == "devstral-small-2:24b" and advice.pick.num_ctx >= 192 * KIB
-    # 384K would fit, but a full context would answer at ~3.5 tokens/s: the context stops where speed stays usable.
-    assert "decode below" in advice.pick.limit and advice.pick.speed.full_context >= SLOW_DECODE_TOKENS_PER_SECOND
+    # On the 400 GB/s M3 Max, 384K would fit, but a full context would answer below 5 tokens/s: the context
+    # stops where speed stays usable (the M4 Max's 546 GB/s keeps its full 384K just above it).
+    slower = advise(mac("Apple M3 Max", 128, 409.6)).pick
+    assert slower.model == "devstral-small-2:24b" and slower.num_ctx >= 192 * KIB
+    assert "decode below" in slower.limit and slower.speed.full_context >= SLOW_DECODE_TOKENS_PER_SECOND
     assert not any("below 100K" in w for w in advice.warnings)
     listed = [p.model for p in advice.recommendations]
     assert listed.index("qwen3-coder:30b") == 1
@@ -142,8 +145,11 @@ def test_cpu_only_machine_is_too_slow_and_says_what_would_work():
     pick = advice.pick
     assert pick is not None and pick.estimate.total_bytes <= advice.budget_bytes
     # Claude Code 2.1.332's opening prompt (12-14K tokens) takes this CPU from about 8 minutes (the best case, just
-    # under the verdict's 10-minute line) to over half an hour: the advice says too slow either way.
-    assert pick.speed.prompt_seconds.high > SLOW_PROMPT_SECONDS and pick.speed.decode.low < SLOW_DECODE_TOKENS_PER_SECOND
+    # under the verdict's 10-minute line) to over half an hour: the advice says too slow either way. Its context
+    # stops where a full context would decode below 5 tokens/s (no vision tower read per token: qwen3.5:4b's
+    # 0.9 GB of 3.6 GB is not, so the decode itself stays just above that line).
+    assert pick.speed.prompt_seconds.high > SLOW_PROMPT_SECONDS and pick.verdict == "too slow"
+    assert "decode below" in pick.limit and pick.speed.first_turn < 4 * SLOW_DECODE_TOKENS_PER_SECOND
     assert "devstral-small-2:24b" in advice.instead and "GPU with" in advice.instead
 
 

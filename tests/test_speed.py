@@ -20,10 +20,12 @@ from fitadvisor.speed.predict import (
     BACKENDS,
     POOLED,
     DecodeFit,
+    DecodeWork,
     PrefillFit,
     attention_flops,
     decode_fit,
     decode_speed,
+    decode_work_seconds,
     kv_bytes_read,
     opening_prompt_tokens,
     pair_flops,
@@ -81,8 +83,9 @@ def test_first_turn_and_full_context_by_hand():
     (first, full), band, _ = decode_speed(LLAMA2_7B, result, hardware, 2048, RELEASE)
     cache_at = {n: 32 * 32 * 128 * 2 * 2 * n for n in (2048, 4096)}  # f16 K and V, every layer: 512 KiB a token
     assert kv_bytes_read(LLAMA2_7B, result, 2048, RELEASE) == cache_at[2048]
-    assert first == pytest.approx(1 / fit.seconds(weights + cache_at[2048], 1008, False))
-    assert full == pytest.approx(1 / fit.seconds(weights + cache_at[4096], 1008, False))
+    work = decode_work_seconds(LLAMA2_7B, hardware)
+    assert first == pytest.approx(1 / (fit.seconds(weights + cache_at[2048], 1008, False) + work))
+    assert full == pytest.approx(1 / (fit.seconds(weights + cache_at[4096], 1008, False) + work))
     assert full < first and band == fit.band_percent
 
 
@@ -95,7 +98,7 @@ def test_without_flash_attention_the_cache_costs_per_query_head():
     off, _, _ = decode_speed(gqa, off_result, hardware, 4096, RELEASE)
     cache = kv_bytes_read(gqa, off_result, 4096, RELEASE)
     expected = weight_bytes_per_token(gqa) + 4 * fit.kv_without_flash_attention * cache
-    assert off[1] == pytest.approx(1 / fit.seconds(expected, 1008, False))
+    assert off[1] == pytest.approx(1 / (fit.seconds(expected, 1008, False) + decode_work_seconds(gqa, hardware)))
     assert off[1] < on[1]
 
 
@@ -114,10 +117,42 @@ def test_moe_pays_its_routing_cost_on_top_of_its_bytes():
     (first, _), _, _ = decode_speed(arch, loaded(arch, hardware), hardware, 1, RELEASE)
     fit = decode_fit("metal")
     bytes_read = weight_bytes_per_token(arch) + kv_bytes_read(arch, loaded(arch, hardware), 1, RELEASE)
-    assert 1 / first == pytest.approx(fit.seconds(bytes_read, 273, False) + fit.moe_ms / 1e3)
+    work = decode_work_seconds(arch, hardware)
+    assert 1 / first == pytest.approx(fit.seconds(bytes_read, 273, False) + fit.moe_ms / 1e3 + work)
     dense = replace(arch, active_parameters=arch.parameters)
     (dense_first, _), _, _ = decode_speed(dense, loaded(dense, hardware), hardware, 1, RELEASE)
     assert dense_first < first / 3  # reading every expert would be far slower
+
+
+def test_decode_work_per_weight_by_hand():
+    """An RTX 4090: pp512 of LLaMA-2 7B is 11992.70 tokens/s, so a 7B model's plain weights take
+    `plain` x 2 x 6.74e9 FLOPs at 11992.70 x 2 x 6.74e9 FLOP/s a token; K-quants cost `k_quant` instead."""
+    work = DecodeWork(plain=1.5, k_quant=3.0)
+    assert work.seconds(6.74e9, 0.0, 11992.70 * 2 * 6.74e9) == pytest.approx(1.5 / 11992.70)
+    assert work.seconds(6.74e9, 1.0, 1e12) == pytest.approx(2 * work.seconds(6.74e9, 0.0, 1e12))
+    assert work.seconds(6.74e9, 0.5, 1e12) == pytest.approx(2.25 * 2 * 6.74e9 / 1e12)
+    fitted = predict.decode_work()
+    assert fitted.k_quant > fitted.plain > 0  # as the measurements fitted them (bench/speed.py --fit)
+    rtx_4090 = gpu_machine("NVIDIA GeForce RTX 4090", 1008, 24)
+    assert decode_work_seconds(LLAMA2_7B, rtx_4090) == pytest.approx(fitted.plain / 11992.70)
+    k_quants = replace(LLAMA2_7B, k_quant_bytes=LLAMA2_7B.weights_bytes)
+    assert decode_work_seconds(k_quants, rtx_4090) == pytest.approx(fitted.k_quant / 11992.70)
+
+
+def test_decode_work_on_a_gpu_without_a_prompt_measurement_scales_with_its_bandwidth():
+    """No pp512 for an RTX 3080 Ti in data/speed.toml: its bandwidth times CUDA's median pp512 per GB/s."""
+    hardware = gpu_machine("NVIDIA GeForce RTX 3080 Ti", 912, 12)
+    assert predict.reference_throughput(hardware) is None
+    per_gbs = predict._fit()["decode_work"]["pp512_per_gbs"]["cuda"]
+    assert decode_work_seconds(LLAMA2_7B, hardware) == pytest.approx(predict.decode_work().plain / (per_gbs * 912))
+    assert decode_work_seconds(LLAMA2_7B, gpu_machine("GPU", None, 24)) == 0.0  # nothing to scale
+
+
+def test_k_quant_share_comes_from_the_tensor_types():
+    devstral = catalog.resolve("devstral-small-2").architecture  # Q4_K_M: Q4_K and Q6_K, an F32 norm or two
+    assert 0.9 < predict.k_quant_share(devstral) <= 1.0
+    assert predict.k_quant_share(catalog.resolve("gpt-oss:20b").architecture) == 0.0  # MXFP4
+    assert predict.k_quant_share(catalog.resolve("qwen3-coder:30b-a3b-q8_0").architecture) == 0.0
 
 
 def test_device_classes_and_backends_have_their_own_fits():
@@ -140,7 +175,9 @@ def test_layers_left_on_the_cpu_are_read_at_ram_speed():
     (slow, _), _, _ = decode_speed(arch, spills, small, 20000, RELEASE)
     share = spills.cpu_bytes / spills.total_bytes
     read = weight_bytes_per_token(arch) + kv_bytes_read(arch, spills, 20000, RELEASE)
-    expected = decode_fit("cuda").seconds(read * (1 - share), 1008, False) + decode_fit("cpu").seconds(read * share, 80.0, False)
+    gpu_work = decode_work_seconds(arch, small) * (1 - share)  # the CPU's layers do their work on the CPU's fit
+    expected = (decode_fit("cuda").seconds(read * (1 - share), 1008, False) + gpu_work
+                + decode_fit("cpu").seconds(read * share, 80.0, False))
     assert 1 / slow == pytest.approx(expected)
     assert slow < fast / 2
 

@@ -156,6 +156,8 @@ def _architecture(entry: dict) -> Architecture:
         per_layer_head_count=tuple(per_layer_heads),
         per_layer_head_count_kv=tuple(per_layer_kv_heads),
     )
+    # A vision tower inside the blob is loaded but never read while decoding (Ollama keeps it unquantized).
+    arch = dataclasses.replace(arch, vision_bytes=int(entry.get("vision_bytes", 0)))
     file_type = entry.get("quantization", "").upper()
     if file_type not in quantization.DEFAULT_TYPE:  # MXFP4 originals: the published size, the embedding at its mean width
         download = int(entry["download_bytes"])
