@@ -111,3 +111,48 @@ def test_every_nvidia_gpu_of_the_table_has_its_compute_capability():
     assert rows and all(compute_capability(row) for row in rows)
     assert all("cuda_cc" in row["source"] or row["name"] == "Tesla M40" for row in rows)
     assert "cuda_cc" in tables().data["sources"]
+
+
+def two_cards(*gib: int) -> Hardware:
+    gpus = tuple(Gpu("nvidia", f"card {i}", size * GIB, library="cuda", compute_capability=(8, 6)) for i, size in enumerate(gib))
+    return Hardware("linux", None, Cpu("cpu", 8, 16), 128 * GIB, 120 * GIB, False, gpus)
+
+
+def with_projector(name: str, projector: int = 0, vision: int = 0):
+    from dataclasses import replace
+
+    arch = resolve(name).architecture
+    return replace(arch, projector_bytes=projector, vision_bytes=vision, weights_bytes=arch.weights_bytes + vision, vision=True)
+
+
+def test_vision_fit_target_on_every_gpu_from_0_31_2():
+    """llm/llama_server.go mmprojFitTargetMiB, commit a6293eb51 (v0.31.2): LLAMA_ARG_FIT_TARGET = projector + 1 GiB, one
+    value for every GPU, so each GPU keeps the projector's size free beyond the 1 GiB margin; llama.cpp's clip loads
+    the projector on the first GPU. Before, the projector sat with the model's output on the last GPU."""
+    projector = 2 * GIB
+    arch = with_projector("gemma3:27b", projector=projector)
+    settings = dict(num_ctx=131072, spread=True)
+    new = estimate(arch, Settings(release=V0_34, **settings), two_cards(16, 16))
+    old = estimate(arch, Settings(release=Release.of("0.31.1"), **settings), two_cards(16, 16))
+    assert new.gpus[0].layers < old.gpus[0].layers  # the fit keeps the projector's room free on the first GPU too
+    assert new.gpus[0].bytes > new.gpus[0].budget_bytes - projector  # where the projector then loads
+    assert all(share.bytes <= share.budget_bytes for share in new.gpus)
+    assert new.gpus[1].bytes <= new.gpus[1].budget_bytes - projector  # the pad left unused on the others
+    assert new.total_bytes == old.total_bytes and new.cpu_bytes == new.total_bytes - new.gpu_bytes
+
+
+def test_one_gpu_vision_fit_target_changes_nothing_when_it_fits():
+    """On one GPU the pad only moves where the projector is counted (llama_server.go @ v0.33.0-rc2)."""
+    arch = with_projector("gemma3:27b", vision=800 * 1024**2)  # a vision tower inside the file (compatClipArches)
+    new = estimate(arch, Settings(num_ctx=32768, release=V0_34), two_cards(48))
+    old = estimate(arch, Settings(num_ctx=32768, release=Release.of("0.31.1")), two_cards(48))
+    assert new.fits and old.fits and new.gpu_bytes == old.gpu_bytes == new.total_bytes
+
+
+def test_projector_stays_on_the_cpu_when_a_gpu_lacks_room_for_it():
+    """shouldDisableMMProjOffload "limited-vram" sized by the projector's tensors from commit 836507378 (v0.30.11): a GPU
+    with less free memory than projector + 1 GiB gets --no-mmproj-offload."""
+    projector = 3 * GIB
+    arch = with_projector("gemma3:4b", projector=projector)
+    result = estimate(arch, Settings(num_ctx=8192, release=V0_34, spread=True), two_cards(24, 3))
+    assert result.cpu_bytes >= projector and any("--no-mmproj-offload" in note for note in result.notes)

@@ -9,11 +9,11 @@ Each term follows how the engine allocates (see releases.py for which engine run
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from fitadvisor.errors import FitAdvisorError
-from fitadvisor.hardware.machine import Hardware
+from fitadvisor.hardware.machine import Gpu, Hardware
 from fitadvisor.memory.budget import Budget, budget
 from fitadvisor.memory.placement import GpuShare, Layout, place_before_llama_server, place_llama_server
 from fitadvisor.memory.releases import (
@@ -447,13 +447,30 @@ def _place(result: Estimate, arch: Architecture, hardware: Hardware, release: Re
         return
     gpus = list(zip(hardware.gpus, result.budget.per_gpu))
     result.gpu_budget_bytes = sum(budget for _, budget in gpus)
+    weights, output, pad = result.weights_bytes, result.other_bytes, 0
+    projector = release.projector_bytes(arch)
+    projector_on_gpu = release.projector_on_gpu(projector, hardware.gpus)
+    if projector:
+        pad = release.projector_fit_pad(projector, hardware.gpus)
+        if pad or not projector_on_gpu:  # loaded after the fit on the first GPU, or kept on the CPU: out of the layers
+            if arch.projector_bytes:
+                output -= projector
+            else:
+                weights -= projector
     layout = Layout(
-        arch.block_count, (result.weights_bytes + result.kv_cache_bytes) / arch.block_count, result.compute_bytes,
-        result.other_bytes, spare_layer=engine == LLAMA_ENGINE,
+        arch.block_count, (weights + result.kv_cache_bytes) / arch.block_count, result.compute_bytes,
+        output, spare_layer=engine == LLAMA_ENGINE,
     )
     if engine == LLAMA_SERVER:
         predicted = _predicted_server_bytes(arch, result.num_ctx, result.parallel)
-        shares = place_llama_server(layout, gpus, predicted, spread)
+        shares = place_llama_server(layout, [(gpu, each - pad) for gpu, each in gpus], predicted, spread)
+        if pad:
+            shares = _projector_on_first_gpu(shares, gpus, projector)
+        if projector and not projector_on_gpu:
+            result.notes.append(
+                f"Ollama {release.label} keeps the vision projector ({format_gb(projector)}) on the CPU: a GPU "
+                "has less free memory than it and 1 GiB (--no-mmproj-offload)"
+            )
     elif len(gpus) == 1 and total <= gpus[0][1]:
         shares = layout.shares(gpus, [arch.block_count])  # fits whole: no spare layer is asked for
     else:
@@ -465,16 +482,27 @@ def _place(result: Estimate, arch: Architecture, hardware: Hardware, release: Re
     on_gpu = sum(share.layers for share in shares)
     result.fits = on_gpu == arch.block_count
     if not result.fits and engine == LLAMA_SERVER and arch.is_moe:
-        shares = _experts_on_cpu(result, arch, shares) or shares
+        shares = _experts_on_cpu(result, arch, shares, pad) or shares
     result.gpus = shares
     result.gpu_bytes = sum(share.bytes for share in shares)
-    result.cpu_bytes = total - result.gpu_bytes
+    result.cpu_bytes = result.total_bytes - result.gpu_bytes  # with each GPU's compute buffer
 
 
-def _experts_on_cpu(result: Estimate, arch: Architecture, shares: list[GpuShare]) -> list[GpuShare] | None:
-    """llama.cpp's --fit for an MoE model: its experts on the CPU first, then back layer by layer while they fit."""
+def _projector_on_first_gpu(shares: list[GpuShare], gpus: list[tuple[Gpu, int]], projector_bytes: int) -> list[GpuShare]:
+    """The fit kept `projector_bytes` free on every GPU; llama.cpp's clip loads the projector on the first GPU that runs
+    the model (ggml_backend_init_by_type GPU). Budgets are shown as they are without that pad."""
+    first = next((i for i, share in enumerate(shares) if share.layers), None)
+    return [
+        replace(share, budget_bytes=budget, bytes=share.bytes + (projector_bytes if i == first else 0))
+        for i, (share, (_, budget)) in enumerate(zip(shares, gpus))
+    ]
+
+
+def _experts_on_cpu(result: Estimate, arch: Architecture, shares: list[GpuShare], pad: int) -> list[GpuShare] | None:
+    """llama.cpp's --fit for an MoE model: its experts on the CPU first, then back layer by layer while they fit
+    (`pad`: the projector's room kept on every GPU, filled on one)."""
     experts = int(result.weights_bytes * expert_share(arch))
-    budget = sum(share.budget_bytes for share in shares) - (len(shares) - 1) * result.compute_bytes
+    budget = sum(share.budget_bytes for share in shares) - (len(shares) - 1) * (result.compute_bytes + pad)
     dense = result.total_bytes - experts
     if dense > budget:
         return None

@@ -25,6 +25,17 @@ LLAMA_SERVER_SINCE: Version = (0, 30, 0)  # commit 9db4bdbad: every GGUF model i
 # Commit 630882621 (v0.30.0), server/sched.go automaticGenerationBatch: without flash attention on a CUDA GPU of
 # at most 8 GiB, a context above 4096 gets a batch of 256.
 SMALL_CUDA_BYTES = 8 * GIB
+# llm/llama_server.go: the multimodal projector on the GPU only where every GPU has room for it and 1 GiB more, sized
+# by the projector's tensors (also a vision tower inside the model file) from commit 836507378 (v0.30.11); from commit
+# a6293eb51 (v0.31.2) that much is llama-server's fit target (LLAMA_ARG_FIT_TARGET) on every GPU.
+PROJECTOR_SIZED_SINCE: Version = (0, 30, 11)
+PROJECTOR_FIT_TARGET_SINCE: Version = (0, 31, 2)
+PROJECTOR_HEADROOM = 1 * GIB
+# Architectures whose vision tower inside the model file llama-server loads as the projector (compatClipArches).
+_INLINE_PROJECTOR = {
+    "gemma3", "gemma4", "qwen35", "qwen35moe", "qwen25vl", "qwen3vl", "qwen3vlmoe", "mistral3", "deepseekocr", "glmocr",
+    "llama4", "nemotron_h_omni",
+}
 CUDA_FLASH_ATTENTION_6_X_SINCE: Version = (0, 31, 2)  # commit dba1e27fa: flash attention on CUDA 6.x GPUs
 SMALL_CUDA_BATCH = 256
 
@@ -238,6 +249,29 @@ class Release:
         """Tokens drafted per step (draft_num_predict's default, passed as llama-server's --spec-draft-n-max):
         llama.cpp keeps that many extra recurrent-state snapshots per sequence to roll a rejected draft back."""
         return 4
+
+    def projector_bytes(self, arch: Architecture) -> int:
+        """What Ollama sizes the projector at (mmprojMemoryRequirement): a separate projector's tensors, else those of a
+        vision tower inside the model file (v.*, mm.*) where llama-server loads it."""
+        if not self.uses_llama_server:
+            return 0
+        return arch.projector_bytes or (arch.vision_bytes if arch.name in _INLINE_PROJECTOR else 0)
+
+    def projector_on_gpu(self, projector_bytes: int, gpus: tuple[Gpu, ...]) -> bool:
+        """Whether the vision projector is offloaded: not where a GPU has less than it and 1 GiB (shouldDisableMMProjOffload,
+        "limited-vram": --no-mmproj-offload)."""
+        if not projector_bytes or not gpus:
+            return False
+        if self.version < PROJECTOR_SIZED_SINCE:
+            return True
+        return all(gpu.usable_bytes >= projector_bytes + PROJECTOR_HEADROOM for gpu in gpus)
+
+    def projector_fit_pad(self, projector_bytes: int, gpus: tuple[Gpu, ...]) -> int:
+        """What llama-server's fit keeps free on each GPU beyond its own 1 GiB margin for a projector it loads later:
+        the projector's size from v0.31.2 (mmprojFitTargetMiB: projector + 1 GiB, one value for every GPU)."""
+        if self.version < PROJECTOR_FIT_TARGET_SINCE or not self.projector_on_gpu(projector_bytes, gpus):
+            return 0
+        return projector_bytes
 
     @property
     def drafts_with_mtp(self) -> bool:
