@@ -110,6 +110,11 @@ def test_every_scripted_behaviour_is_classified_as_itself(claude_on_path):
     assert completed["claude_md_written"] and completed["facts_found"] == [f.name for f in load_task("init").facts]
     assert completed["tool_calls"] == ["Glob", "Read", "Read", "Read", "Write"] and not completed["hallucinated_paths"]
     assert by_kind["completed-lazy"]["hallucinated_paths"] == ["src/components/Toolbar.tsx"]
+    # One timed answer after each run, from Ollama's own eval timings (the stand-in's eval_count / eval_duration).
+    for kind, result, fake in outcomes:
+        assert [(r.body or {}).get("model") for r in fake.requests_to("/api/generate")] == [kind]
+        assert result["decode_tokens_per_second"] == pytest.approx(fake.decode_tokens_per_second, rel=0.01)
+        assert result["prompt_tokens_per_second"] == pytest.approx(fake.prompt_tokens_per_second, rel=0.01)
     assert by_kind["partial"]["nudges"] == 1 and by_kind["context-stall"]["nudges"] == 1
     assert "2 calls to WebSearch, GetCodeContextExa" in by_kind["invents-tools"]["evidence"]
 

@@ -31,6 +31,9 @@ def render(report: Trials) -> str:
     if len(report.outcomes) == 1:
         only = report.outcomes[0]
         lines.append(f"Verdict stored for `fitadvisor recommend`: {only.verdict} ({only.evidence}).")
+        if only.decode_tokens_per_second:
+            prompt = f", {only.prompt_tokens_per_second:.0f} reading a prompt" if only.prompt_tokens_per_second else ""
+            lines.append(f"Timed after the trial (Ollama's eval timings): {only.decode_tokens_per_second:.1f} tokens/s decoding{prompt}.")
     return "\n".join(lines)
 
 

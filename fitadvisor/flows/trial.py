@@ -281,6 +281,9 @@ class TrialResult:
     input_tokens: int
     output_tokens: int
     nudges: int
+    # Ollama's own rates for one timed answer from the model as the trial loaded it (as verify times it); None if untimed
+    decode_tokens_per_second: float | None = None
+    prompt_tokens_per_second: float | None = None
 
     @property
     def failure_kind(self) -> str | None:
@@ -294,6 +297,7 @@ class TrialResult:
             "hallucinated_paths": self.hallucinated_paths, "claude_code_version": self.claude_code_version,
             "ollama_version": self.ollama_version, "digest": self.digest, "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens, "nudges": self.nudges,
+            "decode_tokens_per_second": self.decode_tokens_per_second, "prompt_tokens_per_second": self.prompt_tokens_per_second,
         }
 
     def record(self):
@@ -427,6 +431,7 @@ def trial(client, model: str, num_ctx: int | None = None, task_name: str = "init
             verdict, evidence = classify(transcript, result, task, nudged=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    decode_rate, prompt_rate = timed_rates(client, target.run_as)
     return TrialResult(
         model=target.model, num_ctx=target.num_ctx, verdict=verdict, evidence=evidence,
         tool_calls=[c.name for c in transcript.calls], seconds=time.monotonic() - started,
@@ -434,7 +439,25 @@ def trial(client, model: str, num_ctx: int | None = None, task_name: str = "init
         hallucinated_paths=result.hallucinated_paths, claude_code_version=transcript.claude_code_version,
         ollama_version=target.ollama_version, digest=target.digest, input_tokens=transcript.input_tokens,
         output_tokens=transcript.output_tokens, nudges=nudges,
+        decode_tokens_per_second=decode_rate, prompt_tokens_per_second=prompt_rate,
     )
+
+
+def timed_rates(client, model: str) -> tuple[float | None, float | None]:
+    """Decode and prompt tokens/s from Ollama's timings of one answer, as `verify` times it (the model is
+    still loaded at the trial's context, so nothing reloads); None where Ollama gave none or its prompt
+    cache answered."""
+    from datetime import datetime, timezone
+
+    from fitadvisor.flows.verify import TIMED_MIN_PROMPT, TIMED_PREDICT, timed_prompt
+
+    try:
+        timings = client.timed_generate(model, timed_prompt(datetime.now(timezone.utc).isoformat()), None, TIMED_PREDICT)
+    except FitAdvisorError:
+        return None, None
+    decode = round(timings.decode_tokens_per_second, 1) if timings.decode_tokens_per_second else None
+    prompt = timings.prompt_tokens_per_second if timings.prompt_eval_count >= TIMED_MIN_PROMPT else None
+    return decode, round(prompt, 1) if prompt else None
 
 
 def _run(argv: list[str], cwd: Path, env: dict, deadline: float, timeout: float, transcript: Transcript | None = None) -> Transcript:
