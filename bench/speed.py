@@ -88,9 +88,10 @@ def pp512_per_gbs(rows: list[dict]) -> dict[str, float]:
         row["pp512"] = None
         if row["backend"] == "cpu":
             continue
-        row["pp512"] = reference_pp512([row["hardware"].split(" (")[0]], row["bandwidth_gbs"])
+        device = row["hardware"].split(" (")[0]  # "Apple M1 Max (32-core GPU)": the name data/speed.toml matches
+        row["pp512"] = reference_pp512([device], row["bandwidth_gbs"])
         if row["pp512"]:
-            ratios.setdefault(row["backend"], {})[row["hardware"].split(" (")[0]] = row["pp512"] / row["bandwidth_gbs"]
+            ratios.setdefault(row["backend"], {})[device] = row["pp512"] / row["bandwidth_gbs"]
     medians = {backend: round(statistics.median(by_name.values()), 3) for backend, by_name in ratios.items()}
     medians[POOLED] = round(statistics.median(r for by_name in ratios.values() for r in by_name.values()), 3)
     return medians
@@ -227,7 +228,7 @@ def fit_decode(rows: list[dict], work: DecodeWork) -> dict[str, DecodeFit]:
 def decode_loss(rows: list[dict], work: DecodeWork) -> float:
     """Squared log-error of the GPU rows of the fitting half, each class refitted under `work`."""
     fits = fit_decode(rows, work)
-    return sum(math.log(r["tokens_per_second"] * predict_decode(fits, work, r) ** -1) ** 2
+    return sum(math.log(r["tokens_per_second"] / predict_decode(fits, work, r)) ** 2
                for r in rows if r["fit"] and r["backend"] != "cpu")
 
 
