@@ -24,6 +24,7 @@ class ClaudeCode:
     unknown_model_window: int
     launch_since: str  # the first Ollama release with `ollama launch claude`
     launch_sets: tuple[str, ...]  # the variables it sets itself
+    default_permission_mode: str  # the mode an interactive session starts in when no setting names one
 
 
 @lru_cache(maxsize=1)
@@ -46,7 +47,17 @@ def facts() -> ClaudeCode:
         unknown_model_window=int(compaction["unknown_model_window"]),
         launch_since=data["ollama_launch"]["since"],
         launch_sets=tuple(data["ollama_launch"]["sets"]),
+        default_permission_mode=data["permission_mode"]["default_mode"],
     )
+
+
+def permission_mode_text() -> str:
+    """Why auto permission mode does not work through Ollama, and what to use instead."""
+    cc = facts()
+    return (f"Claude Code {cc.version} starts an interactive session in {cc.default_permission_mode} permission mode unless a "
+            "setting names another, and through Ollama auto mode's safety check (it runs on Anthropic's servers) is missing, "
+            "so each risky action asks for approval, and with -p it is refused; choose another mode with --permission-mode "
+            "acceptEdits (or default), permissions.defaultMode in ~/.claude/settings.json, or Shift+Tab in a session")
 
 
 def opening_prompt_text() -> str:

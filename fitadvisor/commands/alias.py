@@ -26,6 +26,7 @@ def command(model: str, ctx: int | None, name: str | None, alias: AliasOptions, 
     \b
     Example:  fitadvisor alias devstral-small-2 --ctx 64k >> ~/.zshrc
     """
+    from fitadvisor.claude_code import permission_mode_text
     from fitadvisor.flows.apply import alias_for
     from fitadvisor.flows.context import RunContext
 
@@ -35,4 +36,5 @@ def command(model: str, ctx: int | None, name: str | None, alias: AliasOptions, 
             click.echo(f"Warning: {warning}", err=True)
         if result.compaction.works:
             click.echo(f"Note: {result.compaction.text()}.", err=True)
+        click.echo(f"Note: {permission_mode_text()}.", err=True)
     emit(result, lambda result: result.text, as_json, newline=False)

@@ -99,6 +99,7 @@ def apply_model(
     context instead."""
     from fitadvisor.claude import alias as shells
     from fitadvisor.claude import configure
+    from fitadvisor.claude_code import permission_mode_text
 
     server_wide = plan.server_wide
     done = Applied(plan, warnings=list(plan.warnings), dry_run=dry_run)
@@ -107,6 +108,7 @@ def apply_model(
         done.lines.append(f"Estimate: {configure.summary(plan.estimate)}.")
     if plan.compaction.works:
         done.lines.append(f"Through the alias, {plan.compaction.text()}.")
+    done.lines.append(f"Permissions: {permission_mode_text()}.")
 
     if server_wide:
         done.lines.append(configure.context_choice(plan))
