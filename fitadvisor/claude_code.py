@@ -25,6 +25,7 @@ class ClaudeCode:
     launch_since: str  # the first Ollama release with `ollama launch claude`
     launch_sets: tuple[str, ...]  # the variables it sets itself
     default_permission_mode: str  # the mode an interactive session starts in when no setting names one
+    permission_modes: tuple[str, ...]  # --permission-mode's choices
 
 
 @lru_cache(maxsize=1)
@@ -48,6 +49,7 @@ def facts() -> ClaudeCode:
         launch_since=data["ollama_launch"]["since"],
         launch_sets=tuple(data["ollama_launch"]["sets"]),
         default_permission_mode=data["permission_mode"]["default_mode"],
+        permission_modes=tuple(data["permission_mode"]["modes"]),
     )
 
 

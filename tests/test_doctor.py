@@ -210,3 +210,21 @@ def test_a_server_newer_than_modelled_gets_a_note(fake_ollama, claude_on_path):
     fake_ollama.version = "0.35.1"
     notes = [f.message for f in findings(run_doctor(fake_ollama), "ollama", "info")]
     assert notes == ["Ollama 0.35.1 is newer than the newest release fitadvisor models (0.34.2): its estimates follow that one"]
+
+
+@pytest.mark.parametrize(
+    "content, status",
+    [
+        ('{"permissions": {"defaultMode": "auto"}}', "warn"),
+        ('{"theme": "dark"}', "info"),  # Claude Code 2.1.332 then starts interactive sessions in auto mode
+        ('{"permissions": {"defaultMode": "acceptEdits"}}', "ok"),
+        ('{"permissions": ["auto"]}', "info"),
+    ],
+)
+def test_auto_permission_mode_is_flagged(fake_ollama, claude_on_path, tmp_path, monkeypatch, content, status):
+    """data/claude_code.toml [permission_mode]: auto mode's safety check does not run through Ollama."""
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path))
+    (tmp_path / "settings.json").write_text(content)
+    (finding,) = findings(run_doctor(fake_ollama), "claude-permission-mode")
+    assert finding.status == status
+    assert status == "ok" or "Shift+Tab" in finding.message

@@ -312,6 +312,7 @@ def _claude_settings(report: DoctorReport, environ: dict | None = None) -> None:
         with open(path, "rb") as file:
             raw = file.read(SETTINGS_LIMIT + 1)
     except FileNotFoundError:
+        _permission_mode(report, path, {})
         return
     except OSError as error:
         report.add("claude-settings", "info", f"cannot read {path} ({error.strerror}): its env overrides are unchecked")
@@ -320,6 +321,8 @@ def _claude_settings(report: DoctorReport, environ: dict | None = None) -> None:
         settings = json.loads(raw) if len(raw) <= SETTINGS_LIMIT else None
     except ValueError:
         settings = None
+    if isinstance(settings, dict):
+        _permission_mode(report, path, settings)
     env = settings.get("env") if isinstance(settings, dict) else None
     if not isinstance(env, dict):
         if settings is None:
@@ -335,3 +338,17 @@ def _claude_settings(report: DoctorReport, environ: dict | None = None) -> None:
         )
     else:
         report.add("claude-settings", "ok", f"{path} overrides none of the alias's variables")
+
+
+def _permission_mode(report: DoctorReport, path: Path, settings: dict) -> None:
+    """Auto permission mode cannot check actions through Ollama (data/claude_code.toml [permission_mode])."""
+    from fitadvisor.claude_code import facts, permission_mode_text
+
+    permissions = settings.get("permissions")
+    mode = permissions.get("defaultMode") if isinstance(permissions, dict) else None
+    if mode == "auto" or mode is None:
+        where = f"{path} sets permissions.defaultMode auto" if mode else f"{path} names no permissions.defaultMode"
+        report.add("claude-permission-mode", "warn" if mode else "info", f"{where}: {permission_mode_text()}",
+                   f'set "permissions": {{"defaultMode": "acceptEdits"}} in {path}')
+    elif isinstance(mode, str) and mode in facts().permission_modes:
+        report.add("claude-permission-mode", "ok", f"{path} sets permissions.defaultMode {mode}")
