@@ -174,3 +174,14 @@ def test_per_model_server_wide_and_launch_commands(tmp_path):
     assert old["launch_command"] is None  # `ollama launch` came in 0.15.0
     text = recommend("--memory", "48GB", "--chip", "Apple M4 Pro", cwd=tmp_path).stdout
     assert "--server-wide" in text and "ollama launch claude --model devstral-small-2-" in text
+
+
+def test_a_max_ctx_below_the_min_ctx_is_one_clear_error(tmp_path):
+    run = recommend("--memory", "48GB", "--chip", "Apple M4 Pro", "--max-ctx", "32k", cwd=tmp_path)
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr.strip().splitlines() == [
+        "fitadvisor: error: --max-ctx 32K is below the least context considered, 64K (--min-ctx): give a --max-ctx at or above it"
+    ]
+    run = recommend("--memory", "48GB", "--chip", "Apple M4 Pro", "--min-ctx", "128k", "--max-ctx", "64k", cwd=tmp_path)
+    assert run.returncode == 2 and "--max-ctx 64K is below the least context considered, 128K" in run.stderr
+    assert recommend("--memory", "48GB", "--chip", "Apple M4 Pro", "--max-ctx", "64k", cwd=tmp_path).returncode == 0

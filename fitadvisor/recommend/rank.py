@@ -366,6 +366,11 @@ def recommend(
     """Rank `candidates` for Claude Code on `hardware`; `settings` carries the server's knobs and release."""
     settings = settings or Settings()
     min_ctx = min_ctx or default_min_ctx()
+    if max_ctx and max_ctx < min_ctx:
+        raise FitAdvisorError(
+            f"--max-ctx {format_ctx(max_ctx)} is below the least context considered, {format_ctx(min_ctx)} (--min-ctx): "
+            "give a --max-ctx at or above it"
+        )
     release = settings.release
     budget = machine_budget(hardware, release)
     picks: list[Pick] = []
