@@ -155,3 +155,15 @@ def test_estimate_survives_a_damaged_store(private_config_dir):
     (private_config_dir / calibration.STORE_NAME).write_text("[[[")
     result = estimate("devstral-small-2", 65536, ollama_version="0.32.15")
     assert any("was damaged" in n for n in result.notes)
+
+
+@pytest.mark.parametrize("store_name", [calibration.STORE_NAME, "trials.toml"])
+def test_a_store_that_is_not_utf8_is_set_aside_not_a_crash(private_config_dir, store_name):
+    private_config_dir.mkdir()
+    (private_config_dir / store_name).write_bytes(b"\x00\xff[[")
+    run = cli_run.fitadvisor("recommend", "--json",  # this machine: both stores are read
+                             env={"FITADVISOR_CONFIG_DIR": str(private_config_dir), "OLLAMA_HOST": "127.0.0.1:9"})
+    assert run.returncode == 0, run.stderr
+    assert any("was damaged" in note for note in json.loads(run.stdout)["notes"])
+    (aside,) = private_config_dir.glob(f"{store_name}.damaged-*")
+    assert aside.read_bytes() == b"\x00\xff[["

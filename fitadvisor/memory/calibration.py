@@ -99,13 +99,13 @@ def load() -> Store:
     """The stored observations; a damaged file is moved aside and reported in `problem`."""
     path = store_path()
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return Store([], path)
     except OSError as error:
         return Store([], path, f"cannot read the calibration store {path} ({error.strerror}): measurements are not used")
     try:
-        return Store(_parse(text), path)
+        return Store(_parse(raw.decode("utf-8")), path)  # UnicodeDecodeError is a ValueError
     except (ValueError, TypeError, KeyError) as error:
         aside = _set_aside(path)
         where = f"moved to {aside}" if aside else "left in place (it could not be moved)"

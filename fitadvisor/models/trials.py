@@ -55,13 +55,13 @@ def store_path() -> Path:
 def load() -> TrialStore:
     path = store_path()
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return TrialStore([], path)
     except OSError as error:
         return TrialStore([], path, f"cannot read the trial store {path} ({error.strerror}): local trial verdicts are not used")
     try:
-        return TrialStore(_parse(text), path)
+        return TrialStore(_parse(raw.decode("utf-8")), path)  # UnicodeDecodeError is a ValueError
     except (ValueError, TypeError, KeyError) as error:
         aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
         try:
