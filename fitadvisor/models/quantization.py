@@ -55,10 +55,12 @@ class Tensor:
     @property
     def quantizable(self) -> bool:
         """tensor_allows_quantization: 2-D and 3-D weights, less norms, routers and conv kernels."""
-        return (
-            len(self.shape) >= 2 and self.name.endswith("weight") and "_norm.weight" not in self.name
-            and "ffn_gate_inp.weight" not in self.name and "ssm_conv1d" not in self.name
-        )
+        return len(self.shape) >= 2 and _quantizable_name(self.name)
+
+
+@lru_cache(maxsize=4096)  # like _category: the same tensor names come back for every model
+def _quantizable_name(name: str) -> bool:
+    return name.endswith("weight") and "_norm.weight" not in name and "ffn_gate_inp.weight" not in name and "ssm_conv1d" not in name
 
 
 def file_type_of_tag(tag: str) -> tuple[str, str] | None:
@@ -246,20 +248,19 @@ def _more_bits(i: int, n: int) -> bool:
     return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
 
 
-def _block(kind: str) -> int:
-    return GGML_TYPES[GGML_TYPE_IDS[kind]][1]
+_BLOCK = {name: GGML_TYPES[type_id][1] for name, type_id in GGML_TYPE_IDS.items()}  # elements per block, by type
 
 
 def _type(state: _State, tensor: Tensor, file_type: str, default: str) -> str:
     category = _category(tensor.name)
-    kind = next((k for pattern, k in state.overrides if pattern.search(tensor.name)), None)
+    kind = next((k for pattern, k in state.overrides if pattern.search(tensor.name)), None) if state.overrides else None
     if kind is None:
         kind = _rule(state, tensor, category, file_type, default)
     elif category == "attn_v":
         state.i_attention_wv += 1
-    if tensor.shape[0] % _block(kind):
+    if tensor.shape[0] % _BLOCK[kind]:
         kind = _FALLBACK.get(kind, "F16")
-        if tensor.shape[0] % _block(kind):
+        if tensor.shape[0] % _BLOCK[kind]:
             kind = "F16"
     return kind
 
@@ -272,7 +273,7 @@ def _rule(state: _State, tensor: Tensor, category: str, ftype: str, kind: str) -
     attn_output.weight counted as an output then.
     """
     if category == "output" or (state.tied and category == "token_embd"):
-        if tensor.shape[0] % _block(kind):
+        if tensor.shape[0] % _BLOCK[kind]:
             return "Q8_0"
         return kind if kind == "Q8_0" else "Q6_K"
     if category == "token_embd":
