@@ -59,10 +59,7 @@ def catalog_candidates(installed: list[str]) -> list[Candidate]:
     from fitadvisor.recommend.rank import Candidate
 
     have = {model.reference for name in installed if (model := _find(name))}
-    return [
-        Candidate(m.reference, m.architecture, m.tools, m.agentic, m.swe_bench_verified, "catalog", m.reference in have)
-        for m in catalog.load()
-    ]
+    return [Candidate.of_catalog(m, m.reference in have) for m in catalog.load()]
 
 
 def local_candidates(server: Server) -> tuple[list[Candidate], list[Excluded]]:
@@ -77,9 +74,7 @@ def local_candidates(server: Server) -> tuple[list[Candidate], list[Excluded]]:
         if model is not None:
             if model.reference not in seen:
                 seen.add(model.reference)
-                candidates.append(
-                    Candidate(name, model.architecture, model.tools, model.agentic, model.swe_bench_verified, "catalog", True)
-                )
+                candidates.append(Candidate.of_catalog(model, True, name))
             continue
         try:
             tools = server.client.show(name).tools
@@ -101,10 +96,7 @@ def named_candidates(names: str, installed: list[str], client: Client | None) ->
     for name in [part.strip() for part in names.split(",") if part.strip()]:
         model = _find(name)
         if model is not None:
-            candidates.append(
-                Candidate(model.reference, model.architecture, model.tools, model.agentic, model.swe_bench_verified,
-                          "catalog", model.reference in have or name in installed)
-            )
+            candidates.append(Candidate.of_catalog(model, model.reference in have or name in installed))
         else:
             resolved = resolve_model(name, client)
             candidates.append(Candidate(resolved.name, resolved.architecture, None, source=resolved.source, installed=name in installed))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from fitadvisor.datafiles import read_toml
 from fitadvisor.errors import FitAdvisorError
@@ -73,14 +73,24 @@ class CatalogModel:
 
     name: str
     tags: tuple[str, ...]
-    architecture: Architecture
+    shape: Architecture  # as the entry gives it: the weights are sized when `architecture` is first read
     quantization: str
-    download_bytes: int
+    published_bytes: int | None  # the file's size, where the entry gives it
     tools: bool
     agentic: str  # the field verdict, a word of models/verdicts.py
     swe_bench_verified: float | None
     sources: dict[str, str]
     field_test: FieldTest | None = None  # None: untested in the field
+    sized: Architecture | None = None  # already sized (a requantized model)
+
+    @cached_property
+    def architecture(self) -> Architecture:
+        """The shape with its weights sized (the quantizer's work, done only for the models that are estimated)."""
+        return self.sized or _sized(self.shape, self.quantization.upper(), self.published_bytes)
+
+    @property
+    def download_bytes(self) -> int:
+        return self.architecture.weights_bytes
 
     @property
     def reference(self) -> str:
@@ -113,10 +123,10 @@ class CatalogModel:
         sources = {**self.sources, "download_bytes": how}
         if self.field_test is not None:
             sources["agentic"] = f"{self.sources.get('agentic', 'field verdict')} (tested as {self.reference}, {self.quantization})"
-        return dataclasses.replace(self, tags=(tag,), architecture=arch, quantization=file_type, download_bytes=weights, sources=sources)
+        return dataclasses.replace(self, tags=(tag,), quantization=file_type, published_bytes=weights, sources=sources, sized=arch)
 
 
-def _architecture(entry: dict) -> Architecture:
+def _shape(entry: dict) -> Architecture:
     blocks = entry["block_count"]
     layers = expand_pattern(entry["layer_pattern"], blocks)
     per_layer_heads = _per_layer(entry, "head_count", layers)
@@ -157,16 +167,18 @@ def _architecture(entry: dict) -> Architecture:
         per_layer_head_count_kv=tuple(per_layer_kv_heads),
     )
     # A vision tower inside the blob is loaded but never read while decoding (Ollama keeps it unquantized).
-    arch = dataclasses.replace(arch, vision_bytes=int(entry.get("vision_bytes", 0)))
-    file_type = entry.get("quantization", "").upper()
+    return dataclasses.replace(arch, vision_bytes=int(entry.get("vision_bytes", 0)))
+
+
+def _sized(shape: Architecture, file_type: str, published: int | None) -> Architecture:
+    """The shape with the bytes of its weights, its token embedding and its K-quant tensors."""
     if file_type not in quantization.DEFAULT_TYPE:  # MXFP4 originals: the published size, the embedding at its mean width
-        download = int(entry["download_bytes"])
-        embedding = int(arch.vocab_size * arch.embedding_length * download / arch.parameters) if arch.parameters else 0
-        return dataclasses.replace(arch, weights_bytes=download, token_embedding_bytes=embedding)
+        embedding = int(shape.vocab_size * shape.embedding_length * published / shape.parameters) if shape.parameters else 0
+        return dataclasses.replace(shape, weights_bytes=published, token_embedding_bytes=embedding)
     # Published sizes are the file; without one, the tensors at their types plus the vision tower the file carries.
-    table = quantization.quantize(arch, file_type)
-    download = entry.get("download_bytes") or tensor_bytes(table) + entry.get("vision_bytes", 0)
-    return dataclasses.replace(arch, weights_bytes=int(download), token_embedding_bytes=quantization.token_embedding_bytes(table),
+    table = quantization.quantize(shape, file_type)
+    download = published or tensor_bytes(table) + shape.vision_bytes
+    return dataclasses.replace(shape, weights_bytes=int(download), token_embedding_bytes=quantization.token_embedding_bytes(table),
                                k_quant_bytes=k_quant_bytes(table))
 
 
@@ -182,14 +194,17 @@ def load() -> tuple[CatalogModel, ...]:
     models = []
     for entry in read_toml("models.toml")["model"]:
         try:
-            architecture = _architecture(entry)
+            published = entry.get("download_bytes")
+            quantized = entry.get("quantization", "")
+            if published is None and quantized.upper() not in quantization.DEFAULT_TYPE:
+                raise KeyError("download_bytes")  # an MXFP4 original is sized by its published file
             models.append(
                 CatalogModel(
                     name=entry["name"],
                     tags=tuple(entry["tags"]),
-                    architecture=architecture,
-                    quantization=entry.get("quantization", ""),
-                    download_bytes=architecture.weights_bytes,
+                    shape=_shape(entry),
+                    quantization=quantized,
+                    published_bytes=None if published is None else int(published),
                     tools=entry["tools"],
                     agentic=verdicts.check(entry.get("agentic", verdicts.UNTESTED)),
                     swe_bench_verified=entry.get("swe_bench_verified"),

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
 
 from fitadvisor.claude_code import compaction
 from fitadvisor.datafiles import read_toml
@@ -24,6 +25,9 @@ from fitadvisor.models.architecture import Architecture
 from fitadvisor.models.trials import TrialRecord
 from fitadvisor.speed.predict import Speed, format_decode, format_prompt_time, speed, weight_bytes_per_token
 from fitadvisor.units import GIB, KIB, ctx_argument, format_ctx, format_gb_fine, parse_ctx
+
+if TYPE_CHECKING:
+    from fitadvisor.models.catalog import CatalogModel
 
 # Contexts tried, in tokens (k = 1024); the trained length is tried too when it falls between them.
 CONTEXT_LADDER = tuple(k * KIB for k in (64, 96, 128, 160, 192, 256, 384, 512, 768, 1024))
@@ -40,13 +44,24 @@ class Candidate:
     """A model that could be recommended, with what is known of its agentic behaviour."""
 
     name: str  # the reference `fitadvisor apply` takes
-    architecture: Architecture
+    sized_architecture: Architecture | Callable[[], Architecture]  # or how to size it, once a ranking needs its weights
     tools: bool | None  # None: unknown (not in the catalog, not asked of Ollama)
     agentic: str = verdicts.UNTESTED  # a word of models/verdicts.py: the field's, or the local trial's
     swe_bench_verified: float | None = None
     source: str = "catalog"
     installed: bool = False
     trial: TrialRecord | None = None  # the verdict `fitadvisor trial` reached on this machine, which `agentic` follows
+
+    @classmethod
+    def of_catalog(cls, model: CatalogModel, installed: bool, name: str | None = None) -> Candidate:
+        """A catalog model (under the name it was asked by), its weights sized only if it is estimated."""
+        return cls(name or model.reference, lambda: model.architecture, model.tools, model.agentic, model.swe_bench_verified,
+                   "catalog", installed)
+
+    @cached_property
+    def architecture(self) -> Architecture:
+        sized = self.sized_architecture
+        return sized if isinstance(sized, Architecture) else sized()
 
     def with_trial(self, trial: TrialRecord | None) -> Candidate:
         """This candidate judged by a local trial, which takes precedence over the field notes."""
