@@ -156,3 +156,9 @@ def test_projector_stays_on_the_cpu_when_a_gpu_lacks_room_for_it():
     arch = with_projector("gemma3:4b", projector=projector)
     result = estimate(arch, Settings(num_ctx=8192, release=V0_34, spread=True), two_cards(24, 3))
     assert result.cpu_bytes >= projector and any("--no-mmproj-offload" in note for note in result.notes)
+
+
+def test_no_gpu_note_where_the_model_runs_without_flash_attention_anyway():
+    arch = resolve("devstral-small-2").architecture
+    result = estimate(arch, Settings(num_ctx=65536, flash_attention="off", release=V0_34), cuda_box((5, 2)))
+    assert not result.flash_attention and not any("lacks flash attention" in note for note in result.notes)

@@ -330,7 +330,7 @@ def estimate(
     gpus = hardware.gpus if hardware else ()
     flash_attention = release.flash_attention(arch, settings.flash_attention, gpus)
     lacking = release.gpu_without_flash_attention(arch, gpus)
-    if lacking is not None and settings.flash_attention != "off":
+    if lacking is not None and release.flash_attention(arch, settings.flash_attention):  # on but for that GPU
         major, minor = lacking.compute_capability
         forced = release.uses_llama_server and settings.flash_attention == "on"
         notes.append(
