@@ -13,6 +13,7 @@ GIB = 1024**3
 _CTX = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*$")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(i?)([bB]?)\s*$")
 _SIZE_POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
+MAX_SIZE_TIB = 64  # more memory than any one machine holds (the largest servers take 32-48 TB)
 
 
 def parse_ctx(text: str | int) -> int:
@@ -40,6 +41,8 @@ def parse_size(text: str) -> int:
     if not match or (not match.group(2) and not match.group(4)):
         raise FitAdvisorError(f"invalid size {text!r}: use a size such as 48GB, 24GiB or 512MB")
     number, power = float(match.group(1)), _SIZE_POWERS[match.group(2).lower()]
+    if number * 1024**power > MAX_SIZE_TIB * 1024**4:
+        raise FitAdvisorError(f"invalid size {text[:40]!r}: no machine holds more than {MAX_SIZE_TIB}TB")
     value = int(number * 1024**power)
     if value <= 0:
         raise FitAdvisorError(f"invalid size {text!r}: it must be more than zero")

@@ -25,7 +25,7 @@ def test_parse_size_treats_sold_sizes_as_binary(text, size):
     assert parse_size(text) == size
 
 
-@pytest.mark.parametrize("text", ["lots", "48", "0GB", "GB", "48 GB extra"])
+@pytest.mark.parametrize("text", ["lots", "48", "0GB", "GB", "48 GB extra", "99999TB", "9" * 400 + "GB"])
 def test_parse_size_rejects(text):
     with pytest.raises(FitAdvisorError, match="invalid size"):
         parse_size(text)
