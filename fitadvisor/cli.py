@@ -47,6 +47,10 @@ class LazyGroup(click.Group):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra) -> NoReturn:
         """Run a command; every failure ends as one line on stderr and an exit code, here where CliRunner sees it."""
+        from fitadvisor.terminal import SafeStream
+
+        if not isinstance(sys.stdout, SafeStream):  # nothing from outside reaches the terminal raw
+            sys.stdout, sys.stderr = SafeStream(sys.stdout), SafeStream(sys.stderr)
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except FitAdvisorError as error:

@@ -38,6 +38,16 @@ def ps_quote(text: str) -> str:
     return "'" + "".join(c + c if c in _PS_QUOTES else c for c in str(text)) + "'"
 
 
+_PS_SAFE = re.compile(r"[A-Za-z0-9_.:/=+-]+\Z")
+
+
+def command_line(words: list[str], shell: str) -> str:
+    """A command for the user to copy into `shell`: the program as is, each argument quoted for that shell."""
+    quote = {"fish": fish_quote, "powershell": lambda w: w if _PS_SAFE.match(w) else ps_quote(w)}.get(shell, sh_quote)
+    program, *arguments = words
+    return " ".join([program, *(quote(str(word)) for word in arguments)])
+
+
 def comment(text: str) -> str:
     """Text safe to put after `#` on one line in any of the shells."""
     return " ".join(str(text).split())

@@ -11,6 +11,8 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from fitadvisor.claude.alias import detect_shell
+from fitadvisor.claude.quoting import command_line
 from fitadvisor.claude_code import opening_prompt_text
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.hardware.machine import Hardware
@@ -256,7 +258,7 @@ def _models(report: DoctorReport, client: Client) -> None:
         else:
             source = f"num_ctx {model.num_ctx}" if model.num_ctx else "no num_ctx of its own, so the server default"
             report.add("model", "warn", f"{model.name}: tools, but {format_ctx(ctx)} context ({source}) is too small for "
-                       "Claude Code", f"fitadvisor apply {model.name.removesuffix(':latest')} --ctx 64k")
+                       "Claude Code", command_line(["fitadvisor", "apply", model.name.removesuffix(":latest"), "--ctx", "64k"], detect_shell()))
     if not any(m.tools for m in report.models):
         report.add("model", "fail", "no installed model can use tools, so Claude Code has nothing to run",
                    "`fitadvisor recommend` picks one; then `fitadvisor apply MODEL --ctx 64k --pull`")

@@ -19,6 +19,8 @@ from fitadvisor.units import processor_label
 MAX_NAME = 512  # a model reference: host/namespace/model:tag; Ollama's own limits are far below this
 MAX_TEXT = 1 << 20  # a Modelfile's parameters text, a string GGUF value in model_info
 MAX_DIM = 1 << 40  # one tensor dimension
+# A model reference as Ollama's types/model/name.go allows its parts (host[:port]/namespace/model:tag).
+_MODEL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:/\-]{0,511}\Z")
 _VERSION = re.compile(r"v?\d{1,6}\.\d{1,6}(?:\.\d{1,6})?(?:[-+][0-9A-Za-z.\-+]{0,40})?\Z")
 
 T = TypeVar("T")
@@ -64,6 +66,12 @@ class _Fields:
             return default
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= upper:
             raise self.fail(key, value, f"a whole number from 0 to {upper}")
+        return value
+
+    def model_name(self, key: str) -> str:
+        value = self.data.get(key)
+        if not isinstance(value, str) or not _MODEL_NAME.match(value):
+            raise self.fail(key, value, "a model name (letters, digits, '_', '-', '.', ':' and '/')")
         return value
 
     def strings(self, key: str) -> tuple[str, ...]:
@@ -214,9 +222,7 @@ class TagEntry:
     @classmethod
     def parse(cls, data, where: str) -> TagEntry:
         fields = _Fields(data, where)
-        name = fields.text("name", default="", limit=MAX_NAME) or fields.text("model", default="", limit=MAX_NAME)
-        if not name.strip():
-            raise MalformedAnswer(f"{where} has no name")
+        name = fields.model_name("name" if fields.data.get("name") is not None else "model")
         capabilities = fields.strings("capabilities") if "capabilities" in fields.data else None
         return cls(name, fields.size("size", default=0), fields.text("digest", limit=MAX_NAME), capabilities)
 
@@ -234,7 +240,7 @@ class RunningModel:
     @classmethod
     def parse(cls, data, where: str) -> RunningModel:
         fields = _Fields(data, where)
-        name = fields.text("name", default=None, limit=MAX_NAME)
+        name = fields.model_name("name")
         size = fields.size("size")
         size_vram = fields.size("size_vram")
         if size_vram > size:
