@@ -59,14 +59,14 @@ def test_endless_chunked_version_is_cut_at_the_answer_budget():
     with RawServer({}) as server:
         server.routes["/api/version"] = chunked_forever(server, b"[" + b" " * 65535)
         code, _, err, seconds = verify_against(server)
-    assert_clean_failure(code, err, "sent more than 32 MiB", "/api/version")
+    assert_clean_failure(code, err, "sent more than 64 MiB", "/api/version")
     assert seconds < 20
 
 
 def test_gzip_bomb_is_cut_while_inflating(bomb):
     with RawServer({"/api/version": gzip_route(bomb)}) as server:
         code, _, err, _ = verify_against(server)
-    assert_clean_failure(code, err, "sent more than 32 MiB")
+    assert_clean_failure(code, err, "sent more than 64 MiB")
 
 
 def test_a_line_that_never_ends_in_a_stream():
@@ -259,3 +259,18 @@ def test_the_cache_is_keyed_by_registry(tmp_path, registry, monkeypatch):
     with pytest.raises(RegistryUnreachable):
         Registry(cache=tmp_path / "cache", retries=0).fetch("someone/tiny")
 
+
+
+def test_doctor_with_100000_installed_models():
+    entry = {"model": "m", "modified_at": "2026-05-10T08:06:48-07:00", "size": 15_000_000_000, "digest": "a" * 64,
+             "details": {"parent_model": "", "format": "gguf", "family": "llama", "families": ["llama"],
+                         "parameter_size": "24.0B", "quantization_level": "Q4_K_M"}}
+    tags = {"models": [{**entry, "name": f"model-{i}:latest"} for i in range(100_000)] + [{"name": 5}] * 50}
+    show = {**SHOW, "parameters": "num_ctx                        65536"}
+    routes = {"/api/version": VERSION, "/api/tags": json_route(tags), "/api/show": json_route(show), "/api/ps": json_route({"models": []})}
+    with RawServer(routes) as server:
+        code, out, err, seconds = run_capped(["doctor", "--host", server.url], 60)
+    assert "internal error" not in err and code in (0, 1), err
+    assert "100000 models installed: the first 200 were checked" in out
+    assert "/api/tags: 30 more entries of the wrong shape" in out
+    assert seconds < 30

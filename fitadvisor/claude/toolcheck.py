@@ -84,6 +84,7 @@ CHECK_MAX_TOKENS = 4096  # enough for a thinking model to reach its call, bounde
 _NAME_KEYS = {"tool_name", "name", "tool", "function", "function_name"}
 _ARGUMENT_KEYS = {"parameters", "arguments", "input", "args"}
 _NARRATION_MARKERS = ("<tool_call>", "[TOOL_CALLS]", "<|tool_call", "<function", "<tool_use>", '"tool_calls"')
+NARRATION_WINDOW = 32 * 1024  # characters of an answer searched for a call written as text (4096 tokens: ~16 KB)
 
 
 @dataclass
@@ -148,20 +149,20 @@ def classify(content: list[dict], tools: list[dict]) -> tuple[str, str]:
     if calls:
         call = calls[0]
         name, arguments = call.get("name"), call.get("input")
-        if name not in known:
-            return "unknown-tool", f"called {name!r}, which is not one of {', '.join(known)}"
+        if not isinstance(name, str) or name not in known:
+            return "unknown-tool", f"called {_shown(name)}, which is not one of {', '.join(known)}"
         schema = known[name].get("input_schema", {})
         properties = set(schema.get("properties", {}))
         if not isinstance(arguments, dict):
-            return "bad-arguments", f"called {name} with {json.dumps(arguments)}, which is not an object"
+            return "bad-arguments", f"called {name} with {_shown(arguments)}, which is not an object"
         if nested_arguments(arguments, properties):
-            return "nested-arguments", f"called {name} with {json.dumps(arguments)[:200]}"
+            return "nested-arguments", f"called {name} with {_shown(arguments)}"
         missing = sorted(set(schema.get("required", [])) - set(arguments))
         invented = sorted(set(arguments) - properties)
         if missing or invented:
-            parts = ([f"missing {', '.join(missing)}"] if missing else []) + ([f"invented {', '.join(invented)}"] if invented else [])
-            return "bad-arguments", f"called {name} with {json.dumps(arguments)[:200]}: {'; '.join(parts)}"
-        return "ok", f"called {name} with {json.dumps(arguments)[:200]}"
+            parts = ([f"missing {', '.join(missing)}"] if missing else []) + ([f"invented {', '.join(invented[:10])}"] if invented else [])
+            return "bad-arguments", f"called {name} with {_shown(arguments)}: {'; '.join(parts)}"[:1000]
+        return "ok", f"called {name} with {_shown(arguments)}"
     text = " ".join(str(block.get("text", "")) for block in content if block.get("type") == "text").strip()
     if narrated(text, known):
         return "narrated", f"wrote the call as text: {_snippet(text)}"
@@ -176,7 +177,18 @@ def nested_arguments(arguments: dict, properties: set[str]) -> bool:
     )
 
 
+def _shown(value, limit: int = 200) -> str:
+    """A value from the model's answer as JSON, cut to `limit` characters."""
+    try:
+        return json.dumps(value)[:limit]
+    except (TypeError, ValueError, RecursionError):
+        return repr(value)[:limit]
+
+
 def narrated(text: str, known: dict[str, dict]) -> bool:
+    # The check asks for at most CHECK_MAX_TOKENS tokens; only NARRATION_WINDOW is searched, so an answer
+    # of megabytes (a server ignoring max_tokens) costs no more than a real one.
+    text = text[:NARRATION_WINDOW]
     if any(marker in text for marker in _NARRATION_MARKERS):
         return True
     for obj in _json_objects(text):
@@ -190,17 +202,20 @@ def narrated(text: str, known: dict[str, dict]) -> bool:
     return any(re.search(rf"\b{re.escape(name)}\s*\(\s*[\w\"'{{]", text) for name in known)
 
 
+_OBJECT_START = re.compile(r'\{\s*"')  # where a JSON object with a key can begin
+
+
 def _json_objects(text: str) -> list[dict]:
-    decoder, found, index = json.JSONDecoder(), [], text.find("{")
-    while index != -1:
+    decoder, found, end = json.JSONDecoder(), [], 0
+    for start in _OBJECT_START.finditer(text):
+        if start.start() < end:
+            continue  # inside an object already found
         try:
-            obj, end = decoder.raw_decode(text, index)
-        except ValueError:
-            index = text.find("{", index + 1)
+            obj, end = decoder.raw_decode(text, start.start())
+        except (ValueError, RecursionError):
             continue
         if isinstance(obj, dict):
             found.append(obj)
-        index = text.find("{", end)
     return found
 
 

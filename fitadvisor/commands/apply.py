@@ -60,17 +60,18 @@ def command(
         raise click.UsageError("--rc-file goes with --install-alias")
     from fitadvisor.flows.apply import apply_model, plan_apply
     from fitadvisor.flows.context import RunContext
-    from fitadvisor.ollama.progress import PullProgress
+    from fitadvisor.ollama.progress import PullProgress, StatusLines
 
     run = RunContext(host, machine)
     plan = plan_apply(run, model, ctx, engine, alias, name, directory, force, server_wide)
-    progress = PullProgress()  # on stderr, so --json output stays clean
+    progress, status = PullProgress(), StatusLines(prefix="  ")  # on stderr, so --json output stays clean
     try:
         done = apply_model(
             run, plan, create=not no_create, pull=pull, install_alias=install_alias, rc_file=rc_file, dry_run=dry_run,
-            on_status=lambda event: click.echo(f"  {event.get('status', '')}", err=True), on_progress=progress,
+            on_status=status, on_progress=progress,
         )
     finally:
         progress.close()
+        status.close()
     emit(done, render, as_json, newline=False)
 

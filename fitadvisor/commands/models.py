@@ -65,14 +65,24 @@ def rows() -> list[dict]:
 
 @click.command("models")
 @click.option("--refresh", is_flag=True, help="Re-read every model from the Ollama registry and report what changed (data/ is not rewritten).")
+@click.option("--clear-cache", is_flag=True,
+              help="Empty the cache of registry manifests and GGUF headers first (the next query reads them again).")
 @json_option
-def command(as_json: bool, refresh: bool) -> None:
+def command(as_json: bool, refresh: bool, clear_cache: bool) -> None:
     """List the models fitadvisor knows, with size, trained context and tool support.
 
     \b
     Example:  fitadvisor models --json
               fitadvisor models --refresh
+              fitadvisor models --clear-cache
     """
+    if clear_cache:
+        from fitadvisor.models.registry import clear_cache as clear
+
+        cleared = clear()
+        if not refresh:
+            click.echo(json.dumps({"cleared": str(cleared)}) if as_json else f"Cleared the registry cache in {cleared}.")
+            return
     if refresh:
         from fitadvisor.models.refresh import refresh as refreshed
 

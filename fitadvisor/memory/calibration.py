@@ -8,6 +8,7 @@ measurements that `verify` can take again.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, fields
@@ -125,8 +126,11 @@ def _parse(text: str) -> list[Observation]:
             raise ValueError("an observation has unknown fields")
         observation = Observation(**entry)  # a missing field is a TypeError
         for name, expected in types.items():
-            if not isinstance(getattr(observation, name), expected):
+            value = getattr(observation, name)
+            if not isinstance(value, expected):
                 raise ValueError(f"{name} of {observation.model!r} is not a {getattr(expected, '__name__', 'number')}")
+            if expected is not str and not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} of {observation.model!r} is {value}")
         observations.append(observation)
     return observations
 

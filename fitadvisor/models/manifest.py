@@ -16,6 +16,7 @@ MODEL = "application/vnd.ollama.image.model"
 PROJECTOR = "application/vnd.ollama.image.projector"
 ADAPTER = "application/vnd.ollama.image.adapter"
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
+MAX_MANIFEST = 1024 * 1024  # bytes of manifest JSON read at most; a real one is ~1 KB
 MAX_LAYERS = 1024  # a model has a handful (model, projector, template, params, license)
 
 

@@ -7,15 +7,15 @@ else `~/.ollama/models` (the Linux service keeps its own under /usr/share/ollama
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from fitadvisor import bounded
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.models.architecture import Architecture
 from fitadvisor.models.catalog import ModelRef
-from fitadvisor.models.manifest import Manifest
+from fitadvisor.models.manifest import MAX_MANIFEST, Manifest
 
 _LINUX_SERVICE_STORE = Path("/usr/share/ollama/.ollama/models")
 
@@ -58,15 +58,25 @@ class StoredModel:
         return architecture_from_kv(header.kv, header.tensors, projector)
 
 
-def find(name: str, roots: list[Path] | None = None) -> StoredModel | None:
-    """The pulled model `name` resolves to, or None when no store has it."""
+def find(name: str, roots: list[Path] | None = None, notes: list[str] | None = None) -> StoredModel | None:
+    """The pulled model `name` resolves to, or None when no store has it.
+
+    A store this user may not read (the Linux service's /usr/share/ollama is 0750) is skipped, with
+    a line saying so added to `notes`.
+    """
     ref = ModelRef.parse(name)
     for root in roots if roots is not None else store_roots():
-        path = _manifest_path(root, ref)
+        try:
+            path = _manifest_path(root, ref)
+        except PermissionError:
+            if notes is not None:
+                notes.append(f"Ollama's store at {root} is not readable by this user, so it was skipped")
+            continue
         if path is None:
             continue
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            with open(path, "rb") as file:
+                data = bounded.loads(file.read(MAX_MANIFEST + 1))
         except (OSError, ValueError):
             raise FitAdvisorError(f"Ollama's manifest {path} is unreadable: `ollama pull {ref.short}` again") from None
         return StoredModel(ref, root, Manifest.parse(data, f"Ollama's manifest {path}"))
@@ -83,6 +93,8 @@ def _manifest_path(root: Path, ref: ModelRef) -> Path | None:
             continue
         try:
             matches = [entry for entry in path.iterdir() if entry.name.lower() == part]
+        except PermissionError:
+            raise
         except OSError:
             return None
         if not matches:

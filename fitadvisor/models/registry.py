@@ -35,13 +35,12 @@ from fitadvisor.models.gguf import (
     read_header_bytes,
     tensor_bytes,
 )
-from fitadvisor.models.manifest import Layer, Manifest
+from fitadvisor.models.manifest import MAX_MANIFEST, Layer, Manifest
 
 DEFAULT_REGISTRY = "https://registry.ollama.ai"
 MANIFEST_ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
 MANIFEST_TTL = 24 * 3600  # a cached manifest younger than this answers without asking the registry
 TIMEOUT = 10.0  # seconds for one request, start to end
-MAX_MANIFEST = 1024 * 1024  # a real manifest is ~1 KB
 MAX_REDIRECTS = 5
 RETRIES = 3
 BACKOFF = (0.25, 0.5, 1.0)

@@ -8,7 +8,7 @@ No server running costs nothing: a refused localhost connection fails at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,15 +53,18 @@ def resolve_model(name: str, client: Client | None = None) -> ResolvedModel:
         resolved = _from_ollama(ref, client)
         if resolved:
             return resolved
-    stored = ollama_store.find(name)
+    skipped: list[str] = []
+    stored = ollama_store.find(name, notes=skipped)
     if stored is not None:
         return ResolvedModel(
             ref.short, stored.architecture(), "store", stored.manifest.download_bytes, f"read from Ollama's store at {stored.root}"
         )
     model = catalog.find(name)
     if model is not None:
-        return ResolvedModel(model.reference, model.architecture, "catalog", model.download_bytes, "from fitadvisor's catalog")
-    return _from_registry(name, ref)
+        resolved = ResolvedModel(model.reference, model.architecture, "catalog", model.download_bytes, "from fitadvisor's catalog")
+    else:
+        resolved = _from_registry(name, ref)
+    return replace(resolved, note="; ".join([resolved.note, *skipped])) if skipped else resolved
 
 
 def _from_ollama(ref, client: Client) -> ResolvedModel | None:

@@ -22,9 +22,9 @@ from fitadvisor.ollama.responses import Listing, RunningModel, ShowInfo, TagEntr
 DEFAULT_PORT = 11434
 TIMEOUT = 10.0  # seconds for quick calls; loading a model gets `load_timeout`
 LOAD_TIMEOUT = 600.0  # seconds for loading a model and for each answer it generates
-# Budgets for what a server sends: a verbose /api/show of a 262K-token vocabulary is under 10 MB,
-# a stream event (a pull's progress, a load's final line) under 1 KB.
-MAX_ANSWER = 32 * 1024 * 1024
+# Budgets for what a server sends: a verbose /api/show of a 262K-token vocabulary is under 10 MB, an
+# /api/tags of 100,000 models ~40 MB; a stream event (a pull's progress, a load's final line) under 1 KB.
+MAX_ANSWER = 64 * 1024 * 1024
 MAX_ERROR = 64 * 1024
 MAX_EVENT = 1024 * 1024
 

@@ -18,6 +18,8 @@ from typing import TextIO
 BAR_WIDTH = 24
 RATE_WINDOW = 5.0  # seconds of samples the rate is averaged over
 REDRAW_EVERY = 0.1  # seconds
+LINE_EVERY = 3.0  # seconds between status lines where stderr is not a terminal (a log, CI)
+MAX_STATUS = 200  # characters of one status shown
 
 
 def human_bytes(size: float) -> str:
@@ -45,6 +47,43 @@ def bar_line(label: str, completed: int, total: int, rate: float | None, color: 
     return f"{label} [{bar}] {fraction * 100:3.0f}%  {human_bytes(completed)}/{human_bytes(total)}  {speed}  ETA {eta}"
 
 
+class StatusLines:
+    """Status lines on stderr (`ollama create`'s steps, or a pull's where no bar is drawn): each change on
+    a terminal; elsewhere at most one line every LINE_EVERY seconds, so an endless stream cannot flood a
+    log, and the last status is always shown at `close`."""
+
+    def __init__(self, stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic, prefix: str = ""):
+        self.stream = stream or sys.stderr
+        self.clock = clock
+        self.prefix = prefix
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.shown = None
+        self.shown_at = float("-inf")
+        self.pending: str | None = None
+
+    def __call__(self, event: dict) -> None:
+        self.line(str(event.get("status", "")))
+
+    def line(self, status: str) -> None:
+        status = status[:MAX_STATUS]
+        if status == self.shown:
+            return
+        now = self.clock()
+        if self.tty or now - self.shown_at >= LINE_EVERY:
+            self._write(status, now)
+        else:
+            self.pending = status
+
+    def close(self) -> None:
+        if self.pending is not None and self.pending != self.shown:
+            self._write(self.pending, self.clock())
+
+    def _write(self, status: str, now: float) -> None:
+        self.stream.write(f"{self.prefix}{status}\n")
+        self.stream.flush()
+        self.shown, self.shown_at, self.pending = status, now, None
+
+
 class PullProgress:
     """Feed it /api/pull events. Bars only on a terminal; NO_COLOR (any non-empty value) turns colour off."""
 
@@ -57,17 +96,20 @@ class PullProgress:
         self.samples: deque[tuple[float, int]] = deque()
         self.drawn_at = float("-inf")
         self.bar_open = False
+        self.lines = StatusLines(self.stream, clock)
 
     def __call__(self, event: dict) -> None:
-        status = str(event.get("status", ""))
+        status = str(event.get("status", ""))[:MAX_STATUS]
         total, completed = event.get("total"), event.get("completed") or 0
+        if not isinstance(total, int) or isinstance(total, bool) or not isinstance(completed, int) or total < 0:
+            total, completed = None, 0  # a malformed event: its status is all that can be shown
         if status != self.status:
             self._end_bar()
             self.status = status
             self.samples.clear()
             if not (self.tty and total):
-                self._write(status + (f" ({human_bytes(total)})" if total else "") + "\n")
-        if self.tty and isinstance(total, int) and total > 0:
+                self.lines.line(status + (f" ({human_bytes(total)})" if total else ""))
+        if self.tty and total:
             now = self.clock()
             self.samples.append((now, int(completed)))
             while len(self.samples) > 2 and now - self.samples[0][0] > RATE_WINDOW:
@@ -86,6 +128,7 @@ class PullProgress:
 
     def close(self) -> None:
         self._end_bar()
+        self.lines.close()
 
     def _end_bar(self) -> None:
         if self.bar_open:

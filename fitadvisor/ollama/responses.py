@@ -26,8 +26,12 @@ _VERSION = re.compile(r"v?\d{1,6}\.\d{1,6}(?:\.\d{1,6})?(?:[-+][0-9A-Za-z.\-+]{0
 T = TypeVar("T")
 
 
+MAX_REASONS = 20  # reasons kept for rejected entries; the rest are counted
+
+
 class Listing(list, Generic[T]):
-    """The valid entries of a list answer; `rejected` says which entries were left out and why."""
+    """The valid entries of a list answer; `rejected` says which entries were left out and why (the
+    first MAX_REASONS, then how many more)."""
 
     def __init__(self, entries=(), rejected: list[str] | None = None):
         super().__init__(entries)
@@ -292,11 +296,17 @@ def listing(data, key: str, parse, where: str) -> Listing:
     if not isinstance(items, list):
         raise MalformedAnswer(f"{where} has no {key!r} list")
     result: Listing = Listing()
+    more = 0
     for index, item in enumerate(items):
         try:
             result.append(parse(item, f"{where} entry {index + 1}"))
         except MalformedAnswer as error:
-            result.rejected.append(str(error))
+            if len(result.rejected) < MAX_REASONS:
+                result.rejected.append(str(error))
+            else:
+                more += 1
+    if more:
+        result.rejected.append(f"{where}: {more} more entries of the wrong shape")
     return result
 
 
