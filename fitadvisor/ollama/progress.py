@@ -18,7 +18,8 @@ from typing import TextIO
 BAR_WIDTH = 24
 RATE_WINDOW = 5.0  # seconds of samples the rate is averaged over
 REDRAW_EVERY = 0.1  # seconds
-LINE_EVERY = 3.0  # seconds between status lines where stderr is not a terminal (a log, CI)
+LINE_EVERY = 3.0  # seconds per status line where stderr is not a terminal (a log, CI), after a burst
+LINE_BURST = 10  # lines shown at once before that: every step of a real pull or create
 MAX_STATUS = 200  # characters of one status shown
 
 
@@ -49,8 +50,8 @@ def bar_line(label: str, completed: int, total: int, rate: float | None, color: 
 
 class StatusLines:
     """Status lines on stderr (`ollama create`'s steps, or a pull's where no bar is drawn): each change on
-    a terminal; elsewhere at most one line every LINE_EVERY seconds, so an endless stream cannot flood a
-    log, and the last status is always shown at `close`."""
+    a terminal; elsewhere LINE_BURST lines, then one every LINE_EVERY seconds (a token bucket), so an
+    endless stream cannot flood a log; the last status is always shown at `close`."""
 
     def __init__(self, stream: TextIO | None = None, clock: Callable[[], float] = time.monotonic, prefix: str = ""):
         self.stream = stream or sys.stderr
@@ -58,7 +59,7 @@ class StatusLines:
         self.prefix = prefix
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.shown = None
-        self.shown_at = float("-inf")
+        self.tokens, self.refilled_at = float(LINE_BURST), clock()
         self.pending: str | None = None
 
     def __call__(self, event: dict) -> None:
@@ -69,19 +70,22 @@ class StatusLines:
         if status == self.shown:
             return
         now = self.clock()
-        if self.tty or now - self.shown_at >= LINE_EVERY:
-            self._write(status, now)
+        self.tokens = min(LINE_BURST, self.tokens + (now - self.refilled_at) / LINE_EVERY)
+        self.refilled_at = now
+        if self.tty or self.tokens >= 1:
+            self.tokens -= 1
+            self._write(status)
         else:
             self.pending = status
 
     def close(self) -> None:
         if self.pending is not None and self.pending != self.shown:
-            self._write(self.pending, self.clock())
+            self._write(self.pending)
 
-    def _write(self, status: str, now: float) -> None:
+    def _write(self, status: str) -> None:
         self.stream.write(f"{self.prefix}{status}\n")
         self.stream.flush()
-        self.shown, self.shown_at, self.pending = status, now, None
+        self.shown, self.pending = status, None
 
 
 class PullProgress:
