@@ -39,7 +39,8 @@ class RawServer:
         self._listener.listen(64)
         self._connections: list[socket.socket] = []
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+        self._acceptor.start()
 
     def __enter__(self) -> RawServer:
         return self
@@ -49,6 +50,13 @@ class RawServer:
 
     def stop(self) -> None:
         self.stopping.set()
+        # Wake the blocked accept() before closing: a closed descriptor number can be handed to the next
+        # test's server, and an accept() still blocked on it would answer that server's clients.
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._acceptor.join(timeout=5)
         self._listener.close()
         for conn in list(self._connections):
             try:
