@@ -274,3 +274,16 @@ def test_doctor_with_100000_installed_models():
     assert "100000 models installed: the first 200 were checked" in out
     assert "/api/tags: 30 more entries of the wrong shape" in out
     assert seconds < 30
+
+
+def test_an_endless_create_stream_meets_its_deadline(monkeypatch):
+    from fitadvisor.ollama import client as ollama_client
+
+    monkeypatch.setattr(ollama_client, "CREATE_TIMEOUT", 1.5)
+    with RawServer({}) as server:
+        event = json.dumps({"status": "writing manifest"}).encode() + b"\n"
+        server.routes["/api/create"] = chunked_forever(server, event, "application/x-ndjson")
+        start = time.monotonic()
+        with pytest.raises(OllamaUnreachable, match=r"stopped answering /api/create \(time limit 1.5 s\)"):
+            Client(server.url).create("m-64k", "m", {"num_ctx": 65536})
+        assert time.monotonic() - start < 5

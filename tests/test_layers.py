@@ -15,8 +15,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "fitadvisor"
 
 # Lowest first. Data flows one way: machine and model -> estimate -> recommend -> configure -> verify/trial.
 LAYERS = [
-    # base modules: errors, units, files, datafiles, bounded reads, the Claude Code facts, the version
-    {"fitadvisor", "errors", "units", "files", "datafiles", "bounded", "claude_code"},
+    # base modules: errors, units, files, datafiles, bounded reads, the terminal filter, the Claude Code facts, the version
+    {"fitadvisor", "errors", "units", "files", "datafiles", "bounded", "terminal", "claude_code"},
     {"ollama"},  # the HTTP client, its typed answers, the server's settings
     {"hardware", "models"},  # the machine; the Architecture and every source of it
     {"memory"},  # releases, the estimate, placement, the budget, the calibration store

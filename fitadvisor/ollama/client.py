@@ -27,6 +27,7 @@ LOAD_TIMEOUT = 600.0  # seconds for loading a model and for each answer it gener
 MAX_ANSWER = 64 * 1024 * 1024
 MAX_ERROR = 64 * 1024
 MAX_EVENT = 1024 * 1024
+CREATE_TIMEOUT = 120.0  # seconds for /api/create: a derived model is a new manifest over blobs Ollama has
 
 
 MESSAGES_SINCE = (0, 14, 0)
@@ -125,11 +126,11 @@ class Client:
 
     def create(self, name: str, from_: str, parameters: dict, on_status: Callable[[dict], None] | None = None) -> None:
         body = {"model": name, "from": from_, "parameters": parameters}
-        self._consume(self._stream("POST", "/api/create", body, model=from_), on_status)
+        self._consume(self._stream("POST", "/api/create", body, from_, CREATE_TIMEOUT), on_status)
 
     def pull(self, model: str, on_progress: Callable[[dict], None] | None = None) -> None:
         """Download a model: no overall deadline (the progress shows it moving), but a stall ends it."""
-        self._consume(self._stream("POST", "/api/pull", {"model": model}, model=model, overall=False), on_progress)
+        self._consume(self._stream("POST", "/api/pull", {"model": model}, model, None), on_progress)
 
     def delete(self, model: str) -> None:
         self._send("DELETE", "/api/delete", {"model": model}, model=model)
@@ -150,7 +151,7 @@ class Client:
         """Load the model (a streamed /api/generate with no prompt), so a load failure reported
         inside the stream is caught too; allowed `load_timeout` seconds in all."""
         body = {"model": model, "prompt": "", **({"options": options} if options else {})}
-        self._consume(self._stream("POST", "/api/generate", body, model=model), None)
+        self._consume(self._stream("POST", "/api/generate", body, model, self.load_timeout), None)
 
     def timed_generate(self, model: str, prompt: str, options: dict | None, num_predict: int) -> Timings:
         """One unstreamed /api/generate with the loaded model's options (so nothing reloads), for its timings."""
@@ -204,13 +205,12 @@ class Client:
             raise OllamaError(f"Ollama at {self.host} sent an unexpected answer for {path}")
         return data
 
-    def _stream(self, method: str, path: str, body: dict, model: str | None = None, overall: bool = True) -> Iterator[dict]:
-        """The events of an NDJSON stream, all within `load_timeout` seconds unless not `overall` (a pull,
-        which only must not stall for that long)."""
+    def _stream(self, method: str, path: str, body: dict, model: str | None, seconds: float | None) -> Iterator[dict]:
+        """The events of an NDJSON stream, all within `seconds` (None: no overall limit, for a pull, which
+        only must not stall for `load_timeout`)."""
         self._refuse_early()
         import httpx
 
-        seconds = self.load_timeout if overall else None
         limit = f"time limit {seconds:g} s" if seconds is not None else f"no data for {self.load_timeout:g} s"
         with bounded.Watch(seconds) as watch:
             try:
