@@ -89,6 +89,12 @@ def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="fitadvisor")
 
 
+MAX_ERROR_LINE = 2000  # characters: an error quoting a huge input (a 5000-digit version) stays readable
+
+
 def fail(message: str, code: int) -> NoReturn:
-    click.echo(f"fitadvisor: error: {' '.join(message.split())}", err=True)
+    line = " ".join(message.split())
+    if len(line) > MAX_ERROR_LINE:
+        line = line[: MAX_ERROR_LINE - 1] + "…"
+    click.echo(f"fitadvisor: error: {line}", err=True)
     sys.exit(code)

@@ -10,8 +10,9 @@ KIB = 1024
 MIB = 1024**2
 GIB = 1024**3
 
-_CTX = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*$")
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)(i?)([bB]?)\s*$")
+# At most 12 digits before the point and 6 after: larger numbers are typos, and never overflow a float.
+_CTX = re.compile(r"^\s*(\d{1,12}(?:\.\d{1,6})?)\s*([kKmM]?)\s*$")
+_SIZE = re.compile(r"^\s*(\d{1,12}(?:\.\d{1,6})?)\s*([kKmMgGtT]?)(i?)([bB]?)\s*$")
 _SIZE_POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
 MAX_SIZE_TIB = 64  # more memory than any one machine holds (the largest servers take 32-48 TB)
 

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from fitadvisor.commands.options import host_option, json_option
+from fitadvisor.commands.options import MAX_TIMEOUT, host_option, json_option
 from fitadvisor.commands.output import emit
 from fitadvisor.flows.context import RunContext
 from fitadvisor.ollama.client import TIMEOUT
@@ -29,7 +29,7 @@ def render(report) -> str:
 
 @click.command("doctor")
 @host_option
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=TIMEOUT, show_default=True, metavar="SECONDS",
+@click.option("--timeout", type=click.FloatRange(min=0.1, max=MAX_TIMEOUT), default=TIMEOUT, show_default=True, metavar="SECONDS",
               help="Time limit for each call to Ollama.")
 @json_option
 def command(host: str | None, timeout: float, as_json: bool) -> None:

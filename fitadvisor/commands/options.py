@@ -43,6 +43,10 @@ def _grouped(parameter: str, options_type: type, options: list):
     return decorator
 
 
+# Upper bounds that no real setting comes near, so a typo is one clear error rather than an overflow.
+MAX_PARALLEL = 512
+MAX_BATCH = 1 << 20
+MAX_TIMEOUT = 86400.0  # seconds
 _KV_CACHE = click.Choice(KV_CACHE_TYPES)
 _FLASH_ATTENTION = click.Choice(["auto", "on", "off"])
 
@@ -51,8 +55,8 @@ engine_options = _grouped("engine", EngineOptions, [
     click.option("--kv-cache", type=_KV_CACHE, help="OLLAMA_KV_CACHE_TYPE (default: f16)."),
     click.option("--flash-attention", type=_FLASH_ATTENTION,
                  help="OLLAMA_FLASH_ATTENTION (default: auto, the release's default for the model)."),
-    click.option("--parallel", type=click.IntRange(min=1), help="Parallel slots, OLLAMA_NUM_PARALLEL (default: 1)."),
-    click.option("--batch", type=click.IntRange(min=1), help="Physical batch n_ubatch (default: what that release picks)."),
+    click.option("--parallel", type=click.IntRange(min=1, max=MAX_PARALLEL), help="Parallel slots, OLLAMA_NUM_PARALLEL (default: 1)."),
+    click.option("--batch", type=click.IntRange(min=1, max=MAX_BATCH), help="Physical batch n_ubatch (default: what that release picks)."),
     click.option("--ollama-version", metavar="X.Y.Z",
                  help="Model this Ollama release (default: the running server's, else the newest modelled)."),
     click.option("--sched-spread", is_flag=True, default=None,
@@ -63,7 +67,7 @@ engine_options = _grouped("engine", EngineOptions, [
 server_engine_options = _grouped("engine", EngineOptions, [
     click.option("--kv-cache", type=_KV_CACHE, help="The server's OLLAMA_KV_CACHE_TYPE (default: this shell's)."),
     click.option("--flash-attention", type=_FLASH_ATTENTION, help="The server's OLLAMA_FLASH_ATTENTION (default: this shell's)."),
-    click.option("--parallel", type=click.IntRange(min=1), help="The server's OLLAMA_NUM_PARALLEL (default: this shell's)."),
+    click.option("--parallel", type=click.IntRange(min=1, max=MAX_PARALLEL), help="The server's OLLAMA_NUM_PARALLEL (default: this shell's)."),
 ])
 
 # Plan for another machine instead of this one, as `machine: MachineOptions`. Sizes typed are as sold

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fitadvisor.commands.options import ctx_option, host_option, json_option, server_engine_options
+from fitadvisor.commands.options import MAX_TIMEOUT, ctx_option, host_option, json_option, server_engine_options
 from fitadvisor.commands.output import emit
 from fitadvisor.ollama.client import LOAD_TIMEOUT, TIMEOUT
 from fitadvisor.units import format_ctx, format_gb
@@ -57,7 +57,7 @@ def render(report) -> str:
 @click.option("--no-tools", is_flag=True, help="Skip the tool-calling check.")
 @server_engine_options
 @host_option
-@click.option("--timeout", "load_timeout", type=click.FloatRange(min=0.1), default=LOAD_TIMEOUT, show_default=True, metavar="SECONDS",
+@click.option("--timeout", "load_timeout", type=click.FloatRange(min=0.1, max=MAX_TIMEOUT), default=LOAD_TIMEOUT, show_default=True, metavar="SECONDS",
               help="Time limit for loading the model and for each answer (quick calls get at most 10 s).")
 @json_option
 def command(
