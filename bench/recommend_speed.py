@@ -6,11 +6,14 @@ llmfit (https://github.com/AlexsJones/llmfit, `pip install llmfit` in a venv of 
 peer: it also probes the machine and ranks models offline. Both run with no Ollama server answering
 (OLLAMA_HOST points at a closed local port), which is the fresh-install case issue #4 asks about.
 A bare `python -c pass` is timed too, so the numbers can be read against this machine's speed.
+fitadvisor's bytecode is compiled first, as `pip install` does: with PYTHONDONTWRITEBYTECODE set (or a
+read-only checkout) every run would otherwise compile each module again, and that would be timed instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import shutil
 import statistics
@@ -34,6 +37,12 @@ def cases(llmfit: str | None) -> dict[str, list[str]]:
     return table
 
 
+def compile_bytecode() -> None:
+    import fitadvisor
+
+    compileall.compile_dir(os.path.dirname(fitadvisor.__file__), quiet=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
@@ -43,6 +52,7 @@ def main() -> None:
     table = cases(args.llmfit)
     if not args.llmfit:
         print("llmfit not found (pip install llmfit into its own venv, then pass --llmfit PATH): timing fitadvisor alone")
+    compile_bytecode()
     times = interleaved(table, args.runs, env)
     base = statistics.median(times["python -c pass"])
     print(f"{'command':<36} {'median':>9} {'min':>9} {'x python':>9}   ({args.runs} runs each, interleaved)")
