@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from fitadvisor.models.architecture import FULL, NO_CACHE, RECURRENT, SLIDING, Architecture
 from fitadvisor.models.gguf import GGML_TYPE_IDS, GGML_TYPES, TensorInfo, tensor_bytes
@@ -47,8 +48,7 @@ _DENSE_BESIDE_EXPERTS = {"gemma4"}  # a dense MLP runs beside the routed experts
 _MAMBA_HEAD_DIM = 64  # Mamba2 heads in nemotron-h and granite-4.0-h
 
 
-@dataclass(frozen=True)
-class Tensor:
+class Tensor(NamedTuple):  # a tuple: tens of thousands are made per catalog
     name: str
     shape: tuple[int, ...]  # GGUF order: a row (the input width) first
 
