@@ -33,11 +33,13 @@ def make_plan(tmp_path, model="devstral-small-2", ctx=65536, host=None, name=Non
         ("devstral-small-2", 65536, "devstral-small-2-64k"),
         ("devstral-small-2:24b", 131072, "devstral-small-2-128k"),
         ("qwen3-coder:30b", 1048576, "qwen3-coder-1m"),
-        ("someone/their-model:q8_0", 50000, "their-model-50000"),
+        ("someone/their-model:q8_0", 50000, "their-model-q8_0-50000"),
+        ("gpt-oss:20b", 65536, "gpt-oss-20b-64k"),
+        ("gpt-oss:120b", 65536, "gpt-oss-120b-64k"),
         ("registry.example.com:5000/team/coder:latest", 32768, "coder-32k"),
     ],
 )
-def test_derived_name_is_model_without_tag_plus_context(model, ctx, name):
+def test_derived_name_is_model_with_tag_unless_latest_plus_context(model, ctx, name):
     assert configure.derived_name(model, ctx) == name
 
 
@@ -88,7 +90,7 @@ def test_unknown_model_needs_force_and_then_goes_without_estimate(tmp_path):
     with pytest.raises(FitAdvisorError, match="--force applies it without an estimate"):
         make_plan(tmp_path, model="someone/custom-coder:7b")
     plan = make_plan(tmp_path, model="someone/custom-coder:7b", force=True)
-    assert plan.estimate is None and plan.name == "custom-coder-64k"
+    assert plan.estimate is None and plan.name == "custom-coder-7b-64k"
     assert "fitadvisor made no estimate" in plan.modelfile_text and "FROM someone/custom-coder:7b" in plan.modelfile_text
 
 

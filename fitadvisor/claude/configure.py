@@ -48,10 +48,17 @@ class Plan:
 
 
 def derived_name(model: str, num_ctx: int) -> str:
-    """`devstral-small-2:24b` at 64K -> `devstral-small-2-64k`: the model without namespace or tag, plus the context."""
-    from fitadvisor.models.catalog import ModelRef
+    """`devstral-small-2:24b` at 64K -> `devstral-small-2-64k`, `gpt-oss:120b` -> `gpt-oss-120b-64k`.
 
-    return f"{ModelRef.parse(model).model}-{ctx_argument(num_ctx)}"
+    The model without namespace, plus its tag unless the tag is the one `latest` names (so two sizes of one
+    family never share a derived model), plus the context.
+    """
+    from fitadvisor.models.catalog import ModelRef, find
+
+    ref = ModelRef.parse(model)
+    latest = find(ref.model) if ref.tag != "latest" else None
+    keeps_tag = ref.tag != "latest" and not (latest is not None and latest.reference == find(model).reference)
+    return f"{ref.model}{'-' + ref.tag if keeps_tag else ''}-{ctx_argument(num_ctx)}"
 
 
 def capped_ctx(model: str, num_ctx: int) -> int:
