@@ -185,3 +185,10 @@ def test_a_max_ctx_below_the_min_ctx_is_one_clear_error(tmp_path):
     run = recommend("--memory", "48GB", "--chip", "Apple M4 Pro", "--min-ctx", "128k", "--max-ctx", "64k", cwd=tmp_path)
     assert run.returncode == 2 and "--max-ctx 64K is below the least context considered, 128K" in run.stderr
     assert recommend("--memory", "48GB", "--chip", "Apple M4 Pro", "--max-ctx", "64k", cwd=tmp_path).returncode == 0
+
+
+def test_a_min_ctx_nothing_reaches_names_the_option_not_claude_codes_minimum():
+    run = recommend("--min-ctx", "4m", "--memory", "16GB", "--chip", "Apple M2")
+    assert run.returncode == 0, run.stderr
+    assert "4096K or more (--min-ctx)." in run.stdout and "below the 4096K asked for (--min-ctx)" in run.stdout
+    assert "Claude Code works with" not in run.stdout and "Claude Code needs" not in run.stdout

@@ -398,7 +398,8 @@ def recommend(
             continue
         arch = candidate.architecture
         if arch.context_length < min_ctx:
-            reason = f"trained for {format_ctx(arch.context_length)} context, below the {format_ctx(min_ctx)} Claude Code needs"
+            needed = "Claude Code needs" if min_ctx == default_min_ctx() else "asked for (--min-ctx)"
+            reason = f"trained for {format_ctx(arch.context_length)} context, below the {format_ctx(min_ctx)} {needed}"
             excluded.append(Excluded(candidate.name, reason))
             continue
         try:
@@ -457,7 +458,8 @@ def _explain(advice: Advice, picks: list[Pick], too_big: list[tuple[Candidate, E
     if pick is None:
         advice.warnings.append(
             f"No tool-capable model fits the {gb(advice.budget_bytes)} {advice.budget_label} at "
-            f"{format_ctx(advice.min_ctx)} or more, the least Claude Code works with."
+            f"{format_ctx(advice.min_ctx)} or more"
+            + (", the least Claude Code works with." if advice.min_ctx == default_min_ctx() else " (--min-ctx).")
         )
     elif not hardware.gpus or pick.too_slow:
         where = "on the CPU (no GPU found)" if not hardware.gpus else "on this machine"
