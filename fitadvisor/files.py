@@ -8,9 +8,10 @@ import stat
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from fitadvisor.errors import FitAdvisorError
 
@@ -201,3 +202,30 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+Parsed = TypeVar("Parsed")
+
+
+def load_state(path: Path, parse: Callable[[str], list[Parsed]], what: str, unused: str) -> tuple[list[Parsed], str | None]:
+    """A local state file's entries, and a problem line when it could not be used.
+
+    A missing file is empty; an unreadable one is left alone; a damaged one (not UTF-8, not parseable) is moved
+    aside so that the next write starts afresh and no command stays blocked by it.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return [], None
+    except OSError as error:
+        return [], f"cannot read the {what} {path} ({error.strerror}): {unused}"
+    try:
+        return parse(raw.decode("utf-8")), None  # UnicodeDecodeError is a ValueError
+    except (ValueError, TypeError, KeyError) as error:
+        aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            os.replace(path, aside)
+            where = f"moved to {aside}"
+        except OSError:
+            where = "left in place (it could not be moved)"
+        return [], f"the {what} {path} was damaged ({error}); {where}, starting a new one"

@@ -9,8 +9,6 @@ measurements that `verify` can take again.
 from __future__ import annotations
 
 import math
-import os
-import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -98,19 +96,11 @@ class Store:
 
 def load() -> Store:
     """The stored observations; a damaged file is moved aside and reported in `problem`."""
+    from fitadvisor.files import load_state
+
     path = store_path()
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return Store([], path)
-    except OSError as error:
-        return Store([], path, f"cannot read the calibration store {path} ({error.strerror}): measurements are not used")
-    try:
-        return Store(_parse(raw.decode("utf-8")), path)  # UnicodeDecodeError is a ValueError
-    except (ValueError, TypeError, KeyError) as error:
-        aside = _set_aside(path)
-        where = f"moved to {aside}" if aside else "left in place (it could not be moved)"
-        return Store([], path, f"the calibration store {path} was damaged ({error}); {where}, starting a new one")
+    observations, problem = load_state(path, _parse, "calibration store", "measurements are not used")
+    return Store(observations, path, problem)
 
 
 def _parse(text: str) -> list[Observation]:
@@ -133,15 +123,6 @@ def _parse(text: str) -> list[Observation]:
                 raise ValueError(f"{name} of {observation.model!r} is {value}")
         observations.append(observation)
     return observations
-
-
-def _set_aside(path: Path) -> Path | None:
-    target = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
-    try:
-        os.replace(path, target)
-    except OSError:
-        return None
-    return target
 
 
 def record(observation: Observation) -> Store:

@@ -6,12 +6,10 @@ it only holds verdicts that `trial` can reach again.
 
 from __future__ import annotations
 
-import os
-import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from fitadvisor.files import config_dir
+from fitadvisor.files import config_dir, load_state
 from fitadvisor.models import verdicts
 
 STORE_NAME = "trials.toml"
@@ -54,22 +52,8 @@ def store_path() -> Path:
 
 def load() -> TrialStore:
     path = store_path()
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return TrialStore([], path)
-    except OSError as error:
-        return TrialStore([], path, f"cannot read the trial store {path} ({error.strerror}): local trial verdicts are not used")
-    try:
-        return TrialStore(_parse(raw.decode("utf-8")), path)  # UnicodeDecodeError is a ValueError
-    except (ValueError, TypeError, KeyError) as error:
-        aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
-        try:
-            os.replace(path, aside)
-            where = f"moved to {aside}"
-        except OSError:
-            where = "left in place (it could not be moved)"
-        return TrialStore([], path, f"the trial store {path} was damaged ({error}); {where}")
+    records, problem = load_state(path, _parse, "trial store", "local trial verdicts are not used")
+    return TrialStore(records, path, problem)
 
 
 _TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list[str]": list}
