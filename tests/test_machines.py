@@ -1,6 +1,7 @@
 """Machines users really have: several GPUs, every chip in the table, one budget, placement across GPUs."""
 
 import json
+import re
 
 import pytest
 
@@ -242,6 +243,8 @@ def test_sweep_chart_marks_the_budget_and_the_spill():
     chart = CliRunner().invoke(cli, ["estimate", "devstral-small-2", "--sweep", "--memory", "48GB", "--chip", "Apple M4 Pro",
                                      "--host", "http://127.0.0.1:9"]).output
     assert "└ GPU budget 37.6 GB" in chart and chart.count("◀ spills to the CPU") == 1 and "160K" in chart
+    # what the spill costs comes from the sweep's own speeds
+    assert re.search(r"on the CPU \(first-turn decode \d+(\.\d)? -> \d+(\.\d)? tokens/s\)\.", chart)
 
 
 def test_a_model_too_big_for_two_gpus_is_excluded_with_where_ollama_would_put_it():

@@ -66,6 +66,8 @@ CHART_WIDTH = 48  # columns for the largest of the loads and the budget
 
 def render_sweep(sweep: Sweep) -> str:
     """Loaded size by term and decode speed across contexts, the budget as a line, the spill point marked."""
+    from fitadvisor.speed.predict import format_rate
+
     points = sweep.points
     budget = sweep.budget.bytes if sweep.budget else 0
     scale = max([point.total_bytes for point in points] + [budget]) / CHART_WIDTH
@@ -81,16 +83,27 @@ def render_sweep(sweep: Sweep) -> str:
         bar += [" "] * (CHART_WIDTH + 1 - len(bar))
         if mark is not None:
             bar[mark] = "│" if mark >= len(bar) or bar[mark] == " " else "┃"
-        rate = f"{point.first_turn:.0f} -> {point.full_context:.1f}" if point.first_turn and point.full_context else "?"
+        rate = f"{format_rate(point.first_turn)} -> {format_rate(point.full_context)}" if point.first_turn and point.full_context else "?"
         spill = "  ◀ spills to the CPU" if point.num_ctx == sweep.spill_ctx else ""
         lines.append(f"{format_ctx(point.num_ctx):>8}  {''.join(bar)}  {format_gb_fine(point.total_bytes):>8}  {rate}{spill}")
     if mark is not None:
         lines.append(f"{'':>8}  {' ' * mark}└ {sweep.budget.label} {format_gb_fine(budget)}")
         lines.append(f"{sweep.budget.sentence}.")
     if sweep.spill_ctx:
-        lines.append(f"From {format_ctx(sweep.spill_ctx)} the model no longer fits: Ollama runs part of it on the CPU, several times slower.")
+        lines.append(f"From {format_ctx(sweep.spill_ctx)} the model no longer fits: Ollama runs part of it on the CPU{_spill_cost(points, sweep.spill_ctx)}.")
     lines.append("Sizes in decimal GB, as `ollama ps` prints them; speeds from fitadvisor's speed model (bench/speed.py).")
     return "\n".join(lines)
+
+
+def _spill_cost(points: list, spill_ctx: int) -> str:
+    """What the spill does to the first turn's decode, from the sweep's own speeds (on unified memory it may cost little)."""
+    from fitadvisor.speed.predict import format_rate
+
+    index = next(i for i, point in enumerate(points) if point.num_ctx == spill_ctx)
+    before, after = (points[index - 1].first_turn if index else None), points[index].first_turn
+    if not before or not after:
+        return ""
+    return f" (first-turn decode {format_rate(before)} -> {format_rate(after)} tokens/s)"
 
 
 @click.command("estimate")

@@ -348,7 +348,8 @@ def prompt_seconds(arch: Architecture, hardware: Hardware, tokens: int, on_gpu: 
     return fit.seconds(weight_flops(arch, tokens), attention_flops(arch, tokens), reference, arch.is_moe), fit.band_percent
 
 
-def _rate(tokens_per_second: float) -> str:
+def format_rate(tokens_per_second: float) -> str:
+    """Tokens/s: whole numbers from 10 up, one decimal below."""
     return f"{tokens_per_second:.0f}" if tokens_per_second >= 10 else f"{tokens_per_second:.1f}"
 
 
@@ -356,8 +357,8 @@ def format_decode(speed: Speed) -> str:
     """`42 -> 31 ±15%`: tokens/s at the first turn, then with the context full; `(measured)` when verify timed it."""
     if speed.first_turn is None:
         return "?"
-    full = _rate(speed.full_context) if speed.full_context is not None else "?"
-    text = f"{_rate(speed.first_turn)} -> {full} ±{speed.band_percent:.0f}%"
+    full = format_rate(speed.full_context) if speed.full_context is not None else "?"
+    text = f"{format_rate(speed.first_turn)} -> {full} ±{speed.band_percent:.0f}%"
     return text + (" (measured)" if speed.source == "measured" else "")
 
 
