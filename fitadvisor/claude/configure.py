@@ -56,8 +56,10 @@ def derived_name(model: str, num_ctx: int) -> str:
     from fitadvisor.models.catalog import ModelRef, find
 
     ref = ModelRef.parse(model)
-    latest = find(ref.model) if ref.tag != "latest" else None
-    keeps_tag = ref.tag != "latest" and not (latest is not None and latest.reference == find(model).reference)
+    keeps_tag = ref.tag != "latest"
+    if keeps_tag:
+        named, latest = find(model), find(ref.model)
+        keeps_tag = named is None or latest is None or named.reference != latest.reference
     return f"{ref.model}{'-' + ref.tag if keeps_tag else ''}-{ctx_argument(num_ctx)}"
 
 
