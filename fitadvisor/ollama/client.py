@@ -196,13 +196,16 @@ class Client:
                 raise self._unreachable(error) from None
 
     def _json(self, method: str, path: str, body: dict | None = None, model: str | None = None, timeout: float | None = None) -> dict:
-        raw = self._send(method, path, body, model, timeout)
+        return self._object(self._send(method, path, body, model, timeout), "answer", f"for {path}")
+
+    def _object(self, raw: bytes | str, kind: str, where: str) -> dict:
+        """One JSON object from the server, parsed within the budgets, or one clear error saying where it came."""
         try:
             data = bounded.loads(raw)
         except ValueError:
-            raise OllamaError(f"Ollama at {self.host} sent malformed JSON for {path}") from None
+            raise OllamaError(f"Ollama at {self.host} sent malformed JSON {where}") from None
         if not isinstance(data, dict):
-            raise OllamaError(f"Ollama at {self.host} sent an unexpected answer for {path}")
+            raise OllamaError(f"Ollama at {self.host} sent an unexpected {kind} {where}")
         return data
 
     def _stream(self, method: str, path: str, body: dict, model: str | None, seconds: float | None) -> Iterator[dict]:
@@ -223,12 +226,7 @@ class Client:
                     for line in bounded.lines(response, MAX_EVENT, watch):
                         if not line.strip():
                             continue
-                        try:
-                            event = bounded.loads(line)
-                        except ValueError:
-                            raise OllamaError(f"Ollama at {self.host} sent malformed JSON in the {path} stream") from None
-                        if not isinstance(event, dict):
-                            raise OllamaError(f"Ollama at {self.host} sent an unexpected event in the {path} stream")
+                        event = self._object(line, "event", f"in the {path} stream")
                         if event.get("error"):
                             raise self._error(str(event["error"]), model)
                         yield event
