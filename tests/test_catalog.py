@@ -164,3 +164,12 @@ def test_the_rules_reproduce_a_published_ollama_file():
     for role, blocks in listed_q6_k.items():
         assert [i for i in range(23) if types[f"blk.{i}.{role}.weight"] == "Q6_K"] == blocks, role
         assert {types[f"blk.{i}.{role}.weight"] for i in range(23) if i not in blocks} == {"Q4_K"}
+
+
+@pytest.mark.parametrize("tag, registry_gib", [("qwen3.5:2b-q4_K_M", 1.81), ("qwen3.5:4b-q8_0", 4.92)])
+def test_qwen3_5_quantizations_against_the_registry(tag, registry_gib):
+    """Layer sizes read from Ollama's registry manifests (a public project's notes, 2026-06-01), in GiB.
+
+    qwen3.5:2b is published as q8_0; its q4_K_M file is that one's tensors re-typed, the vision tower kept.
+    """
+    assert abs(catalog.find(tag).download_bytes / (registry_gib * 2**30) - 1) < 0.04

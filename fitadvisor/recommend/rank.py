@@ -358,13 +358,19 @@ def exclusion_for_verdict(candidate: Candidate) -> Excluded | None:
 
 
 def rank_key(pick: Pick) -> tuple:
-    """Proven in Claude Code, then above the capability floor, usable speed, SWE-bench Verified, room to compact, speed."""
+    """Proven in Claude Code, then above the capability floor, usable speed, SWE-bench Verified, room to compact, speed.
+
+    Untested models without a score that tells them apart go by size before speed: the field notes
+    found capability to drive Claude Code's tools growing with parameters (none below ~15B), so the
+    fastest, smallest model must not outrank a larger one that fits.
+    """
     arch = pick.candidate.architecture
     agentic = _policy()["agentic"]["rank"][pick.candidate.agentic]
     swe = pick.candidate.swe_bench_verified
     compacts = compaction(pick.num_ctx).works
     bytes_per_token = weight_bytes_per_token(arch)
-    return (agentic, pick.candidate.below_floor, pick.too_slow, swe is None, -(swe or 0.0), not compacts,
+    size = 0 if pick.candidate.proven else -arch.parameters
+    return (agentic, pick.candidate.below_floor, pick.too_slow, swe is None, -(swe or 0.0), size, not compacts,
             bytes_per_token, -pick.num_ctx)
 
 
