@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.hardware.machine import Gpu, Hardware
 from fitadvisor.memory.budget import Budget, budget
+from fitadvisor.memory.graph import compute as replay
 from fitadvisor.memory.placement import GpuShare, Layout, place_before_llama_server, place_llama_server
 from fitadvisor.memory.releases import (
     KV_CACHE_BYTES,
@@ -208,13 +209,21 @@ def _graphsize_kv_layers(arch: Architecture, context: int, cache_type: str) -> l
     return layers
 
 
-def compute_buffer_bytes(arch: Architecture, n_ctx: int, swa_cells: int, batch: int, flash_attention: bool) -> int:
-    """llama.cpp's compute buffer: the largest of the attention, feed-forward and output stages.
+def compute_buffer_bytes(
+    arch: Architecture, n_ctx: int, swa_cells: int, batch: int, flash_attention: bool, streams: int = 1,
+    cache_type: str = "f16",
+) -> int:
+    """llama.cpp's compute buffer for `n_ctx` cells per KV stream (one stream per slot).
 
-    Each stage is linear in the batch; without flash attention the attention stage also holds the
-    f32 score matrix (batch x context x heads) and the mask is f32 rather than f16.
+    Where fitadvisor has the architecture's graph (memory/graph/models/), the reservation itself is
+    replayed through ggml's graph allocator, exact on recorded traces. Elsewhere, a closed form: the
+    largest of the attention, feed-forward and output stages. Each stage is linear in the batch; without
+    flash attention the attention stage also holds the f32 score matrix (batch x context x heads) and
+    the mask is f32 rather than f16.
     (Measured on real llama.cpp: shared/calibration/llamacpp-buffers.md, bench/engine/README.md.)
     """
+    if replay.has_builder(arch):
+        return replay.compute_buffer_bytes(arch, n_ctx, swa_cells, batch, streams, flash_attention, cache_type, cache_type)
     mask, attention = _attention_stage(arch, n_ctx, swa_cells, batch, flash_attention)
     feed_forward = mask + 4 * batch * _feed_forward_floats_per_token(arch)
     output = 4 * batch * (arch.vocab_size + 2 * arch.embedding_length)
@@ -379,8 +388,8 @@ def estimate(
         other = 0  # this era's runner leaves a separate projector unreserved
     else:
         # Attention runs per stream: the mask and scores span one stream's cells.
-        _, n_ctx, swa_cells = kv_cells(arch, num_ctx, parallel, batch, release, engine)
-        compute = compute_buffer_bytes(arch, n_ctx, swa_cells, batch, flash_attention)
+        streams, n_ctx, swa_cells = kv_cells(arch, num_ctx, parallel, batch, release, engine)
+        compute = compute_buffer_bytes(arch, n_ctx, swa_cells, batch, flash_attention, streams, cache_type)
         output = 4 * arch.vocab_size * parallel  # logits buffer for one token per slot
         if drafts:  # the drafting context: its own compute buffer and logits
             drafting_compute = drafting_compute_bytes(arch, n_ctx, batch, flash_attention)

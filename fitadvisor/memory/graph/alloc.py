@@ -1,0 +1,185 @@
+"""A replay of ggml's graph allocator (ggml-alloc.c, llama.cpp v0.5.0) reserving one CPU buffer.
+
+`reserve(graph)` does what `ggml_gallocr_reserve_n` does for a graph on one backend: count each
+tensor's children and views, allocate the leafs and inputs first, then walk the nodes in order,
+allocating each node's parents and the node (in a parent's memory when ggml_op_can_inplace and the
+layout match), and freeing a parent once its last child and view have run. Memory comes from a
+`ggml_dyn_tallocr`: best fit among the free blocks but the last, else the last block, which grows the
+buffer. The buffer's size is the highest end any tensor reached. The CPU buffer type aligns to 32
+bytes (TENSOR_ALIGNMENT) and has no size limit, so there is one chunk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fitadvisor.memory.graph.ggml import FLAG_INPUT, FLAG_OUTPUT, INPLACE_OPS, Graph, Tensor, nbytes
+
+ALIGNMENT = 32  # ggml-impl.h TENSOR_ALIGNMENT: the CPU buffer type's alignment
+
+
+def _aligned(size: int) -> int:
+    return -(-size // ALIGNMENT) * ALIGNMENT
+
+
+class DynTallocr:
+    """ggml_dyn_tallocr with one chunk: free blocks sorted by offset, the last one unbounded."""
+
+    __slots__ = ("offsets", "sizes", "max_size")
+
+    def __init__(self) -> None:
+        self.offsets = [0]
+        self.sizes = [1 << 62]  # SIZE_MAX/2: the last block of the last chunk never runs out
+        self.max_size = 0
+
+    def alloc(self, size: int) -> int:
+        size = _aligned(size)
+        sizes = self.sizes
+        best, best_size = -1, 1 << 64
+        for i in range(len(sizes) - 1):  # best fit besides the last block; ties go to the later block
+            if size <= sizes[i] <= best_size:
+                best, best_size = i, sizes[i]
+        if best == -1:
+            best = len(sizes) - 1
+        offset = self.offsets[best]
+        self.offsets[best] += size
+        sizes[best] -= size
+        if sizes[best] == 0:
+            del self.offsets[best], sizes[best]
+        if offset + size > self.max_size:
+            self.max_size = offset + size
+        return offset
+
+    def free(self, offset: int, size: int) -> None:
+        size = _aligned(size)
+        offsets, sizes = self.offsets, self.sizes
+        for i in range(len(offsets)):
+            if offsets[i] + sizes[i] == offset:  # the freed bytes follow block i
+                sizes[i] += size
+                if i < len(offsets) - 1 and offsets[i] + sizes[i] == offsets[i + 1]:
+                    sizes[i] += sizes[i + 1]
+                    del offsets[i + 1], sizes[i + 1]
+                return
+            if offset + size == offsets[i]:  # they precede block i
+                offsets[i] = offset
+                sizes[i] += size
+                if i > 0 and offsets[i - 1] + sizes[i - 1] == offsets[i]:
+                    sizes[i - 1] += sizes[i]
+                    del offsets[i], sizes[i]
+                return
+        i = 0
+        while i < len(offsets) and offsets[i] < offset:
+            i += 1
+        offsets.insert(i, offset)
+        sizes.insert(i, size)
+
+
+class _HashNode:
+    __slots__ = ("n_children", "n_views", "allocated", "offset")
+
+    def __init__(self) -> None:
+        self.n_children = 0
+        self.n_views = 0
+        self.allocated = False
+        self.offset = 0
+
+
+@dataclass
+class Reservation:
+    """One graph's replay: the buffer it needs, and (when asked) what the allocator did, in order."""
+
+    size: int
+    events: list[tuple[str, str, int, int]] = field(default_factory=list)  # ("alloc"|"free", name, bytes, offset)
+
+
+class _Gallocr:
+    def __init__(self, record: bool) -> None:
+        self.hash: dict[Tensor, _HashNode] = {}
+        self.talloc = DynTallocr()
+        self.events: list[tuple[str, str, int, int]] | None = [] if record else None
+
+    def node(self, t: Tensor) -> _HashNode:
+        hn = self.hash.get(t)
+        if hn is None:
+            hn = self.hash[t] = _HashNode()
+        return hn
+
+    def allocate_node(self, node: Tensor) -> None:
+        hn = self.node(node)
+        if node.external or hn.allocated or node.view_src is not None:
+            return
+        hn.allocated = True
+        if node.op in INPLACE_OPS:
+            for parent in node.src:
+                if parent is None:
+                    continue
+                p_hn = self.node(parent)
+                # A view is never allocated by the allocator, so it is never its own: ggml-alloc.c's
+                # branch that reuses a view parent cannot run, and a view parent is skipped here.
+                if not p_hn.allocated:
+                    continue
+                if parent.flags & FLAG_OUTPUT:
+                    continue
+                if parent.type != node.type or parent.ne != node.ne or parent.nb != node.nb:
+                    continue
+                if p_hn.n_children == 1 and p_hn.n_views == 0:
+                    hn.offset = p_hn.offset
+                    p_hn.allocated = False  # the node owns the memory now
+                    extra = _aligned(nbytes(parent)) - _aligned(nbytes(node))
+                    if extra > 0:
+                        self.talloc.free(p_hn.offset + _aligned(nbytes(node)), extra)
+                    return
+        size = nbytes(node)
+        hn.offset = self.talloc.alloc(size)
+        if self.events is not None:
+            self.events.append(("alloc", node.name, _aligned(size), hn.offset))
+
+    def free_node(self, node: Tensor) -> None:
+        if node.flags & FLAG_OUTPUT:
+            return
+        hn = self.hash[node]
+        if self.events is not None:
+            self.events.append(("free", node.name, nbytes(node), hn.offset))
+        self.talloc.free(hn.offset, nbytes(node))
+        hn.allocated = False
+
+    def run(self, graph: Graph) -> None:
+        for leaf in graph.leafs:
+            self.allocate_node(leaf)
+        for node in graph.nodes:
+            if node.view_src is not None and node.op != "NONE":
+                self.node(node.view_src).n_views += 1
+            if node.flags & FLAG_INPUT:
+                self.allocate_node(node)
+            for src in node.src:
+                if src is None:
+                    continue
+                self.node(src).n_children += 1
+                if src.flags & FLAG_INPUT:
+                    self.allocate_node(src)
+        for node in graph.nodes:
+            for parent in node.src:
+                if parent is not None:
+                    self.allocate_node(parent)
+            self.allocate_node(node)
+            for parent in node.src:
+                if parent is None:
+                    continue
+                p_hn = self.hash[parent]
+                p_hn.n_children -= 1
+                if p_hn.n_children == 0 and p_hn.n_views == 0:
+                    view_src = parent.view_src
+                    if view_src is not None:
+                        vs_hn = self.node(view_src)
+                        vs_hn.n_views -= 1
+                        if vs_hn.n_views == 0 and vs_hn.n_children == 0 and vs_hn.allocated:
+                            self.free_node(view_src)
+                    elif p_hn.allocated:
+                        self.free_node(parent)
+
+
+def reserve(graph: Graph, record: bool = False) -> Reservation:
+    """The compute buffer ggml_gallocr_reserve_n sizes for `graph`, and the allocator's steps if `record`."""
+    galloc = _Gallocr(record)
+    galloc.run(graph)
+    return Reservation(galloc.talloc.max_size, galloc.events or [])

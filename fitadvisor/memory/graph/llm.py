@@ -1,0 +1,438 @@
+"""llm_graph_context (src/llama-graph.cpp, llama.cpp v0.5.0): the inputs and shared builders every
+architecture's graph uses, over fitadvisor's `Architecture` and the parameters of one reserved graph.
+
+Each method mirrors the C++ function of the same name (minus what cannot change the compute buffer:
+LoRA adapters, control vectors, samplers, pooling). Weights are external tensors with their real shapes;
+their type is irrelevant here, since no op this replay needs takes its result type from a weight.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from types import SimpleNamespace
+
+from fitadvisor.memory.graph import ggml
+from fitadvisor.memory.graph.ggml import Tensor
+from fitadvisor.models.architecture import SLIDING, Architecture
+
+WEIGHT_TYPE = "f32"
+
+
+class NormType(Enum):
+    NORM = "norm"
+    RMS = "rms"
+
+
+class FfnOp(Enum):
+    SILU = "silu"
+    GELU = "gelu"
+    RELU = "relu"
+
+
+class FfnGate(Enum):
+    SEQ = "seq"
+    PAR = "par"
+
+
+@dataclass(frozen=True)
+class GraphParams:
+    """One graph llama_context reserves: the ubatch, and the cache it attends over.
+
+    `n_kv` is the cells of one KV stream (llama_kv_cache_context::get_n_kv of a full reservation:
+    the whole stream), `n_kv_swa` a sliding-window layer's; `n_stream` the streams (one per slot with
+    kv_unified off, as Ollama runs llama-server).
+    """
+
+    n_tokens: int
+    n_seqs: int
+    n_outputs: int
+    n_kv: int
+    n_stream: int
+    flash_attn: bool
+    type_k: str = "f16"
+    type_v: str = "f16"
+    n_kv_swa: int = 0
+
+
+@dataclass
+class GraphResult:
+    """llm_graph_result: the tensors set_outputs marks as graph outputs."""
+
+    t_logits: Tensor | None = None
+    t_embd: Tensor | None = None
+    extra_outputs: list[Tensor] = field(default_factory=list)
+
+
+@dataclass
+class AttnInputKV:
+    """llm_graph_input_attn_kv: where this ubatch's K and V rows go, the mask, the rotation inputs."""
+
+    self_k_idxs: Tensor
+    self_v_idxs: Tensor
+    self_kq_mask: Tensor
+    self_k_rot: Tensor | None
+    self_v_rot: Tensor | None
+
+
+class GraphContext:
+    """llm_graph_context for one architecture and one reserved graph."""
+
+    def __init__(self, arch: Architecture, params: GraphParams) -> None:
+        self.arch = arch
+        self.params = params
+        self.ctx0 = ggml.Context()
+        self.gf = ggml.new_graph(self.ctx0)
+        self.res = GraphResult()
+        # hparams and cparams, in llama.cpp's names
+        self.n_layer = arch.block_count
+        self.n_embd = arch.embedding_length
+        self.n_head = arch.head_count
+        self.n_head_kv = arch.head_count_kv
+        self.n_embd_head_k = arch.key_length
+        self.n_embd_head_v = arch.value_length
+        self.n_ff = arch.feed_forward_length
+        self.n_vocab = arch.vocab_size
+        self.n_tokens = params.n_tokens
+        self.n_outputs = params.n_outputs
+        self.n_stream = params.n_stream
+        self.flash_attn = params.flash_attn
+        self.v_trans = not params.flash_attn  # llama_kv_cache stores V transposed without flash attention
+        self.n_pos_per_embd = 1
+        self._kv_layers: dict[int, tuple[Tensor, Tensor]] = {}
+
+    # --- weights and the cache -------------------------------------------------------------------------
+
+    def weight(self, *ne: int) -> Tensor:
+        return ggml.new_external(self.ctx0, WEIGHT_TYPE, ne)
+
+    def layer(self, **shapes: tuple[int, ...] | None) -> SimpleNamespace:
+        """A layer's weights (load_arch_tensors): name=shape, None for a tensor the model lacks."""
+        return SimpleNamespace(**{name: self.weight(*ne) if ne else None for name, ne in shapes.items()})
+
+    def n_head_kv_l(self, il: int) -> int:
+        return self.arch.kv_heads(il)
+
+    def n_embd_k_gqa(self, il: int) -> int:
+        return self.arch.key_width(il) * self.arch.kv_heads(il)
+
+    def n_embd_v_gqa(self, il: int) -> int:
+        return self.arch.value_width(il) * self.arch.kv_heads(il)
+
+    def n_embd_v_gqa_max(self) -> int:
+        return max(self.n_embd_v_gqa(il) for il in range(self.n_layer) if self.arch.layers[il] in "AS")
+
+    def kv_size(self, il: int) -> int:
+        return self.params.n_kv_swa if self.arch.layers[il] == SLIDING else self.params.n_kv
+
+    def kv_layer(self, il: int) -> tuple[Tensor, Tensor]:
+        """llama_kv_cache's layers[il].k and .v: one row of K (and V) per cell, per stream."""
+        if il not in self._kv_layers:
+            cells = self.kv_size(il)
+            # [TAG_V_CACHE_VARIABLE]: a transposed V is as wide as the widest layer's
+            v_width = self.n_embd_v_gqa_max() if self.v_trans else self.n_embd_v_gqa(il)
+            k = ggml.new_external(self.ctx0, self.params.type_k, (self.n_embd_k_gqa(il), cells, self.n_stream), f"cache_k_l{il}")
+            v = ggml.new_external(self.ctx0, self.params.type_v, (v_width, cells, self.n_stream), f"cache_v_l{il}")
+            self._kv_layers[il] = (k, v)
+        return self._kv_layers[il]
+
+    def get_k(self, il: int) -> Tensor:
+        k, _ = self.kv_layer(il)
+        head, n_embd_k_gqa, kv_size = self.arch.key_width(il), k.ne[0], self.kv_size(il)
+        return ggml.view_4d(self.ctx0, k, head, self.n_head_kv_l(il), kv_size, self.n_stream,
+                            ggml.row_size(k.type, head), ggml.row_size(k.type, n_embd_k_gqa),
+                            ggml.row_size(k.type, n_embd_k_gqa * kv_size), 0)
+
+    def get_v(self, il: int) -> Tensor:
+        _, v = self.kv_layer(il)
+        head, n_embd_v_gqa, kv_size = self.arch.value_width(il), v.ne[0], self.kv_size(il)
+        if not self.v_trans:
+            return ggml.view_4d(self.ctx0, v, head, self.n_head_kv_l(il), kv_size, self.n_stream,
+                                ggml.row_size(v.type, head), ggml.row_size(v.type, n_embd_v_gqa),
+                                ggml.row_size(v.type, n_embd_v_gqa * kv_size), 0)
+        return ggml.view_4d(self.ctx0, v, kv_size, self.n_head_kv_l(il), head, self.n_stream,
+                            ggml.row_size(v.type, kv_size * head), ggml.row_size(v.type, kv_size),
+                            ggml.row_size(v.type, kv_size * n_embd_v_gqa), 0)
+
+    def cpy_k(self, k_cur: Tensor, k_idxs: Tensor, il: int) -> Tensor:
+        k, _ = self.kv_layer(il)
+        n_embd_gqa, n_tokens = k_cur.ne[0] * k_cur.ne[1], k_cur.ne[2]
+        k_cur = ggml.view_2d(self.ctx0, k_cur, n_embd_gqa, n_tokens, k_cur.nb[2], 0)
+        if k.ne[2] > 1:  # merge the streams: the idxs are global
+            k = ggml.reshape_2d(self.ctx0, k, n_embd_gqa, k.ne[1] * k.ne[2])
+        return ggml.set_rows(self.ctx0, k, k_cur, k_idxs)
+
+    def cpy_v(self, v_cur: Tensor, v_idxs: Tensor, il: int) -> Tensor:
+        _, v = self.kv_layer(il)
+        n_embd_gqa, n_tokens = v_cur.ne[0] * v_cur.ne[1], v_cur.ne[2]
+        if not self.v_trans:
+            v_cur = ggml.view_2d(self.ctx0, v_cur, n_embd_gqa, n_tokens, v_cur.nb[2], 0)
+            if v.ne[2] > 1:
+                v = ggml.reshape_2d(self.ctx0, v, n_embd_gqa, v.ne[1] * v.ne[2])
+            return ggml.set_rows(self.ctx0, v, v_cur, v_idxs)
+        if ggml.row_size(v_cur.type, n_embd_gqa) == v_cur.nb[2]:
+            v_cur = ggml.reshape_2d(self.ctx0, v_cur, n_embd_gqa, n_tokens)
+        else:
+            v_cur = ggml.cont_2d(self.ctx0, v_cur, n_embd_gqa, n_tokens)
+        if n_embd_gqa < v.ne[0]:
+            v_cur = ggml.pad(self.ctx0, v_cur, v.ne[0] - n_embd_gqa, 0, 0, 0)
+        v_view = ggml.reshape_2d(self.ctx0, v, 1, ggml.nelements(v))
+        v_cur = ggml.reshape_2d(self.ctx0, v_cur, 1, ggml.nelements(v_cur))
+        return ggml.set_rows(self.ctx0, v_view, v_cur, v_idxs)
+
+    def _rot(self, cache_type: str, head_all: int, head: int, name: str, grow: bool) -> Tensor | None:
+        """llama_kv_cache::build_input_k_rot / _v_rot: a Hadamard matrix when the cache is quantized.
+
+        Only when every attention layer has the same head size (`head_all` > 0) and layer 0's is a
+        multiple of 64; K's matrix is the largest power of two from 64 dividing that size, V's is 64.
+        """
+        if cache_type not in ggml.QUANTIZED or head_all <= 0 or head % 64:
+            return None
+        nrot = 64
+        if grow:
+            nrot = 128
+            while head_all % nrot == 0:
+                nrot *= 2
+            nrot //= 2
+        rot = ggml.new_tensor_2d(self.ctx0, "f32", nrot, nrot)
+        ggml.set_input(rot)
+        ggml.set_name(rot, name)
+        return rot
+
+    # --- llm_graph_context -----------------------------------------------------------------------------
+
+    def cb(self, cur: Tensor, name: str, il: int) -> None:
+        """llama_context::graph_get_cb: names the tensor."""
+        cur.name = f"{name}-{il}" if il >= 0 else name
+
+    def build_inp_embd(self, tok_embd: Tensor) -> Tensor:
+        tokens = ggml.new_tensor_1d(self.ctx0, "i32", self.n_tokens)
+        self.cb(tokens, "inp_tokens", -1)
+        ggml.set_input(tokens)
+        embd = ggml.new_tensor_2d(self.ctx0, "f32", self.n_embd, self.n_tokens)
+        self.cb(embd, "inp_embd", -1)
+        ggml.set_input(embd)
+        inps = [ggml.get_rows(self.ctx0, tok_embd, tokens), embd]
+        for t in inps:  # ggml_build_forward_select: both paths are in the graph
+            ggml.build_forward_expand(self.gf, t)
+        cur = inps[0]
+        self.cb(cur, "embd", -1)
+        ggml.build_forward_expand(self.gf, cur)
+        return cur
+
+    def build_inp_pos(self) -> Tensor:
+        cur = ggml.new_tensor_1d(self.ctx0, "i32", self.n_tokens * self.n_pos_per_embd)
+        ggml.set_input(cur)
+        self.cb(cur, "inp_pos", -1)
+        return cur
+
+    def build_inp_out_ids(self) -> Tensor:
+        cur = ggml.new_tensor_1d(self.ctx0, "i32", self.n_outputs)
+        ggml.set_input(cur)
+        ggml.set_name(cur, "out_ids")
+        return cur
+
+    def build_attn_inp_kq_mask(self, n_kv: int) -> Tensor:
+        n_stream = self.params.n_seqs  # kv_unified off: one stream per sequence of the ubatch
+        type_ = "f16" if self.flash_attn else "f32"
+        mask = ggml.new_tensor_4d(self.ctx0, type_, n_kv, self.n_tokens // n_stream, 1, n_stream)
+        ggml.set_input(mask)
+        ggml.set_name(mask, "attn_inp_kq_mask")
+        return mask
+
+    def build_input_k_idxs(self) -> Tensor:
+        k_idxs = ggml.new_tensor_1d(self.ctx0, "i64", self.n_tokens)
+        ggml.set_input(k_idxs)
+        ggml.set_name(k_idxs, "attn_inp_k_idxs")
+        return k_idxs
+
+    def build_input_v_idxs(self) -> Tensor:
+        n = self.n_tokens * self.n_embd_v_gqa_max() if self.v_trans else self.n_tokens
+        v_idxs = ggml.new_tensor_1d(self.ctx0, "i64", n)
+        ggml.set_input(v_idxs)
+        ggml.set_name(v_idxs, "attn_inp_v_idxs")
+        return v_idxs
+
+    def _head_all(self, width) -> int:
+        """n_embd_head_k_all / _v_all: the head size every attention layer shares, or -1."""
+        sizes = {width(il) for il in range(self.n_layer) if self.arch.layers[il] in "AS"}
+        return sizes.pop() if len(sizes) == 1 else -1
+
+    def build_attn_inp_kv(self) -> AttnInputKV:
+        k_idxs = self.build_input_k_idxs()
+        v_idxs = self.build_input_v_idxs()
+        mask = self.build_attn_inp_kq_mask(self.params.n_kv)
+        head_k, head_v = self._head_all(self.arch.key_width), self._head_all(self.arch.value_width)
+        k_rot = self._rot(self.params.type_k, head_k, self.n_embd_head_k, "attn_inp_k_rot", True)
+        v_rot = self._rot(self.params.type_v, head_v, self.n_embd_head_v, "attn_inp_v_rot", False)
+        return AttnInputKV(k_idxs, v_idxs, mask, k_rot, v_rot)
+
+    def build_lora_mm(self, w: Tensor, cur: Tensor, w_s: Tensor | None = None) -> Tensor:
+        res = ggml.mul_mat(self.ctx0, w, cur)
+        if w_s is not None:
+            res = ggml.mul(self.ctx0, res, w_s)
+        return res
+
+    def build_norm(self, cur: Tensor, mw: Tensor | None, mb: Tensor | None, type_: NormType, il: int) -> Tensor:
+        if type_ is NormType.RMS:
+            cur = ggml.rms_norm(self.ctx0, cur, 1e-6)
+        else:
+            cur = ggml.norm(self.ctx0, cur, 1e-5)
+        if mw is not None or mb is not None:
+            self.cb(cur, "norm", il)
+        if mw is not None:
+            cur = ggml.mul(self.ctx0, cur, mw)
+            if mb is not None:
+                self.cb(cur, "norm_w", il)
+        if mb is not None:
+            cur = ggml.add(self.ctx0, cur, mb)
+        return cur
+
+    def build_qkv(self, layer: SimpleNamespace, cur: Tensor, n_embd_head: int, n_head: int, n_head_kv: int,
+                  il: int) -> tuple[Tensor, Tensor, Tensor]:
+        """The separate Q/K/V path (wq, wk, wv and their optional biases), reshaped to heads."""
+        ctx0 = self.ctx0
+        qkv = []
+        for name, heads in (("Q", n_head), ("K", n_head_kv), ("V", n_head_kv)):
+            t = self.build_lora_mm(getattr(layer, f"w{name.lower()}"), cur)
+            self.cb(t, f"{name}cur", il)
+            bias = getattr(layer, f"w{name.lower()}_b", None)
+            if bias is not None:
+                t = ggml.add(ctx0, t, bias)
+                self.cb(t, f"{name}cur", il)
+            qkv.append((t, heads))
+        q, k, v = (ggml.reshape_3d(ctx0, t, n_embd_head, heads, self.n_tokens) for t, heads in qkv)
+        self.cb(q, "Qcur", il)
+        self.cb(k, "Kcur", il)
+        self.cb(v, "Vcur", il)
+        return q, k, v
+
+    def build_ffn(self, cur: Tensor, up: Tensor | None, up_b: Tensor | None, gate: Tensor | None,
+                  gate_b: Tensor | None, down: Tensor | None, down_b: Tensor | None, type_op: FfnOp,
+                  type_gate: FfnGate, il: int) -> Tensor:
+        ctx0 = self.ctx0
+        tmp = self.build_lora_mm(up, cur) if up is not None else cur
+        self.cb(tmp, "ffn_up", il)
+        if up_b is not None:
+            tmp = ggml.add(ctx0, tmp, up_b)
+            self.cb(tmp, "ffn_up_b", il)
+        if gate is not None:
+            cur = self.build_lora_mm(gate, tmp if type_gate is FfnGate.SEQ else cur)
+            self.cb(cur, "ffn_gate", il)
+            if gate_b is not None:
+                cur = ggml.add(ctx0, cur, gate_b)
+                self.cb(cur, "ffn_gate_b", il)
+        else:
+            cur = tmp
+        parallel_gate = gate is not None and type_gate is FfnGate.PAR
+        if type_op is FfnOp.SILU and parallel_gate:
+            cur = ggml.swiglu_split(ctx0, cur, tmp)
+            self.cb(cur, "ffn_swiglu", il)
+        elif type_op is FfnOp.GELU and parallel_gate:
+            cur = ggml.geglu_split(ctx0, cur, tmp)
+            self.cb(cur, "ffn_geglu", il)
+        elif type_op is FfnOp.SILU:
+            cur = ggml.silu(ctx0, cur)
+            self.cb(cur, "ffn_silu", il)
+        else:
+            raise NotImplementedError(f"build_ffn: {type_op} with gate {type_gate}")
+        if down is not None:
+            cur = self.build_lora_mm(down, cur)
+        if down_b is not None:
+            self.cb(cur, "ffn_down", il)
+            cur = ggml.add(ctx0, cur, down_b)
+        return cur
+
+    def mul_mat_hadamard(self, cur: Tensor, rot: Tensor) -> Tensor:
+        """llama_mul_mat_hadamard (src/llama-impl.h)."""
+        n = rot.ne[0]
+        if not ggml.is_contiguous(cur):
+            res = ggml.cont_2d(self.ctx0, cur, n, ggml.nelements(cur) // n)
+        else:
+            res = ggml.reshape_2d(self.ctx0, cur, n, ggml.nelements(cur) // n)
+        res = ggml.mul_mat(self.ctx0, rot, res)
+        return ggml.reshape_4d(self.ctx0, res, *cur.ne)
+
+    def build_attn_mha(self, q: Tensor, k: Tensor, v: Tensor, kq_b: Tensor | None, kq_mask: Tensor,
+                       sinks: Tensor | None, v_mla: Tensor | None, kq_scale: float, il: int) -> Tensor:
+        ctx0 = self.ctx0
+        v_trans = v.nb[1] > v.nb[2]
+        n_stream = k.ne[3]
+        q = ggml.view_4d(ctx0, q, q.ne[0], q.ne[1], q.ne[2] // n_stream, n_stream, q.nb[1], q.nb[2],
+                         q.nb[3] // n_stream, 0)
+        q = ggml.permute(ctx0, q, 0, 2, 1, 3)
+        k = ggml.permute(ctx0, k, 0, 2, 1, 3)
+        v = ggml.permute(ctx0, v, 0, 2, 1, 3)
+        if self.flash_attn and kq_b is None:
+            if v_trans:
+                v = ggml.transpose(ctx0, v)
+            if k.type == "f32":
+                k = ggml.cast(ctx0, k, "f16")
+            if v.type == "f32":
+                v = ggml.cast(ctx0, v, "f16")
+            cur = ggml.flash_attn_ext(ctx0, q, k, v, kq_mask, kq_scale, 0.0, 0.0)
+            ggml.flash_attn_ext_add_sinks(cur, sinks)
+            if v_mla is not None:
+                cur = ggml.permute(ctx0, cur, 0, 2, 1, 3)
+                cur = ggml.mul_mat(ctx0, v_mla, cur)
+                self.cb(cur, "fattn_mla", il)
+                cur = ggml.permute(ctx0, cur, 0, 2, 1, 3)
+                cur = ggml.cont(ctx0, cur)
+            cur = ggml.reshape_2d(ctx0, cur, cur.ne[0] * cur.ne[1], cur.ne[2] * cur.ne[3])
+        else:
+            kq = ggml.mul_mat(ctx0, k, q)
+            self.cb(kq, "kq", il)
+            if kq_b is not None:
+                kq = ggml.add(ctx0, kq, kq_b)
+                self.cb(kq, "kq_plus_kq_b", il)
+            kq = ggml.soft_max_ext(ctx0, kq, kq_mask, kq_scale, 0.0)
+            ggml.soft_max_add_sinks(kq, sinks)
+            self.cb(kq, "kq_soft_max", il)
+            if not v_trans:
+                v = ggml.cont(ctx0, ggml.transpose(ctx0, v))
+                self.cb(v, "v_cont", il)
+            kqv = ggml.mul_mat(ctx0, v, kq)
+            self.cb(kqv, "kqv", il)
+            if v_mla is not None:
+                kqv = ggml.mul_mat(ctx0, v_mla, kqv)
+                self.cb(kqv, "kqv_mla", il)
+            cur = ggml.permute(ctx0, kqv, 0, 2, 1, 3)
+            cur = ggml.cont_2d(ctx0, cur, cur.ne[0] * cur.ne[1], cur.ne[2] * cur.ne[3])
+        ggml.build_forward_expand(self.gf, cur)
+        return cur
+
+    def build_attn(self, inp: AttnInputKV, wo: Tensor | None, wo_b: Tensor | None, q_cur: Tensor, k_cur: Tensor,
+                   v_cur: Tensor, kq_b: Tensor | None, sinks: Tensor | None, kq_scale: float, il: int) -> Tensor:
+        """build_attn over a KV cache (llm_graph_input_attn_kv)."""
+        ctx0, gf = self.ctx0, self.gf
+        if inp.self_k_rot is not None:
+            q_cur = self.mul_mat_hadamard(q_cur, inp.self_k_rot)
+            k_cur = self.mul_mat_hadamard(k_cur, inp.self_k_rot)
+        if inp.self_v_rot is not None:
+            v_cur = self.mul_mat_hadamard(v_cur, inp.self_v_rot)
+        ggml.build_forward_expand(gf, q_cur)
+        ggml.build_forward_expand(gf, v_cur)
+        ggml.build_forward_expand(gf, k_cur)
+        ggml.build_forward_expand(gf, self.cpy_k(k_cur, inp.self_k_idxs, il))
+        ggml.build_forward_expand(gf, self.cpy_v(v_cur, inp.self_v_idxs, il))
+        cur = self.build_attn_mha(q_cur, self.get_k(il), self.get_v(il), kq_b, inp.self_kq_mask, sinks, None,
+                                  kq_scale, il)
+        self.cb(cur, "kqv_out", il)
+        if inp.self_v_rot is not None:
+            cur = self.mul_mat_hadamard(cur, inp.self_v_rot)
+        if wo is not None:
+            cur = self.build_lora_mm(wo, cur)
+        if wo_b is not None:
+            cur = ggml.add(ctx0, cur, wo_b)
+        return cur
+
+    def set_outputs(self) -> None:
+        """llm_graph_result::set_outputs."""
+        for t in (self.res.t_logits, self.res.t_embd, *self.res.extra_outputs):
+            if t is not None:
+                ggml.set_output(t)
+
+
+def kq_scale(n_embd_head: int) -> float:
+    return 1.0 / math.sqrt(n_embd_head)

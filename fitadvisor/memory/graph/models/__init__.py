@@ -1,0 +1,18 @@
+"""One graph builder per llama.cpp src/models/<arch>.cpp, by the GGUF architecture name that selects it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import import_module
+
+from fitadvisor.memory.graph.llm import GraphContext
+
+# GGUF general.architecture -> the module under fitadvisor/memory/graph/models/ that builds its graph
+BUILDERS = {
+    "llama": "llama",
+}
+
+
+def builder(arch_name: str) -> Callable[[GraphContext], None] | None:
+    module = BUILDERS.get(arch_name)
+    return import_module(f"fitadvisor.memory.graph.models.{module}").build if module else None

@@ -1,0 +1,60 @@
+"""src/models/llama.cpp: llama_model_llama::graph<false> (dense layers; an MoE llama is not in the catalog)."""
+
+from __future__ import annotations
+
+from fitadvisor.memory.graph import ggml
+from fitadvisor.memory.graph.llm import FfnGate, FfnOp, GraphContext, NormType, kq_scale
+
+
+def build(g: GraphContext) -> None:
+    ctx0, n_embd, n_embd_head = g.ctx0, g.n_embd, g.n_embd_head_v
+    tok_embd = g.weight(n_embd, g.n_vocab)
+    output_norm, output = g.weight(n_embd), g.weight(n_embd, g.n_vocab)
+
+    inpL = g.build_inp_embd(tok_embd)
+    inp_pos = g.build_inp_pos()
+    inp_attn = g.build_attn_inp_kv()
+    inp_out_ids = g.build_inp_out_ids()
+
+    for il in range(g.n_layer):
+        layer = g.layer(
+            attn_norm=(n_embd,), wq=(n_embd, n_embd_head * g.n_head), wk=(n_embd, g.n_embd_k_gqa(il)),
+            wv=(n_embd, g.n_embd_v_gqa(il)), wo=(n_embd_head * g.n_head, n_embd), ffn_norm=(n_embd,),
+            ffn_gate=(n_embd, g.n_ff), ffn_down=(g.n_ff, n_embd), ffn_up=(n_embd, g.n_ff),
+        )
+        inpSA = inpL
+        cur = g.build_norm(inpL, layer.attn_norm, None, NormType.RMS, il)
+        g.cb(cur, "attn_norm", il)
+
+        Qcur, Kcur, Vcur = g.build_qkv(layer, cur, n_embd_head, g.n_head, g.n_head_kv, il)
+        Qcur = ggml.rope_ext(ctx0, Qcur, inp_pos, None)
+        Kcur = ggml.rope_ext(ctx0, Kcur, inp_pos, None)
+        g.cb(Qcur, "Qcur", il)
+        g.cb(Kcur, "Kcur", il)
+        g.cb(Vcur, "Vcur", il)
+        cur = g.build_attn(inp_attn, layer.wo, None, Qcur, Kcur, Vcur, None, None, kq_scale(n_embd_head), il)
+        g.cb(cur, "attn_out", il)
+
+        if il == g.n_layer - 1:
+            cur = ggml.get_rows(ctx0, cur, inp_out_ids)
+            inpSA = ggml.get_rows(ctx0, inpSA, inp_out_ids)
+        ffn_inp = ggml.add(ctx0, cur, inpSA)
+        g.cb(ffn_inp, "ffn_inp", il)
+
+        cur = g.build_norm(ffn_inp, layer.ffn_norm, None, NormType.RMS, il)
+        g.cb(cur, "ffn_norm", il)
+        cur = g.build_ffn(cur, layer.ffn_up, None, layer.ffn_gate, None, layer.ffn_down, None,
+                          FfnOp.SILU, FfnGate.PAR, il)
+        g.cb(cur, "ffn_out", il)
+
+        cur = ggml.add(ctx0, cur, ffn_inp)
+        g.cb(cur, "l_out", il)
+        inpL = cur
+
+    cur = g.build_norm(inpL, output_norm, None, NormType.RMS, -1)
+    g.cb(cur, "result_norm", -1)
+    g.res.t_embd = cur
+    cur = g.build_lora_mm(output, cur)
+    g.cb(cur, "result_output", -1)
+    g.res.t_logits = cur
+    ggml.build_forward_expand(g.gf, cur)

@@ -1,0 +1,80 @@
+"""The compute-buffer replay against llama.cpp's own graph allocator, on traces recorded from real runs.
+
+Each file in tests/data/alloc-traces/ (written by bench/engine/record_trace.py from llama.cpp v0.5.0 with
+ggml-alloc.c's trace switched on) holds a synthetic model's Architecture, the context llama.cpp created,
+and every allocation and free ggml_gallocr made while reserving each graph. The replay must make the
+same steps, tensor names included (so the graph has the same nodes in the same order), and reach the
+same peak, which is the compute buffer llama.cpp logged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import engine_bench
+import pytest
+
+from fitadvisor.memory.graph.alloc import ALIGNMENT, DynTallocr
+from fitadvisor.memory.graph.compute import compute_buffer_bytes, reserve, reserved_graphs
+from fitadvisor.memory.graph.llm import GraphParams
+
+CASES = sorted((Path(__file__).parent / "data" / "alloc-traces").glob("*.trace.gz"))
+MIB = 1024 * 1024
+
+record_trace = engine_bench.load("record_trace")
+
+
+def _params(case, graph) -> GraphParams:
+    context = case.context
+    return GraphParams(
+        n_tokens=graph.n_tokens, n_seqs=graph.n_seqs, n_outputs=graph.n_outputs, n_kv=context["cells"],
+        n_stream=context["streams"], flash_attn=context["flash_attn"], type_k=context["type_k"],
+        type_v=context["type_v"], n_kv_swa=context["swa_cells"],
+    )
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.name.removesuffix(".trace.gz"))
+def test_the_replay_makes_the_allocators_steps(path):
+    case = record_trace.read(path)
+    arch = record_trace.architecture_of(case.architecture)
+    for graph in case.graphs:
+        replay = reserve(arch, _params(case, graph), record=True)
+        steps = [(kind, size, offset, name) for kind, name, size, offset in replay.events]
+        assert steps == graph.steps, f"graph of {graph.n_tokens} tokens"
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.name.removesuffix(".trace.gz"))
+def test_the_compute_buffer_is_the_one_llama_cpp_logged(path):
+    case = record_trace.read(path)
+    arch = record_trace.architecture_of(case.architecture)
+    context = case.context
+    batch = max(g.n_tokens for g in case.graphs)
+    size = compute_buffer_bytes(
+        arch, context["cells"], context["swa_cells"], batch, context["streams"], context["flash_attn"],
+        context["type_k"], context["type_v"],
+    )
+    assert abs(size / MIB - case.logged_mib) < 0.0001  # llama.cpp logs 4 decimals
+    recorded = {(g.n_tokens, g.n_seqs, g.n_outputs) for g in case.graphs}
+    assert {(r.n_tokens, r.n_seqs, r.n_outputs) for r in reserved_graphs(context["cells"] * context["streams"], batch, context["streams"])} == recorded
+
+
+def test_best_fit_takes_the_smallest_hole_and_the_last_of_equal_ones():
+    talloc = DynTallocr()
+    offsets = [talloc.alloc(size) for size in (64, 32, 96, 32, 64)]
+    assert offsets == [0, 64, 96, 192, 224]
+    talloc.free(0, 64)  # holes: [0, 64) and, after the next frees, [96, 192)
+    talloc.free(96, 96)
+    assert talloc.alloc(40) == 0  # 64 is the better fit than 96, and 40 is rounded up to 64
+    talloc.free(0, 64)
+    talloc.free(192, 32)  # [192, 224) merges with [96, 192)
+    assert (talloc.offsets[:2], talloc.sizes[:2]) == ([0, 96], [64, 128])
+    assert talloc.alloc(64) == 0
+    assert talloc.max_size == 288 and talloc.max_size % ALIGNMENT == 0
+
+
+def test_a_hole_too_small_for_a_tensor_leaves_it_on_top():
+    talloc = DynTallocr()
+    assert [talloc.alloc(s) for s in (32, 32)] == [0, 32]
+    talloc.free(0, 32)
+    assert talloc.alloc(64) == 64
+    assert talloc.max_size == 128
