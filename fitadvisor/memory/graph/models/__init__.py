@@ -10,6 +10,9 @@ from fitadvisor.memory.graph.llm import GraphContext
 # GGUF general.architecture -> the module under fitadvisor/memory/graph/models/ that builds its graph
 BUILDERS = {
     "llama": "llama",
+    "mistral3": "mistral3",
+    "qwen2": "qwen2",
+    "qwen3": "qwen3",
 }
 
 

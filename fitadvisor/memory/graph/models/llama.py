@@ -1,4 +1,10 @@
-"""src/models/llama.cpp: llama_model_llama::graph<false> (dense layers; an MoE llama is not in the catalog)."""
+"""src/models/llama.cpp: llama_model_llama::graph<false>, the dense decoder qwen2, qwen3 and mistral3 share.
+
+Their constructors (src/models/qwen2.cpp, qwen3.cpp, mistral3.cpp) differ from llama's only where
+`dense_decoder` takes an option; what none of them changes in the buffer is left out: rope frequency
+factors and a llama-4 attention temperature (tiny inputs multiplied in place), q/k/v and output biases
+(added in place), an MoE llama (not in the catalog).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,12 @@ from fitadvisor.memory.graph.llm import FfnGate, FfnOp, GraphContext, NormType, 
 
 
 def build(g: GraphContext) -> None:
+    dense_decoder(g, name_attn_out=True)
+
+
+def dense_decoder(g: GraphContext, name_attn_out: bool, qk_norm: bool = False) -> None:
+    """The constructor's body. `name_attn_out`: the constructor names the attention output "attn_out"
+    (llama, mistral3); `qk_norm`: Q and K are RMS-normed per head before RoPE (qwen3)."""
     ctx0, n_embd, n_embd_head = g.ctx0, g.n_embd, g.n_embd_head_v
     tok_embd = g.weight(n_embd, g.n_vocab)
     output_norm, output = g.weight(n_embd), g.weight(n_embd, g.n_vocab)
@@ -19,21 +31,29 @@ def build(g: GraphContext) -> None:
     for il in range(g.n_layer):
         layer = g.layer(
             attn_norm=(n_embd,), wq=(n_embd, n_embd_head * g.n_head), wk=(n_embd, g.n_embd_k_gqa(il)),
-            wv=(n_embd, g.n_embd_v_gqa(il)), wo=(n_embd_head * g.n_head, n_embd), ffn_norm=(n_embd,),
-            ffn_gate=(n_embd, g.n_ff), ffn_down=(g.n_ff, n_embd), ffn_up=(n_embd, g.n_ff),
+            wv=(n_embd, g.n_embd_v_gqa(il)), wo=(n_embd_head * g.n_head, n_embd),
+            attn_q_norm=(n_embd_head,) if qk_norm else None, attn_k_norm=(n_embd_head,) if qk_norm else None,
+            ffn_norm=(n_embd,), ffn_gate=(n_embd, g.n_ff), ffn_down=(g.n_ff, n_embd), ffn_up=(n_embd, g.n_ff),
         )
         inpSA = inpL
         cur = g.build_norm(inpL, layer.attn_norm, None, NormType.RMS, il)
         g.cb(cur, "attn_norm", il)
 
         Qcur, Kcur, Vcur = g.build_qkv(layer, cur, n_embd_head, g.n_head, g.n_head_kv, il)
+        if qk_norm:
+            Qcur = g.build_norm(Qcur, layer.attn_q_norm, None, NormType.RMS, il)
+            g.cb(Qcur, "Qcur_normed", il)
         Qcur = ggml.rope_ext(ctx0, Qcur, inp_pos, None)
+        if qk_norm:
+            Kcur = g.build_norm(Kcur, layer.attn_k_norm, None, NormType.RMS, il)
+            g.cb(Kcur, "Kcur_normed", il)
         Kcur = ggml.rope_ext(ctx0, Kcur, inp_pos, None)
         g.cb(Qcur, "Qcur", il)
         g.cb(Kcur, "Kcur", il)
         g.cb(Vcur, "Vcur", il)
         cur = g.build_attn(inp_attn, layer.wo, None, Qcur, Kcur, Vcur, None, None, kq_scale(n_embd_head), il)
-        g.cb(cur, "attn_out", il)
+        if name_attn_out:
+            g.cb(cur, "attn_out", il)
 
         if il == g.n_layer - 1:
             cur = ggml.get_rows(ctx0, cur, inp_out_ids)
