@@ -43,6 +43,7 @@ class Architecture:
     ssm_state_size: int = 0
     ssm_inner_size: int = 0
     ssm_group_count: int = 0
+    ssm_time_step_rank: int = 0  # Mamba2's heads / Gated DeltaNet's value heads (0: unknown)
     kv_lora_rank: int = 0  # > 0: MLA (DeepSeek-style latent KV), K = latent + rope, V = latent
     value_length_mla: int = 0  # MLA: per-head width of the decompressed value (0: unknown)
     token_embedding_bytes: int = 0  # the token_embd table, which some estimators leave off the GPU

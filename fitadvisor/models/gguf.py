@@ -404,6 +404,7 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
         ssm_state_size=keys.int("ssm.state_size"),
         ssm_inner_size=inner,
         ssm_group_count=keys.int("ssm.group_count"),
+        ssm_time_step_rank=keys.int("ssm.time_step_rank"),
         kv_lora_rank=kv_lora_rank if is_mla else 0,
         value_length_mla=value_length_mla if is_mla else 0,
         token_embedding_bytes=embedding.bytes if embedding is not None else 0,
