@@ -435,6 +435,62 @@ def flash_attn_ext_add_sinks(a: Tensor, sinks: Tensor | None) -> None:
         a.src = (*srcs[:4], sinks)
 
 
+# --- recurrent layers (Mamba2, Gated DeltaNet) --------------------------------------------------------
+
+def sigmoid(ctx: Context, a: Tensor) -> Tensor:
+    return _unary(ctx, "UNARY", a)
+
+
+def softplus(ctx: Context, a: Tensor) -> Tensor:
+    return _unary(ctx, "UNARY", a)
+
+
+def scale_inplace(ctx: Context, a: Tensor, s: float) -> Tensor:
+    t = view_tensor(ctx, a)
+    t.op = "SCALE"
+    t.src = (a,)
+    return t
+
+
+def repeat_4d(ctx: Context, a: Tensor, ne0: int, ne1: int, ne2: int, ne3: int) -> Tensor:
+    t = _new(ctx, a.type, (ne0, ne1, ne2, ne3))
+    t.op = "REPEAT"
+    t.src = (a,)
+    return t
+
+
+def rope_multi(ctx: Context, a: Tensor, b: Tensor, c: Tensor | None, *params: object) -> Tensor:
+    """ggml_rope_multi (M-RoPE): the result is a's shape, like rope_ext."""
+    return rope_ext(ctx, a, b, c)
+
+
+def ssm_conv(ctx: Context, sx: Tensor, c: Tensor) -> Tensor:
+    """{d_conv - 1 + n_t, d_inner, n_s} convolved with {d_conv, d_inner} => {d_inner, n_t, n_s} f32."""
+    t = _new(ctx, "f32", (c.ne[1], sx.ne[0] - c.ne[0] + 1, sx.ne[2]))
+    t.op = "SSM_CONV"
+    t.src = (sx, c)
+    return t
+
+
+def ssm_scan(ctx: Context, s: Tensor, x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor, ids: Tensor,
+             K: int) -> Tensor:
+    """y and K snapshots of the new states, concatenated: one f32 vector."""
+    t = _new(ctx, "f32", (nelements(x) + K * s.ne[0] * s.ne[1] * s.ne[2] * ids.ne[0],))
+    t.op = "SSM_SCAN"
+    t.src = (s, x, dt, A, B, C, ids)
+    return t
+
+
+def gated_delta_net(ctx: Context, q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor, state: Tensor,
+                    K: int) -> Tensor:
+    """The output rows, then K snapshots of the state: {S_v * H, n_tokens * n_seqs + K * S_v * n_seqs} f32."""
+    S_v, H, n_tokens, n_seqs = v.ne
+    t = _new(ctx, "f32", (S_v * H, n_tokens * n_seqs + K * S_v * n_seqs))
+    t.op = "GATED_DELTA_NET"
+    t.src = (q, k, v, g, beta, state)
+    return t
+
+
 # --- the graph -----------------------------------------------------------------------------------------
 
 class Graph:

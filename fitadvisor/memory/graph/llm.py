@@ -54,6 +54,7 @@ class GraphParams:
     type_k: str = "f16"
     type_v: str = "f16"
     n_kv_swa: int = 0
+    n_rs_seq: int = 0  # recurrent-state snapshots kept per sequence to roll drafts back (cparams.n_rs_seq)
 
 
 @dataclass
@@ -63,6 +64,19 @@ class GraphResult:
     t_logits: Tensor | None = None
     t_embd: Tensor | None = None
     extra_outputs: list[Tensor] = field(default_factory=list)
+
+
+@dataclass
+class RsInput:
+    """llm_graph_input_rs: which recurrent states this ubatch reads (a full reservation: all, from 0)."""
+
+    s_copy: Tensor
+    s_copy_main: Tensor
+    s_copy_extra: Tensor
+    n_rs: int  # llama_memory_recurrent_context::get_n_rs
+    head: int
+    rs_z: int
+    mem_size: int
 
 
 @dataclass
@@ -101,6 +115,10 @@ class GraphContext:
         self.v_trans = not params.flash_attn  # llama_kv_cache stores V transposed without flash attention
         self.n_pos_per_embd = 1
         self._kv_layers: dict[int, tuple[Tensor, Tensor]] = {}
+        self._rs_layers: dict[int, tuple[Tensor, Tensor]] = {}
+        self.n_seqs = params.n_seqs  # ubatch.n_seqs (equal-length sequences)
+        self.n_seq_tokens = params.n_tokens // params.n_seqs
+        self.n_rs_seq = params.n_rs_seq
 
     # --- weights and the cache -------------------------------------------------------------------------
 
@@ -290,18 +308,23 @@ class GraphContext:
         return cur
 
     def build_qkv(self, layer: SimpleNamespace, cur: Tensor, n_embd_head: int, n_head: int, n_head_kv: int,
-                  il: int) -> tuple[Tensor, Tensor, Tensor]:
-        """The separate Q/K/V path (wq, wk, wv and their optional biases), reshaped to heads."""
+                  il: int, reshape: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+        """The separate Q/K/V path (wq, wk, wv and their optional biases), reshaped to heads unless `reshape` is off
+        (then the projections as they are: their heads' sizes do not matter)."""
         ctx0 = self.ctx0
         qkv = []
         for name, heads in (("Q", n_head), ("K", n_head_kv), ("V", n_head_kv)):
             t = self.build_lora_mm(getattr(layer, f"w{name.lower()}"), cur)
-            self.cb(t, f"{name}cur", il)
+            if reshape:
+                self.cb(t, f"{name}cur", il)
             bias = getattr(layer, f"w{name.lower()}_b", None)
             if bias is not None:
                 t = ggml.add(ctx0, t, bias)
-                self.cb(t, f"{name}cur", il)
+                if reshape:
+                    self.cb(t, f"{name}cur", il)
             qkv.append((t, heads))
+        if not reshape:
+            return qkv[0][0], qkv[1][0], qkv[2][0]
         q, k, v = (ggml.reshape_3d(ctx0, t, n_embd_head, heads, self.n_tokens) for t, heads in qkv)
         self.cb(q, "Qcur", il)
         self.cb(k, "Kcur", il)
@@ -426,6 +449,67 @@ class GraphContext:
         if wo_b is not None:
             cur = ggml.add(ctx0, cur, wo_b)
         return cur
+
+    # --- recurrent state (llama-memory-recurrent.cpp, llama-graph.cpp) ------------------------------------
+
+    def ssm_dt_rank(self) -> int:
+        """hparams.ssm_dt_rank: Mamba2's heads, Gated DeltaNet's value heads (each as wide as the state)."""
+        arch = self.arch
+        return arch.ssm_time_step_rank or arch.ssm_inner_size // arch.ssm_state_size
+
+    def trunk_layers(self) -> int:
+        """hparams.n_layer(): the layers the main graph runs, without the multi-token-prediction ones."""
+        return self.n_layer - self.arch.draft_layers
+
+    def n_embd_r(self) -> int:
+        """llama_hparams::n_embd_r: a recurrent layer's conv state per sequence, f32."""
+        arch = self.arch
+        return (arch.ssm_conv_kernel - 1) * (arch.ssm_inner_size + 2 * arch.ssm_group_count * arch.ssm_state_size)
+
+    def n_embd_s(self) -> int:
+        """llama_hparams::n_embd_s: a recurrent layer's SSM (or delta-rule) state per sequence, f32."""
+        return self.arch.ssm_state_size * self.arch.ssm_inner_size
+
+    def rs_layer(self, il: int) -> tuple[Tensor, Tensor]:
+        """llama_memory_recurrent's r_l[il] and s_l[il]: one row per sequence and snapshot."""
+        if il not in self._rs_layers:
+            n_rows = self.n_stream * (1 + self.params.n_rs_seq)
+            self._rs_layers[il] = (
+                ggml.new_external(self.ctx0, "f32", (self.n_embd_r(), n_rows), f"cache_r_l{il}"),
+                ggml.new_external(self.ctx0, "f32", (self.n_embd_s(), n_rows), f"cache_s_l{il}"),
+            )
+        return self._rs_layers[il]
+
+    def build_rs(self, inp: RsInput, s: Tensor, state_size: int, n_seqs: int, get_state_rows=ggml.get_rows) -> Tensor:
+        """Gather the states this ubatch's sequences read (and copy the ones it leaves alone)."""
+        ctx0, gf = self.ctx0, self.gf
+        states = ggml.reshape_2d(ctx0, s, state_size, s.ne[1])
+        # Clear a single state which will then be copied to the other cleared states.
+        state_zero = ggml.view_1d(ctx0, states, state_size * (inp.rs_z >= 0), inp.rs_z * states.nb[1] * (inp.rs_z >= 0))
+        ggml.build_forward_expand(gf, ggml.scale_inplace(ctx0, state_zero, 0))
+        output_states = get_state_rows(ctx0, states, inp.s_copy_main)
+        ggml.build_forward_expand(gf, output_states)
+        states_extra = ggml.get_rows(ctx0, states, inp.s_copy_extra)
+        ggml.build_forward_expand(gf, ggml.cpy(
+            ctx0, states_extra,
+            ggml.view_2d(ctx0, s, state_size, inp.n_rs - n_seqs, s.nb[1], (inp.head + n_seqs) * s.nb[1]),
+        ))
+        return output_states
+
+    def build_rs_inp(self) -> RsInput:
+        """build_rs_inp_impl over a full reservation: every sequence's state, from cell 0."""
+        n_rs, n_seqs = self.n_stream, self.params.n_seqs
+        s_copy = ggml.new_tensor_1d(self.ctx0, "i32", n_rs)
+        ggml.set_input(s_copy)
+        ggml.set_name(s_copy, "rs_s_copy")
+        s_copy_main = ggml.view_1d(self.ctx0, s_copy, n_seqs, 0)
+        s_copy_extra = ggml.view_1d(self.ctx0, s_copy, n_rs - n_seqs, n_seqs * s_copy.nb[0])
+        return RsInput(s_copy, s_copy_main, s_copy_extra, n_rs, 0, 0, n_rs)
+
+    def build_inp_mem_hybrid(self) -> tuple[AttnInputKV, RsInput]:
+        """llm_graph_input_mem_hybrid: (get_attn(), get_recr())."""
+        inp_rs = self.build_rs_inp()
+        return self.build_attn_inp_kv(), inp_rs
 
     def set_outputs(self) -> None:
         """llm_graph_result::set_outputs."""

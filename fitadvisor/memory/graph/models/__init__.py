@@ -13,6 +13,7 @@ BUILDERS = {
     "mistral3": "mistral3",
     "qwen2": "qwen2",
     "qwen3": "qwen3",
+    "qwen35": "qwen35",
 }
 
 
