@@ -121,7 +121,7 @@ def from_architecture(arch: Architecture, weight_type: str = "Q4_K", tokens: boo
         kv[f"{a}.attention.head_count_kv"] = kv_heads
     else:
         kv[f"{a}.attention.head_count_kv"] = arch.head_count_kv
-    if NO_CACHE in arch.layers:  # nemotron-h: MoE/MLP-only blocks carry a feed-forward size, Mamba2 blocks none
+    if NO_CACHE in arch.layers and not arch.per_layer_head_length:  # nemotron-h: MoE/MLP-only blocks carry a feed-forward size, Mamba2 blocks none
         width = arch.feed_forward_length or arch.expert_feed_forward_length
         kv[f"{a}.feed_forward_length"] = [width if kind == NO_CACHE else 0 for kind in arch.layers]
     if arch.sliding_window:
@@ -134,6 +134,14 @@ def from_architecture(arch: Architecture, weight_type: str = "Q4_K", tokens: boo
             f"{a}.attention.kv_lora_rank": arch.kv_lora_rank, f"{a}.rope.dimension_count": rope,
             f"{a}.attention.key_length_mla": 128 + rope, f"{a}.attention.value_length_mla": arch.value_length_mla or 128,
         })
+    shared = len(arch.layers) - len(arch.layers.rstrip(NO_CACHE)) if arch.per_layer_head_length else 0
+    if shared:  # gemma4 E models: the last layers share earlier caches, their kind told by the head width
+        kv[f"{a}.attention.shared_kv_layers"] = shared
+        kv[f"{a}.attention.sliding_window_pattern"] = [width == arch.key_length_swa for width in arch.per_layer_head_length]
+    if arch.per_layer_feed_forward_length:
+        kv[f"{a}.feed_forward_length"] = list(arch.per_layer_feed_forward_length)
+    if arch.embedding_length_per_layer:
+        kv[f"{a}.embedding_length_per_layer_input"] = arch.embedding_length_per_layer
     for key in ("attention.key_length_swa", "attention.value_length_swa"):
         if getattr(arch, key.split(".")[1]):
             kv[f"{a}.{key}"] = getattr(arch, key.split(".")[1])
@@ -169,6 +177,8 @@ def _add_tensors(model: Model, arch: Architecture, q: str) -> None:
     model.tensor("output_norm.weight", (e,), "F32")
     if not arch.tied_embeddings:
         model.tensor("output.weight", (e, v), "Q6_K")
+    if arch.embedding_length_per_layer:
+        model.tensor("per_layer_token_embd.weight", (arch.embedding_length_per_layer * arch.block_count, v), "F16")
     for i, kind in enumerate(arch.layers):
         p = f"blk.{i}"
         model.tensor(f"{p}.attn_norm.weight", (e,), "F32")

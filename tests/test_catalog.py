@@ -8,8 +8,11 @@ from click.testing import CliRunner
 from test_cli import fitadvisor
 
 from fitadvisor.cli import cli
+from fitadvisor.memory.estimate import Settings, estimate
+from fitadvisor.memory.releases import Release
 from fitadvisor.models import catalog, quantization
 from fitadvisor.models.architecture import FULL, SLIDING
+from fitadvisor.speed.predict import weight_bytes_per_token
 
 ALL_TAGS = [f"{model.name}:{tag}" for model in catalog.load() for tag in model.tags]
 REQUANTIZABLE = [model for model in catalog.load() if model.requantizable]
@@ -28,7 +31,8 @@ def test_every_catalog_tag_estimates_offline(tag):
 
 def test_the_2026_families_are_listed_with_sources():
     rows = {row["model"]: row for row in json.loads(CliRunner().invoke(cli, ["models", "--json"]).output)["models"]}
-    for name in ("qwen3.5:27b", "qwen3.5:35b", "qwen3.6:27b", "qwen3.6:35b", "gemma4:31b", "gemma4:26b", "laguna-xs.2:latest", "gemma3:12b"):
+    for name in ("qwen3.5:27b", "qwen3.5:35b", "qwen3.6:27b", "qwen3.6:35b", "gemma4:31b", "gemma4:26b", "laguna-xs.2:latest", "gemma3:12b",
+                 "qwen3.5:0.8b", "qwen3.5:2b", "qwen3.5:122b", "gemma4:e2b", "gemma4:e4b"):
         assert {"architecture", "context_length", "download_bytes", "tools", "agentic"} <= set(rows[name]["sources"]), name
         assert rows[name]["agentic"] == "untested"
 
@@ -173,3 +177,37 @@ def test_qwen3_5_quantizations_against_the_registry(tag, registry_gib):
     qwen3.5:2b is published as q8_0; its q4_K_M file is that one's tensors re-typed, the vision tower kept.
     """
     assert abs(catalog.find(tag).download_bytes / (registry_gib * 2**30) - 1) < 0.04
+
+
+@pytest.mark.parametrize("tag, published_gb", [("gemma4:e2b-it-q8_0", 8.1), ("gemma4:e2b-it-bf16", 10.0)])
+def test_gemma4_e_quantizations_against_ollamas_sizes(tag, published_gb):
+    """Ollama's gemma4 tag table (a public model catalogue: e2b-it-q8_0 8.1 GB, e2b-it-bf16 10 GB), which holds
+    only with the per-layer token table at 16 bits in every file."""
+    assert abs(catalog.find(tag).download_bytes / (published_gb * 1e9) - 1) < 0.04
+
+
+def test_gemma4_e2b_tensors_as_llama_cpp_loads_them():
+    """llama.cpp v0.5.0 src/models/gemma4.cpp: per-layer token inputs, and 20 shared-KV layers that attend with their
+    kind's head width (every 5th layer global, 512; else 256) through a feed-forward twice as wide (double-wide MLP)."""
+    arch = catalog.find("gemma4:e2b").architecture
+    assert arch.layers == "SSSSA" * 3 + "-" * 20
+    table = {t.name: t for t in quantization.quantize(arch, "Q4_K_M")}
+    assert table["per_layer_token_embd.weight"].shape == (256 * 35, 262144)
+    assert table["per_layer_token_embd.weight"].type_name == table["per_layer_model_proj.weight"].type_name == "F16"
+    assert table["blk.19.attn_q.weight"].shape == (1536, 8 * 512) and table["blk.18.attn_q.weight"].shape == (1536, 8 * 256)
+    assert table["blk.14.ffn_down.weight"].shape == (6144, 1536) and table["blk.15.ffn_down.weight"].shape == (12288, 1536)
+    assert {"blk.0.inp_gate.weight", "blk.34.proj.weight"} <= set(table)
+
+
+def test_gemma4_e2b_caches_only_the_layers_before_the_shared_ones():
+    arch = catalog.find("gemma4:e2b").architecture
+    cache = estimate(arch, Settings(num_ctx=65536, batch=512, release=Release.of(None))).kv_cache_bytes
+    sliding = 12 * (512 + 512) * 1 * (256 + 256) * 2  # a 512-token window plus a batch, one KV head of 256
+    global_ = 3 * 65536 * 1 * (512 + 512) * 2
+    assert cache == sliding + global_
+
+
+def test_the_per_layer_token_table_is_not_read_per_token():
+    arch = catalog.find("gemma4:e4b").architecture
+    assert arch.per_layer_embedding_bytes > 5e9  # 42 x 256 x 262144 at 16 bits
+    assert weight_bytes_per_token(arch) == arch.weights_bytes - arch.vision_bytes - arch.per_layer_embedding_bytes

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.slow
 MODELS = [
     "llama", "qwen2", "qwen3", "qwen3moe", "mistral3", "gemma3", "gemma3-27b", "gpt-oss", "granitehybrid", "deepseek2-mla",
     "glm-4.7-flash", "phi3", "command-r", "qwen3next", "qwen35", "qwen35-mtp", "qwen35moe", "nemotron_h_moe", "gemma4", "laguna",
+    "gemma4-e2b",
 ]
 # The allocator's reuse of freed holes, which the estimate does not replay, moves llama.cpp's compute buffer
 # by a batch x n_embd f32 slot or more (a q8_0 cache shifts it; where the output stage's final norm lands, up
@@ -46,6 +47,7 @@ def test_kv_cache_is_exact(rows, model):
 # Beyond the tolerance in this set, and why (bench/engine/README.md, known gaps): strict, so a fix shows.
 COMPUTE_GAPS = {
     "gemma4": "the final norm lands above the last feed-forward stage's freed gate and up: -10% with flash attention at 4352 cells",
+    "gemma4-e2b": "under llama.cpp's by 8.1% without flash attention at 20000 cells (bench/engine/README.md)",
 }
 
 

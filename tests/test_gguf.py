@@ -24,12 +24,13 @@ from fitadvisor.models.gguf import (
 # rounded figures by design, and are checked against the tensor table instead.
 SHAPE_FIELDS = [
     f.name for f in dataclasses.fields(catalog.load()[0].architecture)
-    if f.name not in ("weights_bytes", "token_embedding_bytes", "k_quant_bytes", "parameters", "active_parameters", "projector_bytes")
+    if f.name not in ("weights_bytes", "token_embedding_bytes", "k_quant_bytes", "parameters", "active_parameters", "projector_bytes",
+                      "per_layer_embedding_bytes")
 ]
 CATALOG_MODELS = [
     "gemma3:27b", "gpt-oss:20b", "granite4:32b-a9b-h", "nemotron-3-nano:30b", "qwen3-coder-next",
     "glm-4.7-flash", "qwen3-coder:30b", "devstral-small-2", "deepseek-coder-v2:16b", "functiongemma",
-    "qwen3.6:27b", "qwen3.6:35b", "gemma4:31b", "gemma4:26b", "laguna-xs.2",
+    "qwen3.6:27b", "qwen3.6:35b", "gemma4:31b", "gemma4:26b", "laguna-xs.2", "gemma4:e2b", "gemma4:e4b",
 ]
 
 
@@ -74,6 +75,8 @@ def test_architecture_from_a_converted_gguf_matches_the_catalog(tmp_path, name):
     assert 0 < arch.k_quant_bytes == sum(ggufs.nbytes(shape, kind) for shape, kind in k_quants) < arch.weights_bytes
     embd = next((shape, kind) for n, shape, kind in model.tensors if n == "token_embd.weight")
     assert arch.token_embedding_bytes == ggufs.nbytes(*embd)
+    per_layer = [ggufs.nbytes(shape, kind) for n, shape, kind in model.tensors if n == "per_layer_token_embd.weight"]
+    assert arch.per_layer_embedding_bytes == sum(per_layer)
     for release in (Release.of("0.20.4"), Release.of(None)):  # Ollama engine era and llama-server
         settings = Settings(num_ctx=65536, batch=512, release=release)
         assert estimate(arch, settings).kv_cache_bytes == estimate(expected, settings).kv_cache_bytes

@@ -116,7 +116,7 @@ def test_a_tiny_untested_model_does_not_outrank_a_larger_one_that_fits():
 def test_the_2026_models_are_considered_and_qwen3_5_122b_said_too_big(hardware):
     advice = advise(hardware)
     considered = {p.model for p in advice.recommendations} | {e.model for e in advice.excluded}
-    assert {"qwen3.5:0.8b", "qwen3.5:2b", "qwen3.5:122b"} <= considered
+    assert {"qwen3.5:0.8b", "qwen3.5:2b", "qwen3.5:122b", "gemma4:e2b", "gemma4:e4b"} <= considered
     reason = {e.model: e.reason for e in advice.excluded}["qwen3.5:122b"]
     assert reason.startswith("needs ") and "at 64K" in reason
     # Proven models still lead: the new, untested ones rank after them.

@@ -54,6 +54,9 @@ class Spec:
     layer_types: str = ""  # nemotron_h: M (Mamba2), E (MoE), * (attention) per layer
     nextn: int = 0  # multi-token-prediction layers after the trunk (nextn_predict_layers)
     global_head_dim: int = 0  # gemma4: the global layers' head size (head_dim is the sliding layers')
+    per_layer_input: int = 0  # gemma4 E models: each layer's own token input (embedding_length_per_layer_input)
+    shared_kv_layers: int = 0  # gemma4 E models: the last layers read earlier layers' cache
+    shared_kv_ff: int = 0  # gemma4 E2B: those layers' double-wide feed-forward
     tied: bool = False
     source: str = ""  # where the real geometry comes from
     notes: tuple[str, ...] = field(default=())
@@ -147,6 +150,12 @@ SPECS: tuple[Spec, ...] = (
         "gemma4", "gemma4", 6, 5376, 32, (16, 16, 16, 16, 16, 4), 256, 21504, 262144, sliding_window=1024, swa_pattern=6,
         global_head_dim=512, tied=True,
         source="Gemma-4-31B text stack (5 sliding: 16 KV heads of 256; 1 global: 4 KV heads of 512, K = V)",
+    ),
+    Spec(
+        "gemma4-e2b", "gemma4", 10, 1536, 8, 1, 256, 6144, 262144, sliding_window=512, swa_pattern=5,
+        global_head_dim=512, per_layer_input=256, shared_kv_layers=5, shared_kv_ff=12288, tied=True,
+        source="Gemma-4-E2B text stack (4 sliding : 1 global, 1 KV head, per-layer inputs of 256; the second period "
+        "shares the first's cache, with double-wide feed-forwards, as its last 20 of 35 layers do)",
     ),
     Spec(
         "laguna", "laguna", 4, 2048, 48, 8, 128, 8192, 100352, sliding_window=512, swa_pattern=4,
@@ -321,21 +330,28 @@ def _laguna_block(t: _Tensors, spec: Spec, i: int) -> None:
 
 def _gemma4_block(t: _Tensors, spec: Spec, i: int) -> None:
     is_global = (i + 1) % spec.swa_pattern == 0
+    shared = i >= spec.layers - spec.shared_kv_layers  # reads an earlier layer's cache: no K or V of its own
     d, hkv = (spec.global_head_dim if is_global else spec.head_dim), spec.head_kv(i)
     t.add(f"blk.{i}.attn_norm.weight", spec.n_embd)
     t.add(f"blk.{i}.attn_q.weight", spec.n_embd, spec.n_head * d)
-    t.add(f"blk.{i}.attn_k.weight", spec.n_embd, hkv * d)
-    if not is_global:  # global layers read V from K (attention_k_eq_v)
+    if not shared:
+        t.add(f"blk.{i}.attn_k.weight", spec.n_embd, hkv * d)
+    if not shared and (not is_global or spec.per_layer_input):  # 31B's global layers read V from K (attention_k_eq_v)
         t.add(f"blk.{i}.attn_v.weight", spec.n_embd, hkv * d)
     t.add(f"blk.{i}.attn_output.weight", spec.n_head * d, spec.n_embd)
     t.add(f"blk.{i}.attn_q_norm.weight", d)
-    t.add(f"blk.{i}.attn_k_norm.weight", d)
+    if not shared:
+        t.add(f"blk.{i}.attn_k_norm.weight", d)
     t.add(f"blk.{i}.post_attention_norm.weight", spec.n_embd)
     if is_global and not any(name == "rope_freqs.weight" for name, _, _ in t.items):
         t.add("rope_freqs.weight", d // 2)
     t.add(f"blk.{i}.ffn_norm.weight", spec.n_embd)
-    _dense_ffn(t, spec, i, spec.n_ff)
+    _dense_ffn(t, spec, i, spec.shared_kv_ff if shared and spec.shared_kv_ff else spec.n_ff)
     t.add(f"blk.{i}.post_ffw_norm.weight", spec.n_embd)
+    if spec.per_layer_input:
+        t.add(f"blk.{i}.inp_gate.weight", spec.n_embd, spec.per_layer_input)
+        t.add(f"blk.{i}.proj.weight", spec.per_layer_input, spec.n_embd)
+        t.add(f"blk.{i}.post_norm.weight", spec.n_embd)
 
 
 def _ssm_inner(spec: Spec) -> int:
@@ -348,6 +364,11 @@ def tensors(spec: Spec) -> _Tensors:
     t.add("output_norm.weight", spec.n_embd)
     if not spec.tied:
         t.add("output.weight", spec.n_embd, spec.vocab)
+    if spec.per_layer_input:
+        width = spec.per_layer_input * spec.layers
+        t.add("per_layer_token_embd.weight", width, spec.vocab)
+        t.add("per_layer_model_proj.weight", spec.n_embd, width)
+        t.add("per_layer_proj_norm.weight", spec.per_layer_input)
     for i in range(spec.layers):
         if spec.arch in ("qwen3next", "qwen35", "qwen35moe"):
             _qwen_hybrid_block(t, spec, i, mtp=i >= spec.layers - spec.nextn)
@@ -408,6 +429,8 @@ def tensors(spec: Spec) -> _Tensors:
 def _feed_forward_length(spec: Spec) -> int | list[int]:
     if spec.layer_types:  # nemotron_h: only MoE blocks have a feed-forward width
         return [spec.expert_ff if kind == "E" else 0 for kind in spec.layer_types]
+    if spec.shared_kv_ff:  # gemma4 E2B: the shared-KV layers' are twice as wide
+        return [spec.shared_kv_ff if i >= spec.layers - spec.shared_kv_layers else spec.n_ff for i in range(spec.layers)]
     return spec.expert_ff if spec.arch == "granitehybrid" else spec.n_ff  # granite: the expert width
 
 
@@ -461,7 +484,9 @@ def _metadata(w: gguf.GGUFWriter, spec: Spec) -> None:
     if spec.global_head_dim:  # gemma4: key_length is the global layers', *_swa the sliding layers'
         w.add_key_length_swa(spec.head_dim)
         w.add_value_length_swa(spec.head_dim)
-        w.add_uint32(f"{a}.embedding_length_per_layer_input", 0)
+        w.add_uint32(f"{a}.embedding_length_per_layer_input", spec.per_layer_input)
+        if spec.shared_kv_layers:
+            w.add_uint32(f"{a}.attention.shared_kv_layers", spec.shared_kv_layers)
     if spec.kv_lora_rank:
         w.add_kv_lora_rank(spec.kv_lora_rank)
         w.add_q_lora_rank(spec.q_lora_rank)

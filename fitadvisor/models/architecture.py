@@ -60,6 +60,11 @@ class Architecture:
     per_layer_head_count: tuple[int, ...] = field(default=())  # query heads, when layers differ (laguna)
     key_length_swa: int = 0  # sliding-window layers' key width where it differs from key_length (gemma4)
     value_length_swa: int = 0
+    # gemma4's shared-KV layers keep no cache, yet attend with their own kind's head width (key = value there)
+    per_layer_head_length: tuple[int, ...] = field(default=())
+    per_layer_feed_forward_length: tuple[int, ...] = field(default=())  # when layers differ (gemma4 E2B's shared-KV layers)
+    embedding_length_per_layer: int = 0  # gemma4 E models: each layer's own token input (per_layer_token_embd)
+    per_layer_embedding_bytes: int = 0  # that table: one row per token is read, like the input embedding
 
     def __post_init__(self) -> None:
         if len(self.layers) != self.block_count:
@@ -90,10 +95,17 @@ class Architecture:
 
     def key_width(self, layer: int) -> int:
         """Per-head key width of one layer: sliding-window layers may have their own."""
+        if self.per_layer_head_length:
+            return self.per_layer_head_length[layer]
         return self.key_length_swa if self.layers[layer] == SLIDING and self.key_length_swa else self.key_length
 
     def value_width(self, layer: int) -> int:
+        if self.per_layer_head_length:
+            return self.per_layer_head_length[layer]
         return self.value_length_swa if self.layers[layer] == SLIDING and self.value_length_swa else self.value_length
+
+    def feed_forward_width(self, layer: int) -> int:
+        return self.per_layer_feed_forward_length[layer] if self.per_layer_feed_forward_length else self.feed_forward_length
 
     @property
     def shared_expert_width(self) -> int:

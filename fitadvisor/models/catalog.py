@@ -10,7 +10,7 @@ from functools import cached_property, lru_cache
 from fitadvisor.datafiles import read_toml
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.models import quantization, verdicts
-from fitadvisor.models.architecture import SLIDING, Architecture, expand_pattern
+from fitadvisor.models.architecture import NO_CACHE, SLIDING, Architecture, expand_pattern
 from fitadvisor.models.gguf import k_quant_bytes, tensor_bytes
 
 # Ollama's name rules (types/model/name.go): [host/][namespace/]model[:tag], parts of letters,
@@ -117,6 +117,7 @@ class CatalogModel:
         table = quantization.quantize(arch, file_type)
         weights = arch.weights_bytes - quantization.weights_bytes(arch, self.quantization.upper()) + tensor_bytes(table)
         arch = dataclasses.replace(arch, weights_bytes=weights, token_embedding_bytes=quantization.token_embedding_bytes(table),
+                                   per_layer_embedding_bytes=quantization.per_layer_embedding_bytes(table),
                                    k_quant_bytes=k_quant_bytes(table))
         how = (f"{self.reference} ({self.quantization}, {self.download_bytes / 1e9:.1f} GB) with its tensors re-typed for {file_type} "
                "by llama.cpp's quantizer rules (fitadvisor/models/quantization.py)")
@@ -131,6 +132,15 @@ def _shape(entry: dict) -> Architecture:
     layers = expand_pattern(entry["layer_pattern"], blocks)
     per_layer_heads = _per_layer(entry, "head_count", layers)
     per_layer_kv_heads = _per_layer(entry, "head_count_kv", layers)
+    # gemma4 E models: the last `shared_kv_layers` read the cache of earlier layers of their kind and keep none;
+    # they attend with their kind's head width, and E2B's have a feed-forward twice as wide.
+    shared = entry.get("shared_kv_layers", 0)
+    head_lengths, ff_lengths = (), ()
+    if shared:
+        head_lengths = tuple(entry["key_length_swa"] if kind == SLIDING else entry["key_length"] for kind in layers)
+        wide = entry.get("feed_forward_length_shared_kv", entry["feed_forward_length"])
+        ff_lengths = tuple(wide if i >= blocks - shared else entry["feed_forward_length"] for i in range(blocks))
+        layers = layers[: blocks - shared] + NO_CACHE * shared
     arch = Architecture(
         name=entry["architecture"],
         block_count=blocks,
@@ -145,7 +155,7 @@ def _shape(entry: dict) -> Architecture:
         layers=layers,
         weights_bytes=0,
         vocab_size=entry.get("vocab_size", 0),
-        feed_forward_length=entry.get("feed_forward_length", 0),
+        feed_forward_length=max(ff_lengths, default=entry.get("feed_forward_length", 0)),  # the widest layer's, as from a GGUF
         sliding_window=entry.get("sliding_window", 0),
         expert_count=entry.get("expert_count", 0),
         expert_used_count=entry.get("expert_used_count", 0),
@@ -165,6 +175,9 @@ def _shape(entry: dict) -> Architecture:
         active_parameters=int(entry.get("active_parameters_b", entry["parameters_b"]) * 1e9),
         per_layer_head_count=tuple(per_layer_heads),
         per_layer_head_count_kv=tuple(per_layer_kv_heads),
+        per_layer_head_length=head_lengths,
+        per_layer_feed_forward_length=ff_lengths if len(set(ff_lengths)) > 1 else (),
+        embedding_length_per_layer=entry.get("embedding_length_per_layer", 0),
     )
     # A vision tower inside the blob is loaded but never read while decoding (Ollama keeps it unquantized).
     return dataclasses.replace(arch, vision_bytes=int(entry.get("vision_bytes", 0)))
@@ -179,6 +192,7 @@ def _sized(shape: Architecture, file_type: str, published: int | None) -> Archit
     table = quantization.quantize(shape, file_type)
     download = published or tensor_bytes(table) + shape.vision_bytes
     return dataclasses.replace(shape, weights_bytes=int(download), token_embedding_bytes=quantization.token_embedding_bytes(table),
+                               per_layer_embedding_bytes=quantization.per_layer_embedding_bytes(table),
                                k_quant_bytes=k_quant_bytes(table))
 
 

@@ -352,6 +352,10 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
         else:
             kinds.append(SLIDING if sliding[layer] else FULL)
 
+    # Those shared layers still attend, each with its own kind's head width (gemma4: key = value).
+    head_lengths = ()
+    if own_cache < trunk and keys.int("attention.key_length_swa"):
+        head_lengths = tuple(keys.int("attention.key_length_swa") if sliding[i] else key_length for i in range(blocks))
     attention_kv_heads = [kv_heads[i] for i, kind in enumerate(kinds) if kind in (FULL, SLIDING)]
     head_count_kv = max(attention_kv_heads, default=0)
     per_layer_kv = tuple(kv_heads) if len(set(attention_kv_heads)) > 1 else ()
@@ -421,6 +425,10 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
         per_layer_head_count=per_layer_heads,
         key_length_swa=keys.int("attention.key_length_swa"),
         value_length_swa=keys.int("attention.value_length_swa"),
+        per_layer_head_length=head_lengths,
+        per_layer_feed_forward_length=tuple(feed_forward) if ff_per_layer and len(set(feed_forward) - {0}) > 1 else (),
+        embedding_length_per_layer=keys.int("embedding_length_per_layer_input"),
+        per_layer_embedding_bytes=by_name["per_layer_token_embd.weight"].bytes if "per_layer_token_embd.weight" in by_name else 0,
     )
 
 

@@ -39,7 +39,16 @@ _FALLBACK = {"Q2_K": "Q4_0", "Q3_K": "Q4_0", "Q4_K": "Q5_0", "Q5_K": "Q5_1", "Q6
 # library files keep the same policy, though Ollama names that architecture glm4moelite.
 _MLA_Q8 = tuple((pattern, "Q8_0") for pattern in (
     r"attn_k_b\.weight$", r"attn_q_a\.weight$", r"attn_q_b\.weight$", r"attn_v_b\.weight$", r"attn_kv_a_mqa\.weight$"))
-_OVERRIDES = {"deepseek2": _MLA_Q8, "glm4moelite": _MLA_Q8}
+# gemma3n's per-layer token table stays at F16 there too ("read on every layer for every token"). Ollama's library
+# gemma4 E files keep theirs at 16 bits at every quantization, though that code names only gemma3n: only then do
+# their tensors come to the published sizes (e2b 7.2 GB, e2b-it-q8_0 8.1 GB, e4b 9.6 GB; at Q6_K or Q8_0 each
+# would be 2-2.5 GB smaller).
+_PER_LAYER_EMBEDDING_F16 = ((r"^per_layer_token_embd\.weight$", "F16"),)
+_Q4_K = ("Q4_K_S", "Q4_K_M")
+_OVERRIDES = {  # the file types each architecture's overrides apply to, and the overrides
+    "deepseek2": (_Q4_K, _MLA_Q8), "glm4moelite": (_Q4_K, _MLA_Q8), "gemma3n": (_Q4_K, _PER_LAYER_EMBEDDING_F16),
+    "gemma4": (tuple(DEFAULT_TYPE), _PER_LAYER_EMBEDDING_F16),
+}
 # Qwen3-Next-style hybrids: Gated DeltaNet layers, and attention layers whose attn_q also holds an output gate.
 _GATED_DELTA_NET = {"qwen3next", "qwen35", "qwen35moe"}
 _FFN_ONLY_IN_MLP_BLOCKS = {"nemotron_h", "nemotron_h_moe"}  # their Mamba2 and attention blocks have no FFN
@@ -58,9 +67,13 @@ class Tensor(NamedTuple):  # a tuple: tens of thousands are made per catalog
         return len(self.shape) >= 2 and _quantizable_name(self.name)
 
 
+_KEPT_AS_CONVERTED = "per_layer_model_proj"  # "not too big": left at the converter's F16 (llama-quant.cpp)
+
+
 @lru_cache(maxsize=4096)  # like _category: the same tensor names come back for every model
 def _quantizable_name(name: str) -> bool:
-    return name.endswith("weight") and "_norm.weight" not in name and "ffn_gate_inp.weight" not in name and "ssm_conv1d" not in name
+    return (name.endswith("weight") and "_norm.weight" not in name and "ffn_gate_inp.weight" not in name
+            and "ssm_conv1d" not in name and not name.startswith(_KEPT_AS_CONVERTED))
 
 
 def file_type_of_tag(tag: str) -> tuple[str, str] | None:
@@ -77,10 +90,16 @@ def tensors(arch: Architecture) -> list[Tensor]:
     out = [Tensor("token_embd.weight", (e, v)), Tensor("output_norm.weight", (e,))]
     if not arch.tied_embeddings:
         out.append(Tensor("output.weight", (e, v)))
+    per_layer = arch.embedding_length_per_layer
+    if per_layer:  # gemma4 E models: a token table and a projection for every layer's own input
+        width = per_layer * arch.block_count
+        out += [Tensor("per_layer_token_embd.weight", (width, v)), Tensor("per_layer_model_proj.weight", (e, width)),
+                Tensor("per_layer_proj_norm.weight", (per_layer,))]
     for i, kind in enumerate(arch.layers):
         p = f"blk.{i}"
         out.append(Tensor(f"{p}.attn_norm.weight", (e,)))
-        if kind in (FULL, SLIDING):
+        # gemma4's shared-KV layers attend too (their files keep K and V, which llama.cpp leaves unread)
+        if kind in (FULL, SLIDING) or (kind == NO_CACHE and arch.per_layer_head_length):
             out += _attention(arch, i, p)
         elif kind == RECURRENT:
             out += _gated_delta_net(arch, p) if arch.name in _GATED_DELTA_NET else _mamba2(arch, p)
@@ -88,6 +107,9 @@ def tensors(arch: Architecture) -> list[Tensor]:
             continue
         out.append(Tensor(f"{p}.ffn_norm.weight", (e,)))
         out += _feed_forward(arch, i, p)
+        if per_layer:
+            out += [Tensor(f"{p}.inp_gate.weight", (e, per_layer)), Tensor(f"{p}.proj.weight", (per_layer, e)),
+                    Tensor(f"{p}.post_norm.weight", (e,))]
     return out
 
 
@@ -152,7 +174,7 @@ def _feed_forward(arch: Architecture, i: int, p: str) -> list[Tensor]:
     gated = arch.name not in _NO_GATE
     out = []
     moe = arch.is_moe and i >= arch.leading_dense_block_count
-    dense = arch.feed_forward_length if (not moe or arch.name in _DENSE_BESIDE_EXPERTS) else 0
+    dense = arch.feed_forward_width(i) if (not moe or arch.name in _DENSE_BESIDE_EXPERTS) else 0
     if dense:
         if arch.name == "phi3":  # gate and up fused
             return [Tensor(f"{p}.ffn_up.weight", (e, 2 * dense)), Tensor(f"{p}.ffn_down.weight", (dense, e))]
@@ -192,19 +214,23 @@ def assign_types(table: list[Tensor], file_type: str, architecture: str, n_layer
         n_gqa=n_gqa,
         n_expert=n_expert,
         tied=not any(t.name == "output.weight" for t in table),
-        overrides=tuple((re.compile(pattern), kind) for pattern, kind in _OVERRIDES.get(architecture, ())
-                        if file_type in ("Q4_K_S", "Q4_K_M")),
+        overrides=tuple((re.compile(pattern), kind) for pattern, kind in _overrides(architecture, file_type)),
     )
     out = []
     for tensor in table:
         if not tensor.quantizable:
-            kind = "F32"
+            kind = "F16" if tensor.name.startswith(_KEPT_AS_CONVERTED) else "F32"
         elif default in ("F16", "BF16"):
             kind = default
         else:
             kind = _type(state, tensor, file_type, default)
         out.append(TensorInfo(tensor.name, tensor.shape, kind))
     return out
+
+
+def _overrides(architecture: str, file_type: str) -> tuple:
+    file_types, rules = _OVERRIDES.get(architecture, ((), ()))
+    return rules if file_type in file_types else ()
 
 
 def weights_bytes(arch: Architecture, file_type: str) -> int:
@@ -214,6 +240,10 @@ def weights_bytes(arch: Architecture, file_type: str) -> int:
 def token_embedding_bytes(table: list[TensorInfo]) -> int:
     """The token-embedding table's bytes in a quantized table (one pass of the quantizer serves both sizes)."""
     return next(t.bytes for t in table if t.name == "token_embd.weight")
+
+
+def per_layer_embedding_bytes(table: list[TensorInfo]) -> int:
+    return next((t.bytes for t in table if t.name == "per_layer_token_embd.weight"), 0)
 
 
 @dataclass
