@@ -1,6 +1,10 @@
 """llm_graph_context (src/llama-graph.cpp, llama.cpp v0.5.0): the inputs and shared builders every
 architecture's graph uses, over fitadvisor's `Architecture` and the parameters of one reserved graph.
 
+A builder (models/<arch>.py) loops over its layers with `for il in g.each_layer():`, never over
+`range(g.n_layer)`: compute.py may build only some of them (identical middle layers, skipped exactly),
+and needs to know where each layer's nodes begin.
+
 Each method mirrors the C++ function of the same name (minus what cannot change the compute buffer:
 LoRA adapters, control vectors, samplers, pooling). Weights are external tensors with their real shapes;
 their type is irrelevant here, since no op this replay needs takes its result type from a weight.
@@ -119,6 +123,15 @@ class GraphContext:
         self.n_seqs = params.n_seqs  # ubatch.n_seqs (equal-length sequences)
         self.n_seq_tokens = params.n_tokens // params.n_seqs
         self.n_rs_seq = params.n_rs_seq
+        # the layers to build, in order: the trunk, without multi-token-prediction layers (hparams.n_layer())
+        self.layer_ids: tuple[int, ...] = tuple(range(self.n_layer - arch.draft_layers))
+        self.layer_starts: list[int] = []  # where each built layer's nodes begin in the graph
+
+    def each_layer(self):
+        """The layers a builder's loop builds (all of them unless compute.py skips repeated ones)."""
+        for il in self.layer_ids:
+            self.layer_starts.append(len(self.gf.nodes))
+            yield il
 
     # --- weights and the cache -------------------------------------------------------------------------
 
@@ -456,10 +469,6 @@ class GraphContext:
         """hparams.ssm_dt_rank: Mamba2's heads, Gated DeltaNet's value heads (each as wide as the state)."""
         arch = self.arch
         return arch.ssm_time_step_rank or arch.ssm_inner_size // arch.ssm_state_size
-
-    def trunk_layers(self) -> int:
-        """hparams.n_layer(): the layers the main graph runs, without the multi-token-prediction ones."""
-        return self.n_layer - self.arch.draft_layers
 
     def n_embd_r(self) -> int:
         """llama_hparams::n_embd_r: a recurrent layer's conv state per sequence, f32."""

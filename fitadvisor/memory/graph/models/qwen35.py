@@ -37,7 +37,7 @@ def build_hybrid(g: GraphContext, build_layer_ffn: Callable[[GraphContext, Tenso
     inp_pos = g.build_inp_pos()
     inp_out_ids = g.build_inp_out_ids()
 
-    for il in range(g.trunk_layers()):
+    for il in g.each_layer():
         inpSA = inpL
         cur = g.build_norm(inpL, g.weight(n_embd), None, NormType.RMS, il)
         g.cb(cur, "attn_norm", il)
