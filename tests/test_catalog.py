@@ -211,3 +211,10 @@ def test_the_per_layer_token_table_is_not_read_per_token():
     arch = catalog.find("gemma4:e4b").architecture
     assert arch.per_layer_embedding_bytes > 5e9  # 42 x 256 x 262144 at 16 bits
     assert weight_bytes_per_token(arch) == arch.weights_bytes - arch.vision_bytes - arch.per_layer_embedding_bytes
+
+
+def test_ollama_launchs_local_recommendations_resolve_offline():
+    """`ollama launch`'s recommendedModels (cmd/launch/models.go, v0.33.0-rc2): the local ones are plain `gemma4` and
+    `qwen3.5`; the `:cloud` ones run on Ollama's servers and load nothing here."""
+    assert catalog.find("gemma4").reference == "gemma4:e4b"
+    assert catalog.find("qwen3.5").reference == "qwen3.5:9b"
