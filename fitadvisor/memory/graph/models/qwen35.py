@@ -22,7 +22,7 @@ def build(g: GraphContext) -> None:
 
 def build_hybrid(g: GraphContext, build_layer_ffn: Callable[[GraphContext, Tensor, int], Tensor],
                  n_pos_per_embd: int, build_layer_attn: Callable | None = None,
-                 build_layer_attn_linear: Callable | None = None) -> None:
+                 build_layer_attn_linear: Callable | None = None, embd_name: str = "model.input_embed") -> None:
     """The constructor, shared by qwen35, qwen35moe and qwen3next: only their layers' builders differ."""
     build_layer_attn = build_layer_attn or _build_layer_attn
     build_layer_attn_linear = build_layer_attn_linear or _build_layer_attn_linear
@@ -32,7 +32,7 @@ def build_hybrid(g: GraphContext, build_layer_ffn: Callable[[GraphContext, Tenso
     output_norm, output = g.weight(n_embd), g.weight(n_embd, g.n_vocab)
 
     inpL = g.build_inp_embd(tok_embd)
-    g.cb(inpL, "model.input_embed", -1)
+    g.cb(inpL, embd_name, -1)
     inp_attn, inp_rs = g.build_inp_mem_hybrid()
     inp_pos = g.build_inp_pos()
     inp_out_ids = g.build_inp_out_ids()
@@ -232,3 +232,89 @@ def build_layer_ffn(g: GraphContext, cur: Tensor, il: int) -> Tensor:
     cur = g.build_ffn(cur, layer.ffn_up, None, layer.ffn_gate, None, layer.ffn_down, None, FfnOp.SILU, FfnGate.PAR, il)
     g.cb(cur, "ffn_out", il)
     return cur
+
+
+def build_mtp(g: GraphContext) -> None:
+    """llama_model_qwen35::graph_mtp: the drafting context's graph, its one multi-token-prediction layer.
+
+    It embeds the drafted tokens, joins them with the main model's last hidden state (an input), and runs
+    a full-attention qwen35 decoder layer over the drafting context's own cache of that layer.
+    """
+    ctx0, n_embd, n_head, n_embd_head, n_tokens = g.ctx0, g.n_embd, g.n_head, g.n_embd_head_v, g.n_tokens
+    il = g.trunk_layers()
+    g.n_pos_per_embd = 4
+    tok_embd_w, output_norm, output = g.weight(n_embd, g.n_vocab), g.weight(n_embd), g.weight(n_embd, g.n_vocab)
+    layer = g.layer(
+        attn_norm=(n_embd,), attn_post_norm=(n_embd,), wq=(n_embd, n_embd_head * n_head * 2),
+        wk=(n_embd, g.n_embd_k_gqa(il)), wv=(n_embd, g.n_embd_v_gqa(il)), wo=(n_embd_head * n_head, n_embd),
+        attn_q_norm=(n_embd_head,), attn_k_norm=(n_embd_head,), ffn_gate=(n_embd, g.n_ff), ffn_down=(g.n_ff, n_embd),
+        ffn_up=(n_embd, g.n_ff), eh_proj=(2 * n_embd, n_embd), enorm=(n_embd,), hnorm=(n_embd,),
+    )
+
+    tokens = ggml.new_tensor_1d(ctx0, "i32", n_tokens)
+    ggml.set_input(tokens)
+    embd = ggml.new_tensor_2d(ctx0, "f32", n_embd, n_tokens)
+    ggml.set_input(embd)
+    tok_embd = ggml.get_rows(ctx0, tok_embd_w, tokens)  # a reserved ubatch has tokens
+    g.cb(tok_embd, "mtp_tok_embd", il)
+    h_embd = ggml.new_tensor_2d(ctx0, "f32", n_embd, n_tokens)
+    ggml.set_input(h_embd)
+    ggml.set_name(h_embd, "mtp_h_input")
+    inp_pos = g.build_inp_pos()
+    inp_out_ids = g.build_inp_out_ids()
+    inp_attn = g.build_attn_inp_kv()
+
+    h_norm = g.build_norm(h_embd, layer.hnorm, None, NormType.RMS, il)
+    g.cb(h_norm, "mtp_hnorm", il)
+    e_norm = g.build_norm(tok_embd, layer.enorm, None, NormType.RMS, il)
+    g.cb(e_norm, "mtp_enorm", il)
+    concat = ggml.concat(ctx0, e_norm, h_norm, 0)
+    g.cb(concat, "mtp_concat", il)
+    cur = g.build_lora_mm(layer.eh_proj, concat)
+    g.cb(cur, "mtp_eh_proj", il)
+    inpSA = cur
+    cur = g.build_norm(cur, layer.attn_norm, None, NormType.RMS, il)
+    g.cb(cur, "mtp_attn_norm", il)
+
+    Qcur_full, Kcur, Vcur = g.build_qkv(layer, cur, n_embd_head, n_head, g.n_head_kv, il, reshape=False)
+    g.cb(Qcur_full, "mtp_Qcur_full", il)
+    element_size = ggml.TYPE_SIZE[Qcur_full.type][0]
+    Qcur = ggml.view_3d(ctx0, Qcur_full, n_embd_head, n_head, n_tokens, element_size * n_embd_head * 2,
+                        element_size * n_embd_head * 2 * n_head, 0)
+    Qcur = g.build_norm(Qcur, layer.attn_q_norm, None, NormType.RMS, il)
+    g.cb(Qcur, "mtp_Qcur_normed", il)
+    gate = ggml.view_3d(ctx0, Qcur_full, n_embd_head, n_head, n_tokens, element_size * n_embd_head * 2,
+                        element_size * n_embd_head * 2 * n_head, element_size * n_embd_head)
+    gate = ggml.cont_2d(ctx0, gate, n_embd_head * n_head, n_tokens)
+    g.cb(gate, "mtp_gate", il)
+    Kcur = ggml.reshape_3d(ctx0, Kcur, n_embd_head, g.n_head_kv, n_tokens)
+    Kcur = g.build_norm(Kcur, layer.attn_k_norm, None, NormType.RMS, il)
+    g.cb(Kcur, "mtp_Kcur_normed", il)
+    Vcur = ggml.reshape_3d(ctx0, Vcur, n_embd_head, g.n_head_kv, n_tokens)
+    g.cb(Vcur, "mtp_Vcur", il)
+    Qcur = ggml.rope_multi(ctx0, Qcur, inp_pos, None)
+    Kcur = ggml.rope_multi(ctx0, Kcur, inp_pos, None)
+    cur = g.build_attn(inp_attn, None, None, Qcur, Kcur, Vcur, None, None, kq_scale(n_embd_head), il)
+    g.cb(cur, "mtp_attn_pregate", il)
+    cur = ggml.mul(ctx0, cur, ggml.sigmoid(ctx0, gate))
+    cur = g.build_lora_mm(layer.wo, cur)
+    g.cb(cur, "mtp_attn_out", il)
+    cur = ggml.add(ctx0, cur, inpSA)
+    g.cb(cur, "mtp_attn_residual", il)
+
+    ffn_residual = cur
+    cur = g.build_norm(cur, layer.attn_post_norm, None, NormType.RMS, il)
+    g.cb(cur, "mtp_attn_post_norm", il)
+    cur = g.build_ffn(cur, layer.ffn_up, None, layer.ffn_gate, None, layer.ffn_down, None, FfnOp.SILU, FfnGate.PAR, il)
+    g.cb(cur, "mtp_ffn_out", il)
+    cur = ggml.add(ctx0, cur, ffn_residual)
+    g.cb(cur, "mtp_post_ffn", il)
+    cur = g.build_norm(cur, output_norm, None, NormType.RMS, -1)  # no shared_head_norm of its own: the model's
+    g.cb(cur, "h_nextn", -1)
+    g.res.extra_outputs.append(cur)
+    cur = ggml.get_rows(ctx0, cur, inp_out_ids)
+    g.cb(cur, "mtp_shared_head_norm", -1)
+    cur = g.build_lora_mm(output, cur)
+    g.cb(cur, "result_output", -1)
+    g.res.t_logits = cur
+    ggml.build_forward_expand(g.gf, cur)
