@@ -15,7 +15,7 @@ import engine_bench
 import pytest
 
 from fitadvisor.memory.graph.alloc import ALIGNMENT, DynTallocr
-from fitadvisor.memory.graph.compute import compute_buffer_bytes, reserve, reserved_graphs
+from fitadvisor.memory.graph.compute import compute_buffer_bytes, drafting_compute_bytes, reserve, reserved_graphs
 from fitadvisor.memory.graph.llm import GraphParams
 
 CASES = sorted((Path(__file__).parent / "data" / "alloc-traces").glob("*.trace.gz"))
@@ -29,7 +29,7 @@ def _params(case, graph) -> GraphParams:
     return GraphParams(
         n_tokens=graph.n_tokens, n_seqs=graph.n_seqs, n_outputs=graph.n_outputs, n_kv=context["cells"],
         n_stream=context["streams"], flash_attn=context["flash_attn"], type_k=context["type_k"],
-        type_v=context["type_v"], n_kv_swa=context["swa_cells"],
+        type_v=context["type_v"], n_kv_swa=context["swa_cells"], n_rs_seq=context.get("rs_snapshots", 0),
     )
 
 
@@ -38,7 +38,7 @@ def test_the_replay_makes_the_allocators_steps(path):
     case = record_trace.read(path)
     arch = record_trace.architecture_of(case.architecture)
     for graph in case.graphs:
-        replay = reserve(arch, _params(case, graph), record=True)
+        replay = reserve(arch, _params(case, graph), record=True, drafting=case.context.get("drafting", False))
         steps = [(kind, size, offset, name) for kind, name, size, offset in replay.events]
         assert steps == graph.steps, f"graph of {graph.n_tokens} tokens"
 
@@ -49,13 +49,19 @@ def test_the_compute_buffer_is_the_one_llama_cpp_logged(path):
     arch = record_trace.architecture_of(case.architecture)
     context = case.context
     batch = max(g.n_tokens for g in case.graphs)
-    size = compute_buffer_bytes(
-        arch, context["cells"], context["swa_cells"], batch, context["streams"], context["flash_attn"],
-        context["type_k"], context["type_v"],
-    )
+    drafting = context.get("drafting", False)
+    if drafting:
+        size = drafting_compute_bytes(arch, context["cells"], batch, context["streams"], context["flash_attn"])
+    else:
+        size = compute_buffer_bytes(
+            arch, context["cells"], context["swa_cells"], batch, context["streams"], context["flash_attn"],
+            context["type_k"], context["type_v"], context.get("rs_snapshots", 0),
+        )
     assert abs(size / MIB - case.logged_mib) < 0.0001  # llama.cpp logs 4 decimals
     recorded = {(g.n_tokens, g.n_seqs, g.n_outputs) for g in case.graphs}
-    assert {(r.n_tokens, r.n_seqs, r.n_outputs) for r in reserved_graphs(context["cells"] * context["streams"], batch, context["streams"])} == recorded
+    n_outputs_max = context["streams"] if drafting else None
+    reserved = reserved_graphs(context["cells"] * context["streams"], batch, context["streams"], n_outputs_max)
+    assert {(r.n_tokens, r.n_seqs, r.n_outputs) for r in reserved} == recorded
 
 
 def test_best_fit_takes_the_smallest_hole_and_the_last_of_equal_ones():

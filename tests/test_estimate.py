@@ -279,12 +279,12 @@ def test_drafting_adds_its_layers_cache_and_recurrent_snapshots():
     drafting_layer = CTX * 4 * (256 + 256) * 2  # f16, whatever the main cache's type
     snapshots = 6 * 4 * arch.recurrent_state_floats * 4  # 4 drafted tokens' states of each recurrent layer
     assert added == drafting_layer + snapshots
-    # Its own compute buffer: the feed-forward stage over the batch above the f16 mask and two n_embd slots,
-    # traced at 126.02 MiB for this shape at 4096 cells; and one more row of logits.
+    # Its own compute buffer, the drafting graph replayed: llama.cpp v0.5.0 logged 126.0176 MiB for this shape at
+    # 4096 cells (the main context's, with 4 snapshots per recurrent layer, stays the same here); one more row of logits.
     drafted = estimate(arch, dataclasses.replace(settings, num_ctx=4096))
     main = estimate(plain, dataclasses.replace(settings, num_ctx=4096))
-    assert drafted.compute_bytes - main.compute_bytes == drafted.drafting_compute_bytes == 2 * 512 * 4096 + 4 * 512 * (2 * 5120 + 3 * 17408)
-    assert round(drafted.drafting_compute_bytes / 2**20, 2) == 126.0
+    assert drafted.compute_bytes - main.compute_bytes == drafted.drafting_compute_bytes
+    assert round(drafted.drafting_compute_bytes / 2**20, 4) == 126.0176
     assert drafted.other_bytes - main.other_bytes == 4 * 248320
     assert estimate(arch, Settings(num_ctx=CTX, batch=512, release=Release.of("0.20.4"))).kv_cache_bytes == (
         estimate(plain, Settings(num_ctx=CTX, batch=512, release=Release.of("0.20.4"))).kv_cache_bytes

@@ -141,23 +141,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flash-attention", choices=("on", "off"), default="on")
     parser.add_argument("--kv-cache", choices=tuple(GGML_TYPES), default="f16")
     parser.add_argument("--out", type=Path, default=CASES)
+    parser.add_argument(
+        "--draft-tokens", type=int, default=0,
+        help="draft N tokens a step with the model's multi-token-prediction layers, as Ollama's llama-server does: "
+             "records the main context (with its recurrent-state snapshots) and the drafting context, one file each",
+    )
     args = parser.parse_args(argv)
     model = Path(args.model) if args.model.endswith(".gguf") else model_file(args.model)
     done = subprocess.run(
         [str(harness()), str(model), str(args.ctx), str(args.batch), str(args.parallel),
-         "1" if args.flash_attention == "on" else "0", str(GGML_TYPES[args.kv_cache]), "0"],
+         "1" if args.flash_attention == "on" else "0", str(GGML_TYPES[args.kv_cache]), str(args.draft_tokens)],
         capture_output=True, text=True, env={**os.environ, "ALLOC_TRACE": "1"},
     )
     if done.returncode != 0:
         sys.exit(f"bench/engine/record_trace.py: llama.cpp failed:\n{done.stderr[-2000:]}")
-    case = parse(done.stderr, architecture_dict(model), args.flash_attention == "on", args.kv_cache)
+    architecture, flash_attn = architecture_dict(model), args.flash_attention == "on"
+    cases = {"": parse(done.stderr, architecture, flash_attn, args.kv_cache)}
+    if args.draft_tokens:
+        # the main context, then the drafting one (f16 cache); each logs its buffer when freed, the drafting one first
+        _, main_log, drafting_log = done.stderr.split("llama_context: constructing llama_context")
+        drafting_logged, main_logged = LOGGED.findall(done.stderr)
+        main_case = parse(f"{main_log}\nCPU compute buffer size is {main_logged} MiB", architecture, flash_attn, args.kv_cache)
+        main_case.context["rs_snapshots"] = args.draft_tokens
+        drafting_case = parse(f"{drafting_log}\nCPU compute buffer size is {drafting_logged} MiB", architecture, flash_attn, "f16")
+        drafting_case.context["drafting"] = True
+        cases = {f"-draft{args.draft_tokens}": main_case, f"-draft{args.draft_tokens}-mtp": drafting_case}
     args.out.mkdir(parents=True, exist_ok=True)
     name = model.stem
-    path = args.out / f"{name}-{args.ctx}-b{args.batch}-np{args.parallel}-fa{args.flash_attention}-{args.kv_cache}.trace.gz"
-    comment = (f"llama.cpp v0.5.0 (node-llama-cpp 3.22.1) graph allocator, {name} ctx {args.ctx} batch {args.batch} "
-               f"parallel {args.parallel} flash attention {args.flash_attention} cache {args.kv_cache}: bench/engine/record_trace.py")
-    write(case, path, comment)
-    print(f"{path}: {len(case.graphs)} graphs, {sum(len(g.steps) for g in case.graphs)} steps, {case.logged_mib} MiB")
+    for suffix, case in cases.items():
+        path = args.out / f"{name}-{args.ctx}-b{args.batch}-np{args.parallel}-fa{args.flash_attention}-{args.kv_cache}{suffix}.trace.gz"
+        comment = (f"llama.cpp v0.5.0 (node-llama-cpp 3.22.1) graph allocator, {name} ctx {args.ctx} batch {args.batch} "
+                   f"parallel {args.parallel} flash attention {args.flash_attention} cache {args.kv_cache} "
+                   f"draft tokens {args.draft_tokens}{' (the drafting context)' if suffix.endswith('mtp') else ''}: "
+                   "bench/engine/record_trace.py")
+        write(case, path, comment)
+        print(f"{path}: {len(case.graphs)} graphs, {sum(len(g.steps) for g in case.graphs)} steps, {case.logged_mib} MiB")
     return 0
 
 

@@ -211,9 +211,10 @@ def _graphsize_kv_layers(arch: Architecture, context: int, cache_type: str) -> l
 
 def compute_buffer_bytes(
     arch: Architecture, n_ctx: int, swa_cells: int, batch: int, flash_attention: bool, streams: int = 1,
-    cache_type: str = "f16",
+    cache_type: str = "f16", rs_snapshots: int = 0,
 ) -> int:
-    """llama.cpp's compute buffer for `n_ctx` cells per KV stream (one stream per slot).
+    """llama.cpp's compute buffer for `n_ctx` cells per KV stream (one stream per slot), with `rs_snapshots`
+    recurrent-state snapshots per sequence (llama-server's drafting keeps one per drafted token).
 
     Where fitadvisor has the architecture's graph (memory/graph/models/), the reservation itself is
     replayed through ggml's graph allocator, exact on recorded traces. Elsewhere, a closed form: the
@@ -223,7 +224,9 @@ def compute_buffer_bytes(
     (Measured on real llama.cpp: shared/calibration/llamacpp-buffers.md, bench/engine/README.md.)
     """
     if replay.has_builder(arch):
-        return replay.compute_buffer_bytes(arch, n_ctx, swa_cells, batch, streams, flash_attention, cache_type, cache_type)
+        return replay.compute_buffer_bytes(
+            arch, n_ctx, swa_cells, batch, streams, flash_attention, cache_type, cache_type, rs_snapshots,
+        )
     mask, attention = _attention_stage(arch, n_ctx, swa_cells, batch, flash_attention)
     feed_forward = mask + 4 * batch * _feed_forward_floats_per_token(arch)
     output = 4 * batch * (arch.vocab_size + 2 * arch.embedding_length)
@@ -240,19 +243,19 @@ def _attention_stage(arch: Architecture, n_ctx: int, swa_cells: int, batch: int,
     return mask, attention
 
 
-def drafting_compute_bytes(arch: Architecture, n_ctx: int, batch: int, flash_attention: bool) -> int:
-    """The drafting context's compute buffer for a dense multi-token-prediction layer (qwen35).
-
-    Its graph is one full-attention layer, its logits one row per slot: the attention stage, or the
-    feed-forward stage over the whole batch above the mask and two n_embd slots (the layer's attention
-    output and its input). Traced on llama.cpp v0.5.0 (bench/engine/README.md): exact with an f16 cache,
-    one slot low with q8_0. An MoE drafting layer's is not modelled (0).
+def drafting_compute_bytes(
+    arch: Architecture, n_ctx: int, swa_cells: int, batch: int, flash_attention: bool, streams: int, cache_type: str,
+    draft_tokens: int,
+) -> int:
+    """What drafting with multi-token-prediction layers adds to the compute buffers, replayed where fitadvisor has
+    the model's drafting graph (0 elsewhere): the drafting context's own buffer, and the main context's growth
+    from keeping `draft_tokens` recurrent-state snapshots (its recurrent layers write them from the fused ops).
     """
-    if arch.is_moe:
+    if not replay.has_drafting_builder(arch):
         return 0
-    mask, attention = _attention_stage(arch, n_ctx, 0, batch, flash_attention)
-    feed_forward = mask + 4 * batch * (2 * arch.embedding_length + 3 * arch.feed_forward_length)
-    return max(attention, feed_forward)
+    main = compute_buffer_bytes(arch, n_ctx, swa_cells, batch, flash_attention, streams, cache_type)
+    with_snapshots = compute_buffer_bytes(arch, n_ctx, swa_cells, batch, flash_attention, streams, cache_type, draft_tokens)
+    return with_snapshots - main + replay.drafting_compute_bytes(arch, n_ctx, batch, streams, flash_attention)
 
 
 def _feed_forward_floats_per_token(arch: Architecture) -> int:
@@ -359,7 +362,7 @@ def estimate(
             notes.append(
                 f"Ollama {release.label} drafts tokens with the model's multi-token-prediction layers "
                 f"(--spec-type draft-mtp): their {format_gb(arch.draft_bytes)} load with it, and the drafting context's "
-                f"cache and {'compute buffer' if not arch.is_moe else 'logits (its compute buffer is not estimated)'} "
+                f"cache and {'compute buffer' if replay.has_drafting_builder(arch) else 'logits (its compute buffer is not estimated)'} "
                 "are counted (PARAMETER draft_num_predict 0 turns drafting off)"
             )
 
@@ -392,7 +395,9 @@ def estimate(
         compute = compute_buffer_bytes(arch, n_ctx, swa_cells, batch, flash_attention, streams, cache_type)
         output = 4 * arch.vocab_size * parallel  # logits buffer for one token per slot
         if drafts:  # the drafting context: its own compute buffer and logits
-            drafting_compute = drafting_compute_bytes(arch, n_ctx, batch, flash_attention)
+            drafting_compute = drafting_compute_bytes(
+                arch, n_ctx, swa_cells, batch, flash_attention, streams, cache_type, release.draft_tokens,
+            )
             compute += drafting_compute
             output *= 2
         other = arch.projector_bytes + output

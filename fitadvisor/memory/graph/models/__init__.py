@@ -20,3 +20,9 @@ BUILDERS = {
 def builder(arch_name: str) -> Callable[[GraphContext], None] | None:
     module = BUILDERS.get(arch_name)
     return import_module(f"fitadvisor.memory.graph.models.{module}").build if module else None
+
+
+def drafting_builder(arch_name: str) -> Callable[[GraphContext], None] | None:
+    """The drafting context's graph (a model's graph_mtp: its multi-token-prediction layers), where modelled."""
+    module = BUILDERS.get(arch_name)
+    return getattr(import_module(f"fitadvisor.memory.graph.models.{module}"), "build_mtp", None) if module else None
