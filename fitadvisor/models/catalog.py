@@ -167,6 +167,7 @@ def _shape(entry: dict) -> Architecture:
         ssm_state_size=entry.get("ssm_state_size", 0),
         ssm_inner_size=entry.get("ssm_inner_size", 0),
         ssm_group_count=entry.get("ssm_group_count", 0),
+        ssm_time_step_rank=entry.get("ssm_time_step_rank", 0),
         kv_lora_rank=entry.get("kv_lora_rank", 0),
         value_length_mla=entry.get("value_length_mla", 0),
         tied_embeddings=entry.get("tied_embeddings", False),
