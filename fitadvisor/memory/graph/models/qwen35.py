@@ -241,7 +241,7 @@ def build_mtp(g: GraphContext) -> None:
     a full-attention qwen35 decoder layer over the drafting context's own cache of that layer.
     """
     ctx0, n_embd, n_head, n_embd_head, n_tokens = g.ctx0, g.n_embd, g.n_head, g.n_embd_head_v, g.n_tokens
-    il = g.trunk_layers()
+    il = g.n_layer - g.arch.draft_layers  # the layer after the trunk
     g.n_pos_per_embd = 4
     tok_embd_w, output_norm, output = g.weight(n_embd, g.n_vocab), g.weight(n_embd), g.weight(n_embd, g.n_vocab)
     layer = g.layer(
