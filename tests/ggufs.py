@@ -132,8 +132,15 @@ def from_architecture(arch: Architecture, weight_type: str = "Q4_K", tokens: boo
         rope = arch.key_length - arch.kv_lora_rank
         kv.update({
             f"{a}.attention.kv_lora_rank": arch.kv_lora_rank, f"{a}.rope.dimension_count": rope,
-            f"{a}.attention.key_length_mla": 128 + rope, f"{a}.attention.value_length_mla": arch.value_length_mla or 128,
+            f"{a}.attention.key_length_mla": arch.key_length_mla or 128 + rope,
+            f"{a}.attention.value_length_mla": arch.value_length_mla or 128,
         })
+        if arch.query_lora_rank:
+            kv[f"{a}.attention.q_lora_rank"] = arch.query_lora_rank
+    if arch.expert_weights_norm:
+        kv[f"{a}.expert_weights_norm"] = True
+    if arch.expert_weights_scale:
+        kv[f"{a}.expert_weights_scale"] = arch.expert_weights_scale
     shared = len(arch.layers) - len(arch.layers.rstrip(NO_CACHE)) if arch.per_layer_head_length else 0
     if shared:  # gemma4 E models: the last layers share earlier caches, their kind told by the head width
         kv[f"{a}.attention.shared_kv_layers"] = shared
@@ -195,6 +202,8 @@ def _add_tensors(model: Model, arch: Architecture, q: str) -> None:
         if arch.is_moe and kind != RECURRENT:
             x, f = arch.expert_count, arch.expert_feed_forward_length
             model.tensor(f"{p}.ffn_gate_inp.weight", (e, x), "F32")
+            if arch.expert_selection_bias:
+                model.tensor(f"{p}.exp_probs_b.bias", (x,), "F32")
             model.tensor(f"{p}.ffn_gate_exps.weight", (e, f, x), q)
             model.tensor(f"{p}.ffn_up_exps.weight", (e, f, x), q)
             model.tensor(f"{p}.ffn_down_exps.weight", (f, e, x), q)

@@ -58,6 +58,8 @@ def test_sparse_hostile_headers_end_quickly_under_the_cap(tmp_path, name, head, 
     ({"llama.context_length": (F32, struct.pack("<f", float("nan")))}, "llama.context_length is nan"),
     ({"llama.feed_forward_length": (F32, struct.pack("<f", float("inf")))}, "not a whole number"),
     ({"llama.attention.head_count_kv": (STRING, gguf_string("eight"))}, "not a whole number"),
+    ({"llama.expert_weights_scale": (F32, struct.pack("<f", float("nan")))}, "llama.expert_weights_scale is nan"),
+    ({"llama.expert_weights_scale": (STRING, gguf_string("2.5"))}, "not a scale factor"),
     ({"general.parameter_count": (STRING, gguf_string("24B"))}, "general.parameter_count"),
     ({"general.architecture": (STRING, gguf_string("\x1b]52;c;ZWNobyBoaQ==\x07llama"))}, "not an architecture name"),
 ])

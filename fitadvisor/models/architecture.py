@@ -46,6 +46,11 @@ class Architecture:
     ssm_time_step_rank: int = 0  # Mamba2's heads / Gated DeltaNet's value heads (0: unknown)
     kv_lora_rank: int = 0  # > 0: MLA (DeepSeek-style latent KV), K = latent + rope, V = latent
     value_length_mla: int = 0  # MLA: per-head width of the decompressed value (0: unknown)
+    key_length_mla: int = 0  # MLA: per-head width of the decompressed key, rope part included (0: unknown)
+    query_lora_rank: int = 0  # MLA: width of the compressed query (attn_q_a); 0: the query straight from the hidden state
+    expert_weights_norm: bool = False  # MoE: the chosen experts' weights are divided by their sum
+    expert_weights_scale: float = 0.0  # MoE: the chosen experts' weights are scaled by this (0 or 1: not scaled)
+    expert_selection_bias: bool = False  # MoE: a per-expert bias added to the router's scores to pick experts (exp_probs_b)
     token_embedding_bytes: int = 0  # the token_embd table, which some estimators leave off the GPU
     tied_embeddings: bool = False  # no separate output tensor: token_embd doubles as the output layer
     projector_bytes: int = 0  # a separate vision projector blob (llava style)

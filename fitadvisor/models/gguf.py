@@ -366,6 +366,8 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
     is_mla = kv_lora_rank > 0 and (f"{arch}.attention.key_length_mla" in kv or arch in _MLA_ALWAYS)
     # The decompressed value's width per head: llama.cpp's converter names it, Ollama's gives it as value_length.
     value_length_mla = keys.int("attention.value_length_mla") or (value_length if arch in _MLA_ALWAYS else 0)
+    # The decompressed key's width per head (rope part included): Ollama's converter gives it as key_length.
+    key_length_mla = keys.int("attention.key_length_mla") or (key_length if arch in _MLA_ALWAYS else 0)
     if is_mla:  # one latent "head": K = latent + rope part, V = latent
         head_count_kv, per_layer_kv = 1, ()
         key_length = kv_lora_rank + (keys.int("rope.dimension_count") or key_length - kv_lora_rank)
@@ -411,6 +413,11 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
         ssm_time_step_rank=keys.int("ssm.time_step_rank"),
         kv_lora_rank=kv_lora_rank if is_mla else 0,
         value_length_mla=value_length_mla if is_mla else 0,
+        key_length_mla=key_length_mla if is_mla else 0,
+        query_lora_rank=keys.int("attention.q_lora_rank"),
+        expert_weights_norm=bool(keys.int("expert_weights_norm")),
+        expert_weights_scale=keys.real("expert_weights_scale"),
+        expert_selection_bias=any(t.name.endswith(".exp_probs_b.bias") for t in tensors),
         token_embedding_bytes=embedding.bytes if embedding is not None else 0,
         vision_bytes=tensor_bytes(t for t in tensors if t.name.startswith(VISION_TENSOR_PREFIXES)),
         k_quant_bytes=k_quant_bytes(tensors),
@@ -508,6 +515,13 @@ class _Keys:
         if isinstance(value, list):
             return max((self._check(name, v) for v in value), default=0)
         return self._check(name, value)
+
+    def real(self, name: str) -> float:
+        """A float key (a scale factor) within 0..`_DEFAULT_KEY_LIMIT`, to the 6 digits an f32 holds (1.8, not 1.7999999523)."""
+        value = self.kv.get(f"{self.arch}.{name}", 0.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= _DEFAULT_KEY_LIMIT:
+            raise FitAdvisorError(f"the model's {self.arch}.{name} is {_short(value)}, not a scale factor")
+        return float(f"{value:.6g}")
 
     def layers(self, name: str, blocks: int, default: int | None) -> list[int] | None:
         key = f"{self.arch}.{name}"

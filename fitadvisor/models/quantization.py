@@ -115,14 +115,20 @@ def tensors(arch: Architecture) -> list[Tensor]:
 
 def _attention(arch: Architecture, i: int, p: str) -> list[Tensor]:
     e, heads, kv_heads = arch.embedding_length, arch.heads(i), arch.kv_heads(i)
-    if arch.is_mla:  # DeepSeek-style latent attention: the query straight from the hidden state (no q_lora)
+    if arch.is_mla:  # DeepSeek-style latent attention, the query compressed (q_lora) or straight from the hidden state
         rope = arch.key_length - arch.kv_lora_rank
         head_v = arch.value_length_mla or 128
-        return [
-            Tensor(f"{p}.attn_q.weight", (e, heads * (head_v + rope))),
+        head_k = arch.key_length_mla or head_v + rope
+        q_lora = arch.query_lora_rank
+        query = [
+            Tensor(f"{p}.attn_q_a.weight", (e, q_lora)),
+            Tensor(f"{p}.attn_q_a_norm.weight", (q_lora,)),
+            Tensor(f"{p}.attn_q_b.weight", (q_lora, heads * head_k)),
+        ] if q_lora else [Tensor(f"{p}.attn_q.weight", (e, heads * head_k))]
+        return query + [
             Tensor(f"{p}.attn_kv_a_mqa.weight", (e, arch.key_length)),
             Tensor(f"{p}.attn_kv_a_norm.weight", (arch.kv_lora_rank,)),
-            Tensor(f"{p}.attn_k_b.weight", (head_v, arch.kv_lora_rank, heads)),
+            Tensor(f"{p}.attn_k_b.weight", (head_k - rope, arch.kv_lora_rank, heads)),
             Tensor(f"{p}.attn_v_b.weight", (arch.kv_lora_rank, head_v, heads)),
             Tensor(f"{p}.attn_output.weight", (heads * head_v, e)),
         ]
@@ -182,6 +188,8 @@ def _feed_forward(arch: Architecture, i: int, p: str) -> list[Tensor]:
     if moe:
         x, f = arch.expert_count, arch.expert_feed_forward_length
         out.append(Tensor(f"{p}.ffn_gate_inp.weight", (e, x)))
+        if arch.expert_selection_bias:
+            out.append(Tensor(f"{p}.exp_probs_b.bias", (x,)))
         if gated:
             out.append(Tensor(f"{p}.ffn_gate_exps.weight", (e, f, x)))
         out += [Tensor(f"{p}.ffn_up_exps.weight", (e, f, x)), Tensor(f"{p}.ffn_down_exps.weight", (f, e, x))]
