@@ -37,7 +37,8 @@ GRAPH = re.compile(r"graph_reserve: reserving a graph for ubatch with n_tokens =
 ALLOCATED = re.compile(r"allocating (.+?) \((\d+) bytes\) - block \d+, offset (\d+), chunk 0")
 FREED = re.compile(r"freeing (.+?) at \{chunk=0, offset=(\d+)\} \((\d+) bytes\)")
 CELLS = re.compile(r"llama_kv_cache: size = .*?\(\s*(\d+) cells")
-LOGGED = re.compile(r"CPU compute buffer size is ([0-9.]+) MiB")
+LOGGED = re.compile(r"CPU compute buffer size is\s+([0-9.]+) MiB")
+SWA_CACHE = re.compile(r"creating\s+SWA KV cache")  # llama_kv_cache_iswa pads "SWA" to line up with "non-SWA"
 STREAMS = re.compile(r"llama_context: n_seq_max\s*=\s*(\d+)")
 
 
@@ -69,7 +70,7 @@ def parse(log: str, architecture: dict, flash_attn: bool, cache_type: str) -> Ca
             graphs[-1].steps.append(("alloc", int(match.group(2)), int(match.group(3)), match.group(1)))
         elif match := FREED.search(line):
             graphs[-1].steps.append(("free", int(match.group(3)), int(match.group(2)), match.group(1)))
-        elif "creating SWA KV cache" in line:
+        elif SWA_CACHE.search(line):
             swa_next = True
         elif match := CELLS.search(line):
             if swa_next:

@@ -39,7 +39,7 @@ def reserved_graphs(n_ctx: int, n_ubatch: int, n_seqs: int, n_outputs_max: int |
 
 
 def has_builder(arch: Architecture) -> bool:
-    return builder(arch.name) is not None
+    return builder(arch) is not None
 
 
 def has_drafting_builder(arch: Architecture) -> bool:
@@ -49,7 +49,7 @@ def has_drafting_builder(arch: Architecture) -> bool:
 def build_graph(arch: Architecture, params: GraphParams, drafting: bool = False) -> GraphContext:
     """The main context's graph, or with `drafting` the drafting (MTP) context's."""
     g = GraphContext(arch, params)
-    build = drafting_builder(arch.name) if drafting else builder(arch.name)
+    build = drafting_builder(arch.name) if drafting else builder(arch)
     if build is None:
         raise ValueError(f"no {'drafting ' if drafting else ''}graph builder for architecture {arch.name!r}")
     build(g)

@@ -533,3 +533,58 @@ def build_forward_expand(gf: Graph, tensor: Tensor) -> None:
             if not node.name:
                 node.name = f"node_{len(gf.nodes)}"
             gf.nodes.append(node)
+
+
+# --- ops of the mixture-of-experts stage (build_moe_ffn) and the graphs that use it ---------------------
+
+def soft_max(ctx: Context, a: Tensor) -> Tensor:
+    return _unary(ctx, "SOFT_MAX", a)
+
+
+def sigmoid(ctx: Context, a: Tensor) -> Tensor:
+    return _unary(ctx, "UNARY", a)
+
+
+def softplus(ctx: Context, a: Tensor) -> Tensor:
+    return _unary(ctx, "UNARY", a)
+
+
+def clamp(ctx: Context, a: Tensor, min_: float, max_: float) -> Tensor:
+    return _unary(ctx, "CLAMP", a)
+
+
+def sum_rows(ctx: Context, a: Tensor) -> Tensor:
+    t = _new(ctx, a.type, (1, a.ne[1], a.ne[2], a.ne[3]))
+    t.op = "SUM_ROWS"
+    t.src = (a,)
+    return t
+
+
+def argsort(ctx: Context, a: Tensor) -> Tensor:
+    t = _new(ctx, "i32", a.ne)
+    t.op = "ARGSORT"
+    t.src = (a,)
+    return t
+
+
+def argsort_top_k(ctx: Context, a: Tensor, k: int) -> Tensor:
+    """The first k of a's descending argsort: a view of it."""
+    result = argsort(ctx, a)
+    return view_4d(ctx, result, k, result.ne[1], result.ne[2], result.ne[3], result.nb[1], result.nb[2],
+                   result.nb[3], 0)
+
+
+def add_id(ctx: Context, a: Tensor, b: Tensor, ids: Tensor) -> Tensor:
+    return _unary(ctx, "ADD_ID", a, b, ids)
+
+
+def swiglu_oai(ctx: Context, a: Tensor, b: Tensor, alpha: float, limit: float) -> Tensor:
+    return _glu(ctx, a, b)
+
+
+def relu(ctx: Context, a: Tensor) -> Tensor:
+    return _unary(ctx, "UNARY", a)
+
+
+def sqr(ctx: Context, a: Tensor) -> Tensor:
+    return _unary(ctx, "SQR", a)

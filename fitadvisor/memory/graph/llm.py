@@ -35,6 +35,23 @@ class FfnOp(Enum):
     RELU = "relu"
 
 
+class MoeOp(Enum):
+    """The experts' activation (llm_ffn_op_type as build_moe_ffn takes it)."""
+
+    SILU = "silu"
+    GELU = "gelu"
+    RELU_SQR = "relu_sqr"
+    SWIGLU_OAI = "swiglu_oai"  # gpt-oss
+
+
+class ExpertGating(Enum):
+    """llama_expert_gating_func_type: how the router's logits become expert probabilities."""
+
+    SOFTMAX = 1
+    SIGMOID = 2
+    SOFTMAX_WEIGHT = 3  # the logits themselves; a softmax over the chosen experts' weights (gpt-oss)
+
+
 class FfnGate(Enum):
     SEQ = "seq"
     PAR = "par"
@@ -84,6 +101,14 @@ class RsInput:
 
 
 @dataclass
+class AttnInputK:
+    """llm_graph_input_attn_k: a cache of K only, V read as a view of it (MLA's latent cache)."""
+
+    self_k_idxs: Tensor
+    self_kq_mask: Tensor
+
+
+@dataclass
 class AttnInputKV:
     """llm_graph_input_attn_kv: where this ubatch's K and V rows go, the mask, the rotation inputs."""
 
@@ -92,6 +117,14 @@ class AttnInputKV:
     self_kq_mask: Tensor
     self_k_rot: Tensor | None
     self_v_rot: Tensor | None
+
+
+@dataclass
+class AttnInputKVIswa:
+    """llm_graph_input_attn_kv_iswa: a cache for the full-attention layers and one for the sliding-window ones."""
+
+    base: AttnInputKV
+    swa: AttnInputKV
 
 
 class GraphContext:
@@ -285,9 +318,9 @@ class GraphContext:
         ggml.set_name(v_idxs, "attn_inp_v_idxs")
         return v_idxs
 
-    def _head_all(self, width) -> int:
-        """n_embd_head_k_all / _v_all: the head size every attention layer shares, or -1."""
-        sizes = {width(il) for il in range(self.n_layer) if self.arch.layers[il] in "AS"}
+    def _head_all(self, width, kinds: str = "AS") -> int:
+        """n_embd_head_k_all / _v_all: the head size every attention layer of a cache (`kinds`) shares, or -1."""
+        sizes = {width(il) for il in range(self.n_layer) if self.arch.layers[il] in kinds}
         return sizes.pop() if len(sizes) == 1 else -1
 
     def build_attn_inp_kv(self) -> AttnInputKV:
@@ -298,6 +331,71 @@ class GraphContext:
         k_rot = self._rot(self.params.type_k, head_k, self.n_embd_head_k, "attn_inp_k_rot", True)
         v_rot = self._rot(self.params.type_v, head_v, self.n_embd_head_v, "attn_inp_v_rot", False)
         return AttnInputKV(k_idxs, v_idxs, mask, k_rot, v_rot)
+
+    def _attn_inp_kv(self, n_kv: int, kinds: str) -> AttnInputKV:
+        """One cache's inputs (llama_kv_cache's build_input_* and build_attn_inp_kq_mask) over its layers' `kinds`."""
+        k_idxs = self.build_input_k_idxs()
+        v_idxs = self.build_input_v_idxs()
+        mask = self.build_attn_inp_kq_mask(n_kv)
+        head_k = self._head_all(self.arch.key_width, kinds)
+        head_v = self._head_all(self.arch.value_width, kinds)
+        k_rot = self._rot(self.params.type_k, head_k, self.n_embd_head_k, "attn_inp_k_rot", True)
+        v_rot = self._rot(self.params.type_v, head_v, self.n_embd_head_v, "attn_inp_v_rot", False)
+        return AttnInputKV(k_idxs, v_idxs, mask, k_rot, v_rot)
+
+    def build_attn_inp_kv_iswa(self) -> AttnInputKVIswa:
+        """build_attn_inp_kv_iswa: each cache's idxs, mask and rotations."""
+        base = self._attn_inp_kv(self.params.n_kv, "A")
+        return AttnInputKVIswa(base, self._attn_inp_kv(self.params.n_kv_swa, "S"))
+
+    def build_attn_iswa(self, inp: AttnInputKVIswa, wo: Tensor | None, wo_b: Tensor | None, q_cur: Tensor,
+                        k_cur: Tensor, v_cur: Tensor, kq_b: Tensor | None, sinks: Tensor | None, kq_scale: float,
+                        il: int) -> Tensor:
+        """build_attn over the interleaved sliding-window cache (llm_graph_input_attn_kv_iswa)."""
+        ctx0, gf = self.ctx0, self.gf
+        cache = inp.swa if self.arch.layers[il] == SLIDING else inp.base
+        if cache.self_k_rot is not None:
+            q_cur = self.mul_mat_hadamard(q_cur, cache.self_k_rot)
+            k_cur = self.mul_mat_hadamard(k_cur, cache.self_k_rot)
+        if cache.self_v_rot is not None:
+            v_cur = self.mul_mat_hadamard(v_cur, cache.self_v_rot)
+        ggml.build_forward_expand(gf, q_cur)
+        ggml.build_forward_expand(gf, k_cur)
+        ggml.build_forward_expand(gf, v_cur)
+        ggml.build_forward_expand(gf, self.cpy_k(k_cur, cache.self_k_idxs, il))
+        ggml.build_forward_expand(gf, self.cpy_v(v_cur, cache.self_v_idxs, il))
+        cur = self.build_attn_mha(q_cur, self.get_k(il), self.get_v(il), kq_b, cache.self_kq_mask, sinks, None,
+                                  kq_scale, il)
+        self.cb(cur, "kqv_out", il)
+        if cache.self_v_rot is not None:
+            cur = self.mul_mat_hadamard(cur, cache.self_v_rot)
+        if wo is not None:
+            cur = self.build_lora_mm(wo, cur)
+        if wo_b is not None:
+            cur = ggml.add(ctx0, cur, wo_b)
+        return cur
+
+    def build_attn_inp_k(self) -> AttnInputK:
+        return AttnInputK(self.build_input_k_idxs(), self.build_attn_inp_kq_mask(self.params.n_kv))
+
+    def build_attn_k(self, inp: AttnInputK, wo: Tensor | None, wo_b: Tensor | None, q_cur: Tensor, k_cur: Tensor,
+                     v_cur: Tensor, kq_b: Tensor | None, sinks: Tensor | None, v_mla: Tensor | None,
+                     kq_scale: float, il: int) -> Tensor:
+        """build_attn over a K-only cache (llm_graph_input_attn_k): V is K's first `v_cur.ne[0]` values."""
+        ctx0, gf = self.ctx0, self.gf
+        ggml.build_forward_expand(gf, q_cur)
+        ggml.build_forward_expand(gf, v_cur)
+        ggml.build_forward_expand(gf, k_cur)
+        ggml.build_forward_expand(gf, self.cpy_k(k_cur, inp.self_k_idxs, il))
+        k = self.get_k(il)
+        v = ggml.view_4d(ctx0, k, v_cur.ne[0], k.ne[1], k.ne[2], k.ne[3], k.nb[1], k.nb[2], k.nb[3], 0)
+        cur = self.build_attn_mha(q_cur, k, v, kq_b, inp.self_kq_mask, sinks, v_mla, kq_scale, il)
+        self.cb(cur, "kqv_out", il)
+        if wo is not None:
+            cur = self.build_lora_mm(wo, cur)
+        if wo_b is not None:
+            cur = ggml.add(ctx0, cur, wo_b)
+        return cur
 
     def build_lora_mm(self, w: Tensor, cur: Tensor, w_s: Tensor | None = None) -> Tensor:
         res = ggml.mul_mat(self.ctx0, w, cur)
@@ -379,6 +477,121 @@ class GraphContext:
             self.cb(cur, "ffn_down", il)
             cur = ggml.add(ctx0, cur, down_b)
         return cur
+
+    def build_moe_ffn(self, cur: Tensor, gate_inp: Tensor | None, up_exps: Tensor, gate_exps: Tensor | None,
+                      down_exps: Tensor, exp_probs_b: Tensor | None, n_expert: int, n_expert_used: int,
+                      type_op: MoeOp, norm_w: bool, w_scale: float, gating_op: ExpertGating, il: int,
+                      probs_in: Tensor | None = None, *, gate_inp_b: Tensor | None = None,
+                      up_exps_b: Tensor | None = None, gate_exps_b: Tensor | None = None,
+                      down_exps_b: Tensor | None = None) -> Tensor:
+        """The routed experts of one layer: router, top-k, the chosen experts' FFNs at once, their weighted sum.
+
+        Both C++ overloads in one (the biases by keyword). Not modelled: merged gate_up expert tensors,
+        expert groups (DeepSeek-V3's n_expert_groups > 1), per-layer SwiGLU clamps, llama4 and grovemoe's
+        special cases: no catalog architecture uses them.
+        """
+        ctx0, gf = self.ctx0, self.gf
+        n_embd, n_tokens = cur.ne[0], cur.ne[1]
+        if probs_in is None:
+            logits = self.build_lora_mm(gate_inp, cur)  # [n_expert, n_tokens]
+            self.cb(logits, "ffn_moe_logits", il)
+        else:
+            logits = probs_in
+        if gate_inp_b is not None:
+            logits = ggml.add(ctx0, logits, gate_inp_b)
+            self.cb(logits, "ffn_moe_logits_biased", il)
+
+        if gating_op is ExpertGating.SOFTMAX:
+            probs = ggml.soft_max(ctx0, logits)
+        elif gating_op is ExpertGating.SIGMOID:
+            probs = ggml.sigmoid(ctx0, logits)
+        else:
+            probs = logits
+        self.cb(probs, "ffn_moe_probs", il)
+
+        # the selection bias (DeepSeek-V3 style) picks the experts; the weights come from the unbiased probs
+        selection_probs = probs
+        if exp_probs_b is not None:
+            selection_probs = ggml.add(ctx0, probs, exp_probs_b)
+            self.cb(selection_probs, "ffn_moe_probs_biased", il)
+
+        selected_experts = ggml.argsort_top_k(ctx0, selection_probs, n_expert_used)  # [n_expert_used, n_tokens]
+        self.cb(selected_experts.src[0], "ffn_moe_argsort", il)
+        self.cb(selected_experts, "ffn_moe_topk", il)
+
+        probs = ggml.reshape_3d(ctx0, probs, 1, n_expert, n_tokens)
+        weights = ggml.get_rows(ctx0, probs, selected_experts)  # [1, n_expert_used, n_tokens]
+        self.cb(weights, "ffn_moe_weights", il)
+        if gating_op is ExpertGating.SOFTMAX_WEIGHT:
+            weights = ggml.reshape_2d(ctx0, weights, n_expert_used, n_tokens)
+            weights = ggml.soft_max(ctx0, weights)
+            weights = ggml.reshape_3d(ctx0, weights, 1, n_expert_used, n_tokens)
+            self.cb(weights, "ffn_moe_weights_softmax", il)
+        if norm_w:
+            weights = ggml.reshape_2d(ctx0, weights, n_expert_used, n_tokens)
+            weights_sum = ggml.sum_rows(ctx0, weights)  # [1, n_tokens]
+            self.cb(weights_sum, "ffn_moe_weights_sum", il)
+            weights_sum = ggml.clamp(ctx0, weights_sum, 6.103515625e-5, math.inf)
+            self.cb(weights_sum, "ffn_moe_weights_sum_clamped", il)
+            weights = ggml.div(ctx0, weights, weights_sum)
+            self.cb(weights, "ffn_moe_weights_norm", il)
+            weights = ggml.reshape_3d(ctx0, weights, 1, n_expert_used, n_tokens)
+        if w_scale not in (0.0, 1.0):
+            weights = ggml.scale(ctx0, weights, w_scale)
+            self.cb(weights, "ffn_moe_weights_scaled", il)
+        ggml.build_forward_expand(gf, weights)  # early, so that the top-k stage can fuse
+
+        cur = ggml.reshape_3d(ctx0, cur, n_embd, 1, n_tokens)
+        up = ggml.mul_mat_id(ctx0, up_exps, cur, selected_experts)  # [n_ff, n_expert_used, n_tokens]
+        self.cb(up, "ffn_moe_up", il)
+        if up_exps_b is not None:
+            up = ggml.add_id(ctx0, up, up_exps_b, selected_experts)
+            self.cb(up, "ffn_moe_up_biased", il)
+        if gate_exps is not None:
+            cur = ggml.mul_mat_id(ctx0, gate_exps, cur, selected_experts)
+            self.cb(cur, "ffn_moe_gate", il)
+        else:
+            cur = up
+        if gate_exps_b is not None:
+            cur = ggml.add_id(ctx0, cur, gate_exps_b, selected_experts)
+            self.cb(cur, "ffn_moe_gate_biased", il)
+
+        has_gate = gate_exps is not None
+        if type_op is MoeOp.SILU:
+            cur = ggml.swiglu_split(ctx0, cur, up) if has_gate else ggml.silu(ctx0, cur)
+            self.cb(cur, "ffn_moe_swiglu" if has_gate else "ffn_moe_silu", il)
+        elif type_op is MoeOp.GELU:
+            cur = ggml.geglu_split(ctx0, cur, up) if has_gate else ggml.gelu(ctx0, cur)
+            self.cb(cur, "ffn_moe_geglu" if has_gate else "ffn_moe_gelu", il)
+        elif type_op is MoeOp.SWIGLU_OAI:
+            cur = ggml.swiglu_oai(ctx0, cur, up, 1.702, 7.0)
+            self.cb(cur, "ffn_moe_swiglu_oai", il)
+        else:  # RELU_SQR, ungated
+            cur = ggml.sqr(ctx0, ggml.relu(ctx0, cur))
+            self.cb(cur, "ffn_moe_relu_sqr", il)
+
+        experts = ggml.mul_mat_id(ctx0, down_exps, cur, selected_experts)  # [n_embd, n_expert_used, n_tokens]
+        self.cb(experts, "ffn_moe_down", il)
+        if down_exps_b is not None:
+            experts = ggml.add_id(ctx0, experts, down_exps_b, selected_experts)
+            self.cb(experts, "ffn_moe_down_biased", il)
+        experts = ggml.mul(ctx0, experts, weights)
+        self.cb(experts, "ffn_moe_weighted", il)
+        ggml.build_forward_expand(gf, experts)
+
+        # the views before the adds
+        cur_experts = []
+        for i in range(n_expert_used):
+            cur_experts.append(ggml.view_2d(ctx0, experts, n_embd, n_tokens, experts.nb[2], i * experts.nb[1]))
+            ggml.build_forward_expand(gf, cur_experts[i])
+        moe_out = cur_experts[0]
+        for view in cur_experts[1:]:
+            moe_out = ggml.add(ctx0, moe_out, view)
+            ggml.build_forward_expand(gf, moe_out)
+        if n_expert_used == 1:  # not a view of the experts' tensor
+            moe_out = ggml.cont(ctx0, moe_out)
+        self.cb(moe_out, "ffn_moe_out", il)
+        return moe_out
 
     def mul_mat_hadamard(self, cur: Tensor, rot: Tensor) -> Tensor:
         """llama_mul_mat_hadamard (src/llama-impl.h)."""

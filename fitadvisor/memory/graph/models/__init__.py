@@ -6,6 +6,7 @@ from collections.abc import Callable
 from importlib import import_module
 
 from fitadvisor.memory.graph.llm import GraphContext
+from fitadvisor.models.architecture import Architecture
 
 # GGUF general.architecture -> the module under fitadvisor/memory/graph/models/ that builds its graph
 BUILDERS = {
@@ -14,11 +15,19 @@ BUILDERS = {
     "qwen2": "qwen2",
     "qwen3": "qwen3",
     "qwen35": "qwen35",
+    "qwen3moe": "qwen3moe",
+    "gpt-oss": "openai_moe",
+    "gptoss": "openai_moe",
+    "deepseek2": "deepseek2",
+    "glm4moelite": "deepseek2",
+    "laguna": "laguna",
 }
 
 
-def builder(arch_name: str) -> Callable[[GraphContext], None] | None:
-    module = BUILDERS.get(arch_name)
+def builder(arch: Architecture) -> Callable[[GraphContext], None] | None:
+    module = BUILDERS.get(arch.name)
+    if module == "deepseek2" and not arch.is_mla:  # a legacy GGUF without MLA keys: only the MLA graph is here
+        return None
     return import_module(f"fitadvisor.memory.graph.models.{module}").build if module else None
 
 

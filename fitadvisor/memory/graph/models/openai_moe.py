@@ -1,0 +1,68 @@
+"""src/models/openai-moe.cpp: llama_model_openai_moe::graph (gpt-oss: sliding-window and full layers,
+attention sinks and biases, a router with a bias, experts with biases and the gpt-oss SwiGLU)."""
+
+from __future__ import annotations
+
+from fitadvisor.memory.graph import ggml
+from fitadvisor.memory.graph.llm import ExpertGating, GraphContext, MoeOp, NormType, kq_scale
+
+
+def build(g: GraphContext) -> None:
+    ctx0, n_embd, n_rot = g.ctx0, g.n_embd, g.n_embd_head_k
+    arch = g.arch
+    n_expert, n_ff_exp = arch.expert_count, arch.expert_feed_forward_length
+    tok_embd = g.weight(n_embd, g.n_vocab)
+    output_norm, output = g.weight(n_embd), g.weight(n_embd, g.n_vocab)
+
+    inpL = g.build_inp_embd(tok_embd)
+    inp_pos = g.build_inp_pos()
+    inp_attn = g.build_attn_inp_kv_iswa()
+    inp_out_ids = g.build_inp_out_ids()
+
+    for il in range(g.n_layer):
+        layer = g.layer(
+            attn_norm=(n_embd,), attn_post_norm=(n_embd,), wq=(n_embd, g.n_head * n_rot),
+            wk=(n_embd, g.n_embd_k_gqa(il)), wv=(n_embd, g.n_embd_v_gqa(il)), wo=(g.n_head * n_rot, n_embd),
+            attn_sinks=(g.n_head,), ffn_gate_inp=(n_embd, n_expert), ffn_gate_exps=(n_embd, n_ff_exp, n_expert),
+            ffn_down_exps=(n_ff_exp, n_embd, n_expert), ffn_up_exps=(n_embd, n_ff_exp, n_expert), wo_b=(n_embd,),
+            ffn_gate_inp_b=(n_expert,), ffn_gate_exps_b=(n_ff_exp, n_expert), ffn_down_exps_b=(n_embd, n_expert),
+            ffn_up_exps_b=(n_ff_exp, n_expert),
+        )
+        inpSA = inpL
+        cur = g.build_norm(inpL, layer.attn_norm, None, NormType.RMS, il)
+        g.cb(cur, "attn_norm", il)
+
+        Qcur, Kcur, Vcur = g.build_qkv(layer, cur, n_rot, g.n_head, g.n_head_kv, il)
+        Qcur = ggml.rope_ext(ctx0, Qcur, inp_pos, None)
+        Kcur = ggml.rope_ext(ctx0, Kcur, inp_pos, None)
+        g.cb(Qcur, "Qcur", il)
+        g.cb(Kcur, "Kcur", il)
+        g.cb(Vcur, "Vcur", il)
+        cur = g.build_attn_iswa(inp_attn, layer.wo, layer.wo_b, Qcur, Kcur, Vcur, None, layer.attn_sinks,
+                                kq_scale(n_rot), il)
+        g.cb(cur, "attn_out", il)
+        # (the last layer's rows are picked after the loop: cparams.embeddings_nextn_masked is off)
+        ffn_inp = ggml.add(ctx0, cur, inpSA)
+        g.cb(ffn_inp, "ffn_inp", il)
+
+        cur = g.build_norm(ffn_inp, layer.attn_post_norm, None, NormType.RMS, il)
+        g.cb(cur, "attn_post_norm", il)
+        cur = g.build_moe_ffn(cur, layer.ffn_gate_inp, layer.ffn_up_exps, layer.ffn_gate_exps, layer.ffn_down_exps,
+                              None, n_expert, arch.expert_used_count, MoeOp.SWIGLU_OAI, False,
+                              arch.expert_weights_scale, ExpertGating.SOFTMAX_WEIGHT, il,
+                              gate_inp_b=layer.ffn_gate_inp_b, up_exps_b=layer.ffn_up_exps_b,
+                              gate_exps_b=layer.ffn_gate_exps_b, down_exps_b=layer.ffn_down_exps_b)
+        g.cb(cur, "ffn_moe_out", il)
+        cur = ggml.add(ctx0, cur, ffn_inp)
+        g.cb(cur, "l_out", il)
+        inpL = cur
+
+    g.res.extra_outputs.append(inpL)  # t_h_nextn, the hidden state a drafting head would read
+    cur = ggml.get_rows(ctx0, inpL, inp_out_ids)
+    cur = g.build_norm(cur, output_norm, None, NormType.RMS, -1)
+    g.cb(cur, "result_norm", -1)
+    g.res.t_embd = cur
+    cur = g.build_lora_mm(output, cur)
+    g.cb(cur, "result_output", -1)
+    g.res.t_logits = cur
+    ggml.build_forward_expand(g.gf, cur)
