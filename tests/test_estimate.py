@@ -6,6 +6,8 @@ import pytest
 
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.memory.estimate import Settings, compute_buffer_bytes, estimate
+from fitadvisor.memory.graph import compute as replay
+from fitadvisor.memory.graph.llm import GraphParams
 from fitadvisor.memory.releases import Release
 from fitadvisor.models.architecture import Architecture
 from fitadvisor.models.catalog import resolve
@@ -130,21 +132,26 @@ def test_moe_down_projection_lands_on_top_when_it_outgrows_the_hole_of_gate_and_
 
 
 def test_moe_down_projection_reuses_the_hole_of_gate_and_up_when_it_fits():
+    # gpt-oss has a graph (memory/graph/models/openai_moe.py): the replay shows where the down projection goes.
     arch, compute = _feed_forward_compute("gpt-oss:20b")  # 4 of 32 experts of 2880, n_embd 2880
     E, k, F = 2880, 4, 2880
     assert k * E <= 2 * k * F
-    mask = 2 * 512 * (4096 + 768)  # full and sliding-window layers each have a mask
-    assert compute == mask + 4 * 512 * (3 * E + 64 * 64 + 3 * k * F)  # llama.cpp: 97.15 MiB
+    params = GraphParams(n_tokens=512, n_seqs=1, n_outputs=512, n_kv=4096, n_stream=1, flash_attn=True, n_kv_swa=768)
+    steps = {(kind, name): offset for kind, name, _, offset in replay.reserve(arch, params, record=True).events}
+    last = arch.block_count - 1
+    assert steps["alloc", f"ffn_moe_down-{last}"] == steps["free", f"ffn_moe_gate_biased-{last}"]
+    assert round(compute / 2**20, 4) == 97.1465  # what llama.cpp logs for the bench's 2-layer gpt-oss
 
 
 def test_a_leading_dense_block_is_the_feed_forward_peak_when_it_is_wider():
-    # glm-4.7-flash: a dense FFN of 10240 on layer 0, then 4 of 64 experts of 1536; MLA value heads of 256.
-    below = 3 * 2048 + 20 * 256
+    # deepseek-coder-v2 (a legacy GGUF without MLA keys: the closed form): a dense FFN of 10944 on layer 0,
+    # then 6 of 64 experts of 1408; 16 value heads of 128.
+    below = 3 * 2048 + 16 * 128
     mask = 2 * 512 * 4096
-    _, compute = _feed_forward_compute("glm-4.7-flash")
-    assert compute == mask + 4 * 512 * (below + 3 * 10240)
-    _, moe_only = _feed_forward_compute("glm-4.7-flash", leading_dense_block_count=0)
-    assert moe_only < compute  # the routed experts' stage (3 x 4 x 1536) alone is narrower
+    _, compute = _feed_forward_compute("deepseek-coder-v2")
+    assert compute == mask + 4 * 512 * (below + 3 * 10944)
+    _, moe_only = _feed_forward_compute("deepseek-coder-v2", leading_dense_block_count=0)
+    assert moe_only < compute  # the routed experts' stage (3 x 6 x 1408) alone is narrower
 
 
 def test_llama_runner_reports_graphsize_estimate_without_token_embeddings():
