@@ -35,7 +35,7 @@ def build(g: GraphContext) -> None:
     inp_attn_k = g.build_attn_inp_k()
     inp_out_ids = g.build_inp_out_ids()
 
-    for il in range(g.n_layer):
+    for il in g.each_layer():
         query = (dict(wq_a=(n_embd, q_lora_rank), attn_q_a_norm=(q_lora_rank,), wq_b=(q_lora_rank, n_head * n_embd_head_k))
                  if q_lora_rank else dict(wq=(n_embd, n_head * n_embd_head_k)))
         if il < arch.leading_dense_block_count:

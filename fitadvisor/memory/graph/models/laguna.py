@@ -22,7 +22,7 @@ def build(g: GraphContext) -> None:
     inp_attn = g.build_attn_inp_kv_iswa() if has_swa else g.build_attn_inp_kv()
     inp_out_ids = g.build_inp_out_ids()
 
-    for il in range(g.n_layer):
+    for il in g.each_layer():
         n_head_il, n_head_kv_il = arch.heads(il), g.n_head_kv_l(il)
         if il >= arch.leading_dense_block_count:
             ffn = dict(

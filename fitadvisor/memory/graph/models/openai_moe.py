@@ -19,7 +19,7 @@ def build(g: GraphContext) -> None:
     inp_attn = g.build_attn_inp_kv_iswa()
     inp_out_ids = g.build_inp_out_ids()
 
-    for il in range(g.n_layer):
+    for il in g.each_layer():
         layer = g.layer(
             attn_norm=(n_embd,), attn_post_norm=(n_embd,), wq=(n_embd, g.n_head * n_rot),
             wk=(n_embd, g.n_embd_k_gqa(il)), wv=(n_embd, g.n_embd_v_gqa(il)), wo=(g.n_head * n_rot, n_embd),

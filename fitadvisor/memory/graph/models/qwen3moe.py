@@ -18,7 +18,7 @@ def build(g: GraphContext) -> None:
     inp_attn = g.build_attn_inp_kv()
     inp_out_ids = g.build_inp_out_ids()
 
-    for il in range(g.n_layer):
+    for il in g.each_layer():
         layer = g.layer(
             attn_norm=(n_embd,), wq=(n_embd, n_embd_head * g.n_head), wk=(n_embd, g.n_embd_k_gqa(il)),
             wv=(n_embd, g.n_embd_v_gqa(il)), wo=(n_embd_head * g.n_head, n_embd),
