@@ -218,3 +218,37 @@ def test_context_ladder(trained, min_ctx, expected):
 
 def test_ctx_argument_is_what_people_type():
     assert ctx_argument(65536) == "64k" and ctx_argument(202752) == "198k" and ctx_argument(40000) == "40000"
+
+
+
+@pytest.mark.parametrize("hardware", [AIR_M2_16, RTX_4090, M4_PRO_48, CPU_ONLY], ids=["air-m2-16", "rtx-4090", "m4-pro-48", "cpu"])
+def test_the_q8_0_hint_estimates_only_models_that_could_outrank_the_pick(hardware, monkeypatch):
+    import fitadvisor.recommend.rank as rank
+
+    candidates = catalog_candidates()
+    quantized = Settings(release=RELEASE, kv_cache_type="q8_0", flash_attention="on")
+    every = recommend(hardware, candidates, quantized, top=1, hint=False).pick  # a second pass over every candidate
+    real, hint_pass = rank.largest_fit, []
+
+    def largest_fit(candidate, hardware, settings, *args, **kwargs):
+        if settings.kv_cache_type == "q8_0":
+            hint_pass.append(candidate.name)
+        return real(candidate, hardware, settings, *args, **kwargs)
+
+    monkeypatch.setattr(rank, "largest_fit", largest_fit)
+    advice = advise(hardware)
+    better = every is not None and rank.rank_key(every) < rank.rank_key(advice.pick)
+    hint = [h for h in advice.hints if "q8_0 KV cache" in h]
+    assert [h.startswith(f"With a q8_0 KV cache {every.model} fits at {every.num_ctx // KIB}K ") for h in hint] == ([True] if better else [])
+    estimated = {c.name for c in candidates if not rank.exclusion_for_verdict(c) and c.shape.context_length >= 64 * KIB}
+    assert set(hint_pass) <= estimated and (every is None or every.model in hint_pass)
+    if advice.pick.candidate.proven:  # untested models cannot outrank it: they are not estimated again
+        assert set(hint_pass) < estimated and all(c.proven for c in candidates if c.name in hint_pass)
+
+
+def test_a_model_trained_for_too_little_context_is_excluded_without_sizing_its_weights():
+    model = catalog.resolve("qwen2.5-coder:7b")
+    candidate = Candidate.of_catalog(model, False)
+    advice = recommend(M4_PRO_48, [candidate], Settings(release=RELEASE), hint=False)
+    assert "trained for 32K" in advice.excluded[0].reason
+    assert "architecture" not in candidate.__dict__  # the cached property was never computed

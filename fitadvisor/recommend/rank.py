@@ -44,7 +44,7 @@ class Candidate:
     """A model that could be recommended, with what is known of its agentic behaviour."""
 
     name: str  # the reference `fitadvisor apply` takes
-    sized_architecture: Architecture | Callable[[], Architecture]  # or how to size it, once a ranking needs its weights
+    sized_architecture: Architecture | CatalogModel  # or a catalog model, sized once a ranking needs its weights
     tools: bool | None  # None: unknown (not in the catalog, not asked of Ollama)
     agentic: str = verdicts.UNTESTED  # a word of models/verdicts.py: the field's, or the local trial's
     swe_bench_verified: float | None = None
@@ -55,13 +55,18 @@ class Candidate:
     @classmethod
     def of_catalog(cls, model: CatalogModel, installed: bool, name: str | None = None) -> Candidate:
         """A catalog model (under the name it was asked by), its weights sized only if it is estimated."""
-        return cls(name or model.reference, lambda: model.architecture, model.tools, model.agentic, model.swe_bench_verified,
-                   "catalog", installed)
+        return cls(name or model.reference, model, model.tools, model.agentic, model.swe_bench_verified, "catalog", installed)
 
     @cached_property
     def architecture(self) -> Architecture:
         sized = self.sized_architecture
-        return sized if isinstance(sized, Architecture) else sized()
+        return sized if isinstance(sized, Architecture) else sized.architecture
+
+    @property
+    def shape(self) -> Architecture:
+        """The architecture before its weights are sized: its trained context and parameters, at no cost."""
+        sized = self.sized_architecture
+        return sized if isinstance(sized, Architecture) else sized.shape
 
     def with_trial(self, trial: TrialRecord | None) -> Candidate:
         """This candidate judged by a local trial, which takes precedence over the field notes."""
@@ -74,7 +79,7 @@ class Candidate:
     @property
     def below_floor(self) -> bool:
         """Untested and smaller than any model that drove Claude Code in the field."""
-        return not self.proven and self.architecture.parameters < _policy()["agentic"]["capability_floor_b"] * 1e9
+        return not self.proven and self.shape.parameters < _policy()["agentic"]["capability_floor_b"] * 1e9
 
     @property
     def verdict_origin(self) -> str:
@@ -364,14 +369,27 @@ def rank_key(pick: Pick) -> tuple:
     found capability to drive Claude Code's tools growing with parameters (none below ~15B), so the
     fastest, smallest model must not outrank a larger one that fits.
     """
-    arch = pick.candidate.architecture
-    agentic = _policy()["agentic"]["rank"][pick.candidate.agentic]
-    swe = pick.candidate.swe_bench_verified
     compacts = compaction(pick.num_ctx).works
-    bytes_per_token = weight_bytes_per_token(arch)
-    size = 0 if pick.candidate.proven else -arch.parameters
-    return (agentic, pick.candidate.below_floor, pick.too_slow, swe is None, -(swe or 0.0), size, not compacts,
-            bytes_per_token, -pick.num_ctx)
+    bytes_per_token = weight_bytes_per_token(pick.candidate.architecture)
+    return (*_candidate_rank(pick.candidate, pick.too_slow), not compacts, bytes_per_token, -pick.num_ctx)
+
+
+def _candidate_rank(candidate: Candidate, too_slow: bool) -> tuple:
+    """The head of `rank_key`: what is known of the candidate before any estimate, and whether its pick is too slow."""
+    swe = candidate.swe_bench_verified
+    size = 0 if candidate.proven else -candidate.shape.parameters
+    return (_policy()["agentic"]["rank"][candidate.agentic], candidate.below_floor, too_slow, swe is None, -(swe or 0.0), size)
+
+
+def _could_rank_before(candidate: Candidate, pick: Pick | None) -> bool:
+    """Whether any pick of `candidate` could rank before `pick`: at best it is not too slow, and the rest of its key
+    only breaks ties, so a candidate whose best head already ranks after `pick`'s need not be estimated."""
+    if pick is None:
+        return True
+    if exclusion_for_verdict(candidate) is not None:
+        return False
+    head = _candidate_rank(candidate, too_slow=False)
+    return head <= rank_key(pick)[: len(head)]
 
 
 def recommend(
@@ -402,10 +420,10 @@ def recommend(
         if failed:
             excluded.append(failed)
             continue
-        arch = candidate.architecture
-        if arch.context_length < min_ctx:
+        trained = candidate.shape.context_length  # known before the weights are sized
+        if trained < min_ctx:
             needed = "Claude Code needs" if min_ctx == default_min_ctx() else "asked for (--min-ctx)"
-            reason = f"trained for {format_ctx(arch.context_length)} context, below the {format_ctx(min_ctx)} {needed}"
+            reason = f"trained for {format_ctx(trained)} context, below the {format_ctx(min_ctx)} {needed}"
             excluded.append(Excluded(candidate.name, reason))
             continue
         try:
@@ -421,7 +439,7 @@ def recommend(
             ))
             too_big.append((candidate, first))
             continue
-        pick_speed = speed(arch, best, hardware, release)
+        pick_speed = speed(candidate.architecture, best, hardware, release)
         picks.append(Pick(candidate, best, pick_speed, budget, limit, verdict=""))
     picks.sort(key=rank_key)
     for pick in picks:
@@ -436,7 +454,8 @@ def recommend(
 def _quantized_cache_hint(advice: Advice, candidates: list[Candidate], settings: Settings) -> None:
     """Say so when a q8_0 KV cache (half the f16 size) would give a better pick: it is a server-wide setting."""
     quantized = replace(settings, kv_cache_type="q8_0", flash_attention="on")
-    alternative = recommend(advice.hardware, candidates, quantized, advice.min_ctx, top=1, hint=False, max_ctx=advice.max_ctx).pick
+    contenders = [candidate for candidate in candidates if _could_rank_before(candidate, advice.pick)]
+    alternative = recommend(advice.hardware, contenders, quantized, advice.min_ctx, top=1, hint=False, max_ctx=advice.max_ctx).pick
     if alternative is None or (advice.pick is not None and rank_key(alternative) >= rank_key(advice.pick)):
         return
     advice.hints.append(
