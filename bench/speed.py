@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fitadvisor.datafiles import tomllib  # noqa: E402
+from fitadvisor.datafiles import parse_toml  # noqa: E402
 from fitadvisor.speed.predict import (  # noqa: E402
     BACKENDS,
     POOLED,
@@ -69,7 +69,7 @@ class Model:
 
 
 def load() -> tuple[list[dict], list[dict]]:
-    data = tomllib.loads(MEASUREMENTS.read_text())
+    data = parse_toml(MEASUREMENTS.read_text())
     models = {name: Model(**fields) for name, fields in data["model"].items()}
     for row in data["decode"] + data["prefill"]:
         row["m"] = models[row["model"]]
@@ -323,7 +323,7 @@ def fit_prefill(rows: list[dict], cpu_gflops_spread: float) -> dict[str, Prefill
 
 
 def read_fits() -> tuple[dict[str, DecodeFit], DecodeWork, dict[str, PrefillFit]]:
-    data = tomllib.loads(FIT_FILE.read_text())
+    data = parse_toml(FIT_FILE.read_text())
     work = DecodeWork(data["decode_work"]["plain"], data["decode_work"]["k_quant"])
     return ({k: DecodeFit(**v) for k, v in data["decode"].items()}, work, {k: PrefillFit(**v) for k, v in data["prefill"].items()})
 
@@ -368,7 +368,7 @@ def main() -> int:
     args = parser.parse_args()
     decode_rows, prefill_rows, per_gbs = load()
     if args.fit:
-        facts = tomllib.loads((ROOT / "data" / "speed.toml").read_text())["prompt"]
+        facts = parse_toml((ROOT / "data" / "speed.toml").read_text())["prompt"]
         measured = facts["cpu_gflops_per_core_measured"]
         spread = float(math.ceil(100 * max(abs(x / facts["cpu_gflops_per_core"] - 1) for x in measured)))
         work = fit_work(decode_rows)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +24,17 @@ def config_dir() -> Path:
     if sys.platform == "darwin":
         return Path.home() / "Library" / "Application Support" / "fitadvisor"
     return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "fitadvisor"
+
+
+def cache_dir() -> Path:
+    """fitadvisor's cache: XDG_CACHE_HOME when set, else the platform's usual place."""
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "fitadvisor"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "fitadvisor"
+    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "fitadvisor" / "Cache"
+    return Path.home() / ".cache" / "fitadvisor"
 
 
 _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
@@ -99,6 +108,8 @@ def atomic_write(path: Path, text: str | bytes) -> None:
         mode, owner = info.st_mode & 0o7777, (info.st_uid, info.st_gid)
     except FileNotFoundError:
         mode, owner = 0o666 & ~_umask(), _directory_owner(path)
+    import tempfile  # only writers need it (and, through it, shutil): not imported by read-only commands
+
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(descriptor, "wb") as file:
@@ -150,6 +161,9 @@ def backup(path: Path, data: str | bytes | None = None) -> Path:
     """
     info = os.stat(path)
     content = _bytes(data) if data is not None else Path(path).read_bytes()
+    import shutil
+    import tempfile
+
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bak.tmp", dir=path.parent)
     try:
         with os.fdopen(descriptor, "wb") as file:
@@ -222,10 +236,14 @@ def load_state(path: Path, parse: Callable[[str], list[Parsed]], what: str, unus
     try:
         return parse(raw.decode("utf-8")), None  # UnicodeDecodeError is a ValueError
     except (ValueError, TypeError, KeyError) as error:
-        aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
-        try:
-            os.replace(path, aside)
-            where = f"moved to {aside}"
-        except OSError:
-            where = "left in place (it could not be moved)"
-        return [], f"the {what} {path} was damaged ({error}); {where}, starting a new one"
+        return [], f"the {what} {path} was damaged ({error}); {set_aside(path)}, starting a new one"
+
+
+def set_aside(path: Path) -> str:
+    """Move a damaged file out of the way (kept, for a person to look at); says where it went."""
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        os.replace(path, aside)
+        return f"moved to {aside}"
+    except OSError:
+        return "left in place (it could not be moved)"

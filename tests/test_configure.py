@@ -173,7 +173,7 @@ def test_modelfile_write_failure_is_one_line_and_leaves_the_old_file(tmp_path, m
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("fitadvisor.files.tempfile.mkstemp", refuse)
+    monkeypatch.setattr("tempfile.mkstemp", refuse)  # files.py imports tempfile when it writes
     with pytest.raises(FitAdvisorError, match="cannot write .*Permission denied.*nothing was changed"):
         configure.write_modelfile(plan)
     assert plan.modelfile.read_text() == "FROM mine\n"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fitadvisor.claude.alias import Alias
+from fitadvisor.claude.naming import derived_name
 from fitadvisor.claude.quoting import sh_quote
 from fitadvisor.claude_code import Compaction, compaction
 from fitadvisor.errors import FitAdvisorError
@@ -45,22 +46,6 @@ class Plan:
     def compaction(self) -> Compaction:
         """What Claude Code does as the conversation fills this context, through the alias."""
         return compaction(self.num_ctx)
-
-
-def derived_name(model: str, num_ctx: int) -> str:
-    """`devstral-small-2:24b` at 64K -> `devstral-small-2-64k`, `gpt-oss:120b` -> `gpt-oss-120b-64k`.
-
-    The model without namespace, plus its tag unless the tag is the one `latest` names (so two sizes of one
-    family never share a derived model), plus the context.
-    """
-    from fitadvisor.models.catalog import ModelRef, find
-
-    ref = ModelRef.parse(model)
-    keeps_tag = ref.tag != "latest"
-    if keeps_tag:
-        named, latest = find(model), find(ref.model)
-        keeps_tag = named is None or latest is None or named.reference != latest.reference
-    return f"{ref.model}{'-' + ref.tag if keeps_tag else ''}-{ctx_argument(num_ctx)}"
 
 
 def capped_ctx(model: str, num_ctx: int) -> int:

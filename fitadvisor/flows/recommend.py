@@ -127,7 +127,7 @@ class Recommendation:
 
 def launch_command(advice: Advice) -> str | None:
     """`ollama launch claude` for the derived model `apply` creates, where the modelled release has it."""
-    from fitadvisor.claude.configure import derived_name
+    from fitadvisor.claude.naming import derived_name
     from fitadvisor.claude_code import facts
     from fitadvisor.ollama.versions import parse_version
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import platform
 
 from fitadvisor.hardware import _amd, _nvidia
 from fitadvisor.hardware._assemble import assemble
@@ -59,7 +58,7 @@ def detect() -> Hardware:
     available = available if available is not None else total
     name, flags, cores = parse_cpuinfo(read_text("/proc/cpuinfo") or "")
     threads = os.cpu_count() or 1
-    cpu = Cpu(name or platform.machine() or "unknown CPU", cores or threads, threads, flags)
+    cpu = Cpu(name or os.uname().machine or "unknown CPU", cores or threads, threads, flags)
 
     rows, nvidia_notes = _nvidia.query()
     gpus, more, unified = _nvidia.nvidia_gpus(rows, total, available)

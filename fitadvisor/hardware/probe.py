@@ -6,7 +6,7 @@ output: what cannot be read becomes "unknown" with a note in `Hardware.notes`.
 
 from __future__ import annotations
 
-import platform
+import sys
 
 from fitadvisor.hardware.machine import Hardware
 
@@ -27,10 +27,9 @@ def detect(
 
 
 def detect_this_machine() -> Hardware:
-    system = platform.system()
-    if system == "Darwin":
+    if sys.platform == "darwin":
         from fitadvisor.hardware import _darwin as probe
-    elif system == "Windows":
+    elif sys.platform == "win32":
         from fitadvisor.hardware import _windows as probe
     else:
         from fitadvisor.hardware import _linux as probe  # Linux and other Unix-likes with /proc

@@ -104,9 +104,9 @@ def load() -> Store:
 
 
 def _parse(text: str) -> list[Observation]:
-    from fitadvisor.datafiles import tomllib
+    from fitadvisor.datafiles import parse_toml
 
-    data = tomllib.loads(text)  # TOMLDecodeError is a ValueError
+    data = parse_toml(text)  # TOMLDecodeError is a ValueError
     if data.get("format") != FORMAT or not isinstance(data.get("observation", []), list):
         raise ValueError(f"unknown layout (format {data.get('format')!r})")
     types = {f.name: {"int": int, "float": (int, float)}.get(f.type, str) for f in fields(Observation)}

@@ -6,8 +6,9 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from pathlib import Path
 
-from fitadvisor.datafiles import read_toml
+from fitadvisor.datafiles import Derived, read_data, read_toml
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.models import quantization, verdicts
 from fitadvisor.models.architecture import NO_CACHE, SLIDING, Architecture, expand_pattern
@@ -85,8 +86,15 @@ class CatalogModel:
 
     @cached_property
     def architecture(self) -> Architecture:
-        """The shape with its weights sized (the quantizer's work, done only for the models that are estimated)."""
-        return self.sized or _sized(self.shape, self.quantization.upper(), self.published_bytes)
+        """The shape with its weights sized (the quantizer's work, done only for the models that are estimated, and
+        kept in the derived cache)."""
+        if self.sized:
+            return self.sized
+        sizes = _sizes().get(
+            f"{self.reference} {self.quantization}", lambda: _sized(self.shape, self.quantization.upper(), self.published_bytes),
+            lambda sizes: isinstance(sizes, dict) and tuple(sizes) == SIZED_FIELDS and all(type(n) is int and n >= 0 for n in sizes.values()),
+        )
+        return dataclasses.replace(self.shape, **sizes)
 
     @property
     def download_bytes(self) -> int:
@@ -189,17 +197,27 @@ def _shape(entry: dict) -> Architecture:
     return dataclasses.replace(arch, vision_bytes=int(entry.get("vision_bytes", 0)))
 
 
-def _sized(shape: Architecture, file_type: str, published: int | None) -> Architecture:
-    """The shape with the bytes of its weights, its token embedding and its K-quant tensors."""
+SIZED_FIELDS = ("weights_bytes", "token_embedding_bytes", "per_layer_embedding_bytes", "k_quant_bytes")  # what sizing sets
+
+
+def _sized(shape: Architecture, file_type: str, published: int | None) -> dict[str, int]:
+    """The bytes of the shape's weights, its token embedding (and per-layer token inputs) and its K-quant tensors."""
     if file_type not in quantization.DEFAULT_TYPE:  # MXFP4 originals: the published size, the embedding at its mean width
         embedding = int(shape.vocab_size * shape.embedding_length * published / shape.parameters) if shape.parameters else 0
-        return dataclasses.replace(shape, weights_bytes=published, token_embedding_bytes=embedding)
+        return {"weights_bytes": published, "token_embedding_bytes": embedding,
+                "per_layer_embedding_bytes": shape.per_layer_embedding_bytes, "k_quant_bytes": shape.k_quant_bytes}
     # Published sizes are the file; without one, the tensors at their types plus the vision tower the file carries.
     table = quantization.quantize(shape, file_type)
     download = published or tensor_bytes(table) + shape.vision_bytes
-    return dataclasses.replace(shape, weights_bytes=int(download), token_embedding_bytes=quantization.token_embedding_bytes(table),
-                               per_layer_embedding_bytes=quantization.per_layer_embedding_bytes(table),
-                               k_quant_bytes=k_quant_bytes(table))
+    return {"weights_bytes": int(download), "token_embedding_bytes": quantization.token_embedding_bytes(table),
+            "per_layer_embedding_bytes": quantization.per_layer_embedding_bytes(table), "k_quant_bytes": k_quant_bytes(table)}
+
+
+@lru_cache(maxsize=1)
+def _sizes() -> Derived:
+    """The catalog's sized weights, kept between runs while the catalog and the code that sizes it stay the same."""
+    code = [Path(__file__).with_name(f"{module}.py").read_bytes() for module in ("catalog", "quantization", "gguf", "architecture")]
+    return Derived("catalog-sizes", [read_data("models.toml"), *code])
 
 
 def _per_layer(entry: dict, key: str, layers: str) -> list[int]:

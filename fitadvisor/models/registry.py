@@ -18,13 +18,13 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from fitadvisor import bounded
 from fitadvisor.errors import FitAdvisorError
+from fitadvisor.files import cache_dir
 from fitadvisor.models.architecture import Architecture
 from fitadvisor.models.catalog import ModelRef
 from fitadvisor.models.gguf import (
@@ -56,17 +56,6 @@ class RegistryUnreachable(RegistryError):
 
 class NotInRegistry(RegistryError):
     """The registry has no such model or tag."""
-
-
-def cache_dir() -> Path:
-    """fitadvisor's cache: XDG_CACHE_HOME when set, else the platform's usual place."""
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]) / "fitadvisor"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "fitadvisor"
-    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
-        return Path(os.environ["LOCALAPPDATA"]) / "fitadvisor" / "Cache"
-    return Path.home() / ".cache" / "fitadvisor"
 
 
 def clear_cache(cache: Path | None = None) -> Path:

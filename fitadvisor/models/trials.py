@@ -60,9 +60,9 @@ _TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool, "list[str
 
 
 def _parse(text: str) -> list[TrialRecord]:
-    from fitadvisor.datafiles import tomllib
+    from fitadvisor.datafiles import parse_toml
 
-    data = tomllib.loads(text)  # TOMLDecodeError is a ValueError
+    data = parse_toml(text)  # TOMLDecodeError is a ValueError
     if data.get("format") != FORMAT or not isinstance(data.get("trial", []), list):
         raise ValueError(f"unknown layout (format {data.get('format')!r})")
     types = {f.name: _TYPES[f.type] for f in fields(TrialRecord)}

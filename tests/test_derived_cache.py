@@ -1,0 +1,83 @@
+"""The derived cache: parsed data tables and the catalog's sized weights, kept between runs and never trusted blindly."""
+
+import dataclasses
+import os
+
+import pytest
+
+from fitadvisor import datafiles
+from fitadvisor.datafiles import Derived, parse_toml, read_data, read_toml
+from fitadvisor.files import cache_dir
+from fitadvisor.models import catalog
+
+
+def never():
+    raise AssertionError("derived again, though the cache held it")
+
+
+def is_int(value):
+    return type(value) is int
+
+
+def test_a_kept_value_is_read_back_without_deriving_it():
+    assert Derived("kind", [b"input"]).get("answer", lambda: 42, is_int) == 42
+    assert Derived("kind", [b"input"]).get("answer", never, is_int) == 42
+    assert (cache_dir() / "derived" / "kind.json").is_file()
+
+
+@pytest.mark.parametrize("inputs, version", [([b"other input"], "0.1.0"), ([b"input", b""], "0.1.0"), ([b"input"], "9.9.9")])
+def test_other_inputs_or_another_version_derive_again(inputs, version, monkeypatch):
+    Derived("kind", [b"input"]).get("answer", lambda: 42, is_int)
+    monkeypatch.setattr(datafiles, "__version__", version)
+    assert Derived("kind", inputs).get("answer", lambda: 43, is_int) == 43
+
+
+@pytest.mark.parametrize("damage", [
+    lambda text: text[: len(text) // 2],  # cut short
+    lambda text: text.replace(":42", ":41"),  # an entry changed under its check
+    lambda text: "\x00\xff not json",
+    lambda text: text.split("\n")[0] + "\n[1, 2]",  # not a table
+])
+def test_a_damaged_cache_is_set_aside_and_derived_again(damage):
+    Derived("kind", [b"input"]).get("answer", lambda: 42, is_int)
+    path = cache_dir() / "derived" / "kind.json"
+    path.write_text(damage(path.read_text()))
+    assert Derived("kind", [b"input"]).get("answer", lambda: 43, is_int) == 43
+    assert [p.name for p in path.parent.iterdir() if ".damaged-" in p.name]
+    assert Derived("kind", [b"input"]).get("answer", never, is_int) == 43  # and kept again
+
+
+def test_an_entry_that_fails_its_check_is_derived_again():
+    Derived("kind", [b"input"]).get("answer", lambda: "not a number", lambda value: True)
+    assert Derived("kind", [b"input"]).get("answer", lambda: 43, is_int) == 43
+
+
+def test_a_cache_that_cannot_be_written_is_skipped(monkeypatch, tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))  # a file where the cache directory would be
+    assert Derived("kind", [b"input"]).get("answer", lambda: 42, is_int) == 42
+
+
+def test_a_cache_that_is_not_a_regular_file_is_set_aside():
+    path = cache_dir() / "derived" / "kind.json"
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)
+    assert Derived("kind", [b"input"]).get("answer", lambda: 42, is_int) == 42
+    assert Derived("kind", [b"input"]).get("answer", never, is_int) == 42
+
+
+def test_a_cached_table_is_the_parsed_file():
+    read_toml("hardware.toml")  # kept
+    assert read_toml("hardware.toml") == parse_toml(read_data("hardware.toml").decode())
+
+
+def test_catalog_sizes_are_the_quantizer_s_and_are_kept():
+    catalog._sizes.cache_clear()  # the kept sizes of this test's cache directory
+    model = catalog.find("qwen3-coder:30b")
+    sized = catalog._sized(model.shape, model.quantization.upper(), model.published_bytes)
+    fresh = dataclasses.replace(model).architecture  # a new object: sized, or read back
+    assert {name: getattr(fresh, name) for name in catalog.SIZED_FIELDS} == sized
+    catalog._sizes.cache_clear()
+    kept = catalog._sizes().get(f"{model.reference} {model.quantization}", never, lambda sizes: True)
+    assert kept == sized
