@@ -161,6 +161,8 @@ def from_architecture(arch: Architecture, weight_type: str = "Q4_K", tokens: boo
             f"{a}.ssm.conv_kernel": arch.ssm_conv_kernel, f"{a}.ssm.state_size": arch.ssm_state_size,
             f"{a}.ssm.inner_size": arch.ssm_inner_size, f"{a}.ssm.group_count": arch.ssm_group_count,
         })
+        if arch.ssm_time_step_rank:
+            kv[f"{a}.ssm.time_step_rank"] = arch.ssm_time_step_rank
     if arch.vision:
         kv[f"{a}.vision.block_count"] = 2
     if tokens:
