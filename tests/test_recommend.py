@@ -107,9 +107,11 @@ def test_a_tiny_untested_model_does_not_outrank_a_larger_one_that_fits():
     names = [p.model for p in picks]
     assert {"qwen3.5:0.8b", "qwen3.5:2b", "qwen3.5:9b"} <= set(names)
     unscored = [p for p in picks if p.candidate.swe_bench_verified is None and not p.too_slow]
-    sizes = [p.candidate.architecture.parameters for p in unscored]
+    sizes = [p.candidate.architecture.effective_parameters for p in unscored]
     assert sizes == sorted(sizes, reverse=True) and names[0] == "qwen3.5:9b"
     assert names.index("qwen3.5:2b") < names.index("qwen3.5:0.8b")
+    # gemma4:e2b's 5.1B parameters include a 2.3B per-layer token table that is only looked up
+    assert names.index("qwen3.5:4b") < names.index("gemma4:e2b")
 
 
 @pytest.mark.parametrize("hardware", [M4_PRO_48, RTX_4090], ids=["m4-pro-48", "rtx-4090"])

@@ -113,6 +113,11 @@ class Architecture:
         return self.per_layer_feed_forward_length[layer] if self.per_layer_feed_forward_length else self.feed_forward_length
 
     @property
+    def effective_parameters(self) -> int:
+        """Parameters less gemma4's per-layer token table, which is looked up, not multiplied (E2B: "2B effective")."""
+        return self.parameters - self.embedding_length_per_layer * self.block_count * self.vocab_size
+
+    @property
     def shared_expert_width(self) -> int:
         """The FFN width of all shared experts of one MoE layer together."""
         if self.expert_shared_feed_forward_length:

@@ -377,7 +377,7 @@ def rank_key(pick: Pick) -> tuple:
 def _candidate_rank(candidate: Candidate, too_slow: bool) -> tuple:
     """The head of `rank_key`: what is known of the candidate before any estimate, and whether its pick is too slow."""
     swe = candidate.swe_bench_verified
-    size = 0 if candidate.proven else -candidate.shape.parameters
+    size = 0 if candidate.proven else -candidate.shape.effective_parameters
     return (_policy()["agentic"]["rank"][candidate.agentic], candidate.below_floor, too_slow, swe is None, -(swe or 0.0), size)
 
 
