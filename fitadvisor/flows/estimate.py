@@ -10,17 +10,9 @@ from fitadvisor.flows.options import EngineOptions
 
 if TYPE_CHECKING:
     from fitadvisor.memory.budget import Budget
-    from fitadvisor.memory.estimate import Estimate, Settings
-    from fitadvisor.memory.releases import Release
+    from fitadvisor.memory.estimate import Estimate
     from fitadvisor.models.resolve import ResolvedModel
     from fitadvisor.speed.predict import Speed
-
-
-def engine_settings(engine: EngineOptions, release: Release, num_ctx: int | None = None) -> Settings:
-    """The estimator's settings: what was given, Ollama's defaults for the rest."""
-    from fitadvisor.memory.estimate import Settings
-
-    return Settings(num_ctx=num_ctx, release=release, **engine.settings())
 
 
 def estimate_model(
@@ -36,7 +28,7 @@ def estimate_model(
     resolved = resolved or resolve_model(model, run.client)
     hardware = run.hardware
     release, release_note = run.release(engine.ollama_version)
-    settings = engine_settings(engine, release, ctx)
+    settings = engine.estimate_settings(release, ctx)
     result = estimate(resolved.architecture, settings, hardware, model=resolved.name, source=resolved.source)
     if release_note:
         result.notes.append(release_note)

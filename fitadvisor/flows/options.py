@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fitadvisor.hardware.described import Description
+
+if TYPE_CHECKING:
+    from fitadvisor.memory.estimate import Settings
+    from fitadvisor.memory.releases import Release
 
 
 # --memory, --gpu-memory, --gpus, --chip, --wired-limit, --ram-bandwidth: the machine to plan for; nothing
@@ -28,12 +33,18 @@ class EngineOptions:
     sched_spread: bool | None = None  # OLLAMA_SCHED_SPREAD: the estimator's `spread` (verify does not take it)
 
     def settings(self) -> dict[str, str | int | bool]:
-        """The settings given, under the field names `memory.estimate.Settings` and `ServerEnv` share."""
+        """The settings given, by their field names in `ServerSettings` (`ServerEnv`) and `memory.estimate.Settings`."""
         given = {
             "kv_cache_type": self.kv_cache, "flash_attention": self.flash_attention, "parallel": self.parallel, "batch": self.batch,
             "spread": self.sched_spread,
         }
         return {name: value for name, value in given.items() if value is not None}
+
+    def estimate_settings(self, release: Release, num_ctx: int | None = None) -> Settings:
+        """The estimator's settings: what was given, Ollama's defaults for the rest."""
+        from fitadvisor.memory.estimate import Settings
+
+        return Settings(num_ctx=num_ctx, release=release, **self.settings())
 
 
 @dataclass(frozen=True)

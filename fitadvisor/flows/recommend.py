@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.flows.context import RunContext
-from fitadvisor.flows.estimate import engine_settings
 from fitadvisor.flows.options import EngineOptions
 
 if TYPE_CHECKING:
@@ -165,7 +164,7 @@ def recommend_models(
         pool = catalog_candidates(names)
     if installed and not pool and not excluded:
         raise FitAdvisorError(f"Ollama at {server.client.host} has none of these models: pull one with `ollama pull devstral-small-2`")
-    settings = engine_settings(engine, server.release)
+    settings = engine.estimate_settings(server.release)
     store = run.calibration
     measured = None
     if store is not None:  # this machine: `verify`'s measurements apply

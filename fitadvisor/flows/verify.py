@@ -204,8 +204,7 @@ def _estimate(report: Report, shown: ShowInfo, env: ServerEnv, hardware, client:
         report.estimate_note = f"fitadvisor does not know {report.model} (nor its parent model), so there is no estimate"
         return ""
     settings = Settings(
-        num_ctx=report.running.context_length or report.expected_ctx, kv_cache_type=env.kv_cache_type,
-        flash_attention=env.flash_attention, parallel=env.parallel, release=Release.of(report.ollama_version),
+        num_ctx=report.running.context_length or report.expected_ctx, release=Release.of(report.ollama_version), **env.server_settings(),
     )
     report.estimate = estimate(resolved.architecture, settings, hardware, model=resolved.name, source=resolved.source)
     error = report.error_percent

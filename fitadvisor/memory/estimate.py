@@ -25,6 +25,7 @@ from fitadvisor.memory.releases import (
     Release,
 )
 from fitadvisor.models.architecture import FULL, RECURRENT, SLIDING, Architecture
+from fitadvisor.ollama.server_env import ServerSettings
 from fitadvisor.units import format_ctx, format_gb, processor_label
 
 if TYPE_CHECKING:
@@ -40,13 +41,11 @@ def pad(value: int, to: int = CACHE_PADDING) -> int:
 
 
 @dataclass(frozen=True)
-class Settings:
-    """How the server is asked to run the model (the knobs that change its memory)."""
+class Settings(ServerSettings):
+    """How the server is asked to run the model: its settings (cache type, flash attention, slots), and for this
+    estimate the context, the batch, the GPU spread and the release."""
 
     num_ctx: int | None = None  # None: the server's default context
-    kv_cache_type: str = "f16"  # OLLAMA_KV_CACHE_TYPE
-    flash_attention: str = "auto"  # OLLAMA_FLASH_ATTENTION unset / 1 / 0
-    parallel: int = 1  # OLLAMA_NUM_PARALLEL
     batch: int | None = None  # n_ubatch; None: what the release picks
     spread: bool = False  # OLLAMA_SCHED_SPREAD: always use every GPU
     release: Release = field(default_factory=lambda: Release.of(None))

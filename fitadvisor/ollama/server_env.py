@@ -16,11 +16,27 @@ _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
 
 @dataclass(frozen=True)
-class ServerEnv:
-    kv_cache_type: str  # f16, q8_0, q4_0
-    flash_attention: str  # auto (unset), on, off
-    parallel: int
-    context_length: int | None  # OLLAMA_CONTEXT_LENGTH; None when unset or 0 (the server's default)
+class ServerSettings:
+    """The server's settings that change what a model loads, Ollama's defaults unless given.
+
+    One concept in two uses: `ServerEnv`, the settings as this shell's variables give them, and the
+    estimator's `memory.estimate.Settings`, which adds the context, batch and release of one estimate.
+    """
+
+    kv_cache_type: str = "f16"  # OLLAMA_KV_CACHE_TYPE: f16, q8_0, q4_0
+    flash_attention: str = "auto"  # OLLAMA_FLASH_ATTENTION: auto (unset), on (1), off (0)
+    parallel: int = 1  # OLLAMA_NUM_PARALLEL
+
+    def server_settings(self) -> dict[str, str | int]:
+        """These settings by field name, to build another kind of settings from them."""
+        return {name: getattr(self, name) for name in ServerSettings.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class ServerEnv(ServerSettings):
+    """The server's settings as this shell's OLLAMA_* variables give them, and what else those say."""
+
+    context_length: int | None = None  # OLLAMA_CONTEXT_LENGTH; None when unset or 0 (the server's default)
     set_names: tuple[str, ...] = ()  # the variables that are set
     problems: tuple[str, ...] = ()  # values Ollama ignores or reads differently than intended
 
@@ -55,7 +71,7 @@ def read(environ: Mapping[str, str] | None = None) -> ServerEnv:
 
     parallel = _uint(environ, "OLLAMA_NUM_PARALLEL", problems) or 1
     context_length = _uint(environ, "OLLAMA_CONTEXT_LENGTH", problems) or None
-    return ServerEnv(kv, flash_attention, parallel, context_length, set_names, tuple(problems))
+    return ServerEnv(kv, flash_attention, parallel, context_length=context_length, set_names=set_names, problems=tuple(problems))
 
 
 def _uint(environ: Mapping[str, str], name: str, problems: list[str]) -> int | None:
