@@ -15,8 +15,17 @@ import engine_bench
 import pytest
 
 from fitadvisor.memory.graph.alloc import ALIGNMENT, DynTallocr
-from fitadvisor.memory.graph.compute import compute_buffer_bytes, drafting_compute_bytes, reserve, reserved_graphs
+from fitadvisor.memory.graph.compute import (
+    compute_buffer_bytes,
+    drafting_compute_bytes,
+    has_builder,
+    repeating_run,
+    reserve,
+    reserve_skipping,
+    reserved_graphs,
+)
 from fitadvisor.memory.graph.llm import GraphParams
+from fitadvisor.models import catalog
 
 CASES = sorted((Path(__file__).parent / "data" / "alloc-traces").glob("*.trace.gz"))
 MIB = 1024 * 1024
@@ -84,3 +93,31 @@ def test_a_hole_too_small_for_a_tensor_leaves_it_on_top():
     talloc.free(0, 32)
     assert talloc.alloc(64) == 64
     assert talloc.max_size == 128
+
+
+def _catalog_architectures():
+    seen = {}
+    for model in catalog.load():
+        arch = model.architecture
+        if has_builder(arch):
+            seen.setdefault((arch.name, arch.block_count, arch.layers), arch)
+    return list(seen.values())
+
+
+SKIP_CASES = [
+    GraphParams(n_tokens=512, n_seqs=1, n_outputs=512, n_kv=65536, n_stream=1, flash_attn=True),
+    GraphParams(n_tokens=1, n_seqs=1, n_outputs=1, n_kv=65536, n_stream=1, flash_attn=True),
+    GraphParams(n_tokens=512, n_seqs=1, n_outputs=512, n_kv=20224, n_stream=1, flash_attn=True, type_k="q8_0", type_v="q8_0"),
+    GraphParams(n_tokens=512, n_seqs=2, n_outputs=512, n_kv=4352, n_stream=2, flash_attn=False),
+]
+
+
+@pytest.mark.parametrize("arch", _catalog_architectures(), ids=lambda a: f"{a.name}-{a.block_count}")
+def test_skipping_repeated_layers_gives_the_full_replays_buffer(arch):
+    built = []
+    for params in SKIP_CASES:
+        size, layers = reserve_skipping(arch, params)
+        assert size == reserve(arch, params).size
+        built.append(layers)
+    if repeating_run(arch, arch.block_count - arch.draft_layers):
+        assert min(built) < arch.block_count  # the skip is taken, not just its fallback

@@ -90,6 +90,7 @@ class Reservation:
 
     size: int
     events: list[tuple[str, str, int, int]] = field(default_factory=list)  # ("alloc"|"free", name, bytes, offset)
+    states: dict[int, tuple] = field(default_factory=dict)  # node index -> the allocator's state before it
 
 
 class _Gallocr:
@@ -97,6 +98,7 @@ class _Gallocr:
         self.hash: dict[Tensor, _HashNode] = {}
         self.talloc = DynTallocr()
         self.events: list[tuple[str, str, int, int]] | None = [] if record else None
+        self.states: dict[int, tuple] = {}
 
     def node(self, t: Tensor) -> _HashNode:
         hn = self.hash.get(t)
@@ -143,7 +145,13 @@ class _Gallocr:
         self.talloc.free(hn.offset, nbytes(node))
         hn.allocated = False
 
-    def run(self, graph: Graph) -> None:
+    def state(self) -> tuple:
+        """The free blocks (exactly the complement of what is live) and each live tensor: (offset,
+        tensor, pending children, pending views)."""
+        live = [(hn.offset, t, hn.n_children, hn.n_views) for t, hn in self.hash.items() if hn.allocated]
+        return tuple(self.talloc.offsets), tuple(self.talloc.sizes), live
+
+    def run(self, graph: Graph, snapshots: frozenset[int]) -> None:
         for leaf in graph.leafs:
             self.allocate_node(leaf)
         for node in graph.nodes:
@@ -157,7 +165,9 @@ class _Gallocr:
                 self.node(src).n_children += 1
                 if src.flags & FLAG_INPUT:
                     self.allocate_node(src)
-        for node in graph.nodes:
+        for i, node in enumerate(graph.nodes):
+            if i in snapshots:
+                self.states[i] = self.state()
             for parent in node.src:
                 if parent is not None:
                     self.allocate_node(parent)
@@ -178,8 +188,9 @@ class _Gallocr:
                         self.free_node(parent)
 
 
-def reserve(graph: Graph, record: bool = False) -> Reservation:
-    """The compute buffer ggml_gallocr_reserve_n sizes for `graph`, and the allocator's steps if `record`."""
+def reserve(graph: Graph, record: bool = False, snapshots: tuple[int, ...] = ()) -> Reservation:
+    """The compute buffer ggml_gallocr_reserve_n sizes for `graph`, the allocator's steps if `record`,
+    and its state before each node index in `snapshots`."""
     galloc = _Gallocr(record)
-    galloc.run(graph)
-    return Reservation(galloc.talloc.max_size, galloc.events or [])
+    galloc.run(graph, frozenset(snapshots))
+    return Reservation(galloc.talloc.max_size, galloc.events or [], galloc.states)

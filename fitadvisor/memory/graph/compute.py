@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from fitadvisor.memory.graph import alloc
+from fitadvisor.memory.graph.ggml import Tensor
 from fitadvisor.memory.graph.llm import GraphContext, GraphParams
 from fitadvisor.memory.graph.models import builder, drafting_builder
 from fitadvisor.models.architecture import Architecture
@@ -49,12 +50,16 @@ def has_drafting_builder(arch: Architecture) -> bool:
 def build_graph(arch: Architecture, params: GraphParams, drafting: bool = False) -> GraphContext:
     """The main context's graph, or with `drafting` the drafting (MTP) context's."""
     g = GraphContext(arch, params)
-    build = drafting_builder(arch.name) if drafting else builder(arch)
+    _build(g, drafting)
+    return g
+
+
+def _build(g: GraphContext, drafting: bool = False) -> None:
+    build = drafting_builder(g.arch.name) if drafting else builder(g.arch)
     if build is None:
-        raise ValueError(f"no {'drafting ' if drafting else ''}graph builder for architecture {arch.name!r}")
+        raise ValueError(f"no {'drafting ' if drafting else ''}graph builder for architecture {g.arch.name!r}")
     build(g)
     g.set_outputs()
-    return g
 
 
 def reserve(arch: Architecture, params: GraphParams, record: bool = False, drafting: bool = False) -> alloc.Reservation:
@@ -74,7 +79,7 @@ def compute_buffer_bytes(
             n_tokens=graph.n_tokens, n_seqs=graph.n_seqs, n_outputs=graph.n_outputs, n_kv=cells, n_stream=n_stream,
             flash_attn=flash_attn, type_k=type_k, type_v=type_v, n_kv_swa=swa_cells, n_rs_seq=n_rs_seq,
         )
-        sizes.append(reserve(arch, params).size)
+        sizes.append(reserve_skipping(arch, params)[0])
     return max(sizes)
 
 
@@ -90,3 +95,132 @@ def drafting_compute_bytes(arch: Architecture, cells: int, n_ubatch: int, n_stre
         )
         sizes.append(reserve(arch, params, drafting=True).size)
     return max(sizes)
+
+
+# --- skipping repeated layers --------------------------------------------------------------------------
+# A 64-layer model's graph has some 2000 nodes; recommend asks for a few hundred buffers a run. Layers with
+# the same facts build the same nodes, and after a layer or two the allocator reaches a steady state: each
+# such layer then allocates and frees the same bytes at the same places. `reserve_skipping` builds only
+# the first layers, two periods of the repeating ones and the last layers, and proves the skip exact on
+# that graph: the two periods have the same structure and leave the allocator in the same state, so every
+# period skipped would have repeated them step for step. Otherwise it replays every layer.
+MAX_PERIOD = 8
+_state_period: dict[Architecture, int] = {}  # the period after which the allocator's state repeated, per architecture
+
+
+def _layer_facts(arch: Architecture, il: int) -> tuple:
+    """What a builder may read of layer `il`: its kind, its widths, any per-layer fact the Architecture has."""
+    per_layer = tuple(
+        value[il] for value in vars(arch).values() if isinstance(value, tuple) and len(value) == arch.block_count
+    )
+    return (arch.layers[il], il < arch.leading_dense_block_count, arch.key_width(il), arch.value_width(il), per_layer)
+
+
+@lru_cache(maxsize=256)
+def repeating_run(arch: Architecture, n_layer: int) -> tuple[int, int, int] | None:
+    """The longest run of layers whose facts repeat with a period: (first layer, period, end), or None.
+
+    It starts at layer 2 or later and ends before the last layer: a layer's nodes begin with the previous
+    layer's feed-forward tail (ggml adds them when the next attention expands), so layer 1's nodes still
+    hold layer 0's, which reads the embeddings; the last layer picks the output rows.
+    """
+    facts = [_layer_facts(arch, il) for il in range(n_layer)]
+    best: tuple[int, int, int] | None = None
+    for period in range(1, MAX_PERIOD + 1):
+        start = 2
+        while start + period < n_layer - 1:
+            end = start + period
+            while end < n_layer - 1 and facts[end] == facts[end - period]:
+                end += 1
+            if (end - start) // period >= 3 and (best is None or end - start > best[2] - best[0]):
+                best = (start, period, end)
+            start = max(start + 1, end - period)
+    return best
+
+
+def skip_plan(run: tuple[int, int, int], n_layer: int, period: int) -> tuple[int, ...] | None:
+    """The layers to build: all but whole periods of the run after its first two (None: none to skip)."""
+    start, _, end = run
+    skipped = ((end - start) // period - 2) * period
+    if skipped <= 0:
+        return None
+    kept_until = start + 2 * period
+    return tuple(range(kept_until)) + tuple(range(kept_until + skipped, n_layer))
+
+
+class _Positions:
+    """Tensors named so that two layers' nodes compare: a node by its distance from a layer's start, what
+    exists before the layers (inputs and the nodes built on them) by identity, an external tensor by shape."""
+
+    def __init__(self, g: GraphContext) -> None:
+        self.loop_seq = g.loop_seq
+        self.index = {node: i for i, node in enumerate(g.gf.nodes)}
+
+    def ref(self, t: Tensor | None, base: int):
+        if t is None:
+            return None
+        if t.external:
+            return (t.type, t.ne, t.nb)
+        if t.seq < self.loop_seq:
+            return id(t)
+        if t in self.index:
+            return self.index[t] - base
+        raise LookupError  # an input a layer makes for itself: a skipped layer would allocate one too
+
+    def node(self, t: Tensor, base: int) -> tuple:
+        return (t.op, t.type, t.ne, t.nb, t.flags, t.view_offs, self.ref(t.view_src, base),
+                tuple(self.ref(s, base) for s in t.src))
+
+    def state(self, state: tuple, base: int) -> tuple:
+        """An allocator state (alloc.Reservation.states) relative to node `base`."""
+        offsets, sizes, live = state
+        # what exists before the layers is used by every layer: its pending uses only count down
+        return offsets, sizes, sorted(
+            ((offset, self.ref(t, base), children, views) if t.seq >= self.loop_seq else (offset, self.ref(t, base))
+             for offset, t, children, views in live),
+            key=lambda entry: entry[0],
+        )
+
+
+def _repeats(g: GraphContext, first: int, second: int, end: int) -> alloc.Reservation | None:
+    """The graph's reservation if nodes [first, second) and [second, end) are the same ops on the same
+    shapes and sources and leave the allocator in the same state, else None."""
+    if second - first != end - second:
+        return None
+    positions = _Positions(g)
+    nodes = g.gf.nodes
+    try:
+        if any(positions.node(nodes[first + k], first) != positions.node(nodes[second + k], second) for k in range(second - first)):
+            return None
+        replay = alloc.reserve(g.gf, snapshots=(second, end))
+        same = positions.state(replay.states[second], second) == positions.state(replay.states[end], end)
+    except LookupError:
+        return None
+    return replay if same else None
+
+
+def reserve_skipping(arch: Architecture, params: GraphParams) -> tuple[int, int]:
+    """The buffer `params`' graph needs, and how many layers were built to know it.
+
+    The allocator's state may repeat only every second period (two tensors trading places each layer):
+    the period and its double are tried.
+    """
+    n_layer = len(GraphContext(arch, params).layer_ids)
+    run = repeating_run(arch, n_layer)
+    periods = (run[1], 2 * run[1]) if run else ()
+    if _state_period.get(arch) in periods:  # what repeated last time for this architecture, first
+        periods = (_state_period[arch], *(p for p in periods if p != _state_period[arch]))
+    for period in periods:
+        layer_ids = skip_plan(run, n_layer, period)
+        if layer_ids is None:
+            break
+        g = GraphContext(arch, params)
+        g.layer_ids = layer_ids
+        _build(g)
+        start, starts = run[0], g.layer_starts
+        replay = _repeats(g, starts[start], starts[start + period], starts[start + 2 * period])
+        if replay is not None:
+            _state_period[arch] = period
+            return replay.size, len(layer_ids)
+    g = build_graph(arch, params)
+    return alloc.reserve(g.gf).size, len(g.layer_ids)

@@ -41,7 +41,7 @@ def row_size(type_: str, ne0: int) -> int:
 class Tensor:
     """ggml_tensor: what the allocator reads of it."""
 
-    __slots__ = ("type", "ne", "nb", "op", "src", "view_src", "view_offs", "name", "flags", "external")
+    __slots__ = ("type", "ne", "nb", "op", "src", "view_src", "view_offs", "name", "flags", "external", "seq")
 
     def __init__(self, type_: str, ne: tuple[int, int, int, int], nb: tuple[int, int, int, int], op: str = "NONE",
                  src: tuple[Tensor, ...] = (), view_src: Tensor | None = None, view_offs: int = 0) -> None:
@@ -55,6 +55,7 @@ class Tensor:
         self.name = ""
         self.flags = 0
         self.external = False  # data in a buffer of its own (weights, KV cache), or a view of such
+        self.seq = 0  # the order of creation in its context
 
     def __repr__(self) -> str:
         return f"Tensor({self.name or self.op} {self.type} {list(self.ne)})"
@@ -117,8 +118,9 @@ def _new(ctx: Context, type_: str, ne: tuple[int, ...], view_src: Tensor | None 
     if view_src is not None and view_src.view_src is not None:
         view_offs += view_src.view_offs
         view_src = view_src.view_src
-    ctx.n_tensors += 1
     t = Tensor(type_, full, _strides(type_, full), view_src=view_src, view_offs=view_offs)
+    t.seq = ctx.n_tensors
+    ctx.n_tensors += 1
     if view_src is not None:
         t.external = view_src.external
     return t

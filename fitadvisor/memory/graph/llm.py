@@ -159,9 +159,11 @@ class GraphContext:
         # the layers to build, in order: the trunk, without multi-token-prediction layers (hparams.n_layer())
         self.layer_ids: tuple[int, ...] = tuple(range(self.n_layer - arch.draft_layers))
         self.layer_starts: list[int] = []  # where each built layer's nodes begin in the graph
+        self.loop_seq = 0
 
     def each_layer(self):
         """The layers a builder's loop builds (all of them unless compute.py skips repeated ones)."""
+        self.loop_seq = self.ctx0.n_tensors  # tensors created from here on belong to the layers
         for il in self.layer_ids:
             self.layer_starts.append(len(self.gf.nodes))
             yield il
