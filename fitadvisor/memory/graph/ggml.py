@@ -543,14 +543,6 @@ def soft_max(ctx: Context, a: Tensor) -> Tensor:
     return _unary(ctx, "SOFT_MAX", a)
 
 
-def sigmoid(ctx: Context, a: Tensor) -> Tensor:
-    return _unary(ctx, "UNARY", a)
-
-
-def softplus(ctx: Context, a: Tensor) -> Tensor:
-    return _unary(ctx, "UNARY", a)
-
-
 def clamp(ctx: Context, a: Tensor, min_: float, max_: float) -> Tensor:
     return _unary(ctx, "CLAMP", a)
 

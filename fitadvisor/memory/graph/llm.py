@@ -33,6 +33,7 @@ class FfnOp(Enum):
     SILU = "silu"
     GELU = "gelu"
     RELU = "relu"
+    RELU_SQR = "relu_sqr"  # nemotron_h: squared ReLU, never gated
 
 
 class MoeOp(Enum):
@@ -471,6 +472,11 @@ class GraphContext:
         elif type_op is FfnOp.SILU:
             cur = ggml.silu(ctx0, cur)
             self.cb(cur, "ffn_silu", il)
+        elif type_op is FfnOp.RELU_SQR:
+            cur = ggml.relu(ctx0, cur)
+            self.cb(cur, "ffn_relu", il)
+            cur = ggml.sqr(ctx0, cur)
+            self.cb(cur, "ffn_sqr(relu)", il)
         else:
             raise NotImplementedError(f"build_ffn: {type_op} with gate {type_gate}")
         if down is not None:
@@ -734,6 +740,25 @@ class GraphContext:
         """llm_graph_input_mem_hybrid: (get_attn(), get_recr())."""
         inp_rs = self.build_rs_inp()
         return self.build_attn_inp_kv(), inp_rs
+
+    def build_result(self, cur: Tensor, inp_out_ids: Tensor | None = None) -> Tensor:
+        """The output stage of the hybrid graphs: the final RMS norm and the LM head (res.t_embd, res.t_logits).
+
+        With `inp_out_ids` the norm runs over every token and is kept as res.t_h_nextn (the drafting head's
+        seed), and the output rows are picked after it (qwen35, nemotron_h: cparams.embeddings_nextn_masked off).
+        """
+        cur = self.build_norm(cur, self.weight(self.n_embd), None, NormType.RMS, -1)
+        if inp_out_ids is not None:
+            self.cb(cur, "h_nextn", -1)
+            self.res.extra_outputs.append(cur)
+            cur = ggml.get_rows(self.ctx0, cur, inp_out_ids)
+        self.cb(cur, "result_norm", -1)
+        self.res.t_embd = cur
+        cur = self.build_lora_mm(self.weight(self.n_embd, self.n_vocab), cur)
+        self.cb(cur, "result_output", -1)
+        self.res.t_logits = cur
+        ggml.build_forward_expand(self.gf, cur)
+        return cur
 
     def set_outputs(self) -> None:
         """llm_graph_result::set_outputs."""

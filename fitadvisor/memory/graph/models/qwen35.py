@@ -28,10 +28,7 @@ def build_hybrid(g: GraphContext, build_layer_ffn: Callable[[GraphContext, Tenso
     build_layer_attn_linear = build_layer_attn_linear or _build_layer_attn_linear
     ctx0, n_embd = g.ctx0, g.n_embd
     g.n_pos_per_embd = n_pos_per_embd
-    tok_embd = g.weight(n_embd, g.n_vocab)
-    output_norm, output = g.weight(n_embd), g.weight(n_embd, g.n_vocab)
-
-    inpL = g.build_inp_embd(tok_embd)
+    inpL = g.build_inp_embd(g.weight(n_embd, g.n_vocab))
     g.cb(inpL, embd_name, -1)
     inp_attn, inp_rs = g.build_inp_mem_hybrid()
     inp_pos = g.build_inp_pos()
@@ -58,16 +55,7 @@ def build_hybrid(g: GraphContext, build_layer_ffn: Callable[[GraphContext, Tenso
         g.cb(cur, "l_out", il)
         inpL = cur
 
-    cur = g.build_norm(inpL, output_norm, None, NormType.RMS, -1)
-    g.cb(cur, "h_nextn", -1)
-    g.res.extra_outputs.append(cur)  # t_h_nextn, the seed of the drafting head
-    cur = ggml.get_rows(ctx0, cur, inp_out_ids)  # cparams.embeddings_nextn_masked is off
-    g.cb(cur, "result_norm", -1)
-    g.res.t_embd = cur
-    cur = g.build_lora_mm(output, cur)
-    g.cb(cur, "result_output", -1)
-    g.res.t_logits = cur
-    ggml.build_forward_expand(g.gf, cur)
+    g.build_result(inpL, inp_out_ids)
 
 
 def gdn_dims(g: GraphContext) -> SimpleNamespace:
@@ -81,6 +69,26 @@ def gdn_dims(g: GraphContext) -> SimpleNamespace:
     )
 
 
+def gdn_weights(g: GraphContext, d: SimpleNamespace, **beta_alpha: tuple[int, ...]) -> SimpleNamespace:
+    """A Gated DeltaNet layer's weights, with its beta and alpha projections as the model names them."""
+    n_embd, key_dim, value_dim = g.n_embd, d.head_k_dim * d.num_k_heads, d.head_v_dim * d.num_v_heads
+    return g.layer(
+        wqkv=(n_embd, key_dim * 2 + value_dim), wqkv_gate=(n_embd, value_dim),
+        ssm_conv1d=(g.arch.ssm_conv_kernel, d.conv_channels), ssm_dt=(d.num_v_heads,), ssm_a=(d.num_v_heads,),
+        ssm_norm=(d.head_v_dim,), ssm_out=(value_dim, n_embd), **beta_alpha,
+    )
+
+
+def build_qkvz(g: GraphContext, layer: SimpleNamespace, cur: Tensor, il: int) -> tuple[Tensor, Tensor]:
+    """The fused projections: Q, K and V for the convolution, and z, the output's gate."""
+    qkv_mixed = g.build_lora_mm(layer.wqkv, cur)
+    qkv_mixed = ggml.reshape_3d(g.ctx0, qkv_mixed, qkv_mixed.ne[0], g.n_seq_tokens, g.n_seqs)
+    g.cb(qkv_mixed, "linear_attn_qkv_mixed", il)
+    z = g.build_lora_mm(layer.wqkv_gate, cur)
+    g.cb(z, "z", il)
+    return qkv_mixed, z
+
+
 def build_norm_gated(g: GraphContext, input: Tensor, weights: Tensor, gate: Tensor, layer: int) -> Tensor:
     normalized = g.build_norm(input, weights, None, NormType.RMS, layer)
     gated_silu = ggml.silu(g.ctx0, gate)
@@ -89,16 +97,8 @@ def build_norm_gated(g: GraphContext, input: Tensor, weights: Tensor, gate: Tens
 
 def _build_layer_attn(g: GraphContext, inp: AttnInputKV, cur: Tensor, inp_pos: Tensor, il: int) -> Tensor:
     """Full attention with a per-element output gate from the doubled query projection, M-RoPE."""
-    ctx0, n_embd, n_head, n_embd_head = g.ctx0, g.n_embd, g.n_head, g.n_embd_head_v
-    n_tokens = g.n_tokens
-    layer = g.layer(
-        wq=(n_embd, n_embd_head * n_head * 2), wk=(n_embd, g.n_embd_k_gqa(il)), wv=(n_embd, g.n_embd_v_gqa(il)),
-        wo=(n_embd_head * n_head, n_embd), attn_q_norm=(n_embd_head,), attn_k_norm=(n_embd_head,),
-    )
-    Qcur_full, Kcur, Vcur = g.build_qkv(layer, cur, n_embd_head, n_head, g.n_head_kv, il, reshape=False)
-    g.cb(Qcur_full, "Qcur_full", il)
-    g.cb(Kcur, "Kcur", il)
-    g.cb(Vcur, "Vcur", il)
+    ctx0, n_head, n_embd_head, n_tokens = g.ctx0, g.n_head, g.n_embd_head_v, g.n_tokens
+    layer, Qcur_full, Kcur, Vcur = build_gated_qkv(g, cur, il)
     element_size = ggml.TYPE_SIZE[Qcur_full.type][0]
     Qcur = ggml.view_3d(ctx0, Qcur_full, n_embd_head, n_head, n_tokens, element_size * n_embd_head * 2,
                         element_size * n_embd_head * 2 * n_head, 0)
@@ -115,14 +115,34 @@ def _build_layer_attn(g: GraphContext, inp: AttnInputKV, cur: Tensor, inp_pos: T
     Vcur = ggml.reshape_3d(ctx0, Vcur, n_embd_head, g.n_head_kv, n_tokens)
     Qcur = ggml.rope_multi(ctx0, Qcur, inp_pos, None)
     Kcur = ggml.rope_multi(ctx0, Kcur, inp_pos, None)
+    return build_gated_attention(g, inp, layer, Qcur, Kcur, Vcur, gate, il)
+
+
+def build_gated_qkv(g: GraphContext, cur: Tensor, il: int) -> tuple[SimpleNamespace, Tensor, Tensor, Tensor]:
+    """A full-attention layer's weights and projections; the query's is twice as wide: query then gate per head."""
+    n_embd, n_embd_head, n_head = g.n_embd, g.n_embd_head_v, g.n_head
+    layer = g.layer(
+        wq=(n_embd, n_embd_head * n_head * 2), wk=(n_embd, g.n_embd_k_gqa(il)), wv=(n_embd, g.n_embd_v_gqa(il)),
+        wo=(n_embd_head * n_head, n_embd), attn_q_norm=(n_embd_head,), attn_k_norm=(n_embd_head,),
+    )
+    Qcur_full, Kcur, Vcur = g.build_qkv(layer, cur, n_embd_head, n_head, g.n_head_kv, il, reshape=False)
+    g.cb(Qcur_full, "Qcur_full", il)
+    g.cb(Kcur, "Kcur", il)
+    g.cb(Vcur, "Vcur", il)
+    return layer, Qcur_full, Kcur, Vcur
+
+
+def build_gated_attention(g: GraphContext, inp: AttnInputKV, layer: SimpleNamespace, Qcur: Tensor, Kcur: Tensor,
+                          Vcur: Tensor, gate: Tensor, il: int) -> Tensor:
+    """Attention over the cache, its output gated by sigmoid(gate) and projected (qwen35's and qwen3next's)."""
     g.cb(Qcur, "Qcur", il)
     g.cb(Kcur, "Kcur", il)
     g.cb(Vcur, "Vcur", il)
-    cur = g.build_attn(inp, None, None, Qcur, Kcur, Vcur, None, None, kq_scale(n_embd_head), il)
+    cur = g.build_attn(inp, None, None, Qcur, Kcur, Vcur, None, None, kq_scale(g.n_embd_head_v), il)
     g.cb(cur, "attn_pregate", il)
-    gate_sigmoid = ggml.sigmoid(ctx0, gate)
+    gate_sigmoid = ggml.sigmoid(g.ctx0, gate)
     g.cb(gate_sigmoid, "gate_sigmoid", il)
-    cur = ggml.mul(ctx0, cur, gate_sigmoid)
+    cur = ggml.mul(g.ctx0, cur, gate_sigmoid)
     g.cb(cur, "attn_gated", il)
     cur = g.build_lora_mm(layer.wo, cur)
     g.cb(cur, "attn_output", il)
@@ -133,19 +153,8 @@ def _build_layer_attn_linear(g: GraphContext, inp: RsInput, cur: Tensor, il: int
     """A Gated DeltaNet layer: fused QKV and gate projections, separate beta and alpha projections."""
     ctx0, n_embd, n_seqs, n_seq_tokens = g.ctx0, g.n_embd, g.n_seqs, g.n_seq_tokens
     d = gdn_dims(g)
-    key_dim, value_dim = d.head_k_dim * d.num_k_heads, d.head_v_dim * d.num_v_heads
-    layer = g.layer(
-        wqkv=(n_embd, key_dim * 2 + value_dim), wqkv_gate=(n_embd, value_dim),
-        ssm_conv1d=(g.arch.ssm_conv_kernel, d.conv_channels), ssm_dt=(d.num_v_heads,), ssm_a=(d.num_v_heads,),
-        ssm_beta=(n_embd, d.num_v_heads), ssm_alpha=(n_embd, d.num_v_heads), ssm_norm=(d.head_v_dim,),
-        ssm_out=(value_dim, n_embd),
-    )
-    # build_qkvz
-    qkv_mixed = g.build_lora_mm(layer.wqkv, cur)
-    qkv_mixed = ggml.reshape_3d(ctx0, qkv_mixed, qkv_mixed.ne[0], n_seq_tokens, n_seqs)
-    g.cb(qkv_mixed, "linear_attn_qkv_mixed", il)
-    z = g.build_lora_mm(layer.wqkv_gate, cur)
-    g.cb(z, "z", il)
+    layer = gdn_weights(g, d, ssm_beta=(n_embd, d.num_v_heads), ssm_alpha=(n_embd, d.num_v_heads))
+    qkv_mixed, z = build_qkvz(g, layer, cur, il)
 
     beta = g.build_lora_mm(layer.ssm_beta, cur)
     beta = ggml.reshape_4d(ctx0, beta, 1, d.num_v_heads, n_seq_tokens, n_seqs)
