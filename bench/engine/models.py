@@ -27,7 +27,7 @@ class Spec:
     arch: str  # general.architecture as llama.cpp spells it
     layers: int
     n_embd: int
-    n_head: int
+    n_head: int | tuple[int, ...]  # per layer when it varies (laguna: fewer on the global layers)
     n_head_kv: int | tuple[int, ...]  # per layer when it varies (0 = recurrent layer in hybrids)
     head_dim: int
     n_ff: int
@@ -49,6 +49,10 @@ class Spec:
     mla_head: int = 0  # MLA: per-head width of the decompressed key (without rope) and value
     mla_value: int = 0  # MLA: per-head width of the decompressed value when it differs from the key's
     q_lora_rank: int = 0  # MLA: query compression (GLM-4.7-Flash), 0: none
+    expert_gating: int = 0  # expert_gating_func (2: sigmoid), 0: the architecture's default
+    expert_weights_norm: bool = False  # the chosen experts' weights divided by their sum
+    expert_weights_scale: float = 0.0  # and scaled (routed_scaling_factor); 0: the key left out
+    selection_bias: bool = False  # exp_probs_b: a per-expert bias that picks the experts
     ssm_inner: int = 0  # 0: 2 x n_embd (Mamba2); Gated DeltaNet: value heads x state
     attention_interval: int = 0  # Gated DeltaNet hybrids: every n-th layer attends (qwen3next, qwen35)
     layer_types: str = ""  # nemotron_h: M (Mamba2), E (MoE), * (attention) per layer
@@ -64,6 +68,9 @@ class Spec:
     @property
     def path_name(self) -> str:
         return f"{self.name}.gguf"
+
+    def heads(self, layer: int) -> int:
+        return self.n_head[layer] if isinstance(self.n_head, tuple) else self.n_head
 
     def head_kv(self, layer: int) -> int:
         return self.n_head_kv[layer] if isinstance(self.n_head_kv, tuple) else self.n_head_kv
@@ -97,14 +104,16 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "deepseek2-mla", "deepseek2", 2, 2048, 16, 1, 576, 10944, 32000, value_dim=512,
         experts=64, experts_used=6, expert_ff=1408, shared_expert_ff=2 * 1408, kv_lora_rank=512, rope_dim=64, mla_head=128,
+        expert_weights_scale=1.0,
         source="DeepSeek-V2-Lite geometry in the MLA layout (GLM-4.7-Flash / DeepSeek-V3 style K 576 / V 512)",
     ),
     Spec(
         "glm-4.7-flash", "deepseek2", 2, 2048, 20, 1, 576, 10240, 154880, value_dim=512,
         experts=64, experts_used=4, expert_ff=1536, shared_expert_ff=1536, kv_lora_rank=512, rope_dim=64, mla_head=192,
-        mla_value=256, q_lora_rank=768,
+        mla_value=256, q_lora_rank=768, expert_gating=2, expert_weights_norm=True, expert_weights_scale=1.8,
+        selection_bias=True,
         source="GLM-4.7-Flash (zai-org/GLM-4.7-Flash config.json: qk_nope 192, rope 64, v_head_dim 256, q_lora 768; "
-        "a leading dense block, then MoE)",
+        "a leading dense block, then MoE routed by sigmoid with a selection bias, norm_topk_prob, routed_scaling_factor 1.8)",
     ),
     Spec(
         "phi3", "phi3", 2, 3072, 24, 8, 128, 8192, 200064, tied=True,
@@ -158,9 +167,11 @@ SPECS: tuple[Spec, ...] = (
         "shares the first's cache, with double-wide feed-forwards, as its last 20 of 35 layers do)",
     ),
     Spec(
-        "laguna", "laguna", 4, 2048, 48, 8, 128, 8192, 100352, sliding_window=512, swa_pattern=4,
+        "laguna", "laguna", 4, 2048, (48, 64, 64, 64), 8, 128, 8192, 100352, sliding_window=512, swa_pattern=4,
         experts=256, experts_used=8, expert_ff=512, shared_expert_ff=512,
-        source="Laguna-XS.2 (global attention every 4th layer, window 512, 256 experts, a leading dense block)",
+        expert_gating=2, expert_weights_norm=True, expert_weights_scale=2.5,
+        source="Laguna-XS.2 (global attention every 4th layer with 48 heads, 64 on the others, window 512, 256 experts "
+        "routed by sigmoid with a selection bias, normed and scaled by 2.5, a leading dense block)",
     ),
 )
 
@@ -192,10 +203,10 @@ class _Tensors:
 
 def _attention(t: _Tensors, spec: Spec, i: int, qk_norm: bool = False, biases: bool = False) -> None:
     d, hkv = spec.head_dim, spec.head_kv(i)
-    t.add(f"blk.{i}.attn_q.weight", spec.n_embd, spec.n_head * d)
+    t.add(f"blk.{i}.attn_q.weight", spec.n_embd, spec.heads(i) * d)
     t.add(f"blk.{i}.attn_k.weight", spec.n_embd, hkv * d)
     t.add(f"blk.{i}.attn_v.weight", spec.n_embd, hkv * (spec.value_dim or d))
-    t.add(f"blk.{i}.attn_output.weight", spec.n_head * (spec.value_dim or d), spec.n_embd)
+    t.add(f"blk.{i}.attn_output.weight", spec.heads(i) * (spec.value_dim or d), spec.n_embd)
     if qk_norm:
         t.add(f"blk.{i}.attn_q_norm.weight", d)
         t.add(f"blk.{i}.attn_k_norm.weight", d)
@@ -319,7 +330,7 @@ def _nemotron_h_block(t: _Tensors, spec: Spec, i: int) -> None:
 def _laguna_block(t: _Tensors, spec: Spec, i: int) -> None:
     t.add(f"blk.{i}.attn_norm.weight", spec.n_embd)
     _attention(t, spec, i, qk_norm=True)
-    t.add(f"blk.{i}.attn_gate.weight", spec.n_embd, spec.n_head, f32=True)  # one output gate per head
+    t.add(f"blk.{i}.attn_gate.weight", spec.n_embd, spec.heads(i), f32=True)  # one output gate per head
     t.add(f"blk.{i}.ffn_norm.weight", spec.n_embd)
     if i == 0:  # the leading dense block
         _dense_ffn(t, spec, i, spec.n_ff)
@@ -421,6 +432,8 @@ def tensors(spec: Spec) -> _Tensors:
                 _dense_ffn(t, spec, i, spec.n_ff)
             else:
                 _experts(t, spec, i)
+                if spec.selection_bias:
+                    t.add(f"blk.{i}.exp_probs_b.bias", spec.experts)
         else:
             raise ValueError(f"no tensor layout for {spec.arch}")
     return t
@@ -441,7 +454,7 @@ def _metadata(w: gguf.GGUFWriter, spec: Spec) -> None:
     w.add_context_length(spec.context_length)
     w.add_embedding_length(spec.n_embd)
     w.add_feed_forward_length(_feed_forward_length(spec))
-    w.add_head_count(spec.n_head)
+    w.add_head_count(list(spec.n_head) if isinstance(spec.n_head, tuple) else spec.n_head)
     w.add_head_count_kv(list(spec.n_head_kv) if isinstance(spec.n_head_kv, tuple) else spec.n_head_kv)
     w.add_key_length(spec.global_head_dim or spec.head_dim)
     w.add_value_length(spec.global_head_dim or spec.value_dim or spec.head_dim)
@@ -493,7 +506,12 @@ def _metadata(w: gguf.GGUFWriter, spec: Spec) -> None:
         w.add_key_length_mla(spec.mla_head + spec.rope_dim)
         w.add_value_length_mla(spec.mla_value or spec.mla_head)
         w.add_leading_dense_block_count(1)
-        w.add_expert_weights_scale(1.0)
+    if spec.expert_gating:
+        w.add_expert_gating_func(gguf.ExpertGatingFuncType(spec.expert_gating))
+    if spec.expert_weights_norm:
+        w.add_expert_weights_norm(True)
+    if spec.expert_weights_scale:
+        w.add_expert_weights_scale(spec.expert_weights_scale)
     w.add_tokenizer_model("none")
 
 
