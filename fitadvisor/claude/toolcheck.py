@@ -29,48 +29,30 @@ MEANING = {
     "first request with 400 \"does not support tools\". Pick a model whose `ollama show` lists tools.",
 }
 
+
+def _tool(name: str, description: str, required: str, **properties: tuple[str, str]) -> dict:
+    """A tool as Claude Code defines it for /v1/messages: each parameter (JSON type, description), one required."""
+    return {
+        "name": name,
+        "description": description,
+        "input_schema": {
+            "type": "object",
+            "properties": {key: {"type": kind, "description": text} for key, (kind, text) in properties.items()},
+            "required": [required],
+            "additionalProperties": False,
+        },
+    }
+
+
 # Three of Claude Code's own tools, as it defines them (required parameters, JSON Schema).
 CHECK_TOOLS = [
-    {
-        "name": "Read",
-        "description": "Reads a file from the local filesystem and returns its contents with line numbers.",
-        "input_schema": {
-            "type": "object",
-            "properties": {
-                "file_path": {"type": "string", "description": "The path of the file to read"},
-                "offset": {"type": "integer", "description": "The line number to start reading from"},
-                "limit": {"type": "integer", "description": "The number of lines to read"},
-            },
-            "required": ["file_path"],
-            "additionalProperties": False,
-        },
-    },
-    {
-        "name": "Bash",
-        "description": "Executes a bash command and returns its output.",
-        "input_schema": {
-            "type": "object",
-            "properties": {
-                "command": {"type": "string", "description": "The command to execute"},
-                "timeout": {"type": "integer", "description": "Optional timeout in milliseconds"},
-            },
-            "required": ["command"],
-            "additionalProperties": False,
-        },
-    },
-    {
-        "name": "Glob",
-        "description": "Finds files whose paths match a glob pattern such as **/*.py.",
-        "input_schema": {
-            "type": "object",
-            "properties": {
-                "pattern": {"type": "string", "description": "The glob pattern to match files against"},
-                "path": {"type": "string", "description": "The directory to search in"},
-            },
-            "required": ["pattern"],
-            "additionalProperties": False,
-        },
-    },
+    _tool("Read", "Reads a file from the local filesystem and returns its contents with line numbers.", "file_path",
+          file_path=("string", "The path of the file to read"), offset=("integer", "The line number to start reading from"),
+          limit=("integer", "The number of lines to read")),
+    _tool("Bash", "Executes a bash command and returns its output.", "command",
+          command=("string", "The command to execute"), timeout=("integer", "Optional timeout in milliseconds")),
+    _tool("Glob", "Finds files whose paths match a glob pattern such as **/*.py.", "pattern",
+          pattern=("string", "The glob pattern to match files against"), path=("string", "The directory to search in")),
 ]
 CHECK_SYSTEM = (
     "You are an interactive CLI tool that helps users with software engineering tasks. You can only see "
