@@ -81,3 +81,38 @@ def test_catalog_sizes_are_the_quantizer_s_and_are_kept():
     catalog._sizes.cache_clear()
     kept = catalog._sizes().get(f"{model.reference} {model.quantization}", never, lambda sizes: True)
     assert kept == sized
+
+
+def test_replayed_compute_buffers_are_the_replay_s_and_are_kept(monkeypatch):
+    from fitadvisor.memory import replay_cache
+    from fitadvisor.memory.graph import compute
+
+    arch = catalog.resolve("llama3.1:8b").architecture
+    params = (65536, 0, 512, 1, True, "f16", "f16", 0)
+    replay_cache._kept.cache_clear()
+    replay_cache._answers.cache_clear()  # this test's cache directory
+    assert replay_cache.compute_buffer_bytes(arch, *params) == compute.compute_buffer_bytes(arch, *params)
+    assert replay_cache.has_builder(arch) is compute.has_builder(arch) is True
+    kept = replay_cache.compute_buffer_bytes(arch, *params)
+    replay_cache._kept.cache_clear()
+    replay_cache._answers.cache_clear()
+    monkeypatch.setattr(compute, "compute_buffer_bytes", lambda *args: never())
+    monkeypatch.setattr(compute, "has_builder", lambda *args: never())
+    assert replay_cache.compute_buffer_bytes(arch, *params) == kept and replay_cache.has_builder(arch) is True  # read back
+
+
+def test_a_second_recommend_reads_the_replay_s_answers_without_importing_the_graph(tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from fitadvisor.cli import main\n"
+        "try:\n    main(['recommend', '--memory', '48GB', '--chip', 'Apple M4 Pro', '--ollama-version', '0.34.2'])\n"
+        "except SystemExit:\n    pass\n"
+        "print('graph imported' if 'fitadvisor.memory.graph.compute' in sys.modules else 'graph not imported', file=sys.stderr)\n"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    first, second = (subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300) for _ in range(2))
+    assert first.stderr.strip().endswith("graph imported") and first.stdout
+    assert second.stderr.strip().endswith("graph not imported") and second.stdout == first.stdout

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from fitadvisor.errors import FitAdvisorError
 from fitadvisor.hardware.machine import Gpu, Hardware
 from fitadvisor.memory.budget import Budget, budget
-from fitadvisor.memory.graph import compute as replay
+from fitadvisor.memory import replay_cache as replay  # the replay of memory/graph/, its answers kept between runs
 from fitadvisor.memory.placement import GpuShare, Layout, place_before_llama_server, place_llama_server
 from fitadvisor.memory.releases import (
     KV_CACHE_BYTES,
