@@ -19,10 +19,10 @@ from fitadvisor.memory.graph.compute import (
     compute_buffer_bytes,
     drafting_compute_bytes,
     has_builder,
-    repeating_run,
     reserve,
     reserve_skipping,
     reserved_graphs,
+    skip_plan,
 )
 from fitadvisor.memory.graph.llm import GraphParams
 from fitadvisor.models import catalog
@@ -119,5 +119,5 @@ def test_skipping_repeated_layers_gives_the_full_replays_buffer(arch):
         size, layers = reserve_skipping(arch, params)
         assert size == reserve(arch, params).size
         built.append(layers)
-    if repeating_run(arch, arch.block_count - arch.draft_layers):
+    if skip_plan(arch, arch.block_count - arch.draft_layers):
         assert min(built) < arch.block_count  # the skip is taken, not just its fallback

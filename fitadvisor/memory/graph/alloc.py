@@ -75,13 +75,14 @@ class DynTallocr:
 
 
 class _HashNode:
-    __slots__ = ("n_children", "n_views", "allocated", "offset")
+    __slots__ = ("n_children", "n_views", "allocated", "offset", "size")
 
     def __init__(self) -> None:
         self.n_children = 0
         self.n_views = 0
         self.allocated = False
         self.offset = 0
+        self.size = 0  # ggml_nbytes, once allocated
 
 
 @dataclass
@@ -107,10 +108,13 @@ class _Gallocr:
         return hn
 
     def allocate_node(self, node: Tensor) -> None:
+        if node.external or node.view_src is not None:
+            return
         hn = self.node(node)
-        if node.external or hn.allocated or node.view_src is not None:
+        if hn.allocated:
             return
         hn.allocated = True
+        hn.size = nbytes(node)
         if node.op in INPLACE_OPS:
             for parent in node.src:
                 if parent is None:
@@ -127,22 +131,21 @@ class _Gallocr:
                 if p_hn.n_children == 1 and p_hn.n_views == 0:
                     hn.offset = p_hn.offset
                     p_hn.allocated = False  # the node owns the memory now
-                    extra = _aligned(nbytes(parent)) - _aligned(nbytes(node))
+                    extra = _aligned(p_hn.size) - _aligned(hn.size)
                     if extra > 0:
-                        self.talloc.free(p_hn.offset + _aligned(nbytes(node)), extra)
+                        self.talloc.free(p_hn.offset + _aligned(hn.size), extra)
                     return
-        size = nbytes(node)
-        hn.offset = self.talloc.alloc(size)
+        hn.offset = self.talloc.alloc(hn.size)
         if self.events is not None:
-            self.events.append(("alloc", node.name, _aligned(size), hn.offset))
+            self.events.append(("alloc", node.name, _aligned(hn.size), hn.offset))
 
     def free_node(self, node: Tensor) -> None:
         if node.flags & FLAG_OUTPUT:
             return
         hn = self.hash[node]
         if self.events is not None:
-            self.events.append(("free", node.name, nbytes(node), hn.offset))
-        self.talloc.free(hn.offset, nbytes(node))
+            self.events.append(("free", node.name, hn.size, hn.offset))
+        self.talloc.free(hn.offset, hn.size)
         hn.allocated = False
 
     def state(self) -> tuple:
@@ -152,15 +155,17 @@ class _Gallocr:
         return tuple(self.talloc.offsets), tuple(self.talloc.sizes), live
 
     def run(self, graph: Graph, snapshots: frozenset[int]) -> None:
+        # Tensors with a buffer of their own (weights, the KV cache, views of them) are never allocated
+        # nor freed here: their children and views are not counted.
         for leaf in graph.leafs:
             self.allocate_node(leaf)
         for node in graph.nodes:
-            if node.view_src is not None and node.op != "NONE":
+            if node.view_src is not None and node.op != "NONE" and not node.external:
                 self.node(node.view_src).n_views += 1
             if node.flags & FLAG_INPUT:
                 self.allocate_node(node)
             for src in node.src:
-                if src is None:
+                if src is None or src.external:
                     continue
                 self.node(src).n_children += 1
                 if src.flags & FLAG_INPUT:
@@ -173,7 +178,7 @@ class _Gallocr:
                     self.allocate_node(parent)
             self.allocate_node(node)
             for parent in node.src:
-                if parent is None:
+                if parent is None or parent.external:
                     continue
                 p_hn = self.hash[parent]
                 p_hn.n_children -= 1

@@ -100,12 +100,13 @@ def drafting_compute_bytes(arch: Architecture, cells: int, n_ubatch: int, n_stre
 # --- skipping repeated layers --------------------------------------------------------------------------
 # A 64-layer model's graph has some 2000 nodes; recommend asks for a few hundred buffers a run. Layers with
 # the same facts build the same nodes, and after a layer or two the allocator reaches a steady state: each
-# such layer then allocates and frees the same bytes at the same places. `reserve_skipping` builds only
-# the first layers, two periods of the repeating ones and the last layers, and proves the skip exact on
-# that graph: the two periods have the same structure and leave the allocator in the same state, so every
-# period skipped would have repeated them step for step. Otherwise it replays every layer.
+# such layer then allocates and frees the same bytes at the same places, or two such layers alternate (the
+# residual and the attention output trading places). `reserve_skipping` builds the first layers, three
+# periods of the repeating ones and the last layers, and proves the skip exact on that graph: the periods
+# have the same structure, and the allocator's state after the third is the one after the second (any
+# number of periods skipped repeats them step for step) or the one after the first (an even number does).
+# Otherwise it replays every layer.
 MAX_PERIOD = 8
-_state_period: dict[Architecture, int] = {}  # the period after which the allocator's state repeated, per architecture
 
 
 def _layer_facts(arch: Architecture, il: int) -> tuple:
@@ -117,35 +118,33 @@ def _layer_facts(arch: Architecture, il: int) -> tuple:
 
 
 @lru_cache(maxsize=256)
-def repeating_run(arch: Architecture, n_layer: int) -> tuple[int, int, int] | None:
-    """The longest run of layers whose facts repeat with a period: (first layer, period, end), or None.
+def skip_plan(arch: Architecture, n_layer: int) -> tuple[tuple[int, ...], int, int] | None:
+    """The layers to build, the first of the three periods built and the period; None when nothing repeats enough.
 
-    It starts at layer 2 or later and ends before the last layer: a layer's nodes begin with the previous
-    layer's feed-forward tail (ggml adds them when the next attention expands), so layer 1's nodes still
-    hold layer 0's, which reads the embeddings; the last layer picks the output rows.
+    The longest run of layers whose facts repeat with a period, from layer 2 on and before the last layer
+    (a layer's nodes begin with the previous layer's feed-forward tail, which ggml adds when the next
+    attention expands, so layer 1's nodes still hold layer 0's, which reads the embeddings; the last layer
+    picks the output rows). Three periods of it are built, an even number of the rest skipped.
     """
     facts = [_layer_facts(arch, il) for il in range(n_layer)]
-    best: tuple[int, int, int] | None = None
+    best: tuple[int, int, int] | None = None  # (layers skipped, start, period)
     for period in range(1, MAX_PERIOD + 1):
         start = 2
         while start + period < n_layer - 1:
             end = start + period
             while end < n_layer - 1 and facts[end] == facts[end - period]:
                 end += 1
-            if (end - start) // period >= 3 and (best is None or end - start > best[2] - best[0]):
-                best = (start, period, end)
+            # the last `period` layers stay built, so that whatever one kind of layer uses (its mask) is
+            # last used there, as in the whole graph
+            skipped = (min(end - start - 3 * period, n_layer - start - 4 * period) // (2 * period)) * 2 * period
+            if skipped > 0 and (best is None or skipped > best[0]):
+                best = (skipped, start, period)
             start = max(start + 1, end - period)
-    return best
-
-
-def skip_plan(run: tuple[int, int, int], n_layer: int, period: int) -> tuple[int, ...] | None:
-    """The layers to build: all but whole periods of the run after its first two (None: none to skip)."""
-    start, _, end = run
-    skipped = ((end - start) // period - 2) * period
-    if skipped <= 0:
+    if best is None:
         return None
-    kept_until = start + 2 * period
-    return tuple(range(kept_until)) + tuple(range(kept_until + skipped, n_layer))
+    skipped, start, period = best
+    kept_until = start + 3 * period
+    return tuple(range(kept_until)) + tuple(range(kept_until + skipped, n_layer)), start, period
 
 
 class _Positions:
@@ -182,45 +181,36 @@ class _Positions:
         )
 
 
-def _repeats(g: GraphContext, first: int, second: int, end: int) -> alloc.Reservation | None:
-    """The graph's reservation if nodes [first, second) and [second, end) are the same ops on the same
-    shapes and sources and leave the allocator in the same state, else None."""
-    if second - first != end - second:
+def _repeats(g: GraphContext, bounds: tuple[int, int, int, int]) -> alloc.Reservation | None:
+    """The graph's reservation if the three periods between `bounds` (node indices) are the same ops on
+    the same shapes and sources, and the state after the third is the one after the second or the first."""
+    periods = list(zip(bounds, bounds[1:]))
+    if len({end - start for start, end in periods}) != 1:
         return None
     positions = _Positions(g)
     nodes = g.gf.nodes
     try:
-        if any(positions.node(nodes[first + k], first) != positions.node(nodes[second + k], second) for k in range(second - first)):
+        shapes = [[positions.node(nodes[i], start) for i in range(start, end)] for start, end in periods]
+        if shapes[0] != shapes[1] or shapes[1] != shapes[2]:
             return None
-        replay = alloc.reserve(g.gf, snapshots=(second, end))
-        same = positions.state(replay.states[second], second) == positions.state(replay.states[end], end)
+        replay = alloc.reserve(g.gf, snapshots=bounds[1:])
+        states = [positions.state(replay.states[b], b) for b in bounds[1:]]
     except LookupError:
         return None
-    return replay if same else None
+    return replay if states[2] in (states[1], states[0]) else None
 
 
 def reserve_skipping(arch: Architecture, params: GraphParams) -> tuple[int, int]:
-    """The buffer `params`' graph needs, and how many layers were built to know it.
-
-    The allocator's state may repeat only every second period (two tensors trading places each layer):
-    the period and its double are tried.
-    """
+    """The buffer `params`' graph needs, and how many layers were built to know it."""
     n_layer = len(GraphContext(arch, params).layer_ids)
-    run = repeating_run(arch, n_layer)
-    periods = (run[1], 2 * run[1]) if run else ()
-    if _state_period.get(arch) in periods:  # what repeated last time for this architecture, first
-        periods = (_state_period[arch], *(p for p in periods if p != _state_period[arch]))
-    for period in periods:
-        layer_ids = skip_plan(run, n_layer, period)
-        if layer_ids is None:
-            break
+    plan = skip_plan(arch, n_layer)
+    if plan is not None:
+        layer_ids, start, period = plan
         g = GraphContext(arch, params)
         g.layer_ids = layer_ids
         _build(g)
-        start, starts = run[0], g.layer_starts
-        replay = _repeats(g, starts[start], starts[start + period], starts[start + 2 * period])
+        replay = _repeats(g, tuple(g.layer_starts[start + k * period] for k in range(4)))
         if replay is not None:
-            _state_period[arch] = period
             return replay.size, len(layer_ids)
     g = build_graph(arch, params)
     return alloc.reserve(g.gf).size, len(g.layer_ids)
