@@ -74,7 +74,7 @@ class Derived:
     """
 
     def __init__(self, kind: str, inputs: Iterable[bytes]) -> None:
-        self.path = _derived_dir() / f"{kind}.json"
+        self.path = cache_dir() / "derived" / f"{kind}.json"
         digest = 0
         for data in inputs:
             digest = zlib.crc32(data, zlib.crc32(len(data).to_bytes(8, "little"), digest))
@@ -147,10 +147,6 @@ class Derived:
     def _set_aside(self) -> None:
         if os.path.lexists(self.path):
             set_aside(self.path)
-
-
-def _derived_dir() -> Path:
-    return cache_dir() / "derived"
 
 
 def read_template(name: str) -> str:
