@@ -150,6 +150,12 @@ SPECS: tuple[Spec, ...] = (
         source="Qwen3.5-35B-A3B / Qwen3.6-35B-A3B text stack (3 Gated DeltaNet : 1 attention, 256 experts)",
     ),
     Spec(
+        "qwen35moe-mtp", "qwen35moe", 5, 2048, 16, 2, 256, 512, 248320,
+        experts=256, experts_used=8, expert_ff=512, shared_expert_ff=512,
+        ssm_conv=4, ssm_state=128, ssm_groups=16, ssm_heads=32, ssm_inner=4096, attention_interval=4, nextn=1,
+        source="Qwen3.5-35B-A3B / Qwen3.6-35B-A3B with its multi-token-prediction layer (an MoE layer)",
+    ),
+    Spec(
         "nemotron_h_moe", "nemotron_h_moe", 4, 2688, 32, (0, 0, 2, 0), 128, 1856, 131072,
         experts=128, experts_used=6, expert_ff=1856, shared_expert_ff=3712,
         ssm_conv=4, ssm_state=128, ssm_groups=8, ssm_heads=64, ssm_inner=4096, layer_types="ME*E",

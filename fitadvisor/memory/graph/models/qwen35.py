@@ -244,10 +244,21 @@ def build_layer_ffn(g: GraphContext, cur: Tensor, il: int) -> Tensor:
 
 
 def build_mtp(g: GraphContext) -> None:
-    """llama_model_qwen35::graph_mtp: the drafting context's graph, its one multi-token-prediction layer.
+    """llama_model_qwen35::graph_mtp: the drafting context's graph, its one multi-token-prediction layer."""
+    build_drafting(g, build_mtp_ffn)
+
+
+def build_mtp_ffn(g: GraphContext, cur: Tensor, il: int) -> Tensor:
+    cur = build_layer_ffn(g, cur, il)
+    g.cb(cur, "mtp_ffn_out", il)
+    return cur
+
+
+def build_drafting(g: GraphContext, build_ffn: Callable[[GraphContext, Tensor, int], Tensor]) -> None:
+    """graph_mtp, shared by qwen35 and qwen35moe (only the layer's feed-forward differs).
 
     It embeds the drafted tokens, joins them with the main model's last hidden state (an input), and runs
-    a full-attention qwen35 decoder layer over the drafting context's own cache of that layer.
+    a full-attention decoder layer over the drafting context's own cache of that layer.
     """
     ctx0, n_embd, n_head, n_embd_head, n_tokens = g.ctx0, g.n_embd, g.n_head, g.n_embd_head_v, g.n_tokens
     il = g.n_layer - g.arch.draft_layers  # the layer after the trunk
@@ -256,8 +267,8 @@ def build_mtp(g: GraphContext) -> None:
     layer = g.layer(
         attn_norm=(n_embd,), attn_post_norm=(n_embd,), wq=(n_embd, n_embd_head * n_head * 2),
         wk=(n_embd, g.n_embd_k_gqa(il)), wv=(n_embd, g.n_embd_v_gqa(il)), wo=(n_embd_head * n_head, n_embd),
-        attn_q_norm=(n_embd_head,), attn_k_norm=(n_embd_head,), ffn_gate=(n_embd, g.n_ff), ffn_down=(g.n_ff, n_embd),
-        ffn_up=(n_embd, g.n_ff), eh_proj=(2 * n_embd, n_embd), enorm=(n_embd,), hnorm=(n_embd,),
+        attn_q_norm=(n_embd_head,), attn_k_norm=(n_embd_head,), eh_proj=(2 * n_embd, n_embd), enorm=(n_embd,),
+        hnorm=(n_embd,),
     )
 
     tokens = ggml.new_tensor_1d(ctx0, "i32", n_tokens)
@@ -314,8 +325,7 @@ def build_mtp(g: GraphContext) -> None:
     ffn_residual = cur
     cur = g.build_norm(cur, layer.attn_post_norm, None, NormType.RMS, il)
     g.cb(cur, "mtp_attn_post_norm", il)
-    cur = g.build_ffn(cur, layer.ffn_up, None, layer.ffn_gate, None, layer.ffn_down, None, FfnOp.SILU, FfnGate.PAR, il)
-    g.cb(cur, "mtp_ffn_out", il)
+    cur = build_ffn(g, cur, il)
     cur = ggml.add(ctx0, cur, ffn_residual)
     g.cb(cur, "mtp_post_ffn", il)
     cur = g.build_norm(cur, output_norm, None, NormType.RMS, -1)  # no shared_head_norm of its own: the model's
