@@ -193,9 +193,14 @@ def _add_tensors(model: Model, arch: Architecture, q: str) -> None:
         model.tensor(f"{p}.attn_norm.weight", (e,), "F32")
         if kind in (FULL, SLIDING):
             heads_kv = arch.kv_heads(i)
-            model.tensor(f"{p}.attn_q.weight", (e, arch.head_count * arch.key_length), q)
-            model.tensor(f"{p}.attn_k.weight", (e, heads_kv * arch.key_length), q)
-            model.tensor(f"{p}.attn_v.weight", (e, heads_kv * arch.value_length), q)
+            if arch.fused_qkv:  # phi3 as Ollama converts it
+                width = arch.head_count * arch.key_length + heads_kv * (arch.key_length + arch.value_length)
+                model.tensor(f"{p}.attn_qkv.weight", (e, width), q)
+            else:
+                model.tensor(f"{p}.attn_q.weight", (e, arch.head_count * arch.key_length), q)
+                model.tensor(f"{p}.attn_k.weight", (e, heads_kv * arch.key_length), q)
+            if not arch.fused_qkv and not (kind == FULL and arch.value_from_key):  # gemma4's attention_k_eq_v: K is V
+                model.tensor(f"{p}.attn_v.weight", (e, heads_kv * arch.value_length), q)
             model.tensor(f"{p}.attn_output.weight", (arch.head_count * arch.value_length, e), q)
         elif kind == RECURRENT:
             model.tensor(f"{p}.ssm_in.weight", (e, 2 * arch.ssm_inner_size), q)

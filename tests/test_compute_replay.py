@@ -119,5 +119,11 @@ def test_skipping_repeated_layers_gives_the_full_replays_buffer(arch):
         size, layers = reserve_skipping(arch, params)
         assert size == reserve(arch, params).size
         built.append(layers)
-    if skip_plan(arch, arch.block_count - arch.draft_layers):
+    if skip_plan(arch, arch.block_count - arch.draft_layers) and (arch.name, arch.block_count) not in NOT_SKIPPED:
         assert min(built) < arch.block_count  # the skip is taken, not just its fallback
+
+
+# Repeating layers whose skip the replay cannot prove, so it builds every layer (exact, only slower).
+NOT_SKIPPED = {
+    ("gemma4", 42): "gemma4:e4b: every layer reads its own slice of the per-layer inputs",
+}

@@ -45,10 +45,7 @@ def test_kv_cache_is_exact(rows, model):
 
 
 # Beyond the tolerance in this set, and why (bench/engine/README.md, known gaps): strict, so a fix shows.
-COMPUTE_GAPS = {
-    "gemma4": "the final norm lands above the last feed-forward stage's freed gate and up: -10% with flash attention at 4352 cells",
-    "gemma4-e2b": "under llama.cpp's by 8.1% without flash attention at 20000 cells (bench/engine/README.md)",
-}
+COMPUTE_GAPS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

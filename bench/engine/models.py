@@ -61,6 +61,7 @@ class Spec:
     per_layer_input: int = 0  # gemma4 E models: each layer's own token input (embedding_length_per_layer_input)
     shared_kv_layers: int = 0  # gemma4 E models: the last layers read earlier layers' cache
     shared_kv_ff: int = 0  # gemma4 E2B: those layers' double-wide feed-forward
+    fused_qkv: bool = False  # Q, K and V as one attn_qkv tensor, as Ollama's phi3 converter writes them
     tied: bool = False
     source: str = ""  # where the real geometry comes from
     notes: tuple[str, ...] = field(default=())
@@ -116,8 +117,8 @@ SPECS: tuple[Spec, ...] = (
         "a leading dense block, then MoE routed by sigmoid with a selection bias, norm_topk_prob, routed_scaling_factor 1.8)",
     ),
     Spec(
-        "phi3", "phi3", 2, 3072, 24, 8, 128, 8192, 200064, tied=True,
-        source="Phi-4-mini (phi4-mini:3.8b; real 200K vocabulary)",
+        "phi3", "phi3", 2, 3072, 24, 8, 128, 8192, 200064, fused_qkv=True, tied=True,
+        source="Phi-4-mini (phi4-mini:3.8b; real 200K vocabulary; Q, K and V fused as Ollama's converter writes them)",
     ),
     Spec(
         "command-r", "command-r", 2, 8192, 64, 8, 128, 22528, 256000, tied=True,
@@ -209,9 +210,12 @@ class _Tensors:
 
 def _attention(t: _Tensors, spec: Spec, i: int, qk_norm: bool = False, biases: bool = False) -> None:
     d, hkv = spec.head_dim, spec.head_kv(i)
-    t.add(f"blk.{i}.attn_q.weight", spec.n_embd, spec.heads(i) * d)
-    t.add(f"blk.{i}.attn_k.weight", spec.n_embd, hkv * d)
-    t.add(f"blk.{i}.attn_v.weight", spec.n_embd, hkv * (spec.value_dim or d))
+    if spec.fused_qkv:
+        t.add(f"blk.{i}.attn_qkv.weight", spec.n_embd, spec.heads(i) * d + 2 * hkv * d)
+    else:
+        t.add(f"blk.{i}.attn_q.weight", spec.n_embd, spec.heads(i) * d)
+        t.add(f"blk.{i}.attn_k.weight", spec.n_embd, hkv * d)
+        t.add(f"blk.{i}.attn_v.weight", spec.n_embd, hkv * (spec.value_dim or d))
     t.add(f"blk.{i}.attn_output.weight", spec.heads(i) * (spec.value_dim or d), spec.n_embd)
     if qk_norm:
         t.add(f"blk.{i}.attn_q_norm.weight", d)

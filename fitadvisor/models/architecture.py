@@ -70,6 +70,8 @@ class Architecture:
     per_layer_feed_forward_length: tuple[int, ...] = field(default=())  # when layers differ (gemma4 E2B's shared-KV layers)
     embedding_length_per_layer: int = 0  # gemma4 E models: each layer's own token input (per_layer_token_embd)
     per_layer_embedding_bytes: int = 0  # that table: one row per token is read, like the input embedding
+    fused_qkv: bool = False  # one projection (attn_qkv) yields Q, K and V (phi3 as Ollama converts it)
+    value_from_key: bool = False  # full-attention layers without a V projection attend with K as V (gemma4 31B, 26B)
 
     def __post_init__(self) -> None:
         if len(self.layers) != self.block_count:
@@ -108,6 +110,13 @@ class Architecture:
         if self.per_layer_head_length:
             return self.per_layer_head_length[layer]
         return self.value_length_swa if self.layers[layer] == SLIDING and self.value_length_swa else self.value_length
+
+    def is_sliding(self, layer: int) -> bool:
+        """Whether a layer attends over the sliding window: its kind says so, or, for a layer reading an earlier
+        layer's cache (gemma4's shared-KV layers), its head width, which is that of its kind."""
+        if self.layers[layer] == NO_CACHE and self.per_layer_head_length and self.key_length_swa != self.key_length:
+            return self.per_layer_head_length[layer] == self.key_length_swa
+        return self.layers[layer] == SLIDING
 
     def feed_forward_width(self, layer: int) -> int:
         return self.per_layer_feed_forward_length[layer] if self.per_layer_feed_forward_length else self.feed_forward_length

@@ -184,6 +184,8 @@ def _shape(entry: dict) -> Architecture:
         expert_weights_scale=entry.get("expert_weights_scale", 0.0),
         expert_selection_bias=entry.get("expert_selection_bias", False),
         tied_embeddings=entry.get("tied_embeddings", False),
+        fused_qkv=entry.get("fused_qkv", False),
+        value_from_key=entry.get("value_from_key", False),
         vision=entry.get("vision", False),
         parameters=int(entry["parameters_b"] * 1e9),
         active_parameters=int(entry.get("active_parameters_b", entry["parameters_b"]) * 1e9),

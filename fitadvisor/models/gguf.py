@@ -430,6 +430,11 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
         active_parameters=active,
         per_layer_head_count_kv=per_layer_kv,
         per_layer_head_count=per_layer_heads,
+        fused_qkv="blk.0.attn_qkv.weight" in by_name,
+        value_from_key=any(
+            kind == FULL and f"blk.{i}.attn_k.weight" in by_name and f"blk.{i}.attn_v.weight" not in by_name
+            for i, kind in enumerate(kinds)
+        ),
         key_length_swa=keys.int("attention.key_length_swa"),
         value_length_swa=keys.int("attention.value_length_swa"),
         per_layer_head_length=head_lengths,

@@ -134,12 +134,13 @@ def _attention(arch: Architecture, i: int, p: str) -> list[Tensor]:
         ]
     k, v = arch.key_width(i), arch.value_width(i)
     q = heads * k * (2 if arch.name in _GATED_DELTA_NET else 1)
-    if arch.name == "phi3":  # one fused projection
+    if arch.fused_qkv:
         return [Tensor(f"{p}.attn_qkv.weight", (e, q + kv_heads * (k + v))), Tensor(f"{p}.attn_output.weight", (heads * v, e))]
+    value = [] if arch.value_from_key and arch.layers[i] == FULL else [Tensor(f"{p}.attn_v.weight", (e, kv_heads * v))]
     return [
         Tensor(f"{p}.attn_q.weight", (e, q)),
         Tensor(f"{p}.attn_k.weight", (e, kv_heads * k)),
-        Tensor(f"{p}.attn_v.weight", (e, kv_heads * v)),
+        *value,
         Tensor(f"{p}.attn_output.weight", (heads * v, e)),
     ]
 

@@ -223,6 +223,10 @@ def gelu(ctx: Context, a: Tensor) -> Tensor:
     return _unary(ctx, "UNARY", a)
 
 
+def tanh(ctx: Context, a: Tensor) -> Tensor:
+    return _unary(ctx, "UNARY", a)
+
+
 def rope_ext(ctx: Context, a: Tensor, b: Tensor, c: Tensor | None, *params: float) -> Tensor:
     """ggml_rope_ext(ctx, a, pos, freq_factors, n_dims, mode, n_ctx_orig, ...): the result is a's shape."""
     t = dup_tensor(ctx, a)

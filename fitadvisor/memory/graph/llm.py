@@ -19,7 +19,7 @@ from types import SimpleNamespace
 
 from fitadvisor.memory.graph import ggml
 from fitadvisor.memory.graph.ggml import Tensor
-from fitadvisor.models.architecture import SLIDING, Architecture
+from fitadvisor.models.architecture import Architecture
 
 WEIGHT_TYPE = "f32"
 
@@ -34,6 +34,7 @@ class FfnOp(Enum):
     GELU = "gelu"
     RELU = "relu"
     RELU_SQR = "relu_sqr"  # nemotron_h: squared ReLU, never gated
+    SWIGLU = "swiglu"  # one tensor holding gate and up side by side (phi3's fused ffn_up)
 
 
 class MoeOp(Enum):
@@ -191,7 +192,7 @@ class GraphContext:
         return max(self.n_embd_v_gqa(il) for il in range(self.n_layer) if self.arch.layers[il] in "AS")
 
     def kv_size(self, il: int) -> int:
-        return self.params.n_kv_swa if self.arch.layers[il] == SLIDING else self.params.n_kv
+        return self.params.n_kv_swa if self.arch.is_sliding(il) else self.params.n_kv
 
     def kv_layer(self, il: int) -> tuple[Tensor, Tensor]:
         """llama_kv_cache's layers[il].k and .v: one row of K (and V) per cell, per stream."""
@@ -352,21 +353,26 @@ class GraphContext:
         return AttnInputKVIswa(base, self._attn_inp_kv(self.params.n_kv_swa, "S"))
 
     def build_attn_iswa(self, inp: AttnInputKVIswa, wo: Tensor | None, wo_b: Tensor | None, q_cur: Tensor,
-                        k_cur: Tensor, v_cur: Tensor, kq_b: Tensor | None, sinks: Tensor | None, kq_scale: float,
-                        il: int) -> Tensor:
-        """build_attn over the interleaved sliding-window cache (llm_graph_input_attn_kv_iswa)."""
+                        k_cur: Tensor | None, v_cur: Tensor | None, kq_b: Tensor | None, sinks: Tensor | None,
+                        kq_scale: float, il: int) -> Tensor:
+        """build_attn over the interleaved sliding-window cache (llm_graph_input_attn_kv_iswa). A layer without K
+        and V of its own (gemma4's shared-KV layers) stores nothing and reads an earlier layer's cache."""
         ctx0, gf = self.ctx0, self.gf
-        cache = inp.swa if self.arch.layers[il] == SLIDING else inp.base
+        cache = inp.swa if self.arch.is_sliding(il) else inp.base
         if cache.self_k_rot is not None:
             q_cur = self.mul_mat_hadamard(q_cur, cache.self_k_rot)
-            k_cur = self.mul_mat_hadamard(k_cur, cache.self_k_rot)
-        if cache.self_v_rot is not None:
+            if k_cur is not None:
+                k_cur = self.mul_mat_hadamard(k_cur, cache.self_k_rot)
+        if cache.self_v_rot is not None and v_cur is not None:
             v_cur = self.mul_mat_hadamard(v_cur, cache.self_v_rot)
         ggml.build_forward_expand(gf, q_cur)
-        ggml.build_forward_expand(gf, k_cur)
-        ggml.build_forward_expand(gf, v_cur)
-        ggml.build_forward_expand(gf, self.cpy_k(k_cur, cache.self_k_idxs, il))
-        ggml.build_forward_expand(gf, self.cpy_v(v_cur, cache.self_v_idxs, il))
+        for t in (k_cur, v_cur):
+            if t is not None:
+                ggml.build_forward_expand(gf, t)
+        if k_cur is not None:
+            ggml.build_forward_expand(gf, self.cpy_k(k_cur, cache.self_k_idxs, il))
+        if v_cur is not None:
+            ggml.build_forward_expand(gf, self.cpy_v(v_cur, cache.self_v_idxs, il))
         cur = self.build_attn_mha(q_cur, self.get_k(il), self.get_v(il), kq_b, cache.self_kq_mask, sinks, None,
                                   kq_scale, il)
         self.cb(cur, "kqv_out", il)
@@ -423,9 +429,25 @@ class GraphContext:
 
     def build_qkv(self, layer: SimpleNamespace, cur: Tensor, n_embd_head: int, n_head: int, n_head_kv: int,
                   il: int, reshape: bool = True) -> tuple[Tensor, Tensor, Tensor]:
-        """The separate Q/K/V path (wq, wk, wv and their optional biases), reshaped to heads unless `reshape` is off
-        (then the projections as they are: their heads' sizes do not matter)."""
+        """Q, K and V: views of one fused projection (wqkv) or three separate ones, reshaped to heads unless
+        `reshape` is off (then the projections as they are, made contiguous where fused)."""
         ctx0 = self.ctx0
+        if getattr(layer, "wqkv", None) is not None:
+            qkv = self.build_lora_mm(layer.wqkv, cur)
+            self.cb(qkv, "wqkv", il)
+            n_embd_q, n_embd_k = n_embd_head * n_head, n_embd_head * n_head_kv
+            offsets = (0, ggml.row_size(qkv.type, n_embd_q), ggml.row_size(qkv.type, n_embd_q + n_embd_k))
+            if not reshape:
+                q, k, v = (ggml.cont(ctx0, ggml.view_2d(ctx0, qkv, heads * n_embd_head, self.n_tokens, qkv.nb[1], offs))
+                           for heads, offs in zip((n_head, n_head_kv, n_head_kv), offsets))
+                return q, k, v
+            size = ggml.row_size(qkv.type, n_embd_head)
+            q, k, v = (ggml.view_3d(ctx0, qkv, n_embd_head, heads, self.n_tokens, size, qkv.nb[1], offs)
+                       for heads, offs in zip((n_head, n_head_kv, n_head_kv), offsets))
+            self.cb(q, "Qcur", il)
+            self.cb(k, "Kcur", il)
+            self.cb(v, "Vcur", il)
+            return q, k, v
         qkv = []
         for name, heads in (("Q", n_head), ("K", n_head_kv), ("V", n_head_kv)):
             t = self.build_lora_mm(getattr(layer, f"w{name.lower()}"), cur)
@@ -477,6 +499,9 @@ class GraphContext:
             self.cb(cur, "ffn_relu", il)
             cur = ggml.sqr(ctx0, cur)
             self.cb(cur, "ffn_sqr(relu)", il)
+        elif type_op is FfnOp.SWIGLU:
+            cur = ggml.swiglu(ctx0, cur)
+            self.cb(cur, "ffn_swiglu", il)
         else:
             raise NotImplementedError(f"build_ffn: {type_op} with gate {type_gate}")
         if down is not None:

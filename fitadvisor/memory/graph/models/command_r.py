@@ -1,0 +1,67 @@
+"""src/models/command-r.cpp: llama_model_command_r::graph: attention and the feed-forward network read the
+same layer norm and add up with the residual; the output layer is the token embedding."""
+
+from __future__ import annotations
+
+from fitadvisor.memory.graph import ggml
+from fitadvisor.memory.graph.llm import FfnGate, FfnOp, GraphContext, NormType, kq_scale
+
+
+def build(g: GraphContext) -> None:
+    ctx0, n_embd, n_embd_head, n_head, n_head_kv = g.ctx0, g.n_embd, g.n_embd_head_v, g.n_head, g.n_head_kv
+    tok_embd = g.weight(n_embd, g.n_vocab)
+    output_norm = g.weight(n_embd)
+
+    inpL = g.build_inp_embd(tok_embd)
+    inp_pos = g.build_inp_pos()
+    inp_attn = g.build_attn_inp_kv()
+    inp_out_ids = g.build_inp_out_ids()
+
+    for il in g.each_layer():
+        qk_norm = g.n_layer >= 64  # load_arch_tensors: Q and K norms only in the 64-layer models
+        layer = g.layer(
+            attn_norm=(n_embd,), attn_q_norm=(n_embd_head, n_head) if qk_norm else None,
+            attn_k_norm=(n_embd_head, n_head_kv) if qk_norm else None,
+            wq=(n_embd, n_embd), wk=(n_embd, g.n_embd_k_gqa(il)), wv=(n_embd, g.n_embd_v_gqa(il)), wo=(n_embd, n_embd),
+            ffn_gate=(n_embd, g.n_ff), ffn_down=(g.n_ff, n_embd), ffn_up=(n_embd, g.n_ff),
+        )
+        cur = g.build_norm(inpL, layer.attn_norm, None, NormType.NORM, il)
+        g.cb(cur, "attn_norm", il)
+        ffn_inp = cur
+
+        Qcur, Kcur, Vcur = g.build_qkv(layer, cur, n_embd_head, n_head, n_head_kv, il)
+        if layer.attn_q_norm is not None:
+            Qcur = g.build_norm(Qcur, layer.attn_q_norm, None, NormType.NORM, il)
+            g.cb(Qcur, "Qcur", il)
+        Qcur = ggml.rope_ext(ctx0, Qcur, inp_pos, None)
+        if layer.attn_k_norm is not None:
+            Kcur = g.build_norm(Kcur, layer.attn_k_norm, None, NormType.NORM, il)
+            g.cb(Kcur, "Kcur", il)
+        Kcur = ggml.rope_ext(ctx0, Kcur, inp_pos, None)
+        g.cb(Qcur, "Qcur", il)
+        g.cb(Kcur, "Kcur", il)
+        g.cb(Vcur, "Vcur", il)
+        cur = g.build_attn(inp_attn, layer.wo, None, Qcur, Kcur, Vcur, None, None, kq_scale(n_embd_head), il)
+
+        if il == g.n_layer - 1:
+            cur = ggml.get_rows(ctx0, cur, inp_out_ids)
+            inpL = ggml.get_rows(ctx0, inpL, inp_out_ids)
+            ffn_inp = ggml.get_rows(ctx0, ffn_inp, inp_out_ids)
+        attn_out = cur
+
+        cur = g.build_ffn(ffn_inp, layer.ffn_up, None, layer.ffn_gate, None, layer.ffn_down, None,
+                          FfnOp.SILU, FfnGate.PAR, il)
+        g.cb(cur, "ffn_out", il)
+        cur = ggml.add(ctx0, cur, inpL)
+        cur = ggml.add(ctx0, cur, attn_out)
+        g.cb(cur, "l_out", il)
+        inpL = cur
+
+    cur = g.build_norm(inpL, output_norm, None, NormType.NORM, -1)
+    g.cb(cur, "result_norm", -1)
+    g.res.t_embd = cur
+    cur = g.build_lora_mm(tok_embd, cur)
+    # logit_scale (ggml_scale) runs in place on the logits: it changes nothing in the buffer
+    g.cb(cur, "result_output", -1)
+    g.res.t_logits = cur
+    ggml.build_forward_expand(g.gf, cur)

@@ -1,0 +1,64 @@
+"""src/models/phi3.cpp: llama_model_phi3::graph<false> (llama.cpp turns Phi's sliding window off, so every layer
+attends over the whole cache); Q, K and V from one fused projection where the model has one (Ollama's converter
+writes `attn_qkv`), gate and up from one fused `ffn_up`."""
+
+from __future__ import annotations
+
+from fitadvisor.memory.graph import ggml
+from fitadvisor.memory.graph.llm import FfnGate, FfnOp, GraphContext, NormType
+
+
+def build(g: GraphContext) -> None:
+    ctx0, n_embd, n_embd_head, n_head, n_head_kv = g.ctx0, g.n_embd, g.n_embd_head_v, g.n_head, g.n_head_kv
+    tok_embd = g.weight(n_embd, g.n_vocab)
+    output_norm, output = g.weight(n_embd), g.weight(n_embd, g.n_vocab)
+
+    inpL = g.build_inp_embd(tok_embd)
+    inp_pos = g.build_inp_pos()
+    inp_attn = g.build_attn_inp_kv()
+    inp_out_ids = g.build_inp_out_ids()
+
+    for il in g.each_layer():
+        n_embd_gqa = g.n_embd_k_gqa(il)
+        fused = g.arch.fused_qkv
+        layer = g.layer(
+            attn_norm=(n_embd,), wqkv=(n_embd, n_embd + 2 * n_embd_gqa) if fused else None,
+            wq=None if fused else (n_embd, n_embd), wk=None if fused else (n_embd, n_embd_gqa),
+            wv=None if fused else (n_embd, n_embd_gqa), wo=(n_embd, n_embd), ffn_norm=(n_embd,),
+            ffn_down=(g.n_ff, n_embd), ffn_up=(n_embd, 2 * g.n_ff),
+        )
+        residual = inpL
+
+        attn_norm_output = g.build_norm(inpL, layer.attn_norm, None, NormType.RMS, il)
+        g.cb(attn_norm_output, "attn_norm", il)
+        Qcur, Kcur, Vcur = g.build_qkv(layer, attn_norm_output, n_embd_head, n_head, n_head_kv, il)
+        Qcur = ggml.rope_ext(ctx0, Qcur, inp_pos, None)
+        Kcur = ggml.rope_ext(ctx0, Kcur, inp_pos, None)
+        g.cb(Qcur, "Qcur", il)
+        g.cb(Kcur, "Kcur", il)
+        g.cb(Vcur, "Vcur", il)
+        Qcur = ggml.scale(ctx0, Qcur, 1.0 / n_embd_head**0.5)
+        g.cb(Qcur, "Qcur", il)
+        cur = g.build_attn(inp_attn, layer.wo, None, Qcur, Kcur, Vcur, None, None, 1.0, il)
+
+        if il == g.n_layer - 1:
+            cur = ggml.get_rows(ctx0, cur, inp_out_ids)
+            residual = ggml.get_rows(ctx0, residual, inp_out_ids)
+        cur = ggml.add(ctx0, cur, residual)
+        residual = cur
+
+        cur = g.build_norm(cur, layer.ffn_norm, None, NormType.RMS, il)
+        g.cb(cur, "ffn_norm", il)
+        cur = g.build_ffn(cur, layer.ffn_up, None, None, None, layer.ffn_down, None, FfnOp.SWIGLU, FfnGate.SEQ, il)
+        g.cb(cur, "ffn_out", il)
+        cur = ggml.add(ctx0, residual, cur)
+        g.cb(cur, "l_out", il)
+        inpL = cur
+
+    cur = g.build_norm(inpL, output_norm, None, NormType.RMS, -1)
+    g.cb(cur, "result_norm", -1)
+    g.res.t_embd = cur
+    cur = g.build_lora_mm(output, cur)
+    g.cb(cur, "result_output", -1)
+    g.res.t_logits = cur
+    ggml.build_forward_expand(g.gf, cur)
