@@ -157,35 +157,35 @@ class _Gallocr:
     def run(self, graph: Graph, snapshots: frozenset[int]) -> None:
         # Tensors with a buffer of their own (weights, the KV cache, views of them) are never allocated
         # nor freed here: their children and views are not counted.
+        hash_, node_of, allocate = self.hash, self.node, self.allocate_node
         for leaf in graph.leafs:
-            self.allocate_node(leaf)
+            allocate(leaf)
         for node in graph.nodes:
             if node.view_src is not None and node.op != "NONE" and not node.external:
-                self.node(node.view_src).n_views += 1
+                node_of(node.view_src).n_views += 1
             if node.flags & FLAG_INPUT:
-                self.allocate_node(node)
+                allocate(node)
             for src in node.src:
                 if src is None or src.external:
                     continue
-                self.node(src).n_children += 1
+                node_of(src).n_children += 1
                 if src.flags & FLAG_INPUT:
-                    self.allocate_node(src)
+                    allocate(src)
         for i, node in enumerate(graph.nodes):
             if i in snapshots:
                 self.states[i] = self.state()
-            for parent in node.src:
-                if parent is not None:
-                    self.allocate_node(parent)
-            self.allocate_node(node)
-            for parent in node.src:
-                if parent is None or parent.external:
-                    continue
-                p_hn = self.hash[parent]
+            srcs = [parent for parent in node.src if parent is not None and not parent.external]
+            for parent in srcs:
+                if parent.view_src is None and not hash_[parent].allocated:
+                    allocate(parent)
+            allocate(node)
+            for parent in srcs:
+                p_hn = hash_[parent]
                 p_hn.n_children -= 1
                 if p_hn.n_children == 0 and p_hn.n_views == 0:
                     view_src = parent.view_src
                     if view_src is not None:
-                        vs_hn = self.node(view_src)
+                        vs_hn = node_of(view_src)
                         vs_hn.n_views -= 1
                         if vs_hn.n_views == 0 and vs_hn.n_children == 0 and vs_hn.allocated:
                             self.free_node(view_src)
