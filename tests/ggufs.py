@@ -211,8 +211,11 @@ def _add_tensors(model: Model, arch: Architecture, q: str) -> None:
             model.tensor(f"{p}.ffn_gate_inp.weight", (e, x), "F32")
             if arch.expert_selection_bias:
                 model.tensor(f"{p}.exp_probs_b.bias", (x,), "F32")
-            model.tensor(f"{p}.ffn_gate_exps.weight", (e, f, x), q)
-            model.tensor(f"{p}.ffn_up_exps.weight", (e, f, x), q)
+            if arch.expert_gate_up_fused:
+                model.tensor(f"{p}.ffn_gate_up_exps.weight", (e, 2 * f, x), q)
+            else:
+                model.tensor(f"{p}.ffn_gate_exps.weight", (e, f, x), q)
+                model.tensor(f"{p}.ffn_up_exps.weight", (e, f, x), q)
             model.tensor(f"{p}.ffn_down_exps.weight", (f, e, x), q)
         elif arch.feed_forward_length and kind != RECURRENT:
             model.tensor(f"{p}.ffn_gate.weight", (e, arch.feed_forward_length), q)

@@ -53,6 +53,7 @@ class Spec:
     expert_weights_norm: bool = False  # the chosen experts' weights divided by their sum
     expert_weights_scale: float = 0.0  # and scaled (routed_scaling_factor); 0: the key left out
     selection_bias: bool = False  # exp_probs_b: a per-expert bias that picks the experts
+    fused_gate_up: bool = False  # the experts' gate and up in one tensor (ffn_gate_up_exps), as newer converters write
     ssm_inner: int = 0  # 0: 2 x n_embd (Mamba2); Gated DeltaNet: value heads x state
     attention_interval: int = 0  # Gated DeltaNet hybrids: every n-th layer attends (qwen3next, qwen35)
     layer_types: str = ""  # nemotron_h: M (Mamba2), E (MoE), * (attention) per layer
@@ -233,8 +234,11 @@ def _dense_ffn(t: _Tensors, spec: Spec, i: int, n_ff: int) -> None:
 def _experts(t: _Tensors, spec: Spec, i: int, biases: bool = False) -> None:
     e, ff = spec.experts, spec.expert_ff
     t.add(f"blk.{i}.ffn_gate_inp.weight", spec.n_embd, e, f32=True)
-    t.add(f"blk.{i}.ffn_gate_exps.weight", spec.n_embd, ff, e)
-    t.add(f"blk.{i}.ffn_up_exps.weight", spec.n_embd, ff, e)
+    if spec.fused_gate_up:
+        t.add(f"blk.{i}.ffn_gate_up_exps.weight", spec.n_embd, 2 * ff, e)
+    else:
+        t.add(f"blk.{i}.ffn_gate_exps.weight", spec.n_embd, ff, e)
+        t.add(f"blk.{i}.ffn_up_exps.weight", spec.n_embd, ff, e)
     t.add(f"blk.{i}.ffn_down_exps.weight", ff, spec.n_embd, e)
     if biases:
         t.add(f"blk.{i}.ffn_gate_inp.bias", e)

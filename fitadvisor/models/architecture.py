@@ -51,6 +51,7 @@ class Architecture:
     expert_weights_norm: bool = False  # MoE: the chosen experts' weights are divided by their sum
     expert_weights_scale: float = 0.0  # MoE: the chosen experts' weights are scaled by this (0 or 1: not scaled)
     expert_selection_bias: bool = False  # MoE: a per-expert bias added to the router's scores to pick experts (exp_probs_b)
+    expert_gate_up_fused: bool = False  # MoE: the experts' gate and up projections in one tensor (ffn_gate_up_exps)
     token_embedding_bytes: int = 0  # the token_embd table, which some estimators leave off the GPU
     tied_embeddings: bool = False  # no separate output tensor: token_embd doubles as the output layer
     projector_bytes: int = 0  # a separate vision projector blob (llava style)

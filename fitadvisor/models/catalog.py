@@ -183,6 +183,7 @@ def _shape(entry: dict) -> Architecture:
         expert_weights_norm=entry.get("expert_weights_norm", False),
         expert_weights_scale=entry.get("expert_weights_scale", 0.0),
         expert_selection_bias=entry.get("expert_selection_bias", False),
+        expert_gate_up_fused=entry.get("expert_gate_up_fused", False),
         tied_embeddings=entry.get("tied_embeddings", False),
         fused_qkv=entry.get("fused_qkv", False),
         value_from_key=entry.get("value_from_key", False),

@@ -418,6 +418,7 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
         expert_weights_norm=bool(keys.int("expert_weights_norm")),
         expert_weights_scale=keys.real("expert_weights_scale"),
         expert_selection_bias=any(t.name.endswith(".exp_probs_b.bias") for t in tensors),
+        expert_gate_up_fused=any(t.name.endswith(".ffn_gate_up_exps.weight") for t in tensors),
         token_embedding_bytes=embedding.bytes if embedding is not None else 0,
         vision_bytes=tensor_bytes(t for t in tensors if t.name.startswith(VISION_TENSOR_PREFIXES)),
         k_quant_bytes=k_quant_bytes(tensors),

@@ -179,6 +179,15 @@ class GraphContext:
         """A layer's weights (load_arch_tensors): name=shape, None for a tensor the model lacks."""
         return SimpleNamespace(**{name: self.weight(*ne) if ne else None for name, ne in shapes.items()})
 
+    def routed_experts(self, n_ff_exp: int) -> dict[str, tuple[int, ...] | None]:
+        """The experts' weights as create_tensor_gate_up_exps makes them: gate and up in one tensor where the
+        file has them so (ffn_gate_up_exps), else apart; then the down projection."""
+        e, x, fused = self.n_embd, self.arch.expert_count, self.arch.expert_gate_up_fused
+        return dict(
+            ffn_gate_up_exps=(e, 2 * n_ff_exp, x) if fused else None, ffn_gate_exps=None if fused else (e, n_ff_exp, x),
+            ffn_up_exps=None if fused else (e, n_ff_exp, x), ffn_down_exps=(n_ff_exp, e, x),
+        )
+
     def n_head_kv_l(self, il: int) -> int:
         return self.arch.kv_heads(il)
 
@@ -514,12 +523,14 @@ class GraphContext:
     def build_moe_ffn(self, cur: Tensor, gate_inp: Tensor | None, up_exps: Tensor, gate_exps: Tensor | None,
                       down_exps: Tensor, exp_probs_b: Tensor | None, n_expert: int, n_expert_used: int,
                       type_op: MoeOp, norm_w: bool, w_scale: float, gating_op: ExpertGating, il: int,
-                      probs_in: Tensor | None = None, *, gate_inp_b: Tensor | None = None,
+                      probs_in: Tensor | None = None, gate_up_exps: Tensor | None = None, *,
+                      gate_inp_b: Tensor | None = None,
                       up_exps_b: Tensor | None = None, gate_exps_b: Tensor | None = None,
                       down_exps_b: Tensor | None = None) -> Tensor:
         """The routed experts of one layer: router, top-k, the chosen experts' FFNs at once, their weighted sum.
 
-        Both C++ overloads in one (the biases by keyword). Not modelled: merged gate_up expert tensors,
+        Both C++ overloads in one (the biases by keyword). `gate_up_exps`: the experts' gate and up
+        projections as one tensor (ffn_gate_up_exps), one mul_mat_id read as two views. Not modelled:
         expert groups (DeepSeek-V3's n_expert_groups > 1), per-layer SwiGLU clamps, llama4 and grovemoe's
         special cases: no catalog architecture uses them.
         """
@@ -575,21 +586,31 @@ class GraphContext:
         ggml.build_forward_expand(gf, weights)  # early, so that the top-k stage can fuse
 
         cur = ggml.reshape_3d(ctx0, cur, n_embd, 1, n_tokens)
-        up = ggml.mul_mat_id(ctx0, up_exps, cur, selected_experts)  # [n_ff, n_expert_used, n_tokens]
-        self.cb(up, "ffn_moe_up", il)
-        if up_exps_b is not None:
-            up = ggml.add_id(ctx0, up, up_exps_b, selected_experts)
-            self.cb(up, "ffn_moe_up_biased", il)
-        if gate_exps is not None:
-            cur = ggml.mul_mat_id(ctx0, gate_exps, cur, selected_experts)
+        if gate_up_exps is not None:
+            gate_up = ggml.mul_mat_id(ctx0, gate_up_exps, cur, selected_experts)  # [n_ff*2, n_expert_used, n_tokens]
+            self.cb(gate_up, "ffn_moe_gate_up", il)
+            n_ff = gate_up.ne[0] // 2
+            cur = ggml.view_3d(ctx0, gate_up, n_ff, gate_up.ne[1], gate_up.ne[2], gate_up.nb[1], gate_up.nb[2], 0)
             self.cb(cur, "ffn_moe_gate", il)
+            up = ggml.view_3d(ctx0, gate_up, n_ff, gate_up.ne[1], gate_up.ne[2], gate_up.nb[1], gate_up.nb[2],
+                              n_ff * gate_up.nb[0])
+            self.cb(up, "ffn_moe_up", il)
         else:
-            cur = up
-        if gate_exps_b is not None:
-            cur = ggml.add_id(ctx0, cur, gate_exps_b, selected_experts)
-            self.cb(cur, "ffn_moe_gate_biased", il)
+            up = ggml.mul_mat_id(ctx0, up_exps, cur, selected_experts)  # [n_ff, n_expert_used, n_tokens]
+            self.cb(up, "ffn_moe_up", il)
+            if up_exps_b is not None:
+                up = ggml.add_id(ctx0, up, up_exps_b, selected_experts)
+                self.cb(up, "ffn_moe_up_biased", il)
+            if gate_exps is not None:
+                cur = ggml.mul_mat_id(ctx0, gate_exps, cur, selected_experts)
+                self.cb(cur, "ffn_moe_gate", il)
+            else:
+                cur = up
+            if gate_exps_b is not None:
+                cur = ggml.add_id(ctx0, cur, gate_exps_b, selected_experts)
+                self.cb(cur, "ffn_moe_gate_biased", il)
 
-        has_gate = gate_exps is not None
+        has_gate = gate_exps is not None or gate_up_exps is not None
         if type_op is MoeOp.SILU:
             cur = ggml.swiglu_split(ctx0, cur, up) if has_gate else ggml.silu(ctx0, cur)
             self.cb(cur, "ffn_moe_swiglu" if has_gate else "ffn_moe_silu", il)

@@ -43,8 +43,7 @@ def build(g: GraphContext) -> None:
         else:
             ffn = dict(
                 ffn_gate_inp=(n_embd, n_expert), ffn_exp_probs_b=(n_expert,) if arch.expert_selection_bias else None,
-                ffn_gate_exps=(n_embd, n_ff_exp, n_expert), ffn_down_exps=(n_ff_exp, n_embd, n_expert),
-                ffn_up_exps=(n_embd, n_ff_exp, n_expert), ffn_gate_shexp=(n_embd, n_ff_shexp),
+                **g.routed_experts(n_ff_exp), ffn_gate_shexp=(n_embd, n_ff_shexp),
                 ffn_down_shexp=(n_ff_shexp, n_embd), ffn_up_shexp=(n_embd, n_ff_shexp),
             )
         layer = g.layer(
@@ -121,7 +120,8 @@ def build(g: GraphContext) -> None:
         else:
             moe_out = g.build_moe_ffn(cur, layer.ffn_gate_inp, layer.ffn_up_exps, layer.ffn_gate_exps,
                                       layer.ffn_down_exps, layer.ffn_exp_probs_b, n_expert, arch.expert_used_count,
-                                      MoeOp.SILU, arch.expert_weights_norm, arch.expert_weights_scale, gating, il)
+                                      MoeOp.SILU, arch.expert_weights_norm, arch.expert_weights_scale, gating, il,
+                                      None, layer.ffn_gate_up_exps)
             g.cb(moe_out, "ffn_moe_out", il)
             ffn_shexp = g.build_ffn(cur, layer.ffn_up_shexp, None, layer.ffn_gate_shexp, None, layer.ffn_down_shexp,
                                     None, FfnOp.SILU, FfnGate.PAR, il)

@@ -26,15 +26,14 @@ def build_layer_ffn(g: GraphContext, cur: Tensor, il: int, drafting: bool = Fals
     arch, n_embd = g.arch, g.n_embd
     n_expert, n_ff_exp, n_ff_shexp = arch.expert_count, arch.expert_feed_forward_length, arch.shared_expert_width
     layer = g.layer(
-        ffn_gate_inp=(n_embd, n_expert), ffn_up_exps=(n_embd, n_ff_exp, n_expert),
-        ffn_gate_exps=(n_embd, n_ff_exp, n_expert), ffn_down_exps=(n_ff_exp, n_embd, n_expert),
+        ffn_gate_inp=(n_embd, n_expert), **g.routed_experts(n_ff_exp),
         ffn_up_shexp=(n_embd, n_ff_shexp) if n_ff_shexp else None,
         ffn_gate_shexp=(n_embd, n_ff_shexp) if n_ff_shexp else None,
         ffn_down_shexp=(n_ff_shexp, n_embd) if n_ff_shexp else None, ffn_gate_inp_shexp=(n_embd,),
     )
     moe_out = g.build_moe_ffn(cur, layer.ffn_gate_inp, layer.ffn_up_exps, layer.ffn_gate_exps, layer.ffn_down_exps,
                               None, n_expert, arch.expert_used_count, MoeOp.SILU, True, arch.expert_weights_scale,
-                              ExpertGating.SOFTMAX, il)
+                              ExpertGating.SOFTMAX, il, None, layer.ffn_gate_up_exps)
     g.cb(moe_out, prefix + "ffn_moe_out", il)
     if layer.ffn_up_shexp is None:
         return moe_out
