@@ -275,3 +275,14 @@ def test_gemma4_sliding_layers_have_their_own_head_size_and_shared_layers_no_cac
     assert arch.layers == "SSSASS--"
     assert (arch.key_width(0), arch.value_width(0), arch.key_width(3), arch.value_width(3)) == (256, 256, 512, 512)
     assert arch.per_layer_head_count_kv == (16, 16, 16, 4) * 2
+
+
+def test_fused_expert_gate_and_up_are_read_from_the_tensor_table(tmp_path):
+    """A file whose experts' gate and up are one tensor (ffn_gate_up_exps) says so; the replay reads them that way."""
+    separate = catalog.resolve("qwen3.6:35b").architecture
+    fused = dataclasses.replace(separate, expert_gate_up_fused=True)
+    for expected in (separate, fused):
+        model = ggufs.from_architecture(expected)
+        arch = read_architecture(ggufs.write(model, tmp_path / "m.gguf"))
+        assert arch.expert_gate_up_fused == expected.expert_gate_up_fused
+        assert arch.weights_bytes == sum(ggufs.nbytes(shape, kind) for _, shape, kind in model.tensors)
