@@ -20,6 +20,7 @@ from fitadvisor.files import cache_dir, read_regular, set_aside
 
 T = TypeVar("T")
 DERIVED_LIMIT = 16 * 1024 * 1024  # bytes: far above any table fitadvisor derives; a larger file is damaged
+DERIVED_ENTRIES = 10_000  # per kind: past this many (years of estimates), a kind starts afresh, so reading it stays quick
 
 
 def _folder(package: str) -> Path:
@@ -90,6 +91,8 @@ class Derived:
             self._set_aside()
             entries.clear()
         value = derive()
+        if len(entries) >= DERIVED_ENTRIES:
+            entries.clear()
         entries[name] = value
         self._store()
         return value

@@ -116,3 +116,13 @@ def test_a_second_recommend_reads_the_replay_s_answers_without_importing_the_gra
     first, second = (subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300) for _ in range(2))
     assert first.stderr.strip().endswith("graph imported") and first.stdout
     assert second.stderr.strip().endswith("graph not imported") and second.stdout == first.stdout
+
+
+def test_a_kind_with_too_many_entries_starts_afresh(monkeypatch):
+    monkeypatch.setattr(datafiles, "DERIVED_ENTRIES", 3)
+    kept = Derived("kind", [b"input"])
+    for n in range(4):
+        kept.get(f"entry {n}", lambda: n, is_int)
+    again = Derived("kind", [b"input"])
+    assert again.get("entry 3", never, is_int) == 3
+    assert again.get("entry 0", lambda: 10, is_int) == 10  # dropped when the fourth came
