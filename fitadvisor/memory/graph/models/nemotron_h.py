@@ -1,6 +1,7 @@
 """src/models/nemotron-h.cpp: llama_model_nemotron_h::graph, which nemotron_h_moe uses too. Each layer is one
 of Mamba2, attention (no RoPE) or a feed-forward block: a ReLU-squared MLP, or routed experts (sigmoid router
-with a selection bias) plus a shared expert.
+with a selection bias) plus a shared expert. The experts' latent projections (ffn_latent_down/up) of larger
+Nemotron-3 models are not modelled: no catalog model has them.
 """
 
 from __future__ import annotations
@@ -60,18 +61,16 @@ def build_ffn_layer(g: GraphContext, cur: Tensor, il: int) -> Tensor:
     n_expert, n_ff_exp, n_ff_shexp = arch.expert_count, arch.expert_feed_forward_length, arch.shared_expert_width
     layer = g.layer(
         ffn_gate_inp=(n_embd, n_expert), exp_probs_b=(n_expert,) if arch.expert_selection_bias else None,
-        ffn_up_exps=(n_embd, n_ff_exp, n_expert),
-        ffn_down_exps=(n_ff_exp, n_embd, n_expert), ffn_up_shexp=(n_embd, n_ff_shexp),
-        ffn_down_shexp=(n_ff_shexp, n_embd),
+        ffn_up_exps=(n_embd, n_ff_exp, n_expert), ffn_down_exps=(n_ff_exp, n_embd, n_expert),
+        ffn_up_shexp=(n_embd, n_ff_shexp), ffn_down_shexp=(n_ff_shexp, n_embd),
     )
-    inp_emb = inp_latent = cur
     router_logits = g.build_lora_mm(layer.ffn_gate_inp, cur)
     g.cb(router_logits, "ffn_moe_logits", il)
-    moe_out = g.build_moe_ffn(inp_latent, layer.ffn_gate_inp, layer.ffn_up_exps, None, layer.ffn_down_exps,
+    moe_out = g.build_moe_ffn(cur, layer.ffn_gate_inp, layer.ffn_up_exps, None, layer.ffn_down_exps,
                               layer.exp_probs_b, n_expert, arch.expert_used_count, MoeOp.RELU_SQR,
                               arch.expert_weights_norm, arch.expert_weights_scale, ExpertGating.SIGMOID, il, router_logits)
     g.cb(moe_out, "ffn_moe_out", il)
-    ffn_shexp = g.build_ffn(inp_emb, layer.ffn_up_shexp, None, None, None, layer.ffn_down_shexp, None,
+    ffn_shexp = g.build_ffn(cur, layer.ffn_up_shexp, None, None, None, layer.ffn_down_shexp, None,
                             FfnOp.RELU_SQR, FfnGate.PAR, il)
     g.cb(ffn_shexp, "ffn_shexp", il)
     cur = ggml.add(g.ctx0, moe_out, ffn_shexp)
