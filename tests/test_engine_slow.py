@@ -18,10 +18,9 @@ MODELS = [
     "glm-4.7-flash", "phi3", "command-r", "qwen3next", "qwen35", "qwen35-mtp", "qwen35moe", "nemotron_h_moe", "gemma4", "laguna",
     "gemma4-e2b",
 ]
-# The allocator's reuse of freed holes, which the estimate does not replay, moves llama.cpp's compute buffer
-# by a batch x n_embd f32 slot or more (a q8_0 cache shifts it; where the output stage's final norm lands, up
-# to 7.2% for GLM-4.7-Flash in this set: bench/engine/README.md's known gaps).
-COMPUTE_TOLERANCE = 0.08
+# Every architecture in this set has its graph replayed through ggml's allocator (fitadvisor/memory/graph/),
+# exact on the recorded traces; 3% is the bound the estimate promises (issue 15).
+COMPUTE_TOLERANCE = 0.03
 
 
 @pytest.fixture(scope="module")
