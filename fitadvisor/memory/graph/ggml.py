@@ -126,8 +126,6 @@ def _new(ctx: Context, type_: str, ne: tuple[int, ...], view_src: Tensor | None 
     return t
 
 
-def new_tensor(ctx: Context, type_: str, ne: tuple[int, ...]) -> Tensor:
-    return _new(ctx, type_, ne)
 
 
 def new_tensor_1d(ctx: Context, type_: str, ne0: int) -> Tensor:
@@ -138,8 +136,6 @@ def new_tensor_2d(ctx: Context, type_: str, ne0: int, ne1: int) -> Tensor:
     return _new(ctx, type_, (ne0, ne1))
 
 
-def new_tensor_3d(ctx: Context, type_: str, ne0: int, ne1: int, ne2: int) -> Tensor:
-    return _new(ctx, type_, (ne0, ne1, ne2))
 
 
 def new_tensor_4d(ctx: Context, type_: str, ne0: int, ne1: int, ne2: int, ne3: int) -> Tensor:
@@ -356,8 +352,6 @@ def _reshape(ctx: Context, a: Tensor, ne: tuple[int, ...]) -> Tensor:
     return t
 
 
-def reshape_1d(ctx: Context, a: Tensor, ne0: int) -> Tensor:
-    return _reshape(ctx, a, (ne0,))
 
 
 def reshape_2d(ctx: Context, a: Tensor, ne0: int, ne1: int) -> Tensor:

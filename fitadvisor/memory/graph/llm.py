@@ -32,7 +32,6 @@ class NormType(Enum):
 class FfnOp(Enum):
     SILU = "silu"
     GELU = "gelu"
-    RELU = "relu"
     RELU_SQR = "relu_sqr"  # nemotron_h: squared ReLU, never gated
     SWIGLU = "swiglu"  # one tensor holding gate and up side by side (phi3's fused ffn_up)
 
