@@ -127,3 +127,12 @@ def test_skipping_repeated_layers_gives_the_full_replays_buffer(arch):
 NOT_SKIPPED = {
     ("gemma4", 42): "gemma4:e4b: every layer reads its own slice of the per-layer inputs",
 }
+
+
+def test_the_prompt_graph_rounds_its_tokens_to_the_slots_but_not_its_outputs():
+    # llama_context::sched_reserve takes n_outputs = min(n_tokens, n_outputs_max) before graph_reserve
+    # rounds n_tokens up to a multiple of n_seqs.
+    prompt, generation = reserved_graphs(8704, 511, 2)
+    assert (prompt.n_tokens, prompt.n_seqs, prompt.n_outputs) == (512, 2, 511)
+    assert (generation.n_tokens, generation.n_outputs) == (2, 2)
+    assert reserved_graphs(256, 512, 1)[0].n_tokens == 256  # a context smaller than the batch

@@ -34,9 +34,8 @@ def reserved_graphs(n_ctx: int, n_ubatch: int, n_seqs: int, n_outputs_max: int |
     token, up to the context's n_outputs_max (a drafting context: one per sequence).
     """
     n_tokens = min(n_ctx, n_ubatch)
-    n_tokens = -(-n_tokens // n_seqs) * n_seqs
-    n_outputs = n_tokens if n_outputs_max is None else min(n_tokens, n_outputs_max)
-    return Reserved(n_tokens, n_seqs, n_outputs), Reserved(n_seqs, n_seqs, n_seqs)
+    n_outputs = n_tokens if n_outputs_max is None else min(n_tokens, n_outputs_max)  # before the rounding
+    return Reserved(-(-n_tokens // n_seqs) * n_seqs, n_seqs, n_outputs), Reserved(n_seqs, n_seqs, n_seqs)
 
 
 def has_builder(arch: Architecture) -> bool:
