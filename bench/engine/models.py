@@ -169,6 +169,12 @@ SPECS: tuple[Spec, ...] = (
         source="Gemma-4-31B text stack (5 sliding: 16 KV heads of 256; 1 global: 4 KV heads of 512, K = V)",
     ),
     Spec(
+        "gemma4-26b", "gemma4", 6, 2816, 16, (8, 8, 8, 8, 8, 2), 256, 2112, 262144, sliding_window=1024, swa_pattern=6,
+        experts=128, experts_used=8, expert_ff=704, global_head_dim=512, tied=True,
+        source="Gemma-4-26B-A4B text stack (5 sliding: 8 KV heads of 256; 1 global: 2 KV heads of 512, K = V; "
+        "a dense MLP of 2112 beside 128 experts of 704, top 8, their gate and up merged as both converters write them)",
+    ),
+    Spec(
         "gemma4-e2b", "gemma4", 10, 1536, 8, 1, 256, 6144, 262144, sliding_window=512, swa_pattern=5,
         global_head_dim=512, per_layer_input=256, shared_kv_layers=5, shared_kv_ff=12288, tied=True,
         source="Gemma-4-E2B text stack (4 sliding : 1 global, 1 KV head, per-layer inputs of 256; the second period "
@@ -373,6 +379,15 @@ def _gemma4_block(t: _Tensors, spec: Spec, i: int) -> None:
     t.add(f"blk.{i}.ffn_norm.weight", spec.n_embd)
     _dense_ffn(t, spec, i, spec.shared_kv_ff if shared and spec.shared_kv_ff else spec.n_ff)
     t.add(f"blk.{i}.post_ffw_norm.weight", spec.n_embd)
+    if spec.experts:  # the MoE block beside the dense MLP: router (with its input scale), merged gate and up, per-expert scale
+        t.add(f"blk.{i}.ffn_gate_inp.weight", spec.n_embd, spec.experts, f32=True)
+        t.add(f"blk.{i}.ffn_gate_inp.scale", spec.n_embd)
+        t.add(f"blk.{i}.pre_ffw_norm_2.weight", spec.n_embd)
+        t.add(f"blk.{i}.post_ffw_norm_1.weight", spec.n_embd)
+        t.add(f"blk.{i}.post_ffw_norm_2.weight", spec.n_embd)
+        t.add(f"blk.{i}.ffn_gate_up_exps.weight", spec.n_embd, 2 * spec.expert_ff, spec.experts)
+        t.add(f"blk.{i}.ffn_down_exps.weight", spec.expert_ff, spec.n_embd, spec.experts)
+        t.add(f"blk.{i}.ffn_down_exps.scale", spec.experts)
     if spec.per_layer_input:
         t.add(f"blk.{i}.inp_gate.weight", spec.n_embd, spec.per_layer_input)
         t.add(f"blk.{i}.proj.weight", spec.per_layer_input, spec.n_embd)

@@ -525,13 +525,13 @@ class GraphContext:
                       probs_in: Tensor | None = None, gate_up_exps: Tensor | None = None, *,
                       gate_inp_b: Tensor | None = None,
                       up_exps_b: Tensor | None = None, gate_exps_b: Tensor | None = None,
-                      down_exps_b: Tensor | None = None) -> Tensor:
+                      down_exps_b: Tensor | None = None, down_exps_s: Tensor | None = None) -> Tensor:
         """The routed experts of one layer: router, top-k, the chosen experts' FFNs at once, their weighted sum.
 
-        Both C++ overloads in one (the biases by keyword). `gate_up_exps`: the experts' gate and up
-        projections as one tensor (ffn_gate_up_exps), one mul_mat_id read as two views. Not modelled:
-        expert groups (DeepSeek-V3's n_expert_groups > 1), per-layer SwiGLU clamps, llama4 and grovemoe's
-        special cases: no catalog architecture uses them.
+        Both C++ overloads in one (the biases and gemma4's per-expert down scale by keyword). `gate_up_exps`: the
+        experts' gate and up projections as one tensor (ffn_gate_up_exps), one mul_mat_id read as two views. Not
+        modelled: expert groups (DeepSeek-V3's n_expert_groups > 1), per-layer SwiGLU clamps, the up and gate
+        experts' scales, llama4 and grovemoe's special cases: no catalog architecture uses them.
         """
         ctx0, gf = self.ctx0, self.gf
         n_embd, n_tokens = cur.ne[0], cur.ne[1]
@@ -624,7 +624,11 @@ class GraphContext:
             self.cb(cur, "ffn_moe_relu_sqr", il)
 
         experts = ggml.mul_mat_id(ctx0, down_exps, cur, selected_experts)  # [n_embd, n_expert_used, n_tokens]
-        self.cb(experts, "ffn_moe_down", il)
+        if down_exps_s is not None:  # build_lora_mm_id's per-expert scale: each chosen expert's factor
+            scales = ggml.reshape_3d(ctx0, down_exps_s, 1, n_expert, 1)
+            scales = ggml.repeat_4d(ctx0, scales, 1, n_expert, cur.ne[2], 1)
+            experts = ggml.mul(ctx0, experts, ggml.get_rows(ctx0, scales, selected_experts))
+        self.cb(experts, "ffn_moe_down_scaled" if down_exps_s is not None else "ffn_moe_down", il)
         if down_exps_b is not None:
             experts = ggml.add_id(ctx0, experts, down_exps_b, selected_experts)
             self.cb(experts, "ffn_moe_down_biased", il)

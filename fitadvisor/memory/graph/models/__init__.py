@@ -37,8 +37,6 @@ def builder(arch: Architecture) -> Callable[[GraphContext], None] | None:
     module = BUILDERS.get(arch.name)
     if module == "deepseek2" and not arch.is_mla:  # a legacy GGUF without MLA keys: only the MLA graph is here
         return None
-    if module == "gemma4" and arch.is_moe:  # 26B-A4B's experts beside the dense MLP: not built here yet
-        return None
     return import_module(f"fitadvisor.memory.graph.models.{module}").build if module else None
 
 

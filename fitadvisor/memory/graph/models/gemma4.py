@@ -1,6 +1,6 @@
 """src/models/gemma4.cpp: llama_model_gemma4::graph: sliding-window and full-attention layers, each with its own
 head size and KV heads; full-attention layers of the 26B and 31B models have no V projection and attend with K
-as V (attention_k_eq_v); the E models' last layers keep no cache and read an earlier layer's (shared_kv_layers),
+as V (attention_k_eq_v); 26B-A4B runs its experts beside the dense MLP, each normed; the E models' last layers keep no cache and read an earlier layer's (shared_kv_layers),
 and every layer adds a per-layer token input; the hidden state is cut to the output rows only after the final
 norm; the logits are soft-capped."""
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fitadvisor.memory.graph import ggml
 from fitadvisor.memory.graph.ggml import Tensor
-from fitadvisor.memory.graph.llm import FfnGate, FfnOp, GraphContext, NormType
+from fitadvisor.memory.graph.llm import ExpertGating, FfnGate, FfnOp, GraphContext, MoeOp, NormType
 from fitadvisor.models.architecture import NO_CACHE
 
 
@@ -33,6 +33,7 @@ def build(g: GraphContext) -> None:
         ggml.build_forward_expand(g.gf, inp_per_layer)
         inp_per_layer = _project_per_layer_inputs(g, inpL, inp_per_layer)
 
+    n_expert, n_ff_exp = arch.expert_count, arch.expert_feed_forward_length
     for il in g.each_layer():
         n_embd_head, n_head, n_head_kv, n_ff = arch.key_width(il), arch.heads(il), arch.kv_heads(il), arch.feed_forward_width(il)
         has_kv, swa = arch.layers[il] != NO_CACHE, arch.is_sliding(il)
@@ -44,6 +45,11 @@ def build(g: GraphContext) -> None:
             attn_k_norm=(n_embd_head,) if has_kv else None, attn_post_norm=(n_embd,),
             ffn_norm=(n_embd,), ffn_gate=(n_embd, n_ff), ffn_up=(n_embd, n_ff), ffn_down=(n_ff, n_embd),
             ffn_post_norm=(n_embd,),
+            ffn_gate_inp=(n_embd, n_expert) if n_expert else None, ffn_gate_inp_s=(n_embd,) if n_expert else None,
+            ffn_pre_norm_2=(n_embd,) if n_expert else None, ffn_post_norm_1=(n_embd,) if n_expert else None,
+            ffn_post_norm_2=(n_embd,) if n_expert else None,
+            ffn_down_exps_s=(n_expert,) if n_expert else None,
+            **(g.routed_experts(n_ff_exp) if n_expert else {}),
             per_layer_inp_gate=(n_embd, n_embd_per_layer) if n_embd_per_layer else None,
             per_layer_proj=(n_embd_per_layer, n_embd) if n_embd_per_layer else None,
             per_layer_post_norm=(n_embd,) if n_embd_per_layer else None,
@@ -83,11 +89,35 @@ def build(g: GraphContext) -> None:
         attn_out = ggml.add(ctx0, cur, inpL)
         g.cb(attn_out, "attn_out", il)
 
-        cur = g.build_norm(attn_out, layer.ffn_norm, None, NormType.RMS, il)
-        g.cb(cur, "ffn_norm", il)
-        cur = g.build_ffn(cur, layer.ffn_up, None, layer.ffn_gate, None, layer.ffn_down, None,
-                          FfnOp.GELU, FfnGate.PAR, il)
-        g.cb(cur, "ffn_out", il)
+        if arch.is_moe:  # the dense MLP (the shared expert) beside the routed experts
+            cur_mlp = g.build_norm(attn_out, layer.ffn_norm, None, NormType.RMS, il)
+            g.cb(cur_mlp, "ffn_norm_1", il)
+            cur_mlp = g.build_ffn(cur_mlp, layer.ffn_up, None, layer.ffn_gate, None, layer.ffn_down, None,
+                                  FfnOp.GELU, FfnGate.PAR, il)
+            cur_mlp = g.build_norm(cur_mlp, layer.ffn_post_norm_1, None, NormType.RMS, il)
+            g.cb(cur_mlp, "ffn_mlp", il)
+
+            cur_moe = g.build_norm(attn_out, layer.ffn_pre_norm_2, None, NormType.RMS, il)
+            g.cb(cur_moe, "ffn_norm_2", il)
+            # the router reads attn_out, not the normed input
+            tmp = ggml.rms_norm(ctx0, attn_out, 1e-6)
+            tmp = ggml.scale(ctx0, tmp, 1.0 / n_embd**0.5)
+            tmp = ggml.mul(ctx0, tmp, layer.ffn_gate_inp_s)
+            logits = g.build_lora_mm(layer.ffn_gate_inp, tmp)  # [n_expert, n_tokens]
+            g.cb(logits, "ffn_moe_logits", il)
+            cur_moe = g.build_moe_ffn(cur_moe, None, layer.ffn_up_exps, layer.ffn_gate_exps, layer.ffn_down_exps, None,
+                                      n_expert, arch.expert_used_count, MoeOp.GELU, True, 1.0, ExpertGating.SOFTMAX, il,
+                                      logits, layer.ffn_gate_up_exps, down_exps_s=layer.ffn_down_exps_s)
+            cur_moe = g.build_norm(cur_moe, layer.ffn_post_norm_2, None, NormType.RMS, il)
+            g.cb(cur_moe, "ffn_moe", il)
+            cur = ggml.add(ctx0, cur_mlp, cur_moe)
+            g.cb(cur, "ffn_moe_combined", il)
+        else:
+            cur = g.build_norm(attn_out, layer.ffn_norm, None, NormType.RMS, il)
+            g.cb(cur, "ffn_norm", il)
+            cur = g.build_ffn(cur, layer.ffn_up, None, layer.ffn_gate, None, layer.ffn_down, None,
+                              FfnOp.GELU, FfnGate.PAR, il)
+            g.cb(cur, "ffn_out", il)
         cur = g.build_norm(cur, layer.ffn_post_norm, None, NormType.RMS, -1)
         g.cb(cur, "ffn_post_norm", il)
         cur = ggml.add(ctx0, cur, attn_out)
