@@ -650,6 +650,16 @@ class GraphContext:
         self.cb(moe_out, "ffn_moe_out", il)
         return moe_out
 
+    def build_output(self, cur: Tensor, output_norm: Tensor, output: Tensor) -> None:
+        """The tail most constructors end with: the final RMS norm (res->t_embd), the lm_head (res->t_logits)."""
+        cur = self.build_norm(cur, output_norm, None, NormType.RMS, -1)
+        self.cb(cur, "result_norm", -1)
+        self.res.t_embd = cur
+        cur = self.build_lora_mm(output, cur)
+        self.cb(cur, "result_output", -1)
+        self.res.t_logits = cur
+        ggml.build_forward_expand(self.gf, cur)
+
     def mul_mat_hadamard(self, cur: Tensor, rot: Tensor) -> Tensor:
         """llama_mul_mat_hadamard (src/llama-impl.h)."""
         n = rot.ne[0]

@@ -59,10 +59,4 @@ def build(g: GraphContext) -> None:
 
     g.res.extra_outputs.append(inpL)  # t_h_nextn, the hidden state a drafting head would read
     cur = ggml.get_rows(ctx0, inpL, inp_out_ids)
-    cur = g.build_norm(cur, output_norm, None, NormType.RMS, -1)
-    g.cb(cur, "result_norm", -1)
-    g.res.t_embd = cur
-    cur = g.build_lora_mm(output, cur)
-    g.cb(cur, "result_output", -1)
-    g.res.t_logits = cur
-    ggml.build_forward_expand(g.gf, cur)
+    g.build_output(cur, output_norm, output)
