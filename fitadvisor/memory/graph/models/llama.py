@@ -8,17 +8,33 @@ factors and a llama-4 attention temperature (tiny inputs multiplied in place), q
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fitadvisor.memory.graph import ggml
+from fitadvisor.memory.graph.ggml import Tensor
 from fitadvisor.memory.graph.llm import FfnGate, FfnOp, GraphContext, NormType, kq_scale
+
+# A layer's feed-forward block after its norm: (graph, normed input, layer index) -> its output.
+FeedForward = Callable[[GraphContext, Tensor, int], Tensor]
 
 
 def build(g: GraphContext) -> None:
     dense_decoder(g, name_attn_out=True)
 
 
-def dense_decoder(g: GraphContext, name_attn_out: bool, qk_norm: bool = False) -> None:
+def dense_ffn(g: GraphContext, cur: Tensor, il: int) -> Tensor:
+    """The gated SiLU feed-forward block (build_ffn with ffn_up, ffn_gate, ffn_down)."""
+    n_embd = g.n_embd
+    layer = g.layer(ffn_gate=(n_embd, g.n_ff), ffn_down=(g.n_ff, n_embd), ffn_up=(n_embd, g.n_ff))
+    cur = g.build_ffn(cur, layer.ffn_up, None, layer.ffn_gate, None, layer.ffn_down, None, FfnOp.SILU, FfnGate.PAR, il)
+    g.cb(cur, "ffn_out", il)
+    return cur
+
+
+def dense_decoder(g: GraphContext, name_attn_out: bool, qk_norm: bool = False, feed_forward: FeedForward = dense_ffn) -> None:
     """The constructor's body. `name_attn_out`: the constructor names the attention output "attn_out"
-    (llama, mistral3); `qk_norm`: Q and K are RMS-normed per head before RoPE (qwen3)."""
+    (llama, mistral3); `qk_norm`: Q and K are RMS-normed per head before RoPE (qwen3, qwen3moe);
+    `feed_forward`: the block after the feed-forward norm (qwen3moe's routed experts)."""
     ctx0, n_embd, n_embd_head = g.ctx0, g.n_embd, g.n_embd_head_v
     tok_embd = g.weight(n_embd, g.n_vocab)
     output_norm, output = g.weight(n_embd), g.weight(n_embd, g.n_vocab)
@@ -33,7 +49,7 @@ def dense_decoder(g: GraphContext, name_attn_out: bool, qk_norm: bool = False) -
             attn_norm=(n_embd,), wq=(n_embd, n_embd_head * g.n_head), wk=(n_embd, g.n_embd_k_gqa(il)),
             wv=(n_embd, g.n_embd_v_gqa(il)), wo=(n_embd_head * g.n_head, n_embd),
             attn_q_norm=(n_embd_head,) if qk_norm else None, attn_k_norm=(n_embd_head,) if qk_norm else None,
-            ffn_norm=(n_embd,), ffn_gate=(n_embd, g.n_ff), ffn_down=(g.n_ff, n_embd), ffn_up=(n_embd, g.n_ff),
+            ffn_norm=(n_embd,),
         )
         inpSA = inpL
         cur = g.build_norm(inpL, layer.attn_norm, None, NormType.RMS, il)
@@ -63,9 +79,7 @@ def dense_decoder(g: GraphContext, name_attn_out: bool, qk_norm: bool = False) -
 
         cur = g.build_norm(ffn_inp, layer.ffn_norm, None, NormType.RMS, il)
         g.cb(cur, "ffn_norm", il)
-        cur = g.build_ffn(cur, layer.ffn_up, None, layer.ffn_gate, None, layer.ffn_down, None,
-                          FfnOp.SILU, FfnGate.PAR, il)
-        g.cb(cur, "ffn_out", il)
+        cur = feed_forward(g, cur, il)
 
         cur = ggml.add(ctx0, cur, ffn_inp)
         g.cb(cur, "l_out", il)
