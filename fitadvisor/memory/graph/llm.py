@@ -650,9 +650,9 @@ class GraphContext:
         self.cb(moe_out, "ffn_moe_out", il)
         return moe_out
 
-    def build_output(self, cur: Tensor, output_norm: Tensor, output: Tensor) -> None:
-        """The tail most constructors end with: the final RMS norm (res->t_embd), the lm_head (res->t_logits)."""
-        cur = self.build_norm(cur, output_norm, None, NormType.RMS, -1)
+    def build_output(self, cur: Tensor, output_norm: Tensor, output: Tensor, norm: NormType = NormType.RMS) -> None:
+        """The tail most constructors end with: the final norm (res->t_embd), the lm_head (res->t_logits)."""
+        cur = self.build_norm(cur, output_norm, None, norm, -1)
         self.cb(cur, "result_norm", -1)
         self.res.t_embd = cur
         cur = self.build_lora_mm(output, cur)

@@ -57,11 +57,5 @@ def build(g: GraphContext) -> None:
         g.cb(cur, "l_out", il)
         inpL = cur
 
-    cur = g.build_norm(inpL, output_norm, None, NormType.NORM, -1)
-    g.cb(cur, "result_norm", -1)
-    g.res.t_embd = cur
-    cur = g.build_lora_mm(tok_embd, cur)
     # logit_scale (ggml_scale) runs in place on the logits: it changes nothing in the buffer
-    g.cb(cur, "result_output", -1)
-    g.res.t_logits = cur
-    ggml.build_forward_expand(g.gf, cur)
+    g.build_output(inpL, output_norm, tok_embd, NormType.NORM)

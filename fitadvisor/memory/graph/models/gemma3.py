@@ -66,11 +66,5 @@ def build(g: GraphContext) -> None:
         g.cb(cur, "l_out", il)
         inpL = cur
 
-    cur = g.build_norm(inpL, output_norm, None, NormType.RMS, -1)
-    g.cb(cur, "result_norm", -1)
-    g.res.t_embd = cur
-    cur = g.build_lora_mm(output, cur)
     # Gemma 3 has no final logit softcapping (Gemma 2 had; its scale and tanh would run in place anyway)
-    g.cb(cur, "result_output", -1)
-    g.res.t_logits = cur
-    ggml.build_forward_expand(g.gf, cur)
+    g.build_output(inpL, output_norm, output)
