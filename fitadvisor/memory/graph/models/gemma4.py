@@ -1,8 +1,8 @@
 """src/models/gemma4.cpp: llama_model_gemma4::graph: sliding-window and full-attention layers, each with its own
 head size and KV heads; full-attention layers of the 26B and 31B models have no V projection and attend with K
-as V (attention_k_eq_v); 26B-A4B runs its experts beside the dense MLP, each normed; the E models' last layers keep no cache and read an earlier layer's (shared_kv_layers),
-and every layer adds a per-layer token input; the hidden state is cut to the output rows only after the final
-norm; the logits are soft-capped."""
+as V (attention_k_eq_v); 26B-A4B runs its experts beside the dense MLP, each normed; the E models' last layers
+keep no cache and read an earlier layer's (shared_kv_layers), and every layer adds a per-layer token input; the
+hidden state is cut to the output rows only after the final norm; the logits are soft-capped."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ def build(g: GraphContext) -> None:
 
     n_expert, n_ff_exp = arch.expert_count, arch.expert_feed_forward_length
     for il in g.each_layer():
-        n_embd_head, n_head, n_head_kv, n_ff = arch.key_width(il), arch.heads(il), arch.kv_heads(il), arch.feed_forward_width(il)
+        n_embd_head, n_head, n_head_kv = arch.key_width(il), arch.heads(il), arch.kv_heads(il)
+        n_ff = arch.feed_forward_width(il)
         has_kv, swa = arch.layers[il] != NO_CACHE, arch.is_sliding(il)
         layer = g.layer(
             attn_norm=(n_embd,), wq=(n_embd, n_embd_head * n_head),
