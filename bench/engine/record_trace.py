@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import re
-import subprocess
 import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -131,16 +129,10 @@ def architecture_of(data: dict):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from trace import GGML_TYPES, harness
-    from run import model_file
+    from trace import add_context_arguments, traced_run
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", help="a synthetic model's name (bench/engine/models.py) or a .gguf path")
-    parser.add_argument("--ctx", type=int, default=4096)
-    parser.add_argument("--batch", type=int, default=512)
-    parser.add_argument("--parallel", type=int, default=1)
-    parser.add_argument("--flash-attention", choices=("on", "off"), default="on")
-    parser.add_argument("--kv-cache", choices=tuple(GGML_TYPES), default="f16")
+    add_context_arguments(parser)
     parser.add_argument("--out", type=Path, default=CASES)
     parser.add_argument(
         "--draft-tokens", type=int, default=0,
@@ -148,20 +140,13 @@ def main(argv: list[str] | None = None) -> int:
              "records the main context (with its recurrent-state snapshots) and the drafting context, one file each",
     )
     args = parser.parse_args(argv)
-    model = Path(args.model) if args.model.endswith(".gguf") else model_file(args.model)
-    done = subprocess.run(
-        [str(harness()), str(model), str(args.ctx), str(args.batch), str(args.parallel),
-         "1" if args.flash_attention == "on" else "0", str(GGML_TYPES[args.kv_cache]), str(args.draft_tokens)],
-        capture_output=True, text=True, env={**os.environ, "ALLOC_TRACE": "1"},
-    )
-    if done.returncode != 0:
-        sys.exit(f"bench/engine/record_trace.py: llama.cpp failed:\n{done.stderr[-2000:]}")
+    model, log = traced_run(args, "record_trace.py")
     architecture, flash_attn = architecture_dict(model), args.flash_attention == "on"
-    cases = {"": parse(done.stderr, architecture, flash_attn, args.kv_cache)}
+    cases = {"": parse(log, architecture, flash_attn, args.kv_cache)}
     if args.draft_tokens:
         # the main context, then the drafting one (f16 cache); each logs its buffer when freed, the drafting one first
-        _, main_log, drafting_log = done.stderr.split("llama_context: constructing llama_context")
-        drafting_logged, main_logged = LOGGED.findall(done.stderr)
+        _, main_log, drafting_log = log.split("llama_context: constructing llama_context")
+        drafting_logged, main_logged = LOGGED.findall(log)
         main_case = parse(f"{main_log}\nCPU compute buffer size is {main_logged} MiB", architecture, flash_attn, args.kv_cache)
         main_case.context["rs_snapshots"] = args.draft_tokens
         drafting_case = parse(f"{drafting_log}\nCPU compute buffer size is {drafting_logged} MiB", architecture, flash_attn, "f16")

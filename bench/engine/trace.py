@@ -108,34 +108,44 @@ def peak_layout(trace: str) -> tuple[int, list[Placement]]:
     return best_top, best_layout
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_context_arguments(parser: argparse.ArgumentParser) -> None:
+    """The model and the context parameters a traced run takes (run.py's, as Ollama passes them to llama-server)."""
     parser.add_argument("model", help="a synthetic model's name (bench/engine/models.py) or a .gguf path")
     parser.add_argument("--ctx", type=int, default=4096)
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--parallel", type=int, default=1)
     parser.add_argument("--flash-attention", choices=("on", "off"), default="on")
     parser.add_argument("--kv-cache", choices=tuple(GGML_TYPES), default="f16")
+
+
+def traced_run(args: argparse.Namespace, tool: str) -> tuple[Path, str]:
+    """Run the tracing build on `args`' model and context: the model's path, and llama.cpp's log with the trace."""
+    model = Path(args.model) if args.model.endswith(".gguf") else model_file(args.model)
+    if not model.is_file():
+        sys.exit(f"bench/engine/{tool}: no such file: {model}")
+    done = subprocess.run(
+        [str(harness()), str(model), str(args.ctx), str(args.batch), str(args.parallel),
+         "1" if args.flash_attention == "on" else "0", str(GGML_TYPES[args.kv_cache]), str(args.draft_tokens)],
+        capture_output=True, text=True, env={**os.environ, "ALLOC_TRACE": "1"},
+    )
+    if done.returncode != 0:
+        sys.exit(f"bench/engine/{tool}: llama.cpp failed:\n{done.stderr[-2000:]}")
+    return model, done.stderr
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_context_arguments(parser)
     parser.add_argument(
         "--draft-tokens", type=int, default=0,
         help="also draft with the model's multi-token-prediction layers, N tokens a step, as Ollama's llama-server does",
     )
     args = parser.parse_args(argv)
-    model = Path(args.model) if args.model.endswith(".gguf") else model_file(args.model)
-    if not model.is_file():
-        sys.exit(f"bench/engine/trace.py: no such file: {model}")
-    binary = harness()
-    done = subprocess.run(
-        [str(binary), str(model), str(args.ctx), str(args.batch), str(args.parallel),
-         "1" if args.flash_attention == "on" else "0", str(GGML_TYPES[args.kv_cache]), str(args.draft_tokens)],
-        capture_output=True, text=True, env={**os.environ, "ALLOC_TRACE": "1"},
-    )
-    if done.returncode != 0:
-        sys.exit(f"bench/engine/trace.py: llama.cpp failed:\n{done.stderr[-2000:]}")
-    for line in done.stderr.splitlines():  # the buffers llama.cpp logs, the drafting context's too
+    _, log = traced_run(args, "trace.py")
+    for line in log.splitlines():  # the buffers llama.cpp logs, the drafting context's too
         if "buffer size =" in line or ": size =" in line:
             print(line.strip())
-    top, layout = peak_layout(done.stderr)
+    top, layout = peak_layout(log)
     print(f"compute buffer {top / MIB:.2f} MiB; live when it reached that size (offset MiB, size MiB, tensor):")
     end = 0
     for placement in layout:
