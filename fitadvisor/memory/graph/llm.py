@@ -13,9 +13,11 @@ their type is irrelevant here, since no op this replay needs takes its result ty
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from types import SimpleNamespace
+from typing import Any
 
 from fitadvisor.memory.graph import ggml
 from fitadvisor.memory.graph.ggml import Tensor
@@ -308,6 +310,22 @@ class GraphContext:
         ggml.set_input(cur)
         ggml.set_name(cur, "out_ids")
         return cur
+
+    def build_inputs(self, tok_embd: Tensor, build_attn_inp: Callable[[], Any]) -> tuple[Tensor, Tensor, Any, Tensor]:
+        """The inputs most constructors open with, in their order: `inpL = build_inp_embd(model.tok_embd)`,
+        `inp_pos = build_inp_pos()`, `inp_attn = build_attn_inp_*()` (the cache's kind), `inp_out_ids =
+        build_inp_out_ids()`."""
+        inpL = self.build_inp_embd(tok_embd)
+        inp_pos = self.build_inp_pos()
+        inp_attn = build_attn_inp()
+        return inpL, inp_pos, inp_attn, self.build_inp_out_ids()
+
+    def out_rows(self, il: int, inp_out_ids: Tensor | None, *tensors: Tensor) -> tuple[Tensor, ...]:
+        """The constructors' `if (il == n_layer - 1 && inp_out_ids) { t = ggml_get_rows(ctx0, t, inp_out_ids); ... }`:
+        the last layer carries on with the output tokens' rows only ("skip computing output for unused tokens")."""
+        if il != self.n_layer - 1 or inp_out_ids is None:
+            return tensors
+        return tuple(ggml.get_rows(self.ctx0, t, inp_out_ids) for t in tensors)
 
     def build_attn_inp_kq_mask(self, n_kv: int) -> Tensor:
         n_stream = self.params.n_seqs  # kv_unified off: one stream per sequence of the ubatch
@@ -650,15 +668,32 @@ class GraphContext:
         self.cb(moe_out, "ffn_moe_out", il)
         return moe_out
 
-    def build_output(self, cur: Tensor, output_norm: Tensor, output: Tensor, norm: NormType = NormType.RMS) -> None:
-        """The tail most constructors end with: the final norm (res->t_embd), the lm_head (res->t_logits)."""
-        cur = self.build_norm(cur, output_norm, None, norm, -1)
+    def build_output(self, cur: Tensor, *, output: Tensor | None = None, norm: NormType = NormType.RMS,
+                     inp_out_ids: Tensor | None = None, h_nextn: bool = False, logit_softcap: float = 0.0) -> Tensor:
+        """The tail constructors end with: the final norm (`model.output_norm`: res->t_embd) and the lm_head
+        (res->t_logits). `output`: the lm_head's weight where it is another tensor (the token embedding of a tied
+        model), else the model's own. `inp_out_ids`: the rows are picked only after the norm (cparams
+        .embeddings_nextn_masked off), and the whole norm is kept as res->t_h_nextn, a drafting head's input;
+        `h_nextn`: the norm is kept so where the layers already picked the rows. `logit_softcap`: the logits'
+        soft cap (scale, tanh, scale), where the model has one."""
+        cur = self.build_norm(cur, self.weight(self.n_embd), None, norm, -1)
+        if inp_out_ids is not None:
+            self.cb(cur, "h_nextn", -1)
+            self.res.extra_outputs.append(cur)
+            cur = ggml.get_rows(self.ctx0, cur, inp_out_ids)
+        elif h_nextn:
+            self.res.extra_outputs.append(cur)
         self.cb(cur, "result_norm", -1)
         self.res.t_embd = cur
-        cur = self.build_lora_mm(output, cur)
+        cur = self.build_lora_mm(output if output is not None else self.weight(self.n_embd, self.n_vocab), cur)
+        if logit_softcap:
+            cur = ggml.scale(self.ctx0, cur, 1.0 / logit_softcap)
+            cur = ggml.tanh(self.ctx0, cur)
+            cur = ggml.scale(self.ctx0, cur, logit_softcap)
         self.cb(cur, "result_output", -1)
         self.res.t_logits = cur
         ggml.build_forward_expand(self.gf, cur)
+        return cur
 
     def mul_mat_hadamard(self, cur: Tensor, rot: Tensor) -> Tensor:
         """llama_mul_mat_hadamard (src/llama-impl.h)."""
@@ -799,25 +834,6 @@ class GraphContext:
         """llm_graph_input_mem_hybrid: (get_attn(), get_recr())."""
         inp_rs = self.build_rs_inp()
         return self.build_attn_inp_kv(), inp_rs
-
-    def build_result(self, cur: Tensor, inp_out_ids: Tensor | None = None) -> Tensor:
-        """The output stage of the hybrid graphs: the final RMS norm and the LM head (res.t_embd, res.t_logits).
-
-        With `inp_out_ids` the norm runs over every token and is kept as res.t_h_nextn (the drafting head's
-        seed), and the output rows are picked after it (qwen35, nemotron_h: cparams.embeddings_nextn_masked off).
-        """
-        cur = self.build_norm(cur, self.weight(self.n_embd), None, NormType.RMS, -1)
-        if inp_out_ids is not None:
-            self.cb(cur, "h_nextn", -1)
-            self.res.extra_outputs.append(cur)
-            cur = ggml.get_rows(self.ctx0, cur, inp_out_ids)
-        self.cb(cur, "result_norm", -1)
-        self.res.t_embd = cur
-        cur = self.build_lora_mm(self.weight(self.n_embd, self.n_vocab), cur)
-        self.cb(cur, "result_output", -1)
-        self.res.t_logits = cur
-        ggml.build_forward_expand(self.gf, cur)
-        return cur
 
     def set_outputs(self) -> None:
         """llm_graph_result::set_outputs."""

@@ -10,12 +10,7 @@ from fitadvisor.memory.graph.llm import FfnGate, FfnOp, GraphContext, NormType, 
 def build(g: GraphContext) -> None:
     ctx0, n_embd, n_embd_head, n_head, n_head_kv = g.ctx0, g.n_embd, g.n_embd_head_v, g.n_head, g.n_head_kv
     tok_embd = g.weight(n_embd, g.n_vocab)
-    output_norm = g.weight(n_embd)
-
-    inpL = g.build_inp_embd(tok_embd)
-    inp_pos = g.build_inp_pos()
-    inp_attn = g.build_attn_inp_kv()
-    inp_out_ids = g.build_inp_out_ids()
+    inpL, inp_pos, inp_attn, inp_out_ids = g.build_inputs(tok_embd, g.build_attn_inp_kv)
 
     for il in g.each_layer():
         qk_norm = g.n_layer >= 64  # load_arch_tensors: Q and K norms only in the 64-layer models
@@ -43,10 +38,7 @@ def build(g: GraphContext) -> None:
         g.cb(Vcur, "Vcur", il)
         cur = g.build_attn(inp_attn, layer.wo, None, Qcur, Kcur, Vcur, None, None, kq_scale(n_embd_head), il)
 
-        if il == g.n_layer - 1:
-            cur = ggml.get_rows(ctx0, cur, inp_out_ids)
-            inpL = ggml.get_rows(ctx0, inpL, inp_out_ids)
-            ffn_inp = ggml.get_rows(ctx0, ffn_inp, inp_out_ids)
+        cur, inpL, ffn_inp = g.out_rows(il, inp_out_ids, cur, inpL, ffn_inp)
         attn_out = cur
 
         cur = g.build_ffn(ffn_inp, layer.ffn_up, None, layer.ffn_gate, None, layer.ffn_down, None,
@@ -58,4 +50,4 @@ def build(g: GraphContext) -> None:
         inpL = cur
 
     # logit_scale (ggml_scale) runs in place on the logits: it changes nothing in the buffer
-    g.build_output(inpL, output_norm, tok_embd, NormType.NORM)
+    g.build_output(inpL, output=tok_embd, norm=NormType.NORM)

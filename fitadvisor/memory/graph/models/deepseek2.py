@@ -27,13 +27,7 @@ def build(g: GraphContext) -> None:
     # (load_arch_hparams); either is one in-place op over the logits, so the buffer is the same
     gating = ExpertGating.SIGMOID if arch.expert_selection_bias else ExpertGating.SOFTMAX
 
-    tok_embd = g.weight(n_embd, g.n_vocab)
-    output_norm, output = g.weight(n_embd), g.weight(n_embd, g.n_vocab)
-
-    inpL = g.build_inp_embd(tok_embd)
-    inp_pos = g.build_inp_pos()
-    inp_attn_k = g.build_attn_inp_k()
-    inp_out_ids = g.build_inp_out_ids()
+    inpL, inp_pos, inp_attn_k, inp_out_ids = g.build_inputs(g.weight(n_embd, g.n_vocab), g.build_attn_inp_k)
 
     for il in g.each_layer():
         query = (dict(wq_a=(n_embd, q_lora_rank), attn_q_a_norm=(q_lora_rank,), wq_b=(q_lora_rank, n_head * n_embd_head_k))
@@ -105,9 +99,7 @@ def build(g: GraphContext) -> None:
         # MLA with the absorption is MQA over the latent cache; wv_b decompresses each head's value
         cur = g.build_attn_k(inp_attn_k, layer.wo, None, Qcur, Kcur, Vcur, None, None, layer.wv_b, 1.0, il)
 
-        if il == g.n_layer - 1:
-            cur = ggml.get_rows(ctx0, cur, inp_out_ids)
-            inpSA = ggml.get_rows(ctx0, inpSA, inp_out_ids)
+        cur, inpSA = g.out_rows(il, inp_out_ids, cur, inpSA)
         ffn_inp = ggml.add(ctx0, cur, inpSA)
         g.cb(ffn_inp, "ffn_inp", il)
 
@@ -132,11 +124,4 @@ def build(g: GraphContext) -> None:
         g.cb(cur, "l_out", il)
         inpL = cur
 
-    cur = g.build_norm(inpL, output_norm, None, NormType.RMS, -1)
-    g.cb(cur, "result_norm", -1)
-    g.res.extra_outputs.append(cur)  # t_h_nextn
-    g.res.t_embd = cur
-    cur = ggml.mul_mat(ctx0, output, cur)
-    g.cb(cur, "result_output", -1)
-    g.res.t_logits = cur
-    ggml.build_forward_expand(g.gf, cur)
+    g.build_output(inpL, h_nextn=True)

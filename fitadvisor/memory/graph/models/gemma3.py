@@ -12,8 +12,6 @@ from fitadvisor.models.architecture import SLIDING
 def build(g: GraphContext) -> None:
     ctx0, n_embd, n_embd_head, n_head, n_head_kv = g.ctx0, g.n_embd, g.n_embd_head_k, g.n_head, g.n_head_kv
     tok_embd = g.weight(n_embd, g.n_vocab)
-    output_norm = g.weight(n_embd)
-    output = tok_embd if g.arch.tied_embeddings else g.weight(n_embd, g.n_vocab)
 
     inpL = g.build_inp_embd(tok_embd)
     inpL = ggml.scale(ctx0, inpL, n_embd**0.5)
@@ -47,9 +45,7 @@ def build(g: GraphContext) -> None:
         attn = g.build_attn_iswa if iswa else g.build_attn
         cur = attn(inp_attn, layer.wo, None, Qcur, Kcur, Vcur, None, None, 1.0, il)
 
-        if il == g.n_layer - 1:
-            cur = ggml.get_rows(ctx0, cur, inp_out_ids)
-            inpL = ggml.get_rows(ctx0, inpL, inp_out_ids)
+        cur, inpL = g.out_rows(il, inp_out_ids, cur, inpL)
         cur = g.build_norm(cur, layer.attn_post_norm, None, NormType.RMS, il)
         g.cb(cur, "attn_post_norm", il)
         sa_out = ggml.add(ctx0, cur, inpL)
@@ -67,4 +63,4 @@ def build(g: GraphContext) -> None:
         inpL = cur
 
     # Gemma 3 has no final logit softcapping (Gemma 2 had; its scale and tanh would run in place anyway)
-    g.build_output(inpL, output_norm, output)
+    g.build_output(inpL, output=tok_embd if g.arch.tied_embeddings else None)

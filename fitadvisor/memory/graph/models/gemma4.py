@@ -15,8 +15,7 @@ from fitadvisor.models.architecture import NO_CACHE
 def build(g: GraphContext) -> None:
     ctx0, n_embd, arch = g.ctx0, g.n_embd, g.arch
     tok_embd = g.weight(n_embd, g.n_vocab)
-    output_norm = g.weight(n_embd)
-    output = tok_embd if arch.tied_embeddings else g.weight(n_embd, g.n_vocab)
+    output = tok_embd if arch.tied_embeddings else None
     rope_freqs = g.weight(arch.key_length // 2)  # the full-attention layers' proportional rope
 
     inpL = g.build_inp_embd(tok_embd)
@@ -141,20 +140,9 @@ def build(g: GraphContext) -> None:
         g.cb(cur, "l_out", il)
         inpL = cur
 
-    cur = g.build_norm(inpL, output_norm, None, NormType.RMS, -1)
-    g.cb(cur, "h_nextn", -1)
-    g.res.extra_outputs.append(cur)  # t_h_nextn: kept for a drafting context, so never freed
-    cur = ggml.get_rows(ctx0, cur, inp_out_ids)
-    g.cb(cur, "result_norm", -1)
-    g.res.t_embd = cur
-    cur = g.build_lora_mm(output, cur)
-    # hparams.f_final_logit_softcapping: 30 unless the file says otherwise (llama-hparams.h), and every Gemma 4 sets it
-    cur = ggml.scale(ctx0, cur, 1.0 / 30.0)
-    cur = ggml.tanh(ctx0, cur)
-    cur = ggml.scale(ctx0, cur, 30.0)
-    g.cb(cur, "result_output", -1)
-    g.res.t_logits = cur
-    ggml.build_forward_expand(g.gf, cur)
+    # t_h_nextn is kept for a drafting context, so never freed; hparams.f_final_logit_softcapping is 30 unless
+    # the file says otherwise (llama-hparams.h), and every Gemma 4 sets it
+    g.build_output(inpL, output=output, inp_out_ids=inp_out_ids, logit_softcap=30.0)
 
 
 def _build_inp_per_layer(g: GraphContext) -> Tensor:

@@ -15,7 +15,7 @@ from fitadvisor.models.architecture import RECURRENT
 
 
 def build(g: GraphContext) -> None:
-    ctx0, n_embd = g.ctx0, g.n_embd
+    n_embd = g.n_embd
     inpL = g.build_inp_embd(g.weight(n_embd, g.n_vocab))
     inp_attn, inp_rs = g.build_inp_mem_hybrid()
     inp_out_ids = g.build_inp_out_ids()
@@ -29,12 +29,10 @@ def build(g: GraphContext) -> None:
             cur = build_mamba2_layer(g, inp_rs, cur, il)
         else:
             cur = build_attention_layer(g, cur, inp_pos, inp_attn, il)
-        if il == g.n_layer - 1:
-            cur = ggml.get_rows(ctx0, cur, inp_out_ids)
-            inpSA = ggml.get_rows(ctx0, inpSA, inp_out_ids)
+        cur, inpSA = g.out_rows(il, inp_out_ids, cur, inpSA)
         inpL = build_layer_ffn(g, cur, inpSA, il)
 
-    g.build_result(inpL)
+    g.build_output(inpL)
 
 
 def build_attention_layer(g: GraphContext, cur: Tensor, inp_pos: Tensor, inp_attn, il: int) -> Tensor:

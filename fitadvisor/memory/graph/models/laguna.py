@@ -13,14 +13,9 @@ def build(g: GraphContext) -> None:
     ctx0, n_embd, n_embd_head = g.ctx0, g.n_embd, g.n_embd_head_v
     arch = g.arch
     n_expert, n_ff_exp, n_ff_shexp = arch.expert_count, arch.expert_feed_forward_length, arch.shared_expert_width
-    tok_embd = g.weight(n_embd, g.n_vocab)
-    output_norm, output = g.weight(n_embd), g.weight(n_embd, g.n_vocab)
-
-    inpL = g.build_inp_embd(tok_embd)
-    inp_pos = g.build_inp_pos()
     has_swa = SLIDING in arch.layers  # XS.2 is hybrid; an all-full model (M.1) has the plain cache
-    inp_attn = g.build_attn_inp_kv_iswa() if has_swa else g.build_attn_inp_kv()
-    inp_out_ids = g.build_inp_out_ids()
+    inpL, inp_pos, inp_attn, inp_out_ids = g.build_inputs(
+        g.weight(n_embd, g.n_vocab), g.build_attn_inp_kv_iswa if has_swa else g.build_attn_inp_kv)
 
     for il in g.each_layer():
         n_head_il, n_head_kv_il = arch.heads(il), g.n_head_kv_l(il)
@@ -71,9 +66,7 @@ def build(g: GraphContext) -> None:
         cur = g.build_lora_mm(layer.wo, cur)
         g.cb(cur, "attn_o_proj", il)
 
-        if il == g.n_layer - 1:
-            cur = ggml.get_rows(ctx0, cur, inp_out_ids)
-            inpSA = ggml.get_rows(ctx0, inpSA, inp_out_ids)
+        cur, inpSA = g.out_rows(il, inp_out_ids, cur, inpSA)
         ffn_inp = ggml.add(ctx0, cur, inpSA)
         g.cb(ffn_inp, "ffn_inp", il)
 
@@ -97,4 +90,4 @@ def build(g: GraphContext) -> None:
         g.cb(cur, "l_out", il)
         inpL = cur
 
-    g.build_output(inpL, output_norm, output)
+    g.build_output(inpL)

@@ -36,13 +36,7 @@ def dense_decoder(g: GraphContext, name_attn_out: bool, qk_norm: bool = False, f
     (llama, mistral3); `qk_norm`: Q and K are RMS-normed per head before RoPE (qwen3, qwen3moe);
     `feed_forward`: the block after the feed-forward norm (qwen3moe's routed experts)."""
     ctx0, n_embd, n_embd_head = g.ctx0, g.n_embd, g.n_embd_head_v
-    tok_embd = g.weight(n_embd, g.n_vocab)
-    output_norm, output = g.weight(n_embd), g.weight(n_embd, g.n_vocab)
-
-    inpL = g.build_inp_embd(tok_embd)
-    inp_pos = g.build_inp_pos()
-    inp_attn = g.build_attn_inp_kv()
-    inp_out_ids = g.build_inp_out_ids()
+    inpL, inp_pos, inp_attn, inp_out_ids = g.build_inputs(g.weight(n_embd, g.n_vocab), g.build_attn_inp_kv)
 
     for il in g.each_layer():
         layer = g.layer(
@@ -71,9 +65,7 @@ def dense_decoder(g: GraphContext, name_attn_out: bool, qk_norm: bool = False, f
         if name_attn_out:
             g.cb(cur, "attn_out", il)
 
-        if il == g.n_layer - 1:
-            cur = ggml.get_rows(ctx0, cur, inp_out_ids)
-            inpSA = ggml.get_rows(ctx0, inpSA, inp_out_ids)
+        cur, inpSA = g.out_rows(il, inp_out_ids, cur, inpSA)
         ffn_inp = ggml.add(ctx0, cur, inpSA)
         g.cb(ffn_inp, "ffn_inp", il)
 
@@ -85,4 +77,4 @@ def dense_decoder(g: GraphContext, name_attn_out: bool, qk_norm: bool = False, f
         g.cb(cur, "l_out", il)
         inpL = cur
 
-    g.build_output(inpL, output_norm, output)
+    g.build_output(inpL)

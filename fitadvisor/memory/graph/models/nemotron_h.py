@@ -35,7 +35,7 @@ def build(g: GraphContext) -> None:
         g.cb(cur, "nemotron_h_block_out", il)
         inpL = cur
 
-    g.build_result(inpL, inp_out_ids)
+    g.build_output(inpL, inp_out_ids=inp_out_ids)
 
 
 def build_attention_layer(g: GraphContext, cur: Tensor, inp_attn, il: int) -> Tensor:

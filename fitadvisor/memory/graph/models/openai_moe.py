@@ -11,13 +11,7 @@ def build(g: GraphContext) -> None:
     ctx0, n_embd, n_rot = g.ctx0, g.n_embd, g.n_embd_head_k
     arch = g.arch
     n_expert, n_ff_exp = arch.expert_count, arch.expert_feed_forward_length
-    tok_embd = g.weight(n_embd, g.n_vocab)
-    output_norm, output = g.weight(n_embd), g.weight(n_embd, g.n_vocab)
-
-    inpL = g.build_inp_embd(tok_embd)
-    inp_pos = g.build_inp_pos()
-    inp_attn = g.build_attn_inp_kv_iswa()
-    inp_out_ids = g.build_inp_out_ids()
+    inpL, inp_pos, inp_attn, inp_out_ids = g.build_inputs(g.weight(n_embd, g.n_vocab), g.build_attn_inp_kv_iswa)
 
     for il in g.each_layer():
         layer = g.layer(
@@ -59,4 +53,4 @@ def build(g: GraphContext) -> None:
 
     g.res.extra_outputs.append(inpL)  # t_h_nextn, the hidden state a drafting head would read
     cur = ggml.get_rows(ctx0, inpL, inp_out_ids)
-    g.build_output(cur, output_norm, output)
+    g.build_output(cur)

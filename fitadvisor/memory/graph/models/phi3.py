@@ -10,13 +10,7 @@ from fitadvisor.memory.graph.llm import FfnGate, FfnOp, GraphContext, NormType
 
 def build(g: GraphContext) -> None:
     ctx0, n_embd, n_embd_head, n_head, n_head_kv = g.ctx0, g.n_embd, g.n_embd_head_v, g.n_head, g.n_head_kv
-    tok_embd = g.weight(n_embd, g.n_vocab)
-    output_norm, output = g.weight(n_embd), g.weight(n_embd, g.n_vocab)
-
-    inpL = g.build_inp_embd(tok_embd)
-    inp_pos = g.build_inp_pos()
-    inp_attn = g.build_attn_inp_kv()
-    inp_out_ids = g.build_inp_out_ids()
+    inpL, inp_pos, inp_attn, inp_out_ids = g.build_inputs(g.weight(n_embd, g.n_vocab), g.build_attn_inp_kv)
 
     for il in g.each_layer():
         n_embd_gqa = g.n_embd_k_gqa(il)
@@ -41,9 +35,7 @@ def build(g: GraphContext) -> None:
         g.cb(Qcur, "Qcur", il)
         cur = g.build_attn(inp_attn, layer.wo, None, Qcur, Kcur, Vcur, None, None, 1.0, il)
 
-        if il == g.n_layer - 1:
-            cur = ggml.get_rows(ctx0, cur, inp_out_ids)
-            residual = ggml.get_rows(ctx0, residual, inp_out_ids)
+        cur, residual = g.out_rows(il, inp_out_ids, cur, residual)
         cur = ggml.add(ctx0, cur, residual)
         residual = cur
 
@@ -55,4 +47,4 @@ def build(g: GraphContext) -> None:
         g.cb(cur, "l_out", il)
         inpL = cur
 
-    g.build_output(inpL, output_norm, output)
+    g.build_output(inpL)

@@ -55,7 +55,7 @@ def build_hybrid(g: GraphContext, build_layer_ffn: Callable[[GraphContext, Tenso
         g.cb(cur, "l_out", il)
         inpL = cur
 
-    g.build_result(inpL, inp_out_ids)
+    g.build_output(inpL, inp_out_ids=inp_out_ids)
 
 
 def gdn_dims(g: GraphContext) -> SimpleNamespace:
