@@ -137,6 +137,12 @@ def from_architecture(arch: Architecture, weight_type: str = "Q4_K", tokens: boo
         })
         if arch.query_lora_rank:
             kv[f"{a}.attention.q_lora_rank"] = arch.query_lora_rank
+    if arch.kv_lora_rank_mha:  # a legacy deepseek2 file: the latent's width and the roped part, no *_mla keys
+        kv[f"{a}.attention.kv_lora_rank"] = arch.kv_lora_rank_mha
+        kv[f"{a}.rope.dimension_count"] = arch.rope_dimension_count
+    for key in ("embedding_scale", "residual_scale", "logit_scale"):  # granite's multipliers
+        if getattr(arch, key):
+            kv[f"{a}.{key}"] = getattr(arch, key)
     if arch.expert_weights_norm:
         kv[f"{a}.expert_weights_norm"] = True
     if arch.expert_weights_scale:

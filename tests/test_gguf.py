@@ -31,6 +31,7 @@ CATALOG_MODELS = [
     "gemma3:27b", "gpt-oss:20b", "granite4:32b-a9b-h", "nemotron-3-nano:30b", "qwen3-coder-next",
     "glm-4.7-flash", "qwen3-coder:30b", "devstral-small-2", "deepseek-coder-v2:16b", "functiongemma",
     "qwen3.6:27b", "qwen3.6:35b", "gemma4:31b", "gemma4:26b", "laguna-xs.2", "phi4-mini", "gemma4:e2b", "gemma4:e4b",
+    "granite4:3b",
 ]
 
 

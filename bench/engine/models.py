@@ -44,8 +44,8 @@ class Spec:
     ssm_state: int = 0
     ssm_groups: int = 0
     ssm_heads: int = 0  # Mamba2 time-step rank
-    kv_lora_rank: int = 0  # MLA
-    rope_dim: int = 0  # MLA: the roped part of the key
+    kv_lora_rank: int = 0  # MLA, or with mla_head 0 a legacy deepseek2 file: K and V decompressed by one attn_kv_b
+    rope_dim: int = 0  # deepseek2: the roped part of the key
     mla_head: int = 0  # MLA: per-head width of the decompressed key (without rope) and value
     mla_value: int = 0  # MLA: per-head width of the decompressed value when it differs from the key's
     q_lora_rank: int = 0  # MLA: query compression (GLM-4.7-Flash), 0: none
@@ -63,6 +63,9 @@ class Spec:
     shared_kv_layers: int = 0  # gemma4 E models: the last layers read earlier layers' cache
     shared_kv_ff: int = 0  # gemma4 E2B: those layers' double-wide feed-forward
     fused_qkv: bool = False  # Q, K and V as one attn_qkv tensor, as Ollama's phi3 converter writes them
+    embedding_scale: float = 0.0  # granite's multipliers (0: the key left out)
+    residual_scale: float = 0.0
+    logit_scale: float = 0.0
     tied: bool = False
     source: str = ""  # where the real geometry comes from
     notes: tuple[str, ...] = field(default=())
@@ -116,6 +119,18 @@ SPECS: tuple[Spec, ...] = (
         selection_bias=True,
         source="GLM-4.7-Flash (zai-org/GLM-4.7-Flash config.json: qk_nope 192, rope 64, v_head_dim 256, q_lora 768; "
         "a leading dense block, then MoE routed by sigmoid with a selection bias, norm_topk_prob, routed_scaling_factor 1.8)",
+    ),
+    Spec(
+        "deepseek2-legacy", "deepseek2", 2, 2048, 16, 16, 192, 10944, 102400, value_dim=128,
+        experts=64, experts_used=6, expert_ff=1408, shared_expert_ff=2 * 1408, kv_lora_rank=512, rope_dim=64,
+        source="DeepSeek-Coder-V2-Lite (deepseek-coder-v2:16b) as its GGUF has it: no MLA keys, the unsplit attn_kv_b "
+        "(kv_lora_rank 512, K 128 + 64 roped, V 128, 16 heads), a leading dense block, 64 experts top 6, 2 shared; "
+        "real 102K vocabulary",
+    ),
+    Spec(
+        "granite", "granite", 2, 2560, 40, 8, 64, 8192, 100352, tied=True,
+        embedding_scale=12.0, residual_scale=0.22, logit_scale=10.0,
+        source="Granite-4.0-Micro (granite4:3b: dense, all attention, multipliers 12 / 0.22 / 10; real 100K vocabulary)",
     ),
     Spec(
         "phi3", "phi3", 2, 3072, 24, 8, 128, 8192, 200064, fused_qkv=True, tied=True,
@@ -271,6 +286,14 @@ def _mamba2(t: _Tensors, spec: Spec, i: int) -> None:
 
 
 def _mla(t: _Tensors, spec: Spec, i: int) -> None:
+    if not spec.mla_head:  # legacy: one attn_kv_b yields each head's K (without rope) and V
+        nope = spec.head_dim - spec.rope_dim
+        t.add(f"blk.{i}.attn_q.weight", spec.n_embd, spec.n_head * spec.head_dim)
+        t.add(f"blk.{i}.attn_kv_a_mqa.weight", spec.n_embd, spec.kv_lora_rank + spec.rope_dim)
+        t.add(f"blk.{i}.attn_kv_a_norm.weight", spec.kv_lora_rank)
+        t.add(f"blk.{i}.attn_kv_b.weight", spec.kv_lora_rank, spec.n_head * (nope + spec.value_dim))
+        t.add(f"blk.{i}.attn_output.weight", spec.n_head * spec.value_dim, spec.n_embd)
+        return
     head, value = spec.mla_head, spec.mla_value or spec.mla_head
     if spec.q_lora_rank:
         t.add(f"blk.{i}.attn_q_a_norm.weight", spec.q_lora_rank)
@@ -425,7 +448,7 @@ def tensors(spec: Spec) -> _Tensors:
         t.add(f"blk.{i}.attn_norm.weight", spec.n_embd)
         if spec.arch != "command-r":  # command-r runs attention and FFN in parallel off one norm
             t.add(f"blk.{i}.ffn_norm.weight", spec.n_embd)
-        if spec.arch in ("llama", "qwen2", "mistral3", "command-r"):
+        if spec.arch in ("llama", "qwen2", "mistral3", "command-r", "granite"):
             _attention(t, spec, i)
             _dense_ffn(t, spec, i, spec.n_ff)
         elif spec.arch == "phi3":
@@ -532,9 +555,16 @@ def _metadata(w: gguf.GGUFWriter, spec: Spec) -> None:
     if spec.kv_lora_rank:
         w.add_kv_lora_rank(spec.kv_lora_rank)
         w.add_q_lora_rank(spec.q_lora_rank)
-        w.add_key_length_mla(spec.mla_head + spec.rope_dim)
-        w.add_value_length_mla(spec.mla_value or spec.mla_head)
+        if spec.mla_head:
+            w.add_key_length_mla(spec.mla_head + spec.rope_dim)
+            w.add_value_length_mla(spec.mla_value or spec.mla_head)
         w.add_leading_dense_block_count(1)
+    if spec.embedding_scale:
+        w.add_embedding_scale(spec.embedding_scale)
+    if spec.residual_scale:
+        w.add_residual_scale(spec.residual_scale)
+    if spec.logit_scale:
+        w.add_logit_scale(spec.logit_scale)
     if spec.expert_gating:
         w.add_expert_gating_func(gguf.ExpertGatingFuncType(spec.expert_gating))
     if spec.expert_weights_norm:

@@ -73,6 +73,15 @@ class Architecture:
     per_layer_embedding_bytes: int = 0  # that table: one row per token is read, like the input embedding
     fused_qkv: bool = False  # one projection (attn_qkv) yields Q, K and V (phi3 as Ollama converts it)
     value_from_key: bool = False  # full-attention layers without a V projection attend with K as V (gemma4 31B, 26B)
+    # Granite's multipliers (GGUF {arch}.embedding_scale, .residual_scale, .logit_scale; 0: absent): each one
+    # llama.cpp applies is a ggml_scale in the graph (the inputs, each residual branch, the logits)
+    embedding_scale: float = 0.0
+    residual_scale: float = 0.0
+    logit_scale: float = 0.0
+    # deepseek2 without MLA keys (a legacy GGUF): K and V come out of a compressed latent this wide (attention.kv_lora_rank)
+    # through wkv_b into an ordinary multi-head cache; each key's last rope_dimension_count values are roped
+    kv_lora_rank_mha: int = 0
+    rope_dimension_count: int = 0
 
     def __post_init__(self) -> None:
         if len(self.layers) != self.block_count:

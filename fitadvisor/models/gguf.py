@@ -432,6 +432,11 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
         per_layer_head_count_kv=per_layer_kv,
         per_layer_head_count=per_layer_heads,
         fused_qkv="blk.0.attn_qkv.weight" in by_name,
+        embedding_scale=keys.real("embedding_scale"),
+        residual_scale=keys.real("residual_scale"),
+        logit_scale=keys.real("logit_scale"),
+        kv_lora_rank_mha=0 if is_mla else kv_lora_rank,
+        rope_dimension_count=0 if is_mla or not kv_lora_rank else keys.int("rope.dimension_count"),
         value_from_key=any(
             kind == FULL and f"blk.{i}.attn_k.weight" in by_name and f"blk.{i}.attn_v.weight" not in by_name
             for i, kind in enumerate(kinds)

@@ -295,6 +295,8 @@ class GraphContext:
         for t in inps:  # ggml_build_forward_select: both paths are in the graph
             ggml.build_forward_expand(self.gf, t)
         cur = inps[0]
+        if self.arch.embedding_scale:  # granite (a reservation's ubatch has tokens, which a deepstack model scales too)
+            cur = ggml.scale(self.ctx0, cur, self.arch.embedding_scale)
         self.cb(cur, "embd", -1)
         ggml.build_forward_expand(self.gf, cur)
         return cur

@@ -17,6 +17,7 @@ BUILDERS = {
     "qwen35": "qwen35",
     "qwen35moe": "qwen35moe",
     "qwen3next": "qwen3next",
+    "granite": "granite",
     "granitehybrid": "granite_hybrid",
     "nemotron_h": "nemotron_h",
     "nemotron_h_moe": "nemotron_h",

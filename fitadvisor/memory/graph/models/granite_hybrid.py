@@ -1,8 +1,9 @@
 """src/models/granite-hybrid.cpp: llama_model_granite_hybrid::graph, Mamba2 and attention layers (a layer without
 KV heads is Mamba2), each followed by an MoE FFN with a shared expert (or a dense FFN).
 
-Modelled as the bench's GGUF has it: RoPE on (`rope.scaling.finetuned` absent) and no residual, logit or
-embedding scale; those scales are in-place ops, the RoPE positions one i32 per token.
+Modelled with RoPE on (`rope.scaling.finetuned` absent), as the bench's GGUF has it. The residual scale is built
+here and the embedding scale by llm.build_inp_embd (dense granite's graph, models/granite.py, shares this attention
+layer and feed-forward block); the logit scale is not yet (the bench's GGUF carries none).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def build_attention_layer(g: GraphContext, cur: Tensor, inp_pos: Tensor, inp_att
 
 def build_layer_ffn(g: GraphContext, cur: Tensor, inpSA: Tensor, il: int) -> Tensor:
     ctx0, arch, n_embd = g.ctx0, g.arch, g.n_embd
+    if arch.residual_scale:
+        cur = ggml.scale(ctx0, cur, arch.residual_scale)
     ffn_inp = ggml.add(ctx0, cur, inpSA)
     g.cb(ffn_inp, "ffn_inp", il)
     cur = g.build_norm(ffn_inp, g.weight(n_embd), None, NormType.RMS, il)
@@ -82,6 +85,8 @@ def build_layer_ffn(g: GraphContext, cur: Tensor, inpSA: Tensor, il: int) -> Ten
             g.cb(cur, "ffn_out", il)
         else:
             cur = moe_out
+    if arch.residual_scale:
+        cur = ggml.scale(ctx0, cur, arch.residual_scale)
     cur = ggml.add(ctx0, cur, ffn_inp)
     g.cb(cur, "ffn_out", il)
     g.cb(cur, "l_out", il)
