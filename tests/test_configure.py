@@ -34,7 +34,7 @@ def make_plan(tmp_path, model="devstral-small-2", ctx=65536, host=None, name=Non
         ("devstral-small-2:24b", 131072, "devstral-small-2-128k"),
         ("qwen3-coder:30b", 1048576, "qwen3-coder-1m"),
         ("someone/their-model:q8_0", 50000, "their-model-q8_0-50000"),
-        ("gpt-oss:20b", 65536, "gpt-oss-20b-64k"),
+        ("gpt-oss:20b", 65536, "gpt-oss-64k"),  # the size gpt-oss:latest names
         ("gpt-oss:120b", 65536, "gpt-oss-120b-64k"),
         ("qwen3-coder:7b", 65536, "qwen3-coder-7b-64k"),  # a catalog family, a tag the catalog lacks
         ("registry.example.com:5000/team/coder:latest", 32768, "coder-32k"),
