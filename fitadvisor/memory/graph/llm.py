@@ -385,32 +385,8 @@ class GraphContext:
                         kq_scale: float, il: int) -> Tensor:
         """build_attn over the interleaved sliding-window cache (llm_graph_input_attn_kv_iswa). A layer without K
         and V of its own (gemma4's shared-KV layers) stores nothing and reads an earlier layer's cache."""
-        ctx0, gf = self.ctx0, self.gf
         cache = inp.swa if self.arch.is_sliding(il) else inp.base
-        if cache.self_k_rot is not None:
-            q_cur = self.mul_mat_hadamard(q_cur, cache.self_k_rot)
-            if k_cur is not None:
-                k_cur = self.mul_mat_hadamard(k_cur, cache.self_k_rot)
-        if cache.self_v_rot is not None and v_cur is not None:
-            v_cur = self.mul_mat_hadamard(v_cur, cache.self_v_rot)
-        ggml.build_forward_expand(gf, q_cur)
-        for t in (k_cur, v_cur):
-            if t is not None:
-                ggml.build_forward_expand(gf, t)
-        if k_cur is not None:
-            ggml.build_forward_expand(gf, self.cpy_k(k_cur, cache.self_k_idxs, il))
-        if v_cur is not None:
-            ggml.build_forward_expand(gf, self.cpy_v(v_cur, cache.self_v_idxs, il))
-        cur = self.build_attn_mha(q_cur, self.get_k(il), self.get_v(il), kq_b, cache.self_kq_mask, sinks, None,
-                                  kq_scale, il)
-        self.cb(cur, "kqv_out", il)
-        if cache.self_v_rot is not None:
-            cur = self.mul_mat_hadamard(cur, cache.self_v_rot)
-        if wo is not None:
-            cur = self.build_lora_mm(wo, cur)
-        if wo_b is not None:
-            cur = ggml.add(ctx0, cur, wo_b)
-        return cur
+        return self._build_attn_kv(cache, wo, wo_b, q_cur, k_cur, v_cur, kq_b, sinks, kq_scale, il, v_first=False)
 
     def build_attn_inp_k(self) -> AttnInputK:
         return AttnInputK(self.build_input_k_idxs(), self.build_attn_inp_kq_mask(self.params.n_kv))
@@ -758,22 +734,32 @@ class GraphContext:
     def build_attn(self, inp: AttnInputKV, wo: Tensor | None, wo_b: Tensor | None, q_cur: Tensor, k_cur: Tensor,
                    v_cur: Tensor, kq_b: Tensor | None, sinks: Tensor | None, kq_scale: float, il: int) -> Tensor:
         """build_attn over a KV cache (llm_graph_input_attn_kv)."""
+        return self._build_attn_kv(inp, wo, wo_b, q_cur, k_cur, v_cur, kq_b, sinks, kq_scale, il, v_first=True)
+
+    def _build_attn_kv(self, cache: AttnInputKV, wo: Tensor | None, wo_b: Tensor | None, q_cur: Tensor,
+                       k_cur: Tensor | None, v_cur: Tensor | None, kq_b: Tensor | None, sinks: Tensor | None,
+                       kq_scale: float, il: int, v_first: bool) -> Tensor:
+        """The body of both build_attn overloads over a KV cache. They expand Q, then V and K (`v_first`: the
+        plain cache's) or K and V (the iswa cache's) before storing them."""
         ctx0, gf = self.ctx0, self.gf
-        if inp.self_k_rot is not None:
-            q_cur = self.mul_mat_hadamard(q_cur, inp.self_k_rot)
-            k_cur = self.mul_mat_hadamard(k_cur, inp.self_k_rot)
-        if inp.self_v_rot is not None:
-            v_cur = self.mul_mat_hadamard(v_cur, inp.self_v_rot)
-        ggml.build_forward_expand(gf, q_cur)
-        ggml.build_forward_expand(gf, v_cur)
-        ggml.build_forward_expand(gf, k_cur)
-        ggml.build_forward_expand(gf, self.cpy_k(k_cur, inp.self_k_idxs, il))
-        ggml.build_forward_expand(gf, self.cpy_v(v_cur, inp.self_v_idxs, il))
-        cur = self.build_attn_mha(q_cur, self.get_k(il), self.get_v(il), kq_b, inp.self_kq_mask, sinks, None,
+        if cache.self_k_rot is not None:
+            q_cur = self.mul_mat_hadamard(q_cur, cache.self_k_rot)
+            if k_cur is not None:
+                k_cur = self.mul_mat_hadamard(k_cur, cache.self_k_rot)
+        if cache.self_v_rot is not None and v_cur is not None:
+            v_cur = self.mul_mat_hadamard(v_cur, cache.self_v_rot)
+        for t in (q_cur, v_cur, k_cur) if v_first else (q_cur, k_cur, v_cur):
+            if t is not None:
+                ggml.build_forward_expand(gf, t)
+        if k_cur is not None:
+            ggml.build_forward_expand(gf, self.cpy_k(k_cur, cache.self_k_idxs, il))
+        if v_cur is not None:
+            ggml.build_forward_expand(gf, self.cpy_v(v_cur, cache.self_v_idxs, il))
+        cur = self.build_attn_mha(q_cur, self.get_k(il), self.get_v(il), kq_b, cache.self_kq_mask, sinks, None,
                                   kq_scale, il)
         self.cb(cur, "kqv_out", il)
-        if inp.self_v_rot is not None:
-            cur = self.mul_mat_hadamard(cur, inp.self_v_rot)
+        if cache.self_v_rot is not None:
+            cur = self.mul_mat_hadamard(cur, cache.self_v_rot)
         if wo is not None:
             cur = self.build_lora_mm(wo, cur)
         if wo_b is not None:
