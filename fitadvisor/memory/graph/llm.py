@@ -285,9 +285,7 @@ class GraphContext:
         cur.name = f"{name}-{il}" if il >= 0 else name
 
     def build_inp_embd(self, tok_embd: Tensor) -> Tensor:
-        tokens = ggml.new_tensor_1d(self.ctx0, "i32", self.n_tokens)
-        self.cb(tokens, "inp_tokens", -1)
-        ggml.set_input(tokens)
+        tokens = self.new_input_1d("i32", self.n_tokens, "inp_tokens")
         embd = ggml.new_tensor_2d(self.ctx0, "f32", self.n_embd, self.n_tokens)
         self.cb(embd, "inp_embd", -1)
         ggml.set_input(embd)
@@ -301,17 +299,18 @@ class GraphContext:
         ggml.build_forward_expand(self.gf, cur)
         return cur
 
-    def build_inp_pos(self) -> Tensor:
-        cur = ggml.new_tensor_1d(self.ctx0, "i32", self.n_tokens * self.n_pos_per_embd)
+    def new_input_1d(self, type_: str, n: int, name: str = "") -> Tensor:
+        """A vector the graph reads from the host (ggml_new_tensor_1d, ggml_set_input, its name)."""
+        cur = ggml.new_tensor_1d(self.ctx0, type_, n)
         ggml.set_input(cur)
-        self.cb(cur, "inp_pos", -1)
+        ggml.set_name(cur, name)
         return cur
 
+    def build_inp_pos(self) -> Tensor:
+        return self.new_input_1d("i32", self.n_tokens * self.n_pos_per_embd, "inp_pos")
+
     def build_inp_out_ids(self) -> Tensor:
-        cur = ggml.new_tensor_1d(self.ctx0, "i32", self.n_outputs)
-        ggml.set_input(cur)
-        ggml.set_name(cur, "out_ids")
-        return cur
+        return self.new_input_1d("i32", self.n_outputs, "out_ids")
 
     def build_inputs(self, tok_embd: Tensor, build_attn_inp: Callable[[], Any]) -> tuple[Tensor, Tensor, Any, Tensor]:
         """The inputs most constructors open with, in their order: `inpL = build_inp_embd(model.tok_embd)`,
@@ -338,31 +337,19 @@ class GraphContext:
         return mask
 
     def build_input_k_idxs(self) -> Tensor:
-        k_idxs = ggml.new_tensor_1d(self.ctx0, "i64", self.n_tokens)
-        ggml.set_input(k_idxs)
-        ggml.set_name(k_idxs, "attn_inp_k_idxs")
-        return k_idxs
+        return self.new_input_1d("i64", self.n_tokens, "attn_inp_k_idxs")
 
     def build_input_v_idxs(self) -> Tensor:
         n = self.n_tokens * self.n_embd_v_gqa_max() if self.v_trans else self.n_tokens
-        v_idxs = ggml.new_tensor_1d(self.ctx0, "i64", n)
-        ggml.set_input(v_idxs)
-        ggml.set_name(v_idxs, "attn_inp_v_idxs")
-        return v_idxs
+        return self.new_input_1d("i64", n, "attn_inp_v_idxs")
 
-    def _head_all(self, width, kinds: str = "AS") -> int:
+    def _head_all(self, width, kinds: str) -> int:
         """n_embd_head_k_all / _v_all: the head size every attention layer of a cache (`kinds`) shares, or -1."""
         sizes = {width(il) for il in range(self.n_layer) if self.arch.layers[il] in kinds}
         return sizes.pop() if len(sizes) == 1 else -1
 
     def build_attn_inp_kv(self) -> AttnInputKV:
-        k_idxs = self.build_input_k_idxs()
-        v_idxs = self.build_input_v_idxs()
-        mask = self.build_attn_inp_kq_mask(self.params.n_kv)
-        head_k, head_v = self._head_all(self.arch.key_width), self._head_all(self.arch.value_width)
-        k_rot = self._rot(self.params.type_k, head_k, self.n_embd_head_k, "attn_inp_k_rot", True)
-        v_rot = self._rot(self.params.type_v, head_v, self.n_embd_head_v, "attn_inp_v_rot", False)
-        return AttnInputKV(k_idxs, v_idxs, mask, k_rot, v_rot)
+        return self._attn_inp_kv(self.params.n_kv, "AS")
 
     def _attn_inp_kv(self, n_kv: int, kinds: str) -> AttnInputKV:
         """One cache's inputs (llama_kv_cache's build_input_* and build_attn_inp_kq_mask) over its layers' `kinds`."""
@@ -811,9 +798,7 @@ class GraphContext:
     def build_rs_inp(self) -> RsInput:
         """build_rs_inp_impl over a full reservation: every sequence's state, from cell 0."""
         n_rs, n_seqs = self.n_stream, self.params.n_seqs
-        s_copy = ggml.new_tensor_1d(self.ctx0, "i32", n_rs)
-        ggml.set_input(s_copy)
-        ggml.set_name(s_copy, "rs_s_copy")
+        s_copy = self.new_input_1d("i32", n_rs, "rs_s_copy")
         s_copy_main = ggml.view_1d(self.ctx0, s_copy, n_seqs, 0)
         s_copy_extra = ggml.view_1d(self.ctx0, s_copy, n_rs - n_seqs, n_seqs * s_copy.nb[0])
         return RsInput(s_copy, s_copy_main, s_copy_extra, n_rs, 0, 0, n_rs)

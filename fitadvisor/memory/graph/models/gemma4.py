@@ -149,8 +149,7 @@ def _build_inp_per_layer(g: GraphContext) -> Tensor:
     """build_inp_per_layer: each token's row of the per-layer table, [n_embd_per_layer, n_layer, n_tokens]."""
     ctx0, n_embd_per_layer = g.ctx0, g.arch.embedding_length_per_layer
     per_layer_tok_embd = g.weight(n_embd_per_layer * g.n_layer, g.n_vocab)
-    tokens = ggml.new_tensor_1d(ctx0, "i32", g.n_tokens)
-    ggml.set_input(tokens)
+    tokens = g.new_input_1d("i32", g.n_tokens)
     inp_per_layer = ggml.get_rows(ctx0, per_layer_tok_embd, tokens)
     inp_per_layer = ggml.reshape_3d(ctx0, inp_per_layer, n_embd_per_layer, g.n_layer, g.n_tokens)
     inp_per_layer = ggml.scale(ctx0, inp_per_layer, n_embd_per_layer**0.5)

@@ -271,8 +271,7 @@ def build_drafting(g: GraphContext, build_ffn: Callable[[GraphContext, Tensor, i
         hnorm=(n_embd,),
     )
 
-    tokens = ggml.new_tensor_1d(ctx0, "i32", n_tokens)
-    ggml.set_input(tokens)
+    tokens = g.new_input_1d("i32", n_tokens)
     embd = ggml.new_tensor_2d(ctx0, "f32", n_embd, n_tokens)
     ggml.set_input(embd)
     tok_embd = ggml.get_rows(ctx0, tok_embd_w, tokens)  # a reserved ubatch has tokens
