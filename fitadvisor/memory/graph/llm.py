@@ -458,6 +458,25 @@ class GraphContext:
         self.cb(v, "Vcur", il)
         return q, k, v
 
+    def build_rope_qk(self, q: Tensor, k: Tensor, v: Tensor, inp_pos: Tensor, il: int, q_norm: Tensor | None = None,
+                      k_norm: Tensor | None = None, norm: NormType = NormType.RMS,
+                      normed: str = "_normed") -> tuple[Tensor, Tensor, Tensor]:
+        """The lines the llama-family constructors (llama, qwen3, command-r, gemma3, phi3, gpt-oss) write after the
+        projections: Q normed per head where the layer has the norm (named Qcur + `normed`), then rotated
+        (ggml_rope_ext); the same for K; then `cb(Qcur, "Qcur")`, `cb(Kcur, "Kcur")`, `cb(Vcur, "Vcur")`."""
+        if q_norm is not None:
+            q = self.build_norm(q, q_norm, None, norm, il)
+            self.cb(q, f"Qcur{normed}", il)
+        q = ggml.rope_ext(self.ctx0, q, inp_pos, None)
+        if k_norm is not None:
+            k = self.build_norm(k, k_norm, None, norm, il)
+            self.cb(k, f"Kcur{normed}", il)
+        k = ggml.rope_ext(self.ctx0, k, inp_pos, None)
+        self.cb(q, "Qcur", il)
+        self.cb(k, "Kcur", il)
+        self.cb(v, "Vcur", il)
+        return q, k, v
+
     def build_ffn(self, cur: Tensor, up: Tensor | None, up_b: Tensor | None, gate: Tensor | None,
                   gate_b: Tensor | None, down: Tensor | None, down_b: Tensor | None, type_op: FfnOp,
                   type_gate: FfnGate, il: int) -> Tensor:

@@ -25,17 +25,8 @@ def build(g: GraphContext) -> None:
         ffn_inp = cur
 
         Qcur, Kcur, Vcur = g.build_qkv(layer, cur, n_embd_head, n_head, n_head_kv, il)
-        if layer.attn_q_norm is not None:
-            Qcur = g.build_norm(Qcur, layer.attn_q_norm, None, NormType.NORM, il)
-            g.cb(Qcur, "Qcur", il)
-        Qcur = ggml.rope_ext(ctx0, Qcur, inp_pos, None)
-        if layer.attn_k_norm is not None:
-            Kcur = g.build_norm(Kcur, layer.attn_k_norm, None, NormType.NORM, il)
-            g.cb(Kcur, "Kcur", il)
-        Kcur = ggml.rope_ext(ctx0, Kcur, inp_pos, None)
-        g.cb(Qcur, "Qcur", il)
-        g.cb(Kcur, "Kcur", il)
-        g.cb(Vcur, "Vcur", il)
+        Qcur, Kcur, Vcur = g.build_rope_qk(Qcur, Kcur, Vcur, inp_pos, il, layer.attn_q_norm, layer.attn_k_norm,
+                                           NormType.NORM, normed="")
         cur = g.build_attn(inp_attn, layer.wo, None, Qcur, Kcur, Vcur, None, None, kq_scale(n_embd_head), il)
 
         cur, inpL, ffn_inp = g.out_rows(il, inp_out_ids, cur, inpL, ffn_inp)

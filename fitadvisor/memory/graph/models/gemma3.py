@@ -4,7 +4,10 @@ normed, the input embedding scaled and the output layer the token embedding."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from fitadvisor.memory.graph import ggml
+from fitadvisor.memory.graph.ggml import Tensor
 from fitadvisor.memory.graph.llm import FfnGate, FfnOp, GraphContext, NormType
 from fitadvisor.models.architecture import SLIDING
 
@@ -32,15 +35,7 @@ def build(g: GraphContext) -> None:
         g.cb(cur, "attn_norm", il)
 
         Qcur, Kcur, Vcur = g.build_qkv(layer, cur, n_embd_head, n_head, n_head_kv, il)
-        Qcur = g.build_norm(Qcur, layer.attn_q_norm, None, NormType.RMS, il)
-        g.cb(Qcur, "Qcur_normed", il)
-        Qcur = ggml.rope_ext(ctx0, Qcur, inp_pos, None)
-        Kcur = g.build_norm(Kcur, layer.attn_k_norm, None, NormType.RMS, il)
-        g.cb(Kcur, "Kcur_normed", il)
-        Kcur = ggml.rope_ext(ctx0, Kcur, inp_pos, None)
-        g.cb(Qcur, "Qcur", il)
-        g.cb(Kcur, "Kcur", il)
-        g.cb(Vcur, "Vcur", il)
+        Qcur, Kcur, Vcur = g.build_rope_qk(Qcur, Kcur, Vcur, inp_pos, il, layer.attn_q_norm, layer.attn_k_norm)
         Qcur = ggml.scale(ctx0, Qcur, 1.0)  # hparams.f_attention_scale
         attn = g.build_attn_iswa if iswa else g.build_attn
         cur = attn(inp_attn, layer.wo, None, Qcur, Kcur, Vcur, None, None, 1.0, il)
@@ -51,11 +46,7 @@ def build(g: GraphContext) -> None:
         sa_out = ggml.add(ctx0, cur, inpL)
         g.cb(sa_out, "sa_out", il)
 
-        cur = g.build_norm(sa_out, layer.ffn_norm, None, NormType.RMS, il)
-        g.cb(cur, "ffn_norm", il)
-        cur = g.build_ffn(cur, layer.ffn_up, None, layer.ffn_gate, None, layer.ffn_down, None,
-                          FfnOp.GELU, FfnGate.PAR, il)
-        g.cb(cur, "ffn_out", il)
+        cur = build_gelu_ffn(g, sa_out, layer, il)
         cur = g.build_norm(cur, layer.ffn_post_norm, None, NormType.RMS, -1)
         g.cb(cur, "ffn_post_norm", il)
         cur = ggml.add(ctx0, cur, sa_out)
@@ -64,3 +55,13 @@ def build(g: GraphContext) -> None:
 
     # Gemma 3 has no final logit softcapping (Gemma 2 had; its scale and tanh would run in place anyway)
     g.build_output(inpL, output=tok_embd if g.arch.tied_embeddings else None)
+
+
+def build_gelu_ffn(g: GraphContext, cur: Tensor, layer: SimpleNamespace, il: int) -> Tensor:
+    """The feed-forward block gemma3.cpp and gemma4.cpp (its dense layers) write: the RMS norm (ffn_norm), then the
+    GELU-gated FFN."""
+    cur = g.build_norm(cur, layer.ffn_norm, None, NormType.RMS, il)
+    g.cb(cur, "ffn_norm", il)
+    cur = g.build_ffn(cur, layer.ffn_up, None, layer.ffn_gate, None, layer.ffn_down, None, FfnOp.GELU, FfnGate.PAR, il)
+    g.cb(cur, "ffn_out", il)
+    return cur

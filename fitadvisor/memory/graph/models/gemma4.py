@@ -9,6 +9,7 @@ from __future__ import annotations
 from fitadvisor.memory.graph import ggml
 from fitadvisor.memory.graph.ggml import Tensor
 from fitadvisor.memory.graph.llm import ExpertGating, FfnGate, FfnOp, GraphContext, MoeOp, NormType
+from fitadvisor.memory.graph.models.gemma3 import build_gelu_ffn
 from fitadvisor.models.architecture import NO_CACHE
 
 
@@ -113,11 +114,7 @@ def build(g: GraphContext) -> None:
             cur = ggml.add(ctx0, cur_mlp, cur_moe)
             g.cb(cur, "ffn_moe_combined", il)
         else:
-            cur = g.build_norm(attn_out, layer.ffn_norm, None, NormType.RMS, il)
-            g.cb(cur, "ffn_norm", il)
-            cur = g.build_ffn(cur, layer.ffn_up, None, layer.ffn_gate, None, layer.ffn_down, None,
-                              FfnOp.GELU, FfnGate.PAR, il)
-            g.cb(cur, "ffn_out", il)
+            cur = build_gelu_ffn(g, attn_out, layer, il)
         cur = g.build_norm(cur, layer.ffn_post_norm, None, NormType.RMS, -1)
         g.cb(cur, "ffn_post_norm", il)
         cur = ggml.add(ctx0, cur, attn_out)

@@ -50,17 +50,7 @@ def dense_decoder(g: GraphContext, name_attn_out: bool, qk_norm: bool = False, f
         g.cb(cur, "attn_norm", il)
 
         Qcur, Kcur, Vcur = g.build_qkv(layer, cur, n_embd_head, g.n_head, g.n_head_kv, il)
-        if qk_norm:
-            Qcur = g.build_norm(Qcur, layer.attn_q_norm, None, NormType.RMS, il)
-            g.cb(Qcur, "Qcur_normed", il)
-        Qcur = ggml.rope_ext(ctx0, Qcur, inp_pos, None)
-        if qk_norm:
-            Kcur = g.build_norm(Kcur, layer.attn_k_norm, None, NormType.RMS, il)
-            g.cb(Kcur, "Kcur_normed", il)
-        Kcur = ggml.rope_ext(ctx0, Kcur, inp_pos, None)
-        g.cb(Qcur, "Qcur", il)
-        g.cb(Kcur, "Kcur", il)
-        g.cb(Vcur, "Vcur", il)
+        Qcur, Kcur, Vcur = g.build_rope_qk(Qcur, Kcur, Vcur, inp_pos, il, layer.attn_q_norm, layer.attn_k_norm)
         cur = g.build_attn(inp_attn, layer.wo, None, Qcur, Kcur, Vcur, None, None, kq_scale(n_embd_head), il)
         if name_attn_out:
             g.cb(cur, "attn_out", il)

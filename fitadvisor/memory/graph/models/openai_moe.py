@@ -27,11 +27,7 @@ def build(g: GraphContext) -> None:
         g.cb(cur, "attn_norm", il)
 
         Qcur, Kcur, Vcur = g.build_qkv(layer, cur, n_rot, g.n_head, g.n_head_kv, il)
-        Qcur = ggml.rope_ext(ctx0, Qcur, inp_pos, None)
-        Kcur = ggml.rope_ext(ctx0, Kcur, inp_pos, None)
-        g.cb(Qcur, "Qcur", il)
-        g.cb(Kcur, "Kcur", il)
-        g.cb(Vcur, "Vcur", il)
+        Qcur, Kcur, Vcur = g.build_rope_qk(Qcur, Kcur, Vcur, inp_pos, il)
         cur = g.build_attn_iswa(inp_attn, layer.wo, layer.wo_b, Qcur, Kcur, Vcur, None, layer.attn_sinks,
                                 kq_scale(n_rot), il)
         g.cb(cur, "attn_out", il)
