@@ -54,7 +54,7 @@ def test_ollamas_latest_tags_resolve_to_the_size_ollama_publishes_under_them():
     assert catalog.find("granite4").reference == "granite4:3b"
 
 
-@pytest.mark.parametrize("name, nearest", [("qwen3:4b", "qwen3:8b"), ("gemma3:1b", "gemma3:4b"), ("granite4:tiny-h", "granite4:small-h"),
+@pytest.mark.parametrize("name, nearest", [("qwen3:4b", "qwen3:8b"), ("gemma3:1b", "gemma3:4b"), ("granite4:micro-h", "granite4:micro"),
                                            ("qwen3.8:27b", "qwen3.6:27b"), ("gemma3:27b-it-qat", "gemma3:27b")])
 @pytest.mark.parametrize("command", ["estimate", "recommend"])
 def test_a_model_the_catalog_lacks_is_one_line_naming_the_nearest(name, nearest, command):
