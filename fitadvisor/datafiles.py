@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from fitadvisor import __version__
 from fitadvisor.errors import FitAdvisorError
-from fitadvisor.files import cache_dir, read_regular, set_aside
+from fitadvisor.files import cache_dir, read_regular, remove_tree, set_aside
 
 T = TypeVar("T")
 DERIVED_LIMIT = 16 * 1024 * 1024  # bytes: far above any table fitadvisor derives; a larger file is damaged
@@ -64,6 +64,16 @@ def parse_toml(text: str) -> dict:
     return tomllib.loads(text)
 
 
+def derived_dir() -> Path:
+    """Where `Derived` keeps its files, one per kind: the parsed data tables, the sized catalog, the graph replays."""
+    return cache_dir() / "derived"
+
+
+def clear_derived() -> int:
+    """Remove everything derived and kept (set-aside damaged files too); returns how many files were removed."""
+    return remove_tree(derived_dir())
+
+
 class Derived:
     """Values derived from `inputs` (the bytes they come from), kept in fitadvisor's cache under `kind`.
 
@@ -75,7 +85,7 @@ class Derived:
     """
 
     def __init__(self, kind: str, inputs: Iterable[bytes]) -> None:
-        self.path = cache_dir() / "derived" / f"{kind}.json"
+        self.path = derived_dir() / f"{kind}.json"
         digest = 0
         for data in inputs:
             digest = zlib.crc32(data, zlib.crc32(len(data).to_bytes(8, "little"), digest))

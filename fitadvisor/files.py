@@ -41,6 +41,15 @@ _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCH
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
+def remove_tree(path: Path) -> int:
+    """Delete the folder `path` and all in it (links are removed, never followed); returns how many files it held."""
+    import shutil  # only the cache's clearing needs it
+
+    files = sum(len(names) for _, _, names in os.walk(path))
+    shutil.rmtree(path, ignore_errors=True)
+    return files
+
+
 def read_regular(path: Path, limit: int = 16 * 1024 * 1024) -> tuple[str | None, os.stat_result | None]:
     """The text of a regular file and its stat, or (None, None) if it is absent.
 

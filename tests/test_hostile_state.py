@@ -2,6 +2,7 @@
 status cannot flood a log; a model's answer of any size or shape is classified quickly."""
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from hostile import run_capped
 
 from fitadvisor.claude.toolcheck import CHECK_TOOLS, classify
 from fitadvisor.cli import cli
+from fitadvisor.datafiles import Derived
 from fitadvisor.ollama.progress import LINE_BURST, LINE_EVERY, PullProgress, StatusLines
 
 NOBODY = 65534
@@ -77,6 +79,26 @@ def test_clear_cache_empties_the_registry_cache(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["models", "--clear-cache"])
     assert result.exit_code == 0 and "Cleared the registry cache" in result.output
     assert not headers.exists()
+
+
+def test_clear_cache_also_empties_the_derived_cache_and_says_what_it_removed(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    folder = tmp_path / "fitadvisor"
+    for kind in ("table-models.toml", "graph-replay"):  # as a run keeps them: a parsed table, a replayed buffer
+        assert Derived(kind, [b"inputs"]).get("entry", lambda: 1, lambda value: value == 1) == 1
+    (folder / "derived" / "graph-replay.json.damaged-20260101-000000").write_text("{")  # one set aside
+    manifest = folder / "manifests" / "registry.ollama.ai" / "library" / "qwen3"
+    manifest.mkdir(parents=True)
+    (manifest / "8b").write_text("{}")
+
+    result = CliRunner().invoke(cli, ["models", "--clear-cache", "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.output) == {"cleared": str(folder), "removed": {"manifests": 1, "headers": 0, "derived": 3}}
+    assert not (folder / "derived").exists() and not (folder / "manifests").exists()
+
+    result = CliRunner().invoke(cli, ["models", "--clear-cache"])
+    assert result.exit_code == 0
+    assert "(manifests: 0, GGUF headers: 0) and the derived cache" in result.output and "files: 0" in result.output
 
 
 class Clock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -23,6 +24,17 @@ class CatalogRows:
 
     def to_dict(self) -> dict:
         return {"models": self.models}
+
+
+@dataclass
+class CacheCleared:
+    """`models --clear-cache`: the cache folder, and how many files were removed from each of its parts."""
+
+    folder: Path
+    removed: dict[str, int]  # manifests and headers (the registry's), derived (parsed data, sized catalog, replays)
+
+    def to_dict(self) -> dict:
+        return {"cleared": str(self.folder), "removed": self.removed}
 
 
 @dataclass
@@ -66,7 +78,8 @@ def rows() -> list[dict]:
 @click.command("models")
 @click.option("--refresh", is_flag=True, help="Re-read every model from the Ollama registry and report what changed (data/ is not rewritten).")
 @click.option("--clear-cache", is_flag=True,
-              help="Empty the cache of registry manifests and GGUF headers first (the next query reads them again).")
+              help="Empty the cache first: registry manifests and GGUF headers (the next query reads them again), and "
+                   "what fitadvisor derives from its data (parsed tables, the sized catalog, replayed compute buffers).")
 @json_option
 def command(as_json: bool, refresh: bool, clear_cache: bool) -> None:
     """List the models fitadvisor knows, with size, trained context and tool support.
@@ -77,11 +90,9 @@ def command(as_json: bool, refresh: bool, clear_cache: bool) -> None:
               fitadvisor models --clear-cache
     """
     if clear_cache:
-        from fitadvisor.models.registry import clear_cache as clear
-
-        cleared = clear()
+        cleared = clear_caches()
         if not refresh:
-            click.echo(json.dumps({"cleared": str(cleared)}) if as_json else f"Cleared the registry cache in {cleared}.")
+            emit(cleared, render_cleared, as_json)
             return
     if refresh:
         from fitadvisor.models.refresh import refresh as refreshed
@@ -89,6 +100,21 @@ def command(as_json: bool, refresh: bool, clear_cache: bool) -> None:
         emit(RefreshReport(refreshed()), render_refresh, as_json)
     else:
         emit(CatalogRows(rows()), render, as_json)
+
+
+def clear_caches() -> CacheCleared:
+    from fitadvisor.datafiles import clear_derived
+    from fitadvisor.files import cache_dir
+    from fitadvisor.models.registry import clear_cache
+
+    return CacheCleared(cache_dir(), {**clear_cache(), "derived": clear_derived()})
+
+
+def render_cleared(cleared: CacheCleared) -> str:
+    removed = cleared.removed
+    return (f"Cleared the registry cache in {cleared.folder} (manifests: {removed['manifests']}, GGUF headers: "
+            f"{removed['headers']}) and the derived cache (parsed data, the sized catalog, replayed compute buffers; "
+            f"files: {removed['derived']}).")
 
 
 def render(listing: CatalogRows) -> str:

@@ -17,14 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from fitadvisor import bounded
 from fitadvisor.errors import FitAdvisorError
-from fitadvisor.files import cache_dir
+from fitadvisor.files import cache_dir, remove_tree
 from fitadvisor.models.architecture import Architecture
 from fitadvisor.models.catalog import ModelRef
 from fitadvisor.models.gguf import (
@@ -58,12 +57,10 @@ class NotInRegistry(RegistryError):
     """The registry has no such model or tag."""
 
 
-def clear_cache(cache: Path | None = None) -> Path:
-    """Remove every cached manifest and header; returns the directory that was cleared."""
+def clear_cache(cache: Path | None = None) -> dict[str, int]:
+    """Remove every cached manifest and header; returns how many files of each kind were removed."""
     cache = cache if cache is not None else cache_dir()
-    for part in ("manifests", "headers"):
-        shutil.rmtree(cache / part, ignore_errors=True)
-    return cache
+    return {part: remove_tree(cache / part) for part in ("manifests", "headers")}
 
 
 def registry_url(ref: ModelRef) -> str:
