@@ -653,13 +653,14 @@ class GraphContext:
         return moe_out
 
     def build_output(self, cur: Tensor, *, output: Tensor | None = None, norm: NormType = NormType.RMS,
-                     inp_out_ids: Tensor | None = None, h_nextn: bool = False, logit_softcap: float = 0.0) -> Tensor:
+                     inp_out_ids: Tensor | None = None, h_nextn: bool = False, logit_softcap: float = 0.0,
+                     logit_scale: float = 0.0) -> Tensor:
         """The tail constructors end with: the final norm (`model.output_norm`: res->t_embd) and the lm_head
         (res->t_logits). `output`: the lm_head's weight where it is another tensor (the token embedding of a tied
         model), else the model's own. `inp_out_ids`: the rows are picked only after the norm (cparams
         .embeddings_nextn_masked off), and the whole norm is kept as res->t_h_nextn, a drafting head's input;
         `h_nextn`: the norm is kept so where the layers already picked the rows. `logit_softcap`: the logits'
-        soft cap (scale, tanh, scale), where the model has one."""
+        soft cap (scale, tanh, scale), where the model has one; `logit_scale`: granite's, the logits divided by it."""
         cur = self.build_norm(cur, self.weight(self.n_embd), None, norm, -1)
         if inp_out_ids is not None:
             self.cb(cur, "h_nextn", -1)
@@ -674,6 +675,8 @@ class GraphContext:
             cur = ggml.scale(self.ctx0, cur, 1.0 / logit_softcap)
             cur = ggml.tanh(self.ctx0, cur)
             cur = ggml.scale(self.ctx0, cur, logit_softcap)
+        if logit_scale:
+            cur = ggml.scale(self.ctx0, cur, 1.0 / logit_scale)
         self.cb(cur, "result_output", -1)
         self.res.t_logits = cur
         ggml.build_forward_expand(self.gf, cur)

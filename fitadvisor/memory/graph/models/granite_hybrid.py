@@ -1,9 +1,10 @@
 """src/models/granite-hybrid.cpp: llama_model_granite_hybrid::graph, Mamba2 and attention layers (a layer without
 KV heads is Mamba2), each followed by an MoE FFN with a shared expert (or a dense FFN).
 
-Modelled with RoPE on (`rope.scaling.finetuned` absent), as the bench's GGUF has it. The residual scale is built
-here and the embedding scale by llm.build_inp_embd (dense granite's graph, models/granite.py, shares this attention
-layer and feed-forward block); the logit scale is not yet (the bench's GGUF carries none).
+Modelled with RoPE on (`rope.scaling.finetuned` absent), as the bench's GGUF has it. The multipliers a file carries
+are ggml_scale ops: the embedding scale in llm.build_inp_embd, the residual scale on both branches of each layer
+here, the logit scale in llm.build_output. Dense granite's graph (models/granite.py) shares this attention layer
+and feed-forward block.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def build(g: GraphContext) -> None:
         cur, inpSA = g.out_rows(il, inp_out_ids, cur, inpSA)
         inpL = build_layer_ffn(g, cur, inpSA, il)
 
-    g.build_output(inpL)
+    g.build_output(inpL, logit_scale=g.arch.logit_scale)
 
 
 def build_attention_layer(g: GraphContext, cur: Tensor, inp_pos: Tensor, inp_attn, il: int) -> Tensor:
