@@ -146,15 +146,16 @@ def test_moe_down_projection_reuses_the_hole_of_gate_and_up_when_it_fits():
     assert round(compute / 2**20, 4) == 97.1465  # what llama.cpp logs for the bench's 2-layer gpt-oss
 
 
-def test_a_leading_dense_block_is_the_feed_forward_peak_when_it_is_wider():
-    # deepseek-coder-v2 (a legacy GGUF without MLA keys: the closed form): a dense FFN of 10944 on layer 0,
-    # then 6 of 64 experts of 1408; 16 value heads of 128.
-    below = 3 * 2048 + 16 * 128
-    mask = 2 * 512 * 4096
-    _, compute = _feed_forward_compute("deepseek-coder-v2")
-    assert compute == mask + 4 * 512 * (below + 3 * 10944)
-    _, moe_only = _feed_forward_compute("deepseek-coder-v2", leading_dense_block_count=0)
-    assert moe_only < compute  # the routed experts' stage (3 x 6 x 1408) alone is narrower
+def test_a_leading_dense_block_lays_gate_up_and_their_product_side_by_side():
+    # deepseek-coder-v2 (a legacy GGUF without MLA keys; memory/graph/models/deepseek2.py builds its graph): a dense
+    # FFN of 10944 on layer 0, then 6 of 64 experts of 1408. Its recorded traces (deepseek2-legacy-*) hold this layout.
+    arch, _ = _feed_forward_compute("deepseek-coder-v2")
+    assert (arch.leading_dense_block_count, arch.feed_forward_length, arch.kv_lora_rank_mha) == (1, 10944, 512)
+    params = GraphParams(n_tokens=512, n_seqs=1, n_outputs=512, n_kv=4096, n_stream=1, flash_attn=True)
+    steps = {(kind, name): offset for kind, name, _, offset in replay.reserve(arch, params, record=True).events}
+    width = 4 * 512 * 10944
+    assert steps["alloc", "ffn_up-0"] == steps["alloc", "ffn_gate-0"] + width
+    assert steps["alloc", "ffn_swiglu-0"] == steps["alloc", "ffn_up-0"] + width
 
 
 def test_llama_runner_reports_graphsize_estimate_without_token_embeddings():

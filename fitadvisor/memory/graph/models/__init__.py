@@ -36,8 +36,6 @@ BUILDERS = {
 
 def builder(arch: Architecture) -> Callable[[GraphContext], None] | None:
     module = BUILDERS.get(arch.name)
-    if module == "deepseek2" and not arch.is_mla:  # a legacy GGUF without MLA keys: only the MLA graph is here
-        return None
     return import_module(f"fitadvisor.memory.graph.models.{module}").build if module else None
 
 
