@@ -52,6 +52,8 @@ def test_a_plain_family_name_estimates_or_names_its_sizes(family):
 def test_ollamas_latest_tags_resolve_to_the_size_ollama_publishes_under_them():
     assert catalog.find("gpt-oss").reference == "gpt-oss:20b"
     assert catalog.find("granite4").reference == "granite4:3b"
+    assert catalog.find("ministral-3").reference == "ministral-3:8b"
+    assert catalog.find("qwen3.6:latest").reference == "qwen3.6:35b"
 
 
 @pytest.mark.parametrize("name, nearest", [("qwen3:4b", "qwen3:8b"), ("gemma3:1b", "gemma3:4b"), ("granite4:micro-h", "granite4:micro"),
