@@ -300,3 +300,13 @@ def test_drafting_adds_its_layers_cache_and_recurrent_snapshots():
     assert estimate(arch, Settings(num_ctx=CTX, batch=512, release=Release.of("0.20.4"))).kv_cache_bytes == (
         estimate(plain, Settings(num_ctx=CTX, batch=512, release=Release.of("0.20.4"))).kv_cache_bytes
     )
+
+
+def test_an_architecture_without_a_graph_gets_the_closed_form_and_says_so():
+    arch = resolve("qwen3-coder:30b").architecture
+    replayed = estimate(arch, Settings(num_ctx=CTX, batch=512, release=NEWEST))
+    assert not any("closed-form" in note for note in replayed.notes)
+    other = dataclasses.replace(arch, name="starcoder2")  # no graph in memory/graph/models/
+    result = estimate(other, Settings(num_ctx=CTX, batch=512, release=NEWEST))
+    assert any("no graph of starcoder2 models" in note and "closed-form" in note for note in result.notes)
+    assert result.compute_bytes == compute_buffer_bytes(other, CTX, 0, 512, flash_attention=True) != replayed.compute_bytes

@@ -215,10 +215,11 @@ def compute_buffer_bytes(
     """llama.cpp's compute buffer for `n_ctx` cells per KV stream (one stream per slot), with `rs_snapshots`
     recurrent-state snapshots per sequence (llama-server's drafting keeps one per drafted token).
 
-    Where fitadvisor has the architecture's graph (memory/graph/models/), the reservation itself is
-    replayed through ggml's graph allocator, exact on recorded traces. Elsewhere, a closed form: the
-    largest of the attention, feed-forward and output stages. Each stage is linear in the batch; without
-    flash attention the attention stage also holds the f32 score matrix (batch x context x heads) and
+    Where fitadvisor has the architecture's graph (memory/graph/models/: every catalog architecture), the
+    reservation itself is replayed through ggml's graph allocator, exact on recorded traces. A file of another
+    architecture (a GGUF, a registry or a running server's model) gets a closed form, said in the estimate's
+    notes: the largest of the attention, feed-forward and output stages. Each stage is linear in the batch;
+    without flash attention the attention stage also holds the f32 score matrix (batch x context x heads) and
     the mask is f32 rather than f16.
     (Measured on real llama.cpp: shared/calibration/llamacpp-buffers.md, bench/engine/README.md.)
     """
@@ -392,6 +393,11 @@ def estimate(
         # Attention runs per stream: the mask and scores span one stream's cells.
         streams, n_ctx, swa_cells = kv_cells(arch, num_ctx, parallel, batch, release, engine)
         compute = compute_buffer_bytes(arch, n_ctx, swa_cells, batch, flash_attention, streams, cache_type)
+        if not replay.has_builder(arch):
+            notes.append(
+                f"fitadvisor has no graph of {arch.name} models to replay: its compute buffer is a closed-form "
+                "approximation (the graph's largest stage), not checked against llama.cpp"
+            )
         output = 4 * arch.vocab_size * parallel  # logits buffer for one token per slot
         if drafts:  # the drafting context: its own compute buffer and logits
             drafting_compute = drafting_compute_bytes(
