@@ -10,7 +10,6 @@ same for a real-sized header (a 262K-token vocabulary with scores, types and mer
 
 from __future__ import annotations
 
-import struct
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from hostile import (  # noqa: E402
     STRING,
     U32,
     gguf,
+    gguf_array,
     gguf_kv,
     gguf_string,
     gguf_tensor,
@@ -36,10 +36,6 @@ from fitadvisor.models.gguf import MAX_DEPTH, MAX_HEADER, MAX_NESTED, MAX_STRING
 U8 = 0
 
 
-def _array(element_type: int, count: int, payload: bytes) -> bytes:
-    return struct.pack("<IQ", element_type, count) + payload
-
-
 def cases():
     """(name, header bytes), built one at a time so this process stays small."""
     budget = MAX_HEADER - 4096  # room for the model's own keys and tensors
@@ -49,15 +45,15 @@ def cases():
     real_tokens = b"".join(gguf_string(f"tok{i:06d}") for i in range(vocab))
     real_merges = b"".join(gguf_string(f"t{i} k{i}") for i in range(vocab * 2))
     yield "real: 262K vocab + scores, types, merges", gguf(llama_keys() + [
-            gguf_kv("tokenizer.ggml.tokens", ARRAY, _array(STRING, vocab, real_tokens)),
-            gguf_kv("tokenizer.ggml.scores", ARRAY, _array(6, vocab, bytes(4 * vocab))),
-            gguf_kv("tokenizer.ggml.token_type", ARRAY, _array(5, vocab, bytes(4 * vocab))),
-            gguf_kv("tokenizer.ggml.merges", ARRAY, _array(STRING, 2 * vocab, real_merges)),
+            gguf_kv("tokenizer.ggml.tokens", ARRAY, gguf_array(STRING, vocab, real_tokens)),
+            gguf_kv("tokenizer.ggml.scores", ARRAY, gguf_array(6, vocab, bytes(4 * vocab))),
+            gguf_kv("tokenizer.ggml.token_type", ARRAY, gguf_array(5, vocab, bytes(4 * vocab))),
+            gguf_kv("tokenizer.ggml.merges", ARRAY, gguf_array(STRING, 2 * vocab, real_merges)),
         ], llama_tensors())
-    yield f"{MAX_VALUES:,} u8 values", gguf(llama_keys() + [gguf_kv("x", ARRAY, _array(U8, MAX_VALUES, bytes(MAX_VALUES)))], llama_tensors())
-    yield f"{strings:,} one-byte strings", gguf(llama_keys() + [gguf_kv("x", ARRAY, _array(STRING, strings, gguf_string("a") * strings))], llama_tensors())
-    yield f"{nested:,} empty nested arrays", gguf(llama_keys() + [gguf_kv("x", ARRAY, _array(ARRAY, nested, _array(U32, 0, b"") * nested))], llama_tensors())
-    yield f"{MAX_DEPTH} levels of nesting", gguf(llama_keys() + [gguf_kv("x", ARRAY, _array(ARRAY, 1, b"") * MAX_DEPTH + _array(U32, 0, b""))], llama_tensors())
+    yield f"{MAX_VALUES:,} u8 values", gguf(llama_keys() + [gguf_kv("x", ARRAY, gguf_array(U8, MAX_VALUES, bytes(MAX_VALUES)))], llama_tensors())
+    yield f"{strings:,} one-byte strings", gguf(llama_keys() + [gguf_kv("x", ARRAY, gguf_array(STRING, strings, gguf_string("a") * strings))], llama_tensors())
+    yield f"{nested:,} empty nested arrays", gguf(llama_keys() + [gguf_kv("x", ARRAY, gguf_array(ARRAY, nested, gguf_array(U32, 0, b"") * nested))], llama_tensors())
+    yield f"{MAX_DEPTH} levels of nesting", gguf(llama_keys() + [gguf_kv("x", ARRAY, gguf_array(ARRAY, 1, b"") * MAX_DEPTH + gguf_array(U32, 0, b""))], llama_tensors())
     yield f"{MAX_TENSORS:,} tensors", gguf(llama_keys(), llama_tensors() + [gguf_tensor(f"t{i}", (1, 1)) for i in range(MAX_TENSORS - 3)])
     yield f"{budget // MAX_STRING - 1} strings of {MAX_STRING >> 20} MiB", gguf(llama_keys() + [
         gguf_kv(f"s{i}", STRING, gguf_string(b"a" * MAX_STRING)) for i in range(budget // MAX_STRING - 1)

@@ -36,6 +36,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from loopback import LoopbackServer
+
 TOOL_BEHAVIOURS = ("ok", "no-tool-call", "narrated", "bad-arguments", "nested-arguments", "unknown-tool", "unsupported")
 AFTER_RESULT = ("continue", "empty", "repeat")  # how a model answers once it gets the tool's result
 MODES = ("ok", "hang", "malformed", "stream-error")
@@ -86,7 +88,7 @@ class Request:
     body: dict | None
 
 
-class FakeOllama:
+class FakeOllama(LoopbackServer):
     def __init__(self, version: str = "0.14.0", default_num_ctx: int = 4096):
         self.version = version
         self.default_num_ctx = default_num_ctx
@@ -103,18 +105,7 @@ class FakeOllama:
         self.errors: dict[str, tuple[int, str]] = {}  # path -> (status, message) answered as Ollama's error body
         self.registry: dict[str, FakeModel] = {}  # what /api/pull can fetch
         self._script_lock = threading.Lock()
-        self._server = _QuietServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def start(self) -> FakeOllama:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self.serve(_handler(self), _QuietServer, poll_interval=0.05)
 
     def add(self, model: FakeModel) -> FakeModel:
         self.models[_full(model.name)] = model

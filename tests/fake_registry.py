@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import ggufs
+from loopback import LoopbackServer
 
 
 @dataclass
@@ -27,7 +27,7 @@ class Served:
 
 
 @dataclass
-class FakeRegistry:
+class FakeRegistry(LoopbackServer):
     manifests: dict[str, dict] = field(default_factory=dict)  # "library/model:tag" -> manifest
     blobs: dict[str, Path] = field(default_factory=dict)  # digest -> file
     failures: list = field(default_factory=list)  # consumed one per request: an HTTP status or "reset"
@@ -35,18 +35,7 @@ class FakeRegistry:
     served: list[Served] = field(default_factory=list)
 
     def __post_init__(self):
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def start(self) -> FakeRegistry:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self.serve(_handler(self))
 
     def publish(self, name: str, directory: Path, model: ggufs.Model, projector: ggufs.Model | None = None, extra=()) -> dict:
         """Publish a model as `ollama push` would: GGUF blobs, other layers, the manifest under its name."""

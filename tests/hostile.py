@@ -175,6 +175,11 @@ def gguf_kv(key: str, value_type: int, payload: bytes) -> bytes:
     return gguf_string(key) + struct.pack("<I", value_type) + payload
 
 
+def gguf_array(element_type: int, count: int, payload: bytes = b"") -> bytes:
+    """An array value: its element type and count, then `payload` (the elements; none for a header that only claims them)."""
+    return struct.pack("<IQ", element_type, count) + payload
+
+
 def gguf(kvs: list[bytes], tensors: list[bytes] = (), tensor_count: int | None = None, kv_count: int | None = None) -> bytes:
     count = len(tensors) if tensor_count is None else tensor_count
     keys = len(kvs) if kv_count is None else kv_count

@@ -13,6 +13,7 @@ from hostile import (
     U64,
     assert_clean_failure,
     gguf,
+    gguf_array,
     gguf_kv,
     gguf_string,
     gguf_tensor,
@@ -30,18 +31,14 @@ def estimate_file(path, deadline: float = 20):
     return run_capped(["estimate", str(path), "--ctx", "4k"], deadline)
 
 
-def array_header(element_type: int, count: int) -> bytes:
-    return struct.pack("<IQ", element_type, count)
-
-
 @pytest.mark.parametrize("name, head, message", [
-    ("a 2^28-element array", gguf(llama_keys() + [gguf_kv("x", ARRAY, array_header(U32, 1 << 28))]), "an array of 268435456"),
-    ("2^32 strings", gguf(llama_keys() + [gguf_kv("x", ARRAY, array_header(STRING, 1 << 32))]), "an array of 4294967296"),
+    ("a 2^28-element array", gguf(llama_keys() + [gguf_kv("x", ARRAY, gguf_array(U32, 1 << 28))]), "an array of 268435456"),
+    ("2^32 strings", gguf(llama_keys() + [gguf_kv("x", ARRAY, gguf_array(STRING, 1 << 32))]), "an array of 4294967296"),
     ("2^32 tensors", gguf(llama_keys(), tensor_count=1 << 32), "4294967296 tensors"),
     ("2^40 keys", gguf([], kv_count=1 << 40), "keys"),
     ("a 2^40-byte string", gguf([gguf_kv("x", STRING, struct.pack("<Q", 1 << 40))]), "a string of"),
-    ("arrays nested 2000 deep", gguf(llama_keys() + [gguf_kv("x", ARRAY, array_header(ARRAY, 1) * 2000)]), "nested more than"),
-    ("2^20 empty nested arrays", gguf(llama_keys() + [gguf_kv("x", ARRAY, array_header(ARRAY, 1 << 25))]), "an array of"),
+    ("arrays nested 2000 deep", gguf(llama_keys() + [gguf_kv("x", ARRAY, gguf_array(ARRAY, 1) * 2000)]), "nested more than"),
+    ("2^20 empty nested arrays", gguf(llama_keys() + [gguf_kv("x", ARRAY, gguf_array(ARRAY, 1 << 25))]), "an array of"),
     ("a header past the budget", gguf(llama_keys() + [gguf_kv("s", STRING, gguf_string(bytes(MAX_STRING)))] * 17), "larger than 64 MiB"),
 ])
 def test_sparse_hostile_headers_end_quickly_under_the_cap(tmp_path, name, head, message):
@@ -80,7 +77,7 @@ def test_a_tensor_of_absurd_size_is_refused(tmp_path):
 
 
 def test_nesting_within_the_limit_still_parses(tmp_path):
-    nested = gguf_kv("x", ARRAY, array_header(ARRAY, 1) * MAX_DEPTH + array_header(U32, 0))
+    nested = gguf_kv("x", ARRAY, gguf_array(ARRAY, 1) * MAX_DEPTH + gguf_array(U32, 0))
     path = tmp_path / "m.gguf"
     path.write_bytes(gguf(llama_keys() + [nested], llama_tensors()))
     assert read_architecture(path).block_count == 2

@@ -3,7 +3,6 @@ address-space cap, with one clear line and a non-zero exit (or a correct answer)
 
 import json
 import socket
-import struct
 import time
 
 import ggufs
@@ -16,6 +15,7 @@ from hostile import (
     assert_clean_failure,
     chunked_forever,
     gguf,
+    gguf_array,
     gguf_kv,
     gguf_string,
     gzip_bomb,
@@ -204,7 +204,7 @@ def test_gzip_bomb_manifest_is_cut(bomb):
 
 def test_registry_never_asks_past_the_header_budget(tmp_path, registry):
     """Headers that claim 2 GiB (one array, or strings that add up): refused without asking for those bytes."""
-    huge = gguf(llama_keys() + [gguf_kv("x", ARRAY, struct.pack("<IQ", U64, 1 << 28))])
+    huge = gguf(llama_keys() + [gguf_kv("x", ARRAY, gguf_array(U64, 1 << 28))])
     long = gguf(llama_keys() + [gguf_kv(f"s{i}", STRING, gguf_string(bytes(MAX_STRING))) for i in range(17)])
     publish_raw(registry, tmp_path, "someone/huge:latest", huge)
     publish_raw(registry, tmp_path, "someone/big:latest", long)

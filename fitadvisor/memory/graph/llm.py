@@ -458,6 +458,17 @@ class GraphContext:
         self.cb(v, "Vcur", il)
         return q, k, v
 
+    def build_ffn_inp(self, cur: Tensor, inpSA: Tensor, norm_w: Tensor, il: int,
+                      norm_name: str = "ffn_norm") -> tuple[Tensor, Tensor]:
+        """The attention's residual and the feed-forward block's norm, as the llama family writes them:
+        `ffn_inp = ggml_add(ctx0, cur, inpSA); cb(ffn_inp, "ffn_inp", il); cur = build_norm(ffn_inp, ffn_norm, NULL,
+        LLM_NORM_RMS, il); cb(cur, "ffn_norm", il);` (gpt-oss names its norm attn_post_norm). Returns (ffn_inp, cur)."""
+        ffn_inp = ggml.add(self.ctx0, cur, inpSA)
+        self.cb(ffn_inp, "ffn_inp", il)
+        cur = self.build_norm(ffn_inp, norm_w, None, NormType.RMS, il)
+        self.cb(cur, norm_name, il)
+        return ffn_inp, cur
+
     def build_rope_qk(self, q: Tensor, k: Tensor, v: Tensor, inp_pos: Tensor, il: int, q_norm: Tensor | None = None,
                       k_norm: Tensor | None = None, norm: NormType = NormType.RMS,
                       normed: str = "_normed") -> tuple[Tensor, Tensor, Tensor]:

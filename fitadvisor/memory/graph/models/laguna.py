@@ -67,11 +67,7 @@ def build(g: GraphContext) -> None:
         g.cb(cur, "attn_o_proj", il)
 
         cur, inpSA = g.out_rows(il, inp_out_ids, cur, inpSA)
-        ffn_inp = ggml.add(ctx0, cur, inpSA)
-        g.cb(ffn_inp, "ffn_inp", il)
-
-        cur = g.build_norm(ffn_inp, layer.ffn_norm, None, NormType.RMS, il)
-        g.cb(cur, "ffn_norm", il)
+        ffn_inp, cur = g.build_ffn_inp(cur, inpSA, layer.ffn_norm, il)
         if il >= arch.leading_dense_block_count:
             moe_out = g.build_moe_ffn(cur, layer.ffn_gate_inp, layer.ffn_up_exps, layer.ffn_gate_exps,
                                       layer.ffn_down_exps, layer.ffn_exp_probs_b, n_expert, arch.expert_used_count,

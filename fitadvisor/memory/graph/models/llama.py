@@ -56,11 +56,7 @@ def dense_decoder(g: GraphContext, name_attn_out: bool, qk_norm: bool = False, f
             g.cb(cur, "attn_out", il)
 
         cur, inpSA = g.out_rows(il, inp_out_ids, cur, inpSA)
-        ffn_inp = ggml.add(ctx0, cur, inpSA)
-        g.cb(ffn_inp, "ffn_inp", il)
-
-        cur = g.build_norm(ffn_inp, layer.ffn_norm, None, NormType.RMS, il)
-        g.cb(cur, "ffn_norm", il)
+        ffn_inp, cur = g.build_ffn_inp(cur, inpSA, layer.ffn_norm, il)
         cur = feed_forward(g, cur, il)
 
         cur = ggml.add(ctx0, cur, ffn_inp)

@@ -32,11 +32,7 @@ def build(g: GraphContext) -> None:
                                 kq_scale(n_rot), il)
         g.cb(cur, "attn_out", il)
         # (the last layer's rows are picked after the loop: cparams.embeddings_nextn_masked is off)
-        ffn_inp = ggml.add(ctx0, cur, inpSA)
-        g.cb(ffn_inp, "ffn_inp", il)
-
-        cur = g.build_norm(ffn_inp, layer.attn_post_norm, None, NormType.RMS, il)
-        g.cb(cur, "attn_post_norm", il)
+        ffn_inp, cur = g.build_ffn_inp(cur, inpSA, layer.attn_post_norm, il, "attn_post_norm")
         cur = g.build_moe_ffn(cur, layer.ffn_gate_inp, layer.ffn_up_exps, layer.ffn_gate_exps, layer.ffn_down_exps,
                               None, n_expert, arch.expert_used_count, MoeOp.SWIGLU_OAI, False,
                               arch.expert_weights_scale, ExpertGating.SOFTMAX_WEIGHT, il,
