@@ -123,11 +123,7 @@ def build(g: GraphContext) -> None:
             cur = g.build_attn(inp_attn, layer.wo, None, Qcur, Kcur, Vcur, None, None, 1.0, il)
 
         cur, inpSA = g.out_rows(il, inp_out_ids, cur, inpSA)
-        ffn_inp = ggml.add(ctx0, cur, inpSA)
-        g.cb(ffn_inp, "ffn_inp", il)
-
-        cur = g.build_norm(ffn_inp, layer.ffn_norm, None, NormType.RMS, il)
-        g.cb(cur, "ffn_norm", il)
+        ffn_inp, cur = g.build_ffn_inp(cur, inpSA, layer.ffn_norm, il)
         if il < arch.leading_dense_block_count:
             cur = g.build_ffn(cur, layer.ffn_up, None, layer.ffn_gate, None, layer.ffn_down, None,
                               FfnOp.SILU, FfnGate.PAR, il)

@@ -17,11 +17,21 @@ from fitadvisor.models.architecture import RECURRENT
 
 
 def build(g: GraphContext) -> None:
+    build_decoder(g, hybrid=True)
+
+
+def build_decoder(g: GraphContext, hybrid: bool) -> None:
+    """The constructor's body. Dense granite's (granite.cpp, `hybrid` off) differs only in its inputs: a KV cache
+    alone, no recurrent state."""
     n_embd = g.n_embd
-    inpL = g.build_inp_embd(g.weight(n_embd, g.n_vocab))
-    inp_attn, inp_rs = g.build_inp_mem_hybrid()
-    inp_out_ids = g.build_inp_out_ids()
-    inp_pos = g.build_inp_pos()
+    inp_rs = None
+    if hybrid:
+        inpL = g.build_inp_embd(g.weight(n_embd, g.n_vocab))
+        inp_attn, inp_rs = g.build_inp_mem_hybrid()
+        inp_out_ids = g.build_inp_out_ids()
+        inp_pos = g.build_inp_pos()
+    else:
+        inpL, inp_pos, inp_attn, inp_out_ids = g.build_inputs(g.weight(n_embd, g.n_vocab), g.build_attn_inp_kv)
 
     for il in g.each_layer():
         inpSA = inpL
@@ -57,10 +67,7 @@ def build_layer_ffn(g: GraphContext, cur: Tensor, inpSA: Tensor, il: int) -> Ten
     ctx0, arch, n_embd = g.ctx0, g.arch, g.n_embd
     if arch.residual_scale:
         cur = ggml.scale(ctx0, cur, arch.residual_scale)
-    ffn_inp = ggml.add(ctx0, cur, inpSA)
-    g.cb(ffn_inp, "ffn_inp", il)
-    cur = g.build_norm(ffn_inp, g.weight(n_embd), None, NormType.RMS, il)
-    g.cb(cur, "ffn_norm", il)
+    ffn_inp, cur = g.build_ffn_inp(cur, inpSA, g.weight(n_embd), il)
     if not arch.is_moe:
         n_ff = g.n_ff
         layer = g.layer(ffn_gate=(n_embd, n_ff), ffn_down=(n_ff, n_embd), ffn_up=(n_embd, n_ff))
