@@ -44,7 +44,8 @@ class Tensor:
     __slots__ = ("type", "ne", "nb", "op", "src", "view_src", "view_offs", "name", "flags", "external", "seq")
 
     def __init__(self, type_: str, ne: tuple[int, int, int, int], nb: tuple[int, int, int, int], op: str = "NONE",
-                 src: tuple[Tensor, ...] = (), view_src: Tensor | None = None, view_offs: int = 0) -> None:
+                 src: tuple[Tensor, ...] = (), view_src: Tensor | None = None, view_offs: int = 0, seq: int = 0,
+                 external: bool = False) -> None:
         self.type = type_
         self.ne = ne
         self.nb = nb
@@ -54,8 +55,8 @@ class Tensor:
         self.view_offs = view_offs
         self.name = ""
         self.flags = 0
-        self.external = False  # data in a buffer of its own (weights, KV cache), or a view of such
-        self.seq = 0  # the order of creation in its context
+        self.external = external  # data in a buffer of its own (weights, KV cache), or a view of such
+        self.seq = seq  # the order of creation in its context
 
     def __repr__(self) -> str:
         return f"Tensor({self.name or self.op} {self.type} {list(self.ne)})"
@@ -63,18 +64,15 @@ class Tensor:
 
 def nbytes(t: Tensor) -> int:
     """ggml_nbytes."""
-    if any(n <= 0 for n in t.ne):
+    ne0, ne1, ne2, ne3 = t.ne
+    if ne0 <= 0 or ne1 <= 0 or ne2 <= 0 or ne3 <= 0:
         return 0
+    nb0, nb1, nb2, nb3 = t.nb
     size, block = TYPE_SIZE[t.type]
+    rest = (ne1 - 1) * nb1 + (ne2 - 1) * nb2 + (ne3 - 1) * nb3
     if block == 1:
-        total = size
-        for i in range(4):
-            total += (t.ne[i] - 1) * t.nb[i]
-        return total
-    total = t.ne[0] * t.nb[0] // block
-    for i in range(1, 4):
-        total += (t.ne[i] - 1) * t.nb[i]
-    return total
+        return size + (ne0 - 1) * nb0 + rest
+    return ne0 * nb0 // block + rest
 
 
 def nelements(t: Tensor) -> int:
@@ -106,26 +104,21 @@ class Context:
         self.n_tensors = 0
 
 
-def _strides(type_: str, ne: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-    nb0 = TYPE_SIZE[type_][0]
-    nb1 = row_size(type_, ne[0])
-    return (nb0, nb1, nb1 * ne[1], nb1 * ne[1] * ne[2])
-
-
-def _new(ctx: Context, type_: str, ne: tuple[int, ...], view_src: Tensor | None = None, view_offs: int = 0) -> Tensor:
-    """ggml_new_tensor_impl: a view's source is always the base tensor, its offset absolute."""
-    full = (tuple(ne) + (1, 1, 1))[:4]
-    if view_src is not None and view_src.view_src is not None:
-        view_offs += view_src.view_offs
-        view_src = view_src.view_src
-    t = Tensor(type_, full, _strides(type_, full), view_src=view_src, view_offs=view_offs)
-    t.seq = ctx.n_tensors
-    ctx.n_tensors += 1
+def _new(ctx: Context, type_: str, ne: tuple[int, ...], view_src: Tensor | None = None, view_offs: int = 0,
+         op: str = "NONE", src: tuple[Tensor | None, ...] = (), external: bool = False) -> Tensor:
+    """ggml_new_tensor_impl: a view's source is always the base tensor, its offset absolute; contiguous strides."""
+    full = (*ne, 1, 1, 1)[:4]
+    size, block = TYPE_SIZE[type_]
+    nb1 = size * full[0] // block  # row_size
+    nb2 = nb1 * full[1]
     if view_src is not None:
-        t.external = view_src.external
-    return t
-
-
+        if view_src.view_src is not None:
+            view_offs += view_src.view_offs
+            view_src = view_src.view_src
+        external = view_src.external
+    seq = ctx.n_tensors
+    ctx.n_tensors = seq + 1
+    return Tensor(type_, full, (size, nb1, nb2, nb2 * full[2]), op, src, view_src, view_offs, seq, external)
 
 
 def new_tensor_1d(ctx: Context, type_: str, ne0: int) -> Tensor:
@@ -144,8 +137,7 @@ def new_tensor_4d(ctx: Context, type_: str, ne0: int, ne1: int, ne2: int, ne3: i
 
 def new_external(ctx: Context, type_: str, ne: tuple[int, ...], name: str = "") -> Tensor:
     """A tensor that already has its buffer: a weight, a KV-cache layer (not the graph allocator's)."""
-    t = _new(ctx, type_, ne)
-    t.external = True
+    t = _new(ctx, type_, ne, external=True)
     t.name = name
     return t
 
@@ -175,10 +167,7 @@ def view_tensor(ctx: Context, a: Tensor) -> Tensor:
 
 
 def _unary(ctx: Context, op: str, a: Tensor, *srcs: Tensor | None) -> Tensor:
-    t = dup_tensor(ctx, a)
-    t.op = op
-    t.src = (a, *srcs)
-    return t
+    return _new(ctx, a.type, a.ne, op=op, src=(a, *srcs))
 
 
 # --- ops -------------------------------------------------------------------------------------------------
@@ -244,10 +233,7 @@ def soft_max_add_sinks(a: Tensor, sinks: Tensor | None) -> None:
 
 
 def mul_mat(ctx: Context, a: Tensor, b: Tensor) -> Tensor:
-    t = _new(ctx, "f32", (a.ne[1], b.ne[1], b.ne[2], b.ne[3]))
-    t.op = "MUL_MAT"
-    t.src = (a, b)
-    return t
+    return _new(ctx, "f32", (a.ne[1], b.ne[1], b.ne[2], b.ne[3]), op="MUL_MAT", src=(a, b))
 
 
 def mul_mat_id(ctx: Context, as_: Tensor, b: Tensor, ids: Tensor) -> Tensor:
@@ -345,10 +331,8 @@ def concat(ctx: Context, a: Tensor, b: Tensor, dim: int) -> Tensor:
 
 
 def _reshape(ctx: Context, a: Tensor, ne: tuple[int, ...]) -> Tensor:
-    t = _new(ctx, a.type, ne, a, 0)
+    t = _new(ctx, a.type, ne, a, 0, "RESHAPE", (a,))
     t.name = f"{a.name} (reshaped)"
-    t.op = "RESHAPE"
-    t.src = (a,)
     return t
 
 
@@ -367,17 +351,13 @@ def reshape_4d(ctx: Context, a: Tensor, ne0: int, ne1: int, ne2: int, ne3: int) 
 
 
 def _view(ctx: Context, a: Tensor, ne: tuple[int, ...], nb: tuple[int, ...], offset: int) -> Tensor:
-    t = _new(ctx, a.type, ne, a, offset)
-    full_nb = list(t.nb)
-    for i, stride in enumerate(nb, start=1):
-        full_nb[i] = stride
-    if nb:  # ggml_view_Nd: the dims above the last given stride follow from it
-        for i in range(len(nb) + 1, 4):
-            full_nb[i] = full_nb[i - 1] * t.ne[i - 1]
-    t.nb = tuple(full_nb)
+    t = _new(ctx, a.type, ne, a, offset, "VIEW", (a,))
+    if nb:  # ggml_view_Nd: the strides given, and the dims above the last given stride follow from it
+        full_nb = [t.nb[0], *nb]
+        for i in range(len(full_nb), 4):
+            full_nb.append(full_nb[i - 1] * t.ne[i - 1])
+        t.nb = tuple(full_nb)
     t.name = f"{a.name} (view)"
-    t.op = "VIEW"
-    t.src = (a,)
     return t
 
 
@@ -514,25 +494,31 @@ def build_forward_expand(gf: Graph, tensor: Tensor) -> None:
     if tensor in visited:
         return
     visited.add(tensor)
-    stack = [(tensor, 0)]
+    stack, positions = [tensor], [0]  # the path being visited, and the next source to look at on each
     while stack:
-        node, i = stack.pop()
+        node = stack[-1]
         srcs = node.src
-        while i < len(srcs) and (srcs[i] is None or srcs[i] in visited):
+        i = positions[-1]
+        while i < len(srcs):
+            src = srcs[i]
             i += 1
-        if i < len(srcs):
-            stack.append((node, i + 1))
-            visited.add(srcs[i])
-            stack.append((srcs[i], 0))
-            continue
-        if node.op == "NONE" and not node.flags & FLAG_PARAM:
-            if not node.name:
-                node.name = f"leaf_{len(gf.leafs)}"
-            gf.leafs.append(node)
+            if src is not None and src not in visited:
+                positions[-1] = i
+                visited.add(src)
+                stack.append(src)
+                positions.append(0)
+                break
         else:
-            if not node.name:
-                node.name = f"node_{len(gf.nodes)}"
-            gf.nodes.append(node)
+            stack.pop()
+            positions.pop()
+            if node.op == "NONE" and not node.flags & FLAG_PARAM:
+                if not node.name:
+                    node.name = f"leaf_{len(gf.leafs)}"
+                gf.leafs.append(node)
+            else:
+                if not node.name:
+                    node.name = f"node_{len(gf.nodes)}"
+                gf.nodes.append(node)
 
 
 # --- ops of the mixture-of-experts stage (build_moe_ffn) and the graphs that use it ---------------------
