@@ -19,7 +19,7 @@ ALIGNMENT = 32  # ggml-impl.h TENSOR_ALIGNMENT: the CPU buffer type's alignment
 
 
 def _aligned(size: int) -> int:
-    return -(-size // ALIGNMENT) * ALIGNMENT
+    return (size + ALIGNMENT - 1) & -ALIGNMENT
 
 
 class DynTallocr:
@@ -110,8 +110,10 @@ class _Gallocr:
     def allocate_node(self, node: Tensor) -> None:
         if node.external or node.view_src is not None:
             return
-        hn = self.node(node)
-        if hn.allocated:
+        hn = self.hash.get(node)
+        if hn is None:
+            hn = self.hash[node] = _HashNode()
+        elif hn.allocated:
             return
         hn.allocated = True
         hn.size = nbytes(node)
@@ -160,27 +162,33 @@ class _Gallocr:
         hash_, node_of, allocate = self.hash, self.node, self.allocate_node
         for leaf in graph.leafs:
             allocate(leaf)
+        parents = []  # each node's sources the allocator handles, with their hash nodes
         for node in graph.nodes:
             if node.view_src is not None and node.op != "NONE" and not node.external:
                 node_of(node.view_src).n_views += 1
             if node.flags & FLAG_INPUT:
                 allocate(node)
+            srcs = []
             for src in node.src:
                 if src is None or src.external:
                     continue
-                node_of(src).n_children += 1
+                hn = hash_.get(src)
+                if hn is None:
+                    hn = hash_[src] = _HashNode()
+                hn.n_children += 1
                 if src.flags & FLAG_INPUT:
                     allocate(src)
+                srcs.append((src, hn))
+            parents.append(srcs)
         for i, node in enumerate(graph.nodes):
             if i in snapshots:
                 self.states[i] = self.state()
-            srcs = [parent for parent in node.src if parent is not None and not parent.external]
-            for parent in srcs:
-                if parent.view_src is None and not hash_[parent].allocated:
+            srcs = parents[i]
+            for parent, p_hn in srcs:
+                if parent.view_src is None and not p_hn.allocated:
                     allocate(parent)
             allocate(node)
-            for parent in srcs:
-                p_hn = hash_[parent]
+            for parent, p_hn in srcs:
                 p_hn.n_children -= 1
                 if p_hn.n_children == 0 and p_hn.n_views == 0:
                     view_src = parent.view_src
