@@ -11,6 +11,7 @@ bytes (TENSOR_ALIGNMENT) and has no size limit, so there is one chunk.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from fitadvisor.memory.graph.ggml import FLAG_INPUT, FLAG_OUTPUT, INPLACE_OPS, Graph, Tensor, nbytes
@@ -19,7 +20,7 @@ ALIGNMENT = 32  # ggml-impl.h TENSOR_ALIGNMENT: the CPU buffer type's alignment
 
 
 def _aligned(size: int) -> int:
-    return (size + ALIGNMENT - 1) & -ALIGNMENT
+    return -(-size // ALIGNMENT) * ALIGNMENT
 
 
 class DynTallocr:
@@ -51,27 +52,23 @@ class DynTallocr:
         return offset
 
     def free(self, offset: int, size: int) -> None:
+        """Return the bytes to the free blocks, merged with the block that ends where they begin and the one
+        that begins where they end (free blocks never touch or overlap, so only these two can)."""
         size = _aligned(size)
         offsets, sizes = self.offsets, self.sizes
-        for i in range(len(offsets)):
-            if offsets[i] + sizes[i] == offset:  # the freed bytes follow block i
-                sizes[i] += size
-                if i < len(offsets) - 1 and offsets[i] + sizes[i] == offsets[i + 1]:
-                    sizes[i] += sizes[i + 1]
-                    del offsets[i + 1], sizes[i + 1]
-                return
-            if offset + size == offsets[i]:  # they precede block i
-                offsets[i] = offset
-                sizes[i] += size
-                if i > 0 and offsets[i - 1] + sizes[i - 1] == offsets[i]:
-                    sizes[i - 1] += sizes[i]
-                    del offsets[i], sizes[i]
-                return
-        i = 0
-        while i < len(offsets) and offsets[i] < offset:
-            i += 1
-        offsets.insert(i, offset)
-        sizes.insert(i, size)
+        i = bisect_left(offsets, offset)  # the first block past the freed bytes
+        end = offset + size
+        if i > 0 and offsets[i - 1] + sizes[i - 1] == offset:  # they follow block i - 1
+            sizes[i - 1] += size
+            if i < len(offsets) and end == offsets[i]:  # and close the gap to block i
+                sizes[i - 1] += sizes[i]
+                del offsets[i], sizes[i]
+        elif i < len(offsets) and end == offsets[i]:  # they precede block i
+            offsets[i] = offset
+            sizes[i] += size
+        else:
+            offsets.insert(i, offset)
+            sizes.insert(i, size)
 
 
 class _HashNode:

@@ -15,6 +15,7 @@ from fitadvisor.memory.graph import alloc
 from fitadvisor.memory.graph.ggml import Tensor
 from fitadvisor.memory.graph.llm import GraphContext, GraphParams
 from fitadvisor.memory.graph.models import builder, drafting_builder
+from fitadvisor.memory.graph.symbolic import STEP, Affine, NotAffine, Span, evaluate
 from fitadvisor.models.architecture import Architecture
 
 
@@ -71,7 +72,40 @@ def compute_buffer_bytes(
     type_k: str = "f16", type_v: str = "f16", n_rs_seq: int = 0,
 ) -> int:
     """The CPU compute buffer llama.cpp reserves: `cells` per KV stream, one stream per slot; `n_rs_seq`
-    recurrent-state snapshots per sequence when drafting."""
+    recurrent-state snapshots per sequence when drafting.
+
+    A padded cell count is replayed with the cells as a symbol (memory/graph/symbolic.py): the answer
+    holds for every cell count at which that replay takes the same steps, so the other contexts
+    recommend tries are read from it, exact, without a replay of their own.
+    """
+    settings = (swa_cells, n_ubatch, n_stream, flash_attn, type_k, type_v, n_rs_seq)
+    if cells % STEP:
+        return _reserved_bytes(arch, cells, *settings)
+    steps = cells // STEP
+    replayed = _symbolic_replays(arch, settings)
+    for span, size in replayed:
+        if steps in span:
+            return evaluate(size, steps)
+    span = Span(steps)
+    try:
+        size = _reserved_bytes(arch, span.symbol(), *settings)
+    except NotAffine:  # this graph's sizes are not affine in the cells: replayed as integers
+        return _reserved_bytes(arch, cells, *settings)
+    replayed.append((span, size))
+    return evaluate(size, steps)
+
+
+@lru_cache(maxsize=1024)
+def _symbolic_replays(arch: Architecture, settings: tuple) -> list[tuple[Span, Affine | int]]:
+    """The symbolic replays made so far of one model and settings: each one's span of cell counts and buffer."""
+    return []
+
+
+def _reserved_bytes(
+    arch: Architecture, cells: int | Affine, swa_cells: int, n_ubatch: int, n_stream: int, flash_attn: bool,
+    type_k: str, type_v: str, n_rs_seq: int,
+) -> int | Affine:
+    """The largest buffer of the graphs sched_reserve reserves."""
     sizes = []
     for graph in reserved_graphs(cells * n_stream, n_ubatch, n_stream):
         params = GraphParams(
