@@ -135,6 +135,18 @@ class CatalogModel:
         return dataclasses.replace(self, tags=(tag,), quantization=file_type, published_bytes=weights, sources=sources, sized=arch)
 
 
+# Catalog keys named as Architecture's own fields, each optional: an absent one is the field's default.
+OPTIONAL_FIELDS = (
+    "key_length_swa", "value_length_swa", "vocab_size", "sliding_window", "expert_count", "expert_used_count",
+    "expert_feed_forward_length", "expert_shared_count", "expert_shared_feed_forward_length",
+    "leading_dense_block_count", "ssm_conv_kernel", "ssm_state_size", "ssm_inner_size", "ssm_group_count",
+    "ssm_time_step_rank", "kv_lora_rank", "value_length_mla", "key_length_mla", "query_lora_rank",
+    "expert_weights_norm", "expert_weights_scale", "expert_selection_bias", "expert_gate_up_fused",
+    "tied_embeddings", "fused_qkv", "value_from_key", "embedding_scale", "residual_scale", "logit_scale",
+    "kv_lora_rank_mha", "rope_dimension_count", "vision", "embedding_length_per_layer",
+)
+
+
 def _shape(entry: dict) -> Architecture:
     blocks = entry["block_count"]
     layers = expand_pattern(entry["layer_pattern"], blocks)
@@ -157,49 +169,17 @@ def _shape(entry: dict) -> Architecture:
         head_count_kv=max(per_layer_kv_heads or [entry["head_count_kv"]]),
         key_length=entry["key_length"],
         value_length=entry["value_length"],
-        key_length_swa=entry.get("key_length_swa", 0),
-        value_length_swa=entry.get("value_length_swa", 0),
         context_length=entry["context_length"],
         layers=layers,
         weights_bytes=0,
-        vocab_size=entry.get("vocab_size", 0),
         feed_forward_length=max(ff_lengths, default=entry.get("feed_forward_length", 0)),  # the widest layer's, as from a GGUF
-        sliding_window=entry.get("sliding_window", 0),
-        expert_count=entry.get("expert_count", 0),
-        expert_used_count=entry.get("expert_used_count", 0),
-        expert_feed_forward_length=entry.get("expert_feed_forward_length", 0),
-        expert_shared_count=entry.get("expert_shared_count", 0),
-        expert_shared_feed_forward_length=entry.get("expert_shared_feed_forward_length", 0),
-        leading_dense_block_count=entry.get("leading_dense_block_count", 0),
-        ssm_conv_kernel=entry.get("ssm_conv_kernel", 0),
-        ssm_state_size=entry.get("ssm_state_size", 0),
-        ssm_inner_size=entry.get("ssm_inner_size", 0),
-        ssm_group_count=entry.get("ssm_group_count", 0),
-        ssm_time_step_rank=entry.get("ssm_time_step_rank", 0),
-        kv_lora_rank=entry.get("kv_lora_rank", 0),
-        value_length_mla=entry.get("value_length_mla", 0),
-        key_length_mla=entry.get("key_length_mla", 0),
-        query_lora_rank=entry.get("query_lora_rank", 0),
-        expert_weights_norm=entry.get("expert_weights_norm", False),
-        expert_weights_scale=entry.get("expert_weights_scale", 0.0),
-        expert_selection_bias=entry.get("expert_selection_bias", False),
-        expert_gate_up_fused=entry.get("expert_gate_up_fused", False),
-        tied_embeddings=entry.get("tied_embeddings", False),
-        fused_qkv=entry.get("fused_qkv", False),
-        value_from_key=entry.get("value_from_key", False),
-        embedding_scale=entry.get("embedding_scale", 0.0),
-        residual_scale=entry.get("residual_scale", 0.0),
-        logit_scale=entry.get("logit_scale", 0.0),
-        kv_lora_rank_mha=entry.get("kv_lora_rank_mha", 0),
-        rope_dimension_count=entry.get("rope_dimension_count", 0),
-        vision=entry.get("vision", False),
         parameters=int(entry["parameters_b"] * 1e9),
         active_parameters=int(entry.get("active_parameters_b", entry["parameters_b"]) * 1e9),
         per_layer_head_count=tuple(per_layer_heads),
         per_layer_head_count_kv=tuple(per_layer_kv_heads),
         per_layer_head_length=head_lengths,
         per_layer_feed_forward_length=ff_lengths if len(set(ff_lengths)) > 1 else (),
-        embedding_length_per_layer=entry.get("embedding_length_per_layer", 0),
+        **{key: entry[key] for key in OPTIONAL_FIELDS if key in entry},
     )
     # A vision tower inside the blob is loaded but never read while decoding (Ollama keeps it unquantized).
     return dataclasses.replace(arch, vision_bytes=int(entry.get("vision_bytes", 0)))

@@ -3,8 +3,8 @@ KV heads is Mamba2), each followed by an MoE FFN with a shared expert (or a dens
 
 Modelled with RoPE on (`rope.scaling.finetuned` absent), as the bench's GGUF has it. The multipliers a file carries
 are ggml_scale ops: the embedding scale in llm.build_inp_embd, the residual scale on both branches of each layer
-here, the logit scale in llm.build_output. Dense granite's graph (models/granite.py) shares this attention layer
-and feed-forward block.
+here, the logit scale in llm.build_output. Dense granite's graph (models/granite.py) is this decoder over a KV
+cache alone (build_decoder).
 """
 
 from __future__ import annotations
