@@ -1,7 +1,9 @@
 """The memory model, term by term, against hand computations from architecture facts."""
 
 import dataclasses
+from pathlib import Path
 
+import engine_bench
 import pytest
 
 from fitadvisor.errors import FitAdvisorError
@@ -9,7 +11,7 @@ from fitadvisor.memory.estimate import Settings, compute_buffer_bytes, estimate
 from fitadvisor.memory.graph import compute as replay
 from fitadvisor.memory.graph.llm import GraphParams
 from fitadvisor.memory.releases import Release
-from fitadvisor.models.architecture import Architecture
+from fitadvisor.models.architecture import RECURRENT, Architecture
 from fitadvisor.models.catalog import resolve
 
 V0_14 = Release.of("0.14.0")
@@ -310,3 +312,23 @@ def test_an_architecture_without_a_graph_gets_the_closed_form_and_says_so():
     result = estimate(other, Settings(num_ctx=CTX, batch=512, release=NEWEST))
     assert any("no graph of starcoder2 models" in note and "closed-form" in note for note in result.notes)
     assert result.compute_bytes == compute_buffer_bytes(other, CTX, 0, 512, flash_attention=True) != replayed.compute_bytes
+
+
+@pytest.mark.parametrize(
+    ("model", "main_mib", "drafting_mib", "rolls_back"),
+    [("qwen3next-mtp", 312.7637, 44.0117, False), ("nemotron_h_moe-mtp", 281.0117, 30.5098, True)],
+)
+def test_qwen3next_and_nemotron_h_moe_draft_with_their_own_graph(model, main_mib, drafting_mib, rolls_back):
+    """Ollama drafts with any model that has nextn_predict_layers (v0.33.0-rc2 llm/llama_server.go hasMTPDraft), and
+    llama.cpp v0.5.0 builds both a graph_mtp. Both contexts' buffers are what it logged for the synthetic models at
+    4096 cells (tests/data/alloc-traces/); qwen3next keeps no recurrent-state snapshots (llm_arch_supports_rs_rollback)."""
+    trace = engine_bench.load("record_trace")
+    case = trace.read(next((Path(__file__).parent / "data" / "alloc-traces").glob(f"{model}-4096-*-draft4-mtp.trace.gz")))
+    arch = trace.architecture_of(case.architecture)
+    drafted = estimate(arch, Settings(num_ctx=4096, batch=512, release=NEWEST))
+    assert round(drafted.drafting_compute_bytes / 2**20, 4) == drafting_mib
+    assert round((drafted.compute_bytes - drafted.drafting_compute_bytes) / 2**20, 4) == main_mib
+    drafting_layer = 4096 * arch.head_count_kv * (arch.key_length + arch.value_length) * 2
+    snapshots = arch.count(RECURRENT) * 4 * arch.recurrent_state_floats * 4 if rolls_back else 0
+    assert drafted.drafting_cache_bytes == drafting_layer + snapshots
+    assert not any("not estimated" in note for note in drafted.notes)

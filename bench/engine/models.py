@@ -56,7 +56,7 @@ class Spec:
     fused_gate_up: bool = False  # the experts' gate and up in one tensor (ffn_gate_up_exps), as newer converters write
     ssm_inner: int = 0  # 0: 2 x n_embd (Mamba2); Gated DeltaNet: value heads x state
     attention_interval: int = 0  # Gated DeltaNet hybrids: every n-th layer attends (qwen3next, qwen35)
-    layer_types: str = ""  # nemotron_h: M (Mamba2), E (MoE), * (attention) per layer
+    layer_types: str = ""  # nemotron_h: M (Mamba2), E (MoE), * (attention), X (multi-token prediction) per layer
     nextn: int = 0  # multi-token-prediction layers after the trunk (nextn_predict_layers)
     global_head_dim: int = 0  # gemma4: the global layers' head size (head_dim is the sliding layers')
     per_layer_input: int = 0  # gemma4 E models: each layer's own token input (embedding_length_per_layer_input)
@@ -151,6 +151,13 @@ SPECS: tuple[Spec, ...] = (
         source="Qwen3-Coder-Next / Qwen3-Next-80B-A3B (3 Gated DeltaNet : 1 attention, 512 experts)",
     ),
     Spec(
+        "qwen3next-mtp", "qwen3next", 5, 2048, 16, 2, 256, 5120, 151936,
+        experts=512, experts_used=10, expert_ff=512, shared_expert_ff=512,
+        ssm_conv=4, ssm_state=128, ssm_groups=16, ssm_heads=32, ssm_inner=4096, attention_interval=4, nextn=1,
+        source="Qwen3-Next-80B-A3B with its multi-token-prediction layer (mtp_num_hidden_layers 1: gated attention "
+        "and the MoE block, as both converters keep it)",
+    ),
+    Spec(
         "qwen35", "qwen35", 4, 5120, 24, 4, 256, 17408, 248320,
         ssm_conv=4, ssm_state=128, ssm_groups=16, ssm_heads=48, ssm_inner=6144, attention_interval=4,
         source="Qwen3.5-27B text stack (3 Gated DeltaNet : 1 gated attention; the vision tower is left out)",
@@ -177,6 +184,13 @@ SPECS: tuple[Spec, ...] = (
         experts=128, experts_used=6, expert_ff=1856, shared_expert_ff=3712,
         ssm_conv=4, ssm_state=128, ssm_groups=8, ssm_heads=64, ssm_inner=4096, layer_types="ME*E",
         source="Nemotron-3-Nano-30B-A3B (Mamba2, MoE and attention layers; real 131K vocabulary)",
+    ),
+    Spec(
+        "nemotron_h_moe-mtp", "nemotron_h_moe", 5, 2688, 32, (0, 0, 2, 0, 2), 128, 1856, 131072,
+        experts=128, experts_used=6, expert_ff=1856, shared_expert_ff=3712,
+        ssm_conv=4, ssm_state=128, ssm_groups=8, ssm_heads=64, ssm_inner=4096, layer_types="ME*EX", nextn=1,
+        source="Nemotron-3-Nano-30B-A3B's layers with a multi-token-prediction block after them (X: attention and MoE "
+        "folded into one block, as llama.cpp's converter writes Nemotron 3's num_nextn_predict_layers 1)",
     ),
     Spec(
         "gemma4", "gemma4", 6, 5376, 32, (16, 16, 16, 16, 16, 4), 256, 21504, 262144, sliding_window=1024, swa_pattern=6,
@@ -361,6 +375,11 @@ def _nemotron_h_block(t: _Tensors, spec: Spec, i: int) -> None:
     elif kind == "*":
         _attention(t, spec, i)
     else:  # an MoE block: up/down experts (ReLU squared, no gate) and an up/down shared expert
+        if kind == "X":  # the multi-token-prediction block: its input fusion, attention, then the MoE sub-layer
+            for name in ("nextn.enorm", "nextn.hnorm", "nextn.shared_head_norm", "post_attention_norm"):
+                t.add(f"blk.{i}.{name}.weight", spec.n_embd)
+            t.add(f"blk.{i}.nextn.eh_proj.weight", 2 * spec.n_embd, spec.n_embd)
+            _attention(t, spec, i)
         e, ff, shared = spec.experts, spec.expert_ff, spec.shared_expert_ff
         t.add(f"blk.{i}.ffn_gate_inp.weight", spec.n_embd, e, f32=True)
         t.add(f"blk.{i}.exp_probs_b.bias", e)
@@ -493,7 +512,7 @@ def tensors(spec: Spec) -> _Tensors:
 
 def _feed_forward_length(spec: Spec) -> int | list[int]:
     if spec.layer_types:  # nemotron_h: only MoE blocks have a feed-forward width
-        return [spec.expert_ff if kind == "E" else 0 for kind in spec.layer_types]
+        return [spec.expert_ff if kind in "EX" else 0 for kind in spec.layer_types]
     if spec.shared_kv_ff:  # gemma4 E2B: the shared-KV layers' are twice as wide
         return [spec.shared_kv_ff if i >= spec.layers - spec.shared_kv_layers else spec.n_ff for i in range(spec.layers)]
     return spec.expert_ff if spec.arch == "granitehybrid" else spec.n_ff  # granite: the expert width

@@ -170,11 +170,13 @@ def drafting_cache_bytes(arch: Architecture, num_ctx: int, parallel: int, batch:
     The drafting context caches only those layers, full attention over the main context's cells, in f16
     (llama-server's draft cache type unless --cache-type-k-draft says otherwise); the main context keeps
     `draft_tokens` extra snapshots of each recurrent layer's state per sequence, to roll rejected drafts
-    back. (Measured on llama.cpp v0.5.0's C API: bench/engine/README.md.)
+    back, where llama.cpp can (not qwen3next). (Measured on llama.cpp v0.5.0's C API: bench/engine/README.md.)
     """
+    from fitadvisor.memory.graph.llm import rs_snapshots
+
     streams, stream_cells, _ = kv_cells(arch, num_ctx, parallel, batch, release, engine)
     drafting = streams * stream_cells * arch.draft_layers * arch.head_count_kv * (arch.key_length + arch.value_length) * 2
-    snapshots = arch.count(RECURRENT) * parallel * release.draft_tokens * arch.recurrent_state_floats * 4
+    snapshots = arch.count(RECURRENT) * parallel * rs_snapshots(arch.name, release.draft_tokens) * arch.recurrent_state_floats * 4
     return drafting + snapshots
 
 

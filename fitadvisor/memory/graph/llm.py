@@ -158,7 +158,7 @@ class GraphContext:
         self._rs_layers: dict[int, tuple[Tensor, Tensor]] = {}
         self.n_seqs = params.n_seqs  # ubatch.n_seqs (equal-length sequences)
         self.n_seq_tokens = params.n_tokens // params.n_seqs
-        self.n_rs_seq = params.n_rs_seq
+        self.n_rs_seq = rs_snapshots(arch.name, params.n_rs_seq)
         # the layers to build, in order: the trunk, without multi-token-prediction layers (hparams.n_layer())
         self.layer_ids: tuple[int, ...] = tuple(range(self.n_layer - arch.draft_layers))
         self.layer_starts: list[int] = []  # where each built layer's nodes begin in the graph
@@ -846,6 +846,16 @@ class GraphContext:
         for t in (self.res.t_logits, self.res.t_embd, *self.res.extra_outputs):
             if t is not None:
                 ggml.set_output(t)
+
+
+# llm_arch_supports_rs_rollback (src/llama-arch.cpp, v0.5.0): the architectures (of those fitadvisor models) whose
+# recurrent layers keep snapshots to roll a rejected draft back; llama_context clamps n_rs_seq to 0 for the others.
+RS_ROLLBACK_ARCHITECTURES = frozenset({"qwen35", "qwen35moe", "nemotron_h", "nemotron_h_moe"})
+
+
+def rs_snapshots(arch_name: str, requested: int) -> int:
+    """The recurrent-state snapshots per sequence llama.cpp keeps when `requested` (cparams.n_rs_seq)."""
+    return requested if arch_name in RS_ROLLBACK_ARCHITECTURES else 0
 
 
 def kq_scale(n_embd_head: int) -> float:

@@ -254,15 +254,16 @@ def build_mtp_ffn(g: GraphContext, cur: Tensor, il: int) -> Tensor:
     return cur
 
 
-def build_drafting(g: GraphContext, build_ffn: Callable[[GraphContext, Tensor, int], Tensor]) -> None:
-    """graph_mtp, shared by qwen35 and qwen35moe (only the layer's feed-forward differs).
+def build_drafting(g: GraphContext, build_ffn: Callable[[GraphContext, Tensor, int], Tensor], mrope: bool = True) -> None:
+    """graph_mtp, shared by qwen35, qwen35moe and (`mrope` off) qwen3next; only the layer's feed-forward differs.
 
     It embeds the drafted tokens, joins them with the main model's last hidden state (an input), and runs
-    a full-attention decoder layer over the drafting context's own cache of that layer.
+    a full-attention decoder layer over the drafting context's own cache of that layer. qwen3next's uses
+    plain RoPE and picks the output rows before the residual (so its feed-forward runs on them alone).
     """
     ctx0, n_embd, n_head, n_embd_head, n_tokens = g.ctx0, g.n_embd, g.n_head, g.n_embd_head_v, g.n_tokens
     il = g.n_layer - g.arch.draft_layers  # the layer after the trunk
-    g.n_pos_per_embd = 4
+    g.n_pos_per_embd = 4 if mrope else 1
     tok_embd_w, output_norm, output = g.weight(n_embd, g.n_vocab), g.weight(n_embd), g.weight(n_embd, g.n_vocab)
     layer = g.layer(
         attn_norm=(n_embd,), attn_post_norm=(n_embd,), wq=(n_embd, n_embd_head * n_head * 2),
@@ -304,20 +305,29 @@ def build_drafting(g: GraphContext, build_ffn: Callable[[GraphContext, Tensor, i
     g.cb(Qcur, "mtp_Qcur_normed", il)
     gate = ggml.view_3d(ctx0, Qcur_full, n_embd_head, n_head, n_tokens, element_size * n_embd_head * 2,
                         element_size * n_embd_head * 2 * n_head, element_size * n_embd_head)
-    gate = ggml.cont_2d(ctx0, gate, n_embd_head * n_head, n_tokens)
+    gate = ggml.cont_2d(ctx0, gate, n_embd_head * n_head, n_tokens)  # qwen3next builds it after the attention
     g.cb(gate, "mtp_gate", il)
     Kcur = ggml.reshape_3d(ctx0, Kcur, n_embd_head, g.n_head_kv, n_tokens)
     Kcur = g.build_norm(Kcur, layer.attn_k_norm, None, NormType.RMS, il)
     g.cb(Kcur, "mtp_Kcur_normed", il)
     Vcur = ggml.reshape_3d(ctx0, Vcur, n_embd_head, g.n_head_kv, n_tokens)
-    g.cb(Vcur, "mtp_Vcur", il)
-    Qcur = ggml.rope_multi(ctx0, Qcur, inp_pos, None)
-    Kcur = ggml.rope_multi(ctx0, Kcur, inp_pos, None)
+    if mrope:
+        g.cb(Vcur, "mtp_Vcur", il)
+        Qcur = ggml.rope_multi(ctx0, Qcur, inp_pos, None)
+        Kcur = ggml.rope_multi(ctx0, Kcur, inp_pos, None)
+    else:
+        Qcur = ggml.rope_ext(ctx0, Qcur, inp_pos, None)
+        Kcur = ggml.rope_ext(ctx0, Kcur, inp_pos, None)
+        for t, name in ((Qcur, "mtp_Qcur"), (Kcur, "mtp_Kcur"), (Vcur, "mtp_Vcur")):
+            g.cb(t, name, il)
     cur = g.build_attn(inp_attn, None, None, Qcur, Kcur, Vcur, None, None, kq_scale(n_embd_head), il)
     g.cb(cur, "mtp_attn_pregate", il)
     cur = ggml.mul(ctx0, cur, ggml.sigmoid(ctx0, gate))
     cur = g.build_lora_mm(layer.wo, cur)
     g.cb(cur, "mtp_attn_out", il)
+    if not mrope:
+        cur = ggml.get_rows(ctx0, cur, inp_out_ids)
+        inpSA = ggml.get_rows(ctx0, inpSA, inp_out_ids)
     cur = ggml.add(ctx0, cur, inpSA)
     g.cb(cur, "mtp_attn_residual", il)
 
@@ -330,8 +340,9 @@ def build_drafting(g: GraphContext, build_ffn: Callable[[GraphContext, Tensor, i
     cur = g.build_norm(cur, output_norm, None, NormType.RMS, -1)  # no shared_head_norm of its own: the model's
     g.cb(cur, "h_nextn", -1)
     g.res.extra_outputs.append(cur)
-    cur = ggml.get_rows(ctx0, cur, inp_out_ids)
-    g.cb(cur, "mtp_shared_head_norm", -1)
+    if mrope:
+        cur = ggml.get_rows(ctx0, cur, inp_out_ids)
+        g.cb(cur, "mtp_shared_head_norm", -1)
     cur = g.build_lora_mm(output, cur)
     g.cb(cur, "result_output", -1)
     g.res.t_logits = cur

@@ -11,8 +11,8 @@ from fitadvisor.memory.graph import ggml
 from fitadvisor.memory.graph.ggml import Tensor
 from fitadvisor.memory.graph.llm import AttnInputKV, GraphContext, NormType, RsInput
 from fitadvisor.memory.graph.models.qwen35 import (
-    build_conv_qkv, build_gate, build_gated_attention, build_gated_output, build_gated_qkv, build_hybrid, build_qkvz,
-    gdn_dims, gdn_weights,
+    build_conv_qkv, build_drafting, build_gate, build_gated_attention, build_gated_output, build_gated_qkv, build_hybrid,
+    build_qkvz, gdn_dims, gdn_weights,
 )
 from fitadvisor.memory.graph.models.qwen35moe import build_layer_ffn
 
@@ -20,6 +20,11 @@ from fitadvisor.memory.graph.models.qwen35moe import build_layer_ffn
 def build(g: GraphContext) -> None:
     build_hybrid(g, build_layer_ffn, n_pos_per_embd=1, build_layer_attn=build_layer_attn,
                  build_layer_attn_linear=build_layer_attn_linear, embd_name="model.embed_tokens")
+
+
+def build_mtp(g: GraphContext) -> None:
+    """llama_model_qwen3next::graph_mtp: qwen35's drafting layer with plain RoPE and qwen3next's feed-forward."""
+    build_drafting(g, lambda g, cur, il: build_layer_ffn(g, cur, il, drafting=True), mrope=False)
 
 
 def build_layer_attn(g: GraphContext, inp: AttnInputKV, cur: Tensor, inp_pos: Tensor, il: int) -> Tensor:
