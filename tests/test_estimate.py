@@ -332,3 +332,30 @@ def test_qwen3next_and_nemotron_h_moe_draft_with_their_own_graph(model, main_mib
     snapshots = arch.count(RECURRENT) * 4 * arch.recurrent_state_floats * 4 if rolls_back else 0
     assert drafted.drafting_cache_bytes == drafting_layer + snapshots
     assert not any("not estimated" in note for note in drafted.notes)
+
+
+def test_llama_server_keeps_the_input_layer_in_host_memory():
+    """llama.cpp keeps the input layer (token_embd and gemma4's per_layer_token_embd, LLM_TENSOR_LAYER_INPUT) on the CPU
+    whatever it offloads (llama-model.cpp dev_input, v0.5.0) and builds a tied model's output layer from a second copy of
+    token_embd; Ollama reports a model wholly on the GPU as its GPU buffers (llm/llama_server.go MemorySize, v0.33.0-rc2)."""
+    from fitadvisor.hardware.probe import detect
+
+    settings = Settings(num_ctx=CTX, release=NEWEST)
+    e2b = resolve("gemma4:e2b").architecture  # tied, with its 4.7 GB per-layer token table
+    six_gb = detect(gpu_memory="6GB", memory="32GB")
+    placed, unplaced = estimate(e2b, settings, six_gb), estimate(e2b, settings)
+    assert placed.host_bytes == e2b.token_embedding_bytes + e2b.per_layer_embedding_bytes
+    assert placed.fits and placed.cpu_bytes == 0 and placed.gpu_bytes == placed.total_bytes
+    assert placed.weights_bytes == e2b.weights_bytes - placed.host_bytes
+    assert placed.other_bytes - unplaced.other_bytes == e2b.token_embedding_bytes  # the output layer's copy
+    assert placed.gpu_bytes + e2b.per_layer_embedding_bytes > placed.budget.per_gpu[0]  # with the table it would not fit
+    assert any("stays in host memory" in note for note in placed.notes)
+    assert estimate(e2b, Settings(num_ctx=CTX, release=Release.of("0.24.0")), six_gb).host_bytes == 0
+
+    coder = resolve("qwen3-coder:30b").architecture  # its own output tensor: no copy
+    big = detect(gpu_memory="48GB", memory="64GB")
+    placed, unplaced = estimate(coder, settings, big), estimate(coder, settings)
+    assert not coder.tied_embeddings and placed.fits and placed.other_bytes == unplaced.other_bytes
+    assert unplaced.weights_bytes - placed.weights_bytes == coder.token_embedding_bytes == placed.host_bytes
+    on_cpu = estimate(coder, settings, detect(gpus="none", memory="64GB", ram_bandwidth=89.6))
+    assert on_cpu.weights_bytes == coder.weights_bytes and on_cpu.cpu_bytes == on_cpu.total_bytes

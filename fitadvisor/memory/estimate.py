@@ -76,6 +76,7 @@ class Estimate:
     measured_total_bytes: int | None = None  # what `fitadvisor verify` measured for these settings on this machine
     drafting_cache_bytes: int = 0  # the part of kv_cache_bytes that drafting with multi-token-prediction layers adds
     drafting_compute_bytes: int = 0  # and of compute_bytes (the drafting context's own buffer)
+    host_bytes: int = 0  # the input layer, which llama-server keeps in host memory whatever it offloads
     measured_speed: MeasuredSpeed | None = None  # and the speed it timed, if it did
     gpus: list[GpuShare] = field(default_factory=list)  # what each GPU holds
     budget: Budget | None = None  # the machine's one budget (memory/budget.py)
@@ -131,6 +132,7 @@ class Estimate:
             "measured_total_bytes": self.measured_total_bytes,
             "drafting_cache_bytes": self.drafting_cache_bytes,
             "drafting_compute_bytes": self.drafting_compute_bytes,
+            "host_bytes": self.host_bytes,
             "notes": self.notes,
         }
 
@@ -427,6 +429,7 @@ def estimate(
         notes=notes,
         drafting_cache_bytes=drafting_cache,
         drafting_compute_bytes=drafting_compute,
+        host_bytes=input_layer_bytes(arch) if engine == LLAMA_SERVER else 0,
     )
     if hardware is not None:
         _place(result, arch, hardware, release, engine, settings.spread)
@@ -453,11 +456,26 @@ def expert_share(arch: Architecture) -> float:
     return min(1.0, max(0.0, experts / arch.parameters))
 
 
+def input_layer_bytes(arch: Architecture) -> int:
+    """The input layer's tensors, which llama.cpp keeps on the CPU whatever it offloads ("very little benefit to
+    offloading the input layer": llama-model.cpp dev_input, v0.5.0): the token embedding and gemma4's per-layer token
+    table (both LLM_TENSOR_LAYER_INPUT in llama-arch.cpp; the table, above 4 GiB, is even read from disk on demand)."""
+    return arch.token_embedding_bytes + arch.per_layer_embedding_bytes
+
+
+def tied_output_bytes(arch: Architecture) -> int:
+    """What a model without its own output tensor loads again: llama.cpp creates the output layer from token_embd
+    (TENSOR_DUPLICATED), a second copy wherever the output layer is not on the CPU (llama-model-loader.cpp)."""
+    return arch.token_embedding_bytes if arch.tied_embeddings else 0
+
+
 def _place(result: Estimate, arch: Architecture, hardware: Hardware, release: Release, engine: str, spread: bool) -> None:
     """Split the model between the GPUs and the CPU the way Ollama's scheduler and llama.cpp do (placement.py).
 
-    llama-server (v0.30+) first moves an MoE model's expert tensors to the CPU, keeping attention,
-    the dense weights and the cache on the GPUs, then brings experts back layer by layer while they fit.
+    llama-server (v0.30+) keeps the input layer on the CPU and, for a model with tied embeddings, loads the token
+    table again as the output layer with the last layer; it first moves an MoE model's expert tensors to the CPU,
+    keeping attention, the dense weights and the cache on the GPUs, then brings experts back layer by layer while
+    they fit.
     """
     total = result.total_bytes
     result.budget, result.planned_for = budget(hardware, release), hardware.planned_for
@@ -468,7 +486,8 @@ def _place(result: Estimate, arch: Architecture, hardware: Hardware, release: Re
         return
     gpus = list(zip(hardware.gpus, result.budget.per_gpu))
     result.gpu_budget_bytes = sum(budget for _, budget in gpus)
-    weights, output, pad = result.weights_bytes, result.other_bytes, 0
+    output_copy = tied_output_bytes(arch) if engine == LLAMA_SERVER else 0
+    weights, output, pad = result.weights_bytes - result.host_bytes, result.other_bytes + output_copy, 0
     projector = release.projector_bytes(arch)
     projector_on_gpu = release.projector_on_gpu(projector, hardware.gpus)
     if projector:
@@ -502,8 +521,24 @@ def _place(result: Estimate, arch: Architecture, hardware: Hardware, release: Re
         result.notes.append(f"split across {holding} GPUs, each with its own compute buffer")
     on_gpu = sum(share.layers for share in shares)
     result.fits = on_gpu == arch.block_count
+    result.other_bytes += output_copy  # on a GPU with the output layer, as long as any layer is offloaded
     if not result.fits and engine == LLAMA_SERVER and arch.is_moe:
         shares = _experts_on_cpu(result, arch, shares, pad) or shares
+    if not any(share.bytes for share in shares):  # nothing offloaded: the output layer reads token_embd itself
+        result.other_bytes -= output_copy
+    elif output_copy:
+        result.notes.append(
+            f"without an output tensor of its own, the model's output layer is a second copy of its token table "
+            f"({format_gb(output_copy)}, with the last layer on the GPU: counted in other)"
+        )
+    if engine == LLAMA_SERVER and result.fits and result.host_bytes:
+        # Ollama reports a model with every layer offloaded as its GPU buffers alone (llm/llama_server.go MemorySize)
+        result.weights_bytes -= result.host_bytes
+        result.notes.append(
+            f"the input layer (the token table{' and the per-layer token table' if arch.per_layer_embedding_bytes else ''}, "
+            f"{format_gb(result.host_bytes)}) stays in host memory, as "
+            "llama-server keeps it: `ollama ps` leaves it out of a model wholly on the GPU, and so does this size"
+        )
     result.gpus = shares
     result.gpu_bytes = sum(share.bytes for share in shares)
     result.cpu_bytes = result.total_bytes - result.gpu_bytes  # with each GPU's compute buffer
@@ -524,7 +559,7 @@ def _experts_on_cpu(result: Estimate, arch: Architecture, shares: list[GpuShare]
     (`pad`: the projector's room kept on every GPU, filled on one)."""
     experts = int(result.weights_bytes * expert_share(arch))
     budget = sum(share.budget_bytes for share in shares) - (len(shares) - 1) * (result.compute_bytes + pad)
-    dense = result.total_bytes - experts
+    dense = result.total_bytes - result.host_bytes - experts
     if dense > budget:
         return None
     per_layer_experts = experts / arch.block_count

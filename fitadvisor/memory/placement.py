@@ -58,7 +58,7 @@ class Layout:
         return [
             GpuShare(
                 gpu.name, budget, count,
-                int(count * self.layer_bytes) + (self.compute_bytes if count else 0) + (self.output_bytes if i == last else 0),
+                round(count * self.layer_bytes) + (self.compute_bytes if count else 0) + (self.output_bytes if i == last else 0),
             )
             for i, ((gpu, budget), count) in enumerate(zip(gpus, counts))
         ]
