@@ -306,6 +306,28 @@ class GraphContext:
         ggml.set_name(cur, name)
         return cur
 
+    def build_inp_embd_h(self, tok_embd_w: Tensor, layer: SimpleNamespace, il: int) -> Tensor:
+        """The opening every graph_mtp shares (the C++'s TODO build_inp_embd_h): the drafted tokens' embeddings and
+        the main model's last hidden state (an input), each RMS-normed, joined and projected back (nextn.eh_proj)."""
+        ctx0, n_embd, n_tokens = self.ctx0, self.n_embd, self.n_tokens
+        tokens = self.new_input_1d("i32", n_tokens)
+        embd = ggml.new_tensor_2d(ctx0, "f32", n_embd, n_tokens)
+        ggml.set_input(embd)
+        tok_embd = ggml.get_rows(ctx0, tok_embd_w, tokens)  # a reserved ubatch has tokens
+        self.cb(tok_embd, "mtp_tok_embd", il)
+        h_embd = ggml.new_tensor_2d(ctx0, "f32", n_embd, n_tokens)
+        ggml.set_input(h_embd)
+        ggml.set_name(h_embd, "mtp_h_input")
+        h_norm = self.build_norm(h_embd, layer.hnorm, None, NormType.RMS, il)
+        self.cb(h_norm, "mtp_hnorm", il)
+        e_norm = self.build_norm(tok_embd, layer.enorm, None, NormType.RMS, il)
+        self.cb(e_norm, "mtp_enorm", il)
+        concat = ggml.concat(ctx0, e_norm, h_norm, 0)
+        self.cb(concat, "mtp_concat", il)
+        cur = self.build_lora_mm(layer.eh_proj, concat)
+        self.cb(cur, "mtp_eh_proj", il)
+        return cur
+
     def build_inp_pos(self) -> Tensor:
         return self.new_input_1d("i32", self.n_tokens * self.n_pos_per_embd, "inp_pos")
 

@@ -44,7 +44,7 @@ def build_mtp(g: GraphContext) -> None:
     """llama_model_nemotron_h_moe::graph_mtp: the drafted tokens' embeddings joined with the main model's last hidden
     state, attention without RoPE over the drafting context's cache, then the MoE block on the output rows alone
     (crop_before_ffn: the drafting context's nextn embeddings are masked, and off while it reserves)."""
-    ctx0, n_embd, n_embd_head, n_tokens, arch = g.ctx0, g.n_embd, g.n_embd_head_v, g.n_tokens, g.arch
+    ctx0, n_embd, n_embd_head, arch = g.ctx0, g.n_embd, g.n_embd_head_v, g.arch
     il = g.n_layer - arch.draft_layers
     n_head = arch.heads(il)
     n_expert, n_ff_exp, n_ff_shexp = arch.expert_count, arch.expert_feed_forward_length, arch.shared_expert_width
@@ -57,26 +57,9 @@ def build_mtp(g: GraphContext) -> None:
         ffn_down_exps=(n_ff_exp, n_embd, n_expert), ffn_up_shexp=(n_embd, n_ff_shexp), ffn_down_shexp=(n_ff_shexp, n_embd),
     )
 
-    tokens = ggml.new_tensor_1d(ctx0, "i32", n_tokens)
-    ggml.set_input(tokens)
-    embd = ggml.new_tensor_2d(ctx0, "f32", n_embd, n_tokens)
-    ggml.set_input(embd)
-    tok_embd = ggml.get_rows(ctx0, tok_embd_w, tokens)  # a reserved ubatch has tokens
-    g.cb(tok_embd, "mtp_tok_embd", il)
-    h_embd = ggml.new_tensor_2d(ctx0, "f32", n_embd, n_tokens)
-    ggml.set_input(h_embd)
-    ggml.set_name(h_embd, "mtp_h_input")
+    cur = g.build_inp_embd_h(tok_embd_w, layer, il)
     inp_out_ids = g.build_inp_out_ids()
     inp_attn = g.build_attn_inp_kv()
-
-    h_norm = g.build_norm(h_embd, layer.hnorm, None, NormType.RMS, il)
-    g.cb(h_norm, "mtp_hnorm", il)
-    e_norm = g.build_norm(tok_embd, layer.enorm, None, NormType.RMS, il)
-    g.cb(e_norm, "mtp_enorm", il)
-    concat = ggml.concat(ctx0, e_norm, h_norm, 0)
-    g.cb(concat, "mtp_concat", il)
-    cur = g.build_lora_mm(layer.eh_proj, concat)
-    g.cb(cur, "mtp_eh_proj", il)
     inpSA = cur
     cur = g.build_norm(cur, layer.attn_norm, None, NormType.RMS, il)
     g.cb(cur, "mtp_attn_norm", il)

@@ -272,26 +272,10 @@ def build_drafting(g: GraphContext, build_ffn: Callable[[GraphContext, Tensor, i
         hnorm=(n_embd,),
     )
 
-    tokens = g.new_input_1d("i32", n_tokens)
-    embd = ggml.new_tensor_2d(ctx0, "f32", n_embd, n_tokens)
-    ggml.set_input(embd)
-    tok_embd = ggml.get_rows(ctx0, tok_embd_w, tokens)  # a reserved ubatch has tokens
-    g.cb(tok_embd, "mtp_tok_embd", il)
-    h_embd = ggml.new_tensor_2d(ctx0, "f32", n_embd, n_tokens)
-    ggml.set_input(h_embd)
-    ggml.set_name(h_embd, "mtp_h_input")
+    cur = g.build_inp_embd_h(tok_embd_w, layer, il)
     inp_pos = g.build_inp_pos()
     inp_out_ids = g.build_inp_out_ids()
     inp_attn = g.build_attn_inp_kv()
-
-    h_norm = g.build_norm(h_embd, layer.hnorm, None, NormType.RMS, il)
-    g.cb(h_norm, "mtp_hnorm", il)
-    e_norm = g.build_norm(tok_embd, layer.enorm, None, NormType.RMS, il)
-    g.cb(e_norm, "mtp_enorm", il)
-    concat = ggml.concat(ctx0, e_norm, h_norm, 0)
-    g.cb(concat, "mtp_concat", il)
-    cur = g.build_lora_mm(layer.eh_proj, concat)
-    g.cb(cur, "mtp_eh_proj", il)
     inpSA = cur
     cur = g.build_norm(cur, layer.attn_norm, None, NormType.RMS, il)
     g.cb(cur, "mtp_attn_norm", il)
