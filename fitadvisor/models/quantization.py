@@ -115,21 +115,27 @@ def tensors(arch: Architecture) -> list[Tensor]:
 
 def _attention(arch: Architecture, i: int, p: str) -> list[Tensor]:
     e, heads, kv_heads = arch.embedding_length, arch.heads(i), arch.kv_heads(i)
-    if arch.is_mla:  # DeepSeek-style latent attention, the query compressed (q_lora) or straight from the hidden state
-        rope = arch.key_length - arch.kv_lora_rank
-        head_v = arch.value_length_mla or 128
-        head_k = arch.key_length_mla or head_v + rope
+    if arch.is_mla or arch.kv_lora_rank_mha:
+        # DeepSeek-style latent attention, the query compressed (q_lora) or straight from the hidden state; a legacy
+        # file without MLA keys decompresses each head's K (its unroped part) and V with one attn_kv_b
+        rank = arch.kv_lora_rank or arch.kv_lora_rank_mha
+        rope = arch.key_length - arch.kv_lora_rank if arch.is_mla else arch.rope_dimension_count
+        head_v = (arch.value_length_mla or 128) if arch.is_mla else arch.value_length
+        head_k = (arch.key_length_mla or head_v + rope) if arch.is_mla else arch.key_length
         q_lora = arch.query_lora_rank
         query = [
             Tensor(f"{p}.attn_q_a.weight", (e, q_lora)),
             Tensor(f"{p}.attn_q_a_norm.weight", (q_lora,)),
             Tensor(f"{p}.attn_q_b.weight", (q_lora, heads * head_k)),
         ] if q_lora else [Tensor(f"{p}.attn_q.weight", (e, heads * head_k))]
+        decompress = [
+            Tensor(f"{p}.attn_k_b.weight", (head_k - rope, rank, heads)),
+            Tensor(f"{p}.attn_v_b.weight", (rank, head_v, heads)),
+        ] if arch.is_mla else [Tensor(f"{p}.attn_kv_b.weight", (rank, heads * (head_k - rope + head_v)))]
         return query + [
-            Tensor(f"{p}.attn_kv_a_mqa.weight", (e, arch.key_length)),
-            Tensor(f"{p}.attn_kv_a_norm.weight", (arch.kv_lora_rank,)),
-            Tensor(f"{p}.attn_k_b.weight", (head_k - rope, arch.kv_lora_rank, heads)),
-            Tensor(f"{p}.attn_v_b.weight", (arch.kv_lora_rank, head_v, heads)),
+            Tensor(f"{p}.attn_kv_a_mqa.weight", (e, rank + rope)),
+            Tensor(f"{p}.attn_kv_a_norm.weight", (rank,)),
+            *decompress,
             Tensor(f"{p}.attn_output.weight", (heads * head_v, e)),
         ]
     k, v = arch.key_width(i), arch.value_width(i)
