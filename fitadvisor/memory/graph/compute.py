@@ -8,6 +8,8 @@ backend ggml_backend_sched adds no copies, so the graph the allocator walks is t
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -107,13 +109,28 @@ def _reserved_bytes(
 ) -> int | Affine:
     """The largest buffer of the graphs sched_reserve reserves."""
     sizes = []
-    for graph in reserved_graphs(cells * n_stream, n_ubatch, n_stream):
-        params = GraphParams(
-            n_tokens=graph.n_tokens, n_seqs=graph.n_seqs, n_outputs=graph.n_outputs, n_kv=cells, n_stream=n_stream,
-            flash_attn=flash_attn, type_k=type_k, type_v=type_v, n_kv_swa=swa_cells, n_rs_seq=n_rs_seq,
-        )
-        sizes.append(reserve_skipping(arch, params)[0])
+    with _without_cycle_collection():
+        for graph in reserved_graphs(cells * n_stream, n_ubatch, n_stream):
+            params = GraphParams(
+                n_tokens=graph.n_tokens, n_seqs=graph.n_seqs, n_outputs=graph.n_outputs, n_kv=cells,
+                n_stream=n_stream, flash_attn=flash_attn, type_k=type_k, type_v=type_v, n_kv_swa=swa_cells,
+                n_rs_seq=n_rs_seq,
+            )
+            sizes.append(reserve_skipping(arch, params)[0])
     return max(sizes)
+
+
+@contextmanager
+def _without_cycle_collection():
+    """A replay makes thousands of small objects that reference counting frees; Python's cycle collector
+    would walk them again and again while they live (a tenth of a replay's time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @lru_cache(maxsize=1024)
