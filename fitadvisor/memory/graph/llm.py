@@ -692,8 +692,9 @@ class GraphContext:
         (res->t_logits). `output`: the lm_head's weight where it is another tensor (the token embedding of a tied
         model), else the model's own. `inp_out_ids`: the rows are picked only after the norm (cparams
         .embeddings_nextn_masked off), and the whole norm is kept as res->t_h_nextn, a drafting head's input;
-        `h_nextn`: the norm is kept so where the layers already picked the rows. `logit_softcap`: the logits'
-        soft cap (scale, tanh, scale), where the model has one; `logit_scale`: granite's, the logits divided by it."""
+        `h_nextn`: the norm is kept as res->t_h_nextn too, where the last layer already picked the rows (deepseek2).
+        `logit_softcap`: the logits' soft cap (scale, tanh, scale), where the model has one; `logit_scale`:
+        granite's, the logits divided by it."""
         cur = self.build_norm(cur, self.weight(self.n_embd), None, norm, -1)
         if inp_out_ids is not None:
             self.cb(cur, "h_nextn", -1)
