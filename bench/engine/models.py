@@ -9,7 +9,7 @@ parameters, never on the weights' values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import gguf
@@ -81,6 +81,11 @@ class Spec:
         return self.n_head_kv[layer] if isinstance(self.n_head_kv, tuple) else self.n_head_kv
 
 
+def with_mtp(spec: Spec, source: str) -> tuple[Spec, Spec]:
+    """`spec`, and the same model with one multi-token-prediction layer after its trunk (nextn 1), named `-mtp`."""
+    return spec, replace(spec, name=f"{spec.name}-mtp", layers=spec.layers + 1, nextn=1, source=source)
+
+
 # Real geometry (the model named in `source`), with fewer layers: enough to hold each layer kind.
 # Vocabularies stay real where the output stage is what the check exercises, else shrink to 32K.
 SPECS: tuple[Spec, ...] = (
@@ -144,40 +149,32 @@ SPECS: tuple[Spec, ...] = (
         "gemma3-27b", "gemma3", 6, 5376, 32, 16, 128, 21504, 262144, sliding_window=1024, swa_pattern=6, tied=True,
         source="Gemma-3-27B (5 sliding : 1 global)",
     ),
-    Spec(
-        "qwen3next", "qwen3next", 4, 2048, 16, 2, 256, 5120, 151936,
-        experts=512, experts_used=10, expert_ff=512, shared_expert_ff=512,
-        ssm_conv=4, ssm_state=128, ssm_groups=16, ssm_heads=32, ssm_inner=4096, attention_interval=4,
-        source="Qwen3-Coder-Next / Qwen3-Next-80B-A3B (3 Gated DeltaNet : 1 attention, 512 experts)",
-    ),
-    Spec(
-        "qwen3next-mtp", "qwen3next", 5, 2048, 16, 2, 256, 5120, 151936,
-        experts=512, experts_used=10, expert_ff=512, shared_expert_ff=512,
-        ssm_conv=4, ssm_state=128, ssm_groups=16, ssm_heads=32, ssm_inner=4096, attention_interval=4, nextn=1,
-        source="Qwen3-Next-80B-A3B with its multi-token-prediction layer (mtp_num_hidden_layers 1: gated attention "
+    *with_mtp(
+        Spec(
+            "qwen3next", "qwen3next", 4, 2048, 16, 2, 256, 5120, 151936,
+            experts=512, experts_used=10, expert_ff=512, shared_expert_ff=512,
+            ssm_conv=4, ssm_state=128, ssm_groups=16, ssm_heads=32, ssm_inner=4096, attention_interval=4,
+            source="Qwen3-Coder-Next / Qwen3-Next-80B-A3B (3 Gated DeltaNet : 1 attention, 512 experts)",
+        ),
+        "Qwen3-Next-80B-A3B with its multi-token-prediction layer (mtp_num_hidden_layers 1: gated attention "
         "and the MoE block, as both converters keep it)",
     ),
-    Spec(
-        "qwen35", "qwen35", 4, 5120, 24, 4, 256, 17408, 248320,
-        ssm_conv=4, ssm_state=128, ssm_groups=16, ssm_heads=48, ssm_inner=6144, attention_interval=4,
-        source="Qwen3.5-27B text stack (3 Gated DeltaNet : 1 gated attention; the vision tower is left out)",
+    *with_mtp(
+        Spec(
+            "qwen35", "qwen35", 4, 5120, 24, 4, 256, 17408, 248320,
+            ssm_conv=4, ssm_state=128, ssm_groups=16, ssm_heads=48, ssm_inner=6144, attention_interval=4,
+            source="Qwen3.5-27B text stack (3 Gated DeltaNet : 1 gated attention; the vision tower is left out)",
+        ),
+        "Qwen3.5-27B with its multi-token-prediction layer (nextn_predict_layers 1)",
     ),
-    Spec(
-        "qwen35-mtp", "qwen35", 5, 5120, 24, 4, 256, 17408, 248320,
-        ssm_conv=4, ssm_state=128, ssm_groups=16, ssm_heads=48, ssm_inner=6144, attention_interval=4, nextn=1,
-        source="Qwen3.5-27B with its multi-token-prediction layer (nextn_predict_layers 1)",
-    ),
-    Spec(
-        "qwen35moe", "qwen35moe", 4, 2048, 16, 2, 256, 512, 248320,
-        experts=256, experts_used=8, expert_ff=512, shared_expert_ff=512,
-        ssm_conv=4, ssm_state=128, ssm_groups=16, ssm_heads=32, ssm_inner=4096, attention_interval=4,
-        source="Qwen3.5-35B-A3B / Qwen3.6-35B-A3B text stack (3 Gated DeltaNet : 1 attention, 256 experts)",
-    ),
-    Spec(
-        "qwen35moe-mtp", "qwen35moe", 5, 2048, 16, 2, 256, 512, 248320,
-        experts=256, experts_used=8, expert_ff=512, shared_expert_ff=512,
-        ssm_conv=4, ssm_state=128, ssm_groups=16, ssm_heads=32, ssm_inner=4096, attention_interval=4, nextn=1,
-        source="Qwen3.5-35B-A3B / Qwen3.6-35B-A3B with its multi-token-prediction layer (an MoE layer)",
+    *with_mtp(
+        Spec(
+            "qwen35moe", "qwen35moe", 4, 2048, 16, 2, 256, 512, 248320,
+            experts=256, experts_used=8, expert_ff=512, shared_expert_ff=512,
+            ssm_conv=4, ssm_state=128, ssm_groups=16, ssm_heads=32, ssm_inner=4096, attention_interval=4,
+            source="Qwen3.5-35B-A3B / Qwen3.6-35B-A3B text stack (3 Gated DeltaNet : 1 attention, 256 experts)",
+        ),
+        "Qwen3.5-35B-A3B / Qwen3.6-35B-A3B with its multi-token-prediction layer (an MoE layer)",
     ),
     Spec(
         "nemotron_h_moe", "nemotron_h_moe", 4, 2688, 32, (0, 0, 2, 0), 128, 1856, 131072,
