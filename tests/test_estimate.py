@@ -87,6 +87,16 @@ def test_quantized_cache_needs_flash_attention():
     assert any("flash attention" in note for note in result.notes)
 
 
+def test_flash_attention_for_k_and_v_heads_of_different_sizes_only_with_llama_server():
+    # deepseek-coder-v2: K 192, V 128. Ollama's own check (SupportsFlashAttention) turned it off before v0.30;
+    # llama-server's --flash-attn auto runs it fused, and a q8_0 cache with it.
+    arch = resolve("deepseek-coder-v2:16b").architecture
+    before = estimate(arch, Settings(num_ctx=CTX, kv_cache_type="q8_0", flash_attention="on", release=Release.of("0.29.0")))
+    assert (before.flash_attention, before.kv_cache_type) == (False, "f16")
+    now = estimate(arch, Settings(num_ctx=CTX, kv_cache_type="q8_0", release=NEWEST))
+    assert (now.flash_attention, now.kv_cache_type) == (True, "q8_0")
+
+
 def test_parallel_slots_multiply_the_context():
     one = kv("qwen3-coder:30b", NEWEST)
     assert kv("qwen3-coder:30b", NEWEST, parallel=2) == 2 * one

@@ -183,13 +183,13 @@ class Row:
 
 
 def run_one(modules: Path, spec_name: str, model: Path, config: Config) -> Row:
-    """One configuration, measured with the slots, flash attention and cache type Ollama really gives the model
-    (one slot for hybrid recurrent architectures, whatever OLLAMA_NUM_PARALLEL says; flash attention off, and so
-    an f16 cache, where K and V heads differ in size), as the estimate reports them."""
+    """One configuration, measured with the slots Ollama really gives the model (one for hybrid
+    recurrent architectures, whatever OLLAMA_NUM_PARALLEL says), as the estimate reports them."""
     est = estimate(model, config)
-    ollama = replace(config, parallel=est.get("parallel", config.parallel), flash=est.get("flash_attention", config.flash),
-                     kv=est.get("kv_cache_type", config.kv))
-    return Row(spec_name, ollama, measure(modules, model, ollama), est)
+    parallel = est.get("parallel", config.parallel)
+    if parallel != config.parallel:
+        config = replace(config, parallel=parallel)
+    return Row(spec_name, config, measure(modules, model, config), est)
 
 
 def model_file(name: str) -> Path:
@@ -210,9 +210,7 @@ def run(names: list[str], quick: bool, jobs: int) -> list[Row]:
         path = model_file(name)
         tasks += [(name, path, config) for config in configs(quick)]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        rows = list(pool.map(lambda task: run_one(modules, *task), tasks))
-    # a configuration Ollama runs as another one (flash attention turned off) is reported once
-    return [row for i, row in enumerate(rows) if all((row.model, row.config) != (r.model, r.config) for r in rows[:i])]
+        return list(pool.map(lambda task: run_one(modules, *task), tasks))
 
 
 # --- report ------------------------------------------------------------------------------------------------------

@@ -145,14 +145,17 @@ class Release:
         """Whether attention runs fused: `mode` is OLLAMA_FLASH_ATTENTION as auto (unset), on or off."""
         if mode not in FLASH_ATTENTION_MODES:
             raise FitAdvisorError(f"invalid flash-attention mode {mode!r}: use auto, on or off")
-        # Ollama's `SupportsFlashAttention`: K and V heads of one size (MLA caches are fused anyway).
-        supported = arch.key_length == arch.value_length or arch.is_mla or arch.name in ("qwen35", "qwen3next")
-        if mode == "off" or not supported:
+        if mode == "off":
             return False
         if self.uses_llama_server:
             # llm/llama_server.go LlamaServerFlashAttention: OLLAMA_FLASH_ATTENTION=1 wins; unset, it is off when a
-            # GPU lacks support, else llama.cpp's `--flash-attn auto` enables it.
+            # GPU lacks support, else llama.cpp's `--flash-attn auto` enables it. It never asks the model's
+            # SupportsFlashAttention (checked on v0.30.0, v0.31.2, v0.32.0 and v0.33.0-rc2), and llama.cpp runs K and
+            # V heads of different sizes fused (deepseek-coder-v2's 192 and 128: bench/engine's deepseek2-legacy).
             return mode == "on" or self.gpu_without_flash_attention(arch, gpus) is None
+        # Ollama's `SupportsFlashAttention`: K and V heads of one size (MLA caches are fused anyway).
+        if not (arch.key_length == arch.value_length or arch.is_mla or arch.name in ("qwen35", "qwen3next")):
+            return False
         if self.gpu_without_flash_attention(arch, gpus) is not None:  # llm/server.go: even when the user set it
             return False
         if mode == "on":
