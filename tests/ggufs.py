@@ -143,6 +143,8 @@ def from_architecture(arch: Architecture, weight_type: str = "Q4_K", tokens: boo
     for key in ("embedding_scale", "residual_scale", "logit_scale"):  # granite's multipliers
         if getattr(arch, key):
             kv[f"{a}.{key}"] = getattr(arch, key)
+    if not arch.has_rope:  # granite-4.0-H: llama.cpp's converter turns RoPE off this way
+        kv[f"{a}.rope.scaling.finetuned"] = False
     if arch.expert_weights_norm:
         kv[f"{a}.expert_weights_norm"] = True
     if arch.expert_weights_scale:
@@ -208,6 +210,10 @@ def _add_tensors(model: Model, arch: Architecture, q: str) -> None:
             if not arch.fused_qkv and not (kind == FULL and arch.value_from_key):  # gemma4's attention_k_eq_v: K is V
                 model.tensor(f"{p}.attn_v.weight", (e, heads_kv * arch.value_length), q)
             model.tensor(f"{p}.attn_output.weight", (arch.head_count * arch.value_length, e), q)
+            if arch.attention_bias:  # Qwen2
+                for name, width in (("q", arch.head_count * arch.key_length), ("k", heads_kv * arch.key_length),
+                                    ("v", heads_kv * arch.value_length)):
+                    model.tensor(f"{p}.attn_{name}.bias", (width,), "F32")
         elif kind == RECURRENT:
             model.tensor(f"{p}.ssm_in.weight", (e, 2 * arch.ssm_inner_size), q)
             model.tensor(f"{p}.ssm_conv1d.weight", (arch.ssm_conv_kernel, arch.ssm_inner_size), "F32")

@@ -31,7 +31,7 @@ CATALOG_MODELS = [
     "gemma3:27b", "gpt-oss:20b", "granite4:32b-a9b-h", "nemotron-3-nano:30b", "qwen3-coder-next",
     "glm-4.7-flash", "qwen3-coder:30b", "devstral-small-2", "deepseek-coder-v2:16b", "functiongemma",
     "qwen3.6:27b", "qwen3.6:35b", "gemma4:31b", "gemma4:26b", "laguna-xs.2", "phi4-mini", "gemma4:e2b", "gemma4:e4b",
-    "granite4:3b",
+    "granite4:3b", "qwen2.5-coder:7b",
 ]
 
 
@@ -287,3 +287,18 @@ def test_fused_expert_gate_and_up_are_read_from_the_tensor_table(tmp_path):
         arch = read_architecture(ggufs.write(model, tmp_path / "m.gguf"))
         assert arch.expert_gate_up_fused == expected.expert_gate_up_fused
         assert arch.weights_bytes == sum(ggufs.nbytes(shape, kind) for _, shape, kind in model.tensors)
+
+
+def test_granite_without_rope_is_read_from_its_switch(tmp_path):
+    """granite's rope.scaling.finetuned (llama.cpp v0.5.0 granite-hybrid.cpp: RoPE's switch, written false for
+    granite-4.0-H); another architecture's key changes nothing, and a value that is not a flag is one clear error."""
+    expected = catalog.resolve("granite4:32b-a9b-h").architecture
+    assert not expected.has_rope
+    model = ggufs.from_architecture(dataclasses.replace(expected, has_rope=True))
+    assert read_architecture(ggufs.write(model, tmp_path / "rope.gguf")).has_rope
+    model.kv["granitehybrid.rope.scaling.finetuned"] = "no"
+    with pytest.raises(FitAdvisorError, match="rope.scaling.finetuned is .*not true or false"):
+        read_architecture(ggufs.write(model, tmp_path / "bad.gguf"))
+    llama = ggufs.tiny_llama()
+    llama.kv["llama.rope.scaling.finetuned"] = False
+    assert read_architecture(ggufs.write(llama, tmp_path / "llama.gguf")).has_rope

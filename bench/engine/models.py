@@ -66,6 +66,8 @@ class Spec:
     embedding_scale: float = 0.0  # granite's multipliers (0: the key left out)
     residual_scale: float = 0.0
     logit_scale: float = 0.0
+    qkv_bias: bool = False  # biases on the Q, K and V projections (Qwen2)
+    no_rope: bool = False  # granite: rope.scaling.finetuned false, as llama.cpp's converter writes hybrid granite
     tied: bool = False
     source: str = ""  # where the real geometry comes from
     notes: tuple[str, ...] = field(default=())
@@ -91,6 +93,8 @@ def with_mtp(spec: Spec, source: str) -> tuple[Spec, Spec]:
 SPECS: tuple[Spec, ...] = (
     Spec("llama", "llama", 2, 4096, 32, 8, 128, 14336, 32000, source="Llama-3.1-8B / Mistral-7B attention + FFN"),
     Spec("qwen2", "qwen2", 2, 3584, 28, 4, 128, 18944, 152064, source="Qwen2.5-7B"),
+    Spec("qwen2-bias", "qwen2", 2, 3584, 28, 4, 128, 18944, 152064, qkv_bias=True,
+         source="Qwen2.5-7B as its files are: biases on the Q, K and V projections (attn_q/k/v.bias)"),
     Spec("qwen3", "qwen3", 2, 4096, 32, 8, 128, 12288, 32000, source="Qwen3-8B (vocab cut to 32K)"),
     Spec(
         "qwen3moe", "qwen3moe", 2, 2048, 32, 4, 128, 6144, 32000, experts=128, experts_used=8, expert_ff=768,
@@ -110,6 +114,14 @@ SPECS: tuple[Spec, ...] = (
         experts=72, experts_used=10, expert_ff=768, shared_expert_ff=1536,
         ssm_conv=4, ssm_state=128, ssm_groups=1, ssm_heads=128, tied=True,
         source="Granite-4.0-H-Small (a Mamba2 and an attention layer, both MoE; vocab cut to 32K)",
+    ),
+    Spec(
+        "granitehybrid-h", "granitehybrid", 2, 4096, 32, (0, 8), 128, 768, 100352,
+        experts=72, experts_used=10, expert_ff=768, shared_expert_ff=1536,
+        ssm_conv=4, ssm_state=128, ssm_groups=1, ssm_heads=128, tied=True,
+        embedding_scale=12.0, residual_scale=0.22, logit_scale=10.0, no_rope=True,
+        source="Granite-4.0-H-Small as its real files are written: no RoPE (rope.scaling.finetuned false, "
+        "conversion/granite.py for hybrid granite), the granite multipliers (Granite-4.0-Micro's values), real 100K vocabulary",
     ),
     Spec(
         "deepseek2-mla", "deepseek2", 2, 2048, 16, 1, 576, 10944, 32000, value_dim=512,
@@ -255,6 +267,10 @@ def _attention(t: _Tensors, spec: Spec, i: int, qk_norm: bool = False, biases: b
         t.add(f"blk.{i}.attn_k_norm.weight", d)
     if biases:
         t.add(f"blk.{i}.attn_output.bias", spec.n_embd)
+    if spec.qkv_bias:
+        t.add(f"blk.{i}.attn_q.bias", spec.heads(i) * d)
+        t.add(f"blk.{i}.attn_k.bias", hkv * d)
+        t.add(f"blk.{i}.attn_v.bias", hkv * (spec.value_dim or d))
 
 
 def _dense_ffn(t: _Tensors, spec: Spec, i: int, n_ff: int) -> None:
@@ -581,6 +597,8 @@ def _metadata(w: gguf.GGUFWriter, spec: Spec) -> None:
         w.add_residual_scale(spec.residual_scale)
     if spec.logit_scale:
         w.add_logit_scale(spec.logit_scale)
+    if spec.no_rope:
+        w.add_rope_scaling_finetuned(False)
     if spec.expert_gating:
         w.add_expert_gating_func(gguf.ExpertGatingFuncType(spec.expert_gating))
     if spec.expert_weights_norm:

@@ -78,6 +78,9 @@ class Architecture:
     embedding_scale: float = 0.0
     residual_scale: float = 0.0
     logit_scale: float = 0.0
+    # False: attention without RoPE, no positions input (granite's rope.scaling.finetuned, false in granite-4.0-H files)
+    has_rope: bool = True
+    attention_bias: bool = False  # biases on the Q, K and V projections (Qwen2's attn_q/k/v.bias), added after them
     # deepseek2 without MLA keys (a legacy GGUF): K and V come out of a compressed latent this wide (attention.kv_lora_rank)
     # through wkv_b into an ordinary multi-head cache; each key's last rope_dimension_count values are roped
     kv_lora_rank_mha: int = 0

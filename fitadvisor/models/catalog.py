@@ -143,7 +143,7 @@ OPTIONAL_FIELDS = (
     "ssm_time_step_rank", "kv_lora_rank", "value_length_mla", "key_length_mla", "query_lora_rank",
     "expert_weights_norm", "expert_weights_scale", "expert_selection_bias", "expert_gate_up_fused",
     "tied_embeddings", "fused_qkv", "value_from_key", "embedding_scale", "residual_scale", "logit_scale",
-    "kv_lora_rank_mha", "rope_dimension_count", "vision", "embedding_length_per_layer",
+    "kv_lora_rank_mha", "rope_dimension_count", "vision", "embedding_length_per_layer", "has_rope", "attention_bias",
 )
 
 

@@ -289,6 +289,9 @@ def tensor_bytes(tensors) -> int:
 SWA_PERIOD = {"gemma2": 2, "gemma3": 6, "gemma3n": 5, "gemma-embedding": 6, "cohere2": 4, "gptoss": 2, "gpt-oss": 2}  # Ollama and llama.cpp spell gpt-oss differently
 # Architectures that cache MLA latents even without `key_length_mla` (Ollama's own engine).
 _MLA_ALWAYS = {"glm4moelite"}
+# Granite's graphs use rope.scaling.finetuned as RoPE's switch (llama.cpp v0.5.0 granite.cpp, granite-hybrid.cpp:
+# rope_pattern); its converter writes it false for hybrid (non-Bamba) granite, so granite-4.0-H attends without RoPE.
+_ROPE_SWITCHED = {"granite", "granitehybrid"}
 
 
 class BlankedArray(FitAdvisorError):
@@ -432,9 +435,11 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
         per_layer_head_count_kv=per_layer_kv,
         per_layer_head_count=per_layer_heads,
         fused_qkv="blk.0.attn_qkv.weight" in by_name,
+        attention_bias="blk.0.attn_q.bias" in by_name,
         embedding_scale=keys.real("embedding_scale"),
         residual_scale=keys.real("residual_scale"),
         logit_scale=keys.real("logit_scale"),
+        has_rope=keys.flag("rope.scaling.finetuned", True) if arch in _ROPE_SWITCHED else True,
         kv_lora_rank_mha=0 if is_mla else kv_lora_rank,
         rope_dimension_count=0 if is_mla or not kv_lora_rank else keys.int("rope.dimension_count"),
         value_from_key=any(
@@ -526,6 +531,12 @@ class _Keys:
         if isinstance(value, list):
             return max((self._check(name, v) for v in value), default=0)
         return self._check(name, value)
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.kv.get(f"{self.arch}.{name}", default)
+        if not isinstance(value, bool):
+            raise FitAdvisorError(f"the model's {self.arch}.{name} is {_short(value)}, not true or false")
+        return value
 
     def real(self, name: str) -> float:
         """A float key (a scale factor) within 0..`_DEFAULT_KEY_LIMIT`, to the 6 digits an f32 holds (1.8, not 1.7999999523)."""

@@ -1,7 +1,8 @@
 """src/models/granite-hybrid.cpp: llama_model_granite_hybrid::graph, Mamba2 and attention layers (a layer without
 KV heads is Mamba2), each followed by an MoE FFN with a shared expert (or a dense FFN).
 
-Modelled with RoPE on (`rope.scaling.finetuned` absent), as the bench's GGUF has it. The multipliers a file carries
+RoPE is on unless the file's `rope.scaling.finetuned` is false (Architecture.has_rope), as in granite-4.0-H files:
+then the graph has no positions input and no RoPE ops. The multipliers a file carries
 are ggml_scale ops: the embedding scale in llm.build_inp_embd, the residual scale on both branches of each layer
 here, the logit scale in llm.build_output. Dense granite's graph (models/granite.py) is this decoder over a KV
 cache alone (build_decoder).
@@ -29,7 +30,7 @@ def build_decoder(g: GraphContext, hybrid: bool) -> None:
         inpL = g.build_inp_embd(g.weight(n_embd, g.n_vocab))
         inp_attn, inp_rs = g.build_inp_mem_hybrid()
         inp_out_ids = g.build_inp_out_ids()
-        inp_pos = g.build_inp_pos()
+        inp_pos = g.build_inp_pos() if g.arch.has_rope else None
     else:
         inpL, inp_pos, inp_attn, inp_out_ids = g.build_inputs(g.weight(n_embd, g.n_vocab), g.build_attn_inp_kv)
 
@@ -53,8 +54,9 @@ def build_attention_layer(g: GraphContext, cur: Tensor, inp_pos: Tensor, inp_att
     layer = g.layer(wq=(n_embd, n_embd_head * n_head), wk=(n_embd, g.n_embd_k_gqa(il)), wv=(n_embd, g.n_embd_v_gqa(il)),
                     wo=(n_embd_head * n_head, n_embd))
     Qcur, Kcur, Vcur = g.build_qkv(layer, cur, n_embd_head, n_head, g.n_head_kv_l(il), il)
-    Qcur = ggml.rope_ext(ctx0, Qcur, inp_pos, None)
-    Kcur = ggml.rope_ext(ctx0, Kcur, inp_pos, None)
+    if g.arch.has_rope:
+        Qcur = ggml.rope_ext(ctx0, Qcur, inp_pos, None)
+        Kcur = ggml.rope_ext(ctx0, Kcur, inp_pos, None)
     g.cb(Qcur, "Qcur", il)
     g.cb(Kcur, "Kcur", il)
     g.cb(Vcur, "Vcur", il)

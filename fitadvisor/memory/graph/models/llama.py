@@ -2,8 +2,8 @@
 
 Their constructors (src/models/qwen2.cpp, qwen3.cpp, mistral3.cpp) differ from llama's only where
 `dense_decoder` takes an option; what none of them changes in the buffer is left out: rope frequency
-factors and a llama-4 attention temperature (tiny inputs multiplied in place), q/k/v and output biases
-(added in place), an MoE llama (not in the catalog).
+factors and a llama-4 attention temperature (tiny inputs multiplied in place), an output bias, an MoE llama (not
+in the catalog). Biases on Q, K and V (Qwen2's files) are built where the file has them (Architecture.attention_bias).
 """
 
 from __future__ import annotations
@@ -31,6 +31,13 @@ def dense_ffn(g: GraphContext, cur: Tensor, il: int) -> Tensor:
     return cur
 
 
+def _qkv_biases(g: GraphContext, il: int) -> dict[str, tuple[int, ...] | None]:
+    """The Q, K and V projections' biases (create_tensor_qkv's attn_q/k/v.bias), where the file has them."""
+    if not g.arch.attention_bias:
+        return {}
+    return {"wq_b": (g.n_embd_head_v * g.n_head,), "wk_b": (g.n_embd_k_gqa(il),), "wv_b": (g.n_embd_v_gqa(il),)}
+
+
 def dense_decoder(g: GraphContext, name_attn_out: bool, qk_norm: bool = False, feed_forward: FeedForward = dense_ffn) -> None:
     """The constructor's body. `name_attn_out`: the constructor names the attention output "attn_out"
     (llama, mistral3); `qk_norm`: Q and K are RMS-normed per head before RoPE (qwen3, qwen3moe);
@@ -43,7 +50,7 @@ def dense_decoder(g: GraphContext, name_attn_out: bool, qk_norm: bool = False, f
             attn_norm=(n_embd,), wq=(n_embd, n_embd_head * g.n_head), wk=(n_embd, g.n_embd_k_gqa(il)),
             wv=(n_embd, g.n_embd_v_gqa(il)), wo=(n_embd_head * g.n_head, n_embd),
             attn_q_norm=(n_embd_head,) if qk_norm else None, attn_k_norm=(n_embd_head,) if qk_norm else None,
-            ffn_norm=(n_embd,),
+            ffn_norm=(n_embd,), **_qkv_biases(g, il),
         )
         inpSA = inpL
         cur = g.build_norm(inpL, layer.attn_norm, None, NormType.RMS, il)
