@@ -199,6 +199,18 @@ def test_gemma4_e2b_tensors_as_llama_cpp_loads_them():
     assert {"blk.0.inp_gate.weight", "blk.34.proj.weight"} <= set(table)
 
 
+def test_deepseek_coder_v2_tensors_as_its_legacy_file_has_them():
+    """llama.cpp v0.5.0 src/models/deepseek2.cpp on a file without MLA keys: the latent's projection and norm, and one
+    attn_kv_b that decompresses each head's unroped K and its V; so typed, the table is the published Q4_0 file."""
+    arch = catalog.find("deepseek-coder-v2:16b").architecture
+    table = {t.name: t for t in quantization.quantize(arch, "Q4_0")}
+    assert table["blk.0.attn_kv_a_mqa.weight"].shape == (2048, 512 + 64)
+    assert table["blk.0.attn_kv_b.weight"].shape == (512, 16 * (128 + 128))
+    assert "blk.0.attn_k.weight" not in table and "blk.0.attn_v.weight" not in table
+    assert abs(quantization.weights_bytes(arch, "Q4_0") / catalog.find("deepseek-coder-v2:16b").download_bytes - 1) < 0.01
+    assert abs(sum(t.elements for t in table.values()) / arch.parameters - 1) < 0.01
+
+
 def test_gemma4_e2b_caches_only_the_layers_before_the_shared_ones():
     arch = catalog.find("gemma4:e2b").architecture
     cache = estimate(arch, Settings(num_ctx=65536, batch=512, release=Release.of(None))).kv_cache_bytes
