@@ -128,6 +128,16 @@ def test_skipping_repeated_layers_gives_the_full_replays_buffer(arch):
         assert min(built) < arch.block_count  # the skip is taken, not just its fallback
 
 
+def test_runs_of_one_kind_between_the_others_are_each_skipped():
+    # granite4's hybrid: an attention layer after every nine Mamba2 layers; gemma4 26B-A4B: five sliding-window
+    # layers, then a global one, where the run before the last layer cannot be proven and is built instead
+    for name, layers in (("granitehybrid", 40), ("gemma4", 30)):
+        arch = next(a for a in _catalog_architectures() if (a.name, a.block_count) == (name, layers))
+        assert len(skip_plan(arch, layers)) > 1
+        size, built = reserve_skipping(arch, SKIP_CASES[0])
+        assert size == reserve(arch, SKIP_CASES[0]).size and built <= layers - 6
+
+
 # Repeating layers whose skip the replay cannot prove, so it builds every layer (exact, only slower).
 NOT_SKIPPED = {
     ("gemma4", 42): "gemma4:e4b: every layer reads its own slice of the per-layer inputs",

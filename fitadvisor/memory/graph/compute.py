@@ -152,10 +152,11 @@ def drafting_compute_bytes(arch: Architecture, cells: int, n_ubatch: int, n_stre
 # the same facts build the same nodes, and after a layer or two the allocator reaches a steady state: each
 # such layer then allocates and frees the same bytes at the same places, or two such layers alternate (the
 # residual and the attention output trading places). `reserve_skipping` builds the first layers, three
-# periods of the repeating ones and the last layers, and proves the skip exact on that graph: the periods
-# have the same structure, and the allocator's state after the third is the one after the second (any
-# number of periods skipped repeats them step for step) or the one after the first (an even number does).
-# Otherwise it replays every layer.
+# periods of each run of repeating ones (a hybrid model has several runs of one kind between the others) and
+# the layers between and after them, and proves each skip exact on that graph: the periods have the same
+# structure, and the allocator's state after the third is the one after the second (any number of periods
+# skipped repeats them step for step) or the one after the first (an even number does). Otherwise it
+# replays every layer.
 MAX_PERIOD = 8
 
 
@@ -168,18 +169,20 @@ def _layer_facts(arch: Architecture, il: int) -> tuple:
 
 
 @lru_cache(maxsize=256)
-def skip_plan(arch: Architecture, n_layer: int) -> tuple[tuple[int, ...], int, int] | None:
-    """The layers to build, the first of the three periods built and the period; None when nothing repeats enough.
+def skip_plan(arch: Architecture, n_layer: int) -> tuple[tuple[int, int, int], ...] | None:
+    """The runs of layers to skip, each as its first layer, its period and the layers skipped after its three
+    built periods; None when nothing repeats enough.
 
-    The longest run of layers whose facts repeat with a period, from layer 2 on and before the last layer
-    (a layer's nodes begin with the previous layer's feed-forward tail, which ggml adds when the next
-    attention expands, so layer 1's nodes still hold layer 0's, which reads the embeddings; the last layer
-    picks the output rows). Three periods of it are built, an even number of the rest skipped.
+    Runs of layers whose facts repeat with one period, from layer 2 on and before the last layer (a layer's
+    nodes begin with the previous layer's feed-forward tail, which ggml adds when the next attention
+    expands, so layer 1's nodes still hold layer 0's, which reads the embeddings; the last layer picks the
+    output rows). Of each run, three periods are built and an even number of the rest skipped; the period
+    that skips the most layers is taken.
     """
     facts = [_layer_facts(arch, il) for il in range(n_layer)]
-    best: tuple[int, int, int] | None = None  # (layers skipped, start, period)
+    best: tuple[int, int, list[tuple[int, int]]] | None = None  # (layers skipped, period, [(start, skipped)])
     for period in range(1, MAX_PERIOD + 1):
-        start = 2
+        runs, start = [], 2
         while start + period < n_layer - 1:
             end = start + period
             while end < n_layer - 1 and facts[end] == facts[end - period]:
@@ -187,14 +190,23 @@ def skip_plan(arch: Architecture, n_layer: int) -> tuple[tuple[int, ...], int, i
             # the last `period` layers stay built, so that whatever one kind of layer uses (its mask) is
             # last used there, as in the whole graph
             skipped = (min(end - start - 3 * period, n_layer - start - 4 * period) // (2 * period)) * 2 * period
-            if skipped > 0 and (best is None or skipped > best[0]):
-                best = (skipped, start, period)
-            start = max(start + 1, end - period)
+            if skipped > 0:
+                runs.append((start, skipped))
+                start += 3 * period + skipped
+            else:
+                start = max(start + 1, end - period)
+        total = sum(skipped for _, skipped in runs)
+        if total > 0 and (best is None or total > best[0]):
+            best = (total, period, runs)
     if best is None:
         return None
-    skipped, start, period = best
-    kept_until = start + 3 * period
-    return tuple(range(kept_until)) + tuple(range(kept_until + skipped, n_layer)), start, period
+    _, period, runs = best
+    return tuple((start, period, skipped) for start, skipped in runs)
+
+
+def _built_layers(n_layer: int, runs: tuple[tuple[int, int, int], ...]) -> tuple[int, ...]:
+    skipped = {il for start, period, count in runs for il in range(start + 3 * period, start + 3 * period + count)}
+    return tuple(il for il in range(n_layer) if il not in skipped)
 
 
 class _Positions:
@@ -231,36 +243,47 @@ class _Positions:
         )
 
 
-def _repeats(g: GraphContext, bounds: tuple[int, int, int, int]) -> alloc.Reservation | None:
-    """The graph's reservation if the three periods between `bounds` (node indices) are the same ops on
-    the same shapes and sources, and the state after the third is the one after the second or the first."""
-    periods = list(zip(bounds, bounds[1:]))
-    if len({end - start for start, end in periods}) != 1:
-        return None
+def _proven(g: GraphContext, runs: tuple[tuple[int, int, int], ...]) -> tuple[alloc.Reservation | None, list[bool]]:
+    """The graph's reservation, and for each run whether its skip is proven: its three periods are the same ops
+    on the same shapes and sources, and the state after the third is the one after the second or the first."""
     positions = _Positions(g)
-    nodes = g.gf.nodes
-    try:
-        shapes = [[positions.node(nodes[i], start) for i in range(start, end)] for start, end in periods]
-        if shapes[0] != shapes[1] or shapes[1] != shapes[2]:
-            return None
-        replay = alloc.reserve(g.gf, snapshots=bounds[1:])
-        states = [positions.state(replay.states[b], b) for b in bounds[1:]]
-    except LookupError:
-        return None
-    return replay if states[2] in (states[1], states[0]) else None
+    nodes, built = g.gf.nodes, g.layer_ids
+    bounds = [tuple(g.layer_starts[built.index(start) + k * period] for k in range(4)) for start, period, _ in runs]
+    same = []
+    for run_bounds in bounds:
+        periods = list(zip(run_bounds, run_bounds[1:]))
+        try:
+            shapes = [[positions.node(nodes[i], start) for i in range(start, end)] for start, end in periods]
+        except LookupError:
+            shapes = [None, ()]
+        same.append(len({end - start for start, end in periods}) == 1 and shapes[0] == shapes[1] == shapes[2])
+    if not any(same):
+        return None, same
+    replay = alloc.reserve(g.gf, snapshots=tuple(b for run_bounds in bounds for b in run_bounds[1:]))
+    proven = []
+    for run_bounds, shaped in zip(bounds, same):
+        try:
+            states = [positions.state(replay.states[b], b) for b in run_bounds[1:]] if shaped else None
+        except LookupError:
+            states = None
+        proven.append(states is not None and states[2] in (states[1], states[0]))
+    return replay, proven
 
 
 def reserve_skipping(arch: Architecture, params: GraphParams) -> tuple[int, int]:
-    """The buffer `params`' graph needs, and how many layers were built to know it."""
+    """The buffer `params`' graph needs, and how many layers were built to know it.
+
+    Where some runs' skips are proven and others not, the graph is built again with only the proven ones
+    skipped, and proven again (a skip's proof holds for the graph it was made on)."""
     n_layer = len(GraphContext(arch, params).layer_ids)
-    plan = skip_plan(arch, n_layer)
-    if plan is not None:
-        layer_ids, start, period = plan
+    runs = skip_plan(arch, n_layer) or ()
+    while runs:
         g = GraphContext(arch, params)
-        g.layer_ids = layer_ids
+        g.layer_ids = _built_layers(n_layer, runs)
         _build(g)
-        replay = _repeats(g, tuple(g.layer_starts[start + k * period] for k in range(4)))
-        if replay is not None:
-            return replay.size, len(layer_ids)
+        replay, proven = _proven(g, runs)
+        if all(proven):
+            return replay.size, len(g.layer_ids)
+        runs = tuple(run for run, ok in zip(runs, proven) if ok)
     g = build_graph(arch, params)
     return alloc.reserve(g.gf).size, len(g.layer_ids)
