@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import weakref
 import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -82,15 +83,19 @@ class Derived:
     damaged file (unreadable JSON, a wrong check, an entry that fails `valid`) is set aside like the
     other local state and started afresh. A cache that cannot be written (read-only home) is skipped.
     JSON holds the values, so a derived value must be made of dicts, lists, strings, numbers and booleans.
+    A `deferred` kind (one that gains many entries a run) is written once, when this object is dropped or
+    the process exits, rather than at each new entry.
     """
 
-    def __init__(self, kind: str, inputs: Iterable[bytes]) -> None:
+    def __init__(self, kind: str, inputs: Iterable[bytes], deferred: bool = False) -> None:
         self.path = derived_dir() / f"{kind}.json"
         digest = 0
         for data in inputs:
             digest = zlib.crc32(data, zlib.crc32(len(data).to_bytes(8, "little"), digest))
         self.key = {"fitadvisor": __version__, "inputs": f"{digest:08x}"}
         self._entries: dict[str, Any] | None = None
+        self._deferred = deferred
+        self._unwritten: weakref.finalize | None = None  # a deferred kind's pending write
 
     def get(self, name: str, derive: Callable[[], T], valid: Callable[[Any], bool]) -> T:
         """The entry `name`: as kept, or derived now (and kept)."""
@@ -104,7 +109,10 @@ class Derived:
         if len(entries) >= DERIVED_ENTRIES:
             entries.clear()
         entries[name] = value
-        self._store()
+        if not self._deferred:
+            self._store()
+        elif self._unwritten is None or not self._unwritten.alive:
+            self._unwritten = weakref.finalize(self, _store, self.path, self.key, entries)
         return value
 
     def _load(self) -> dict[str, Any]:
@@ -138,28 +146,32 @@ class Derived:
             return {}
 
     def _store(self) -> None:
-        """Write the entries beside the file, then move them over it: a reader sees the old file or the new one."""
-        try:
-            body = json.dumps(self._entries, separators=(",", ":"))
-        except (TypeError, ValueError):  # a value JSON cannot hold: derived again next time
-            return
-        header = json.dumps({**self.key, "entries": f"{zlib.crc32(body.encode('utf-8', 'surrogateescape')):08x}"})
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-            with os.fdopen(descriptor, "w", encoding="utf-8", errors="surrogateescape") as file:
-                file.write(f"{header}\n{body}")
-            os.replace(temporary, self.path)
-        except OSError:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
+        _store(self.path, self.key, self._entries)
 
     def _set_aside(self) -> None:
         if os.path.lexists(self.path):
             set_aside(self.path)
+
+
+def _store(path: Path, key: dict[str, str], entries: dict[str, Any]) -> None:
+    """Write a derived kind's entries beside its file, then move them over it: a reader sees the old file or the new one."""
+    try:
+        body = json.dumps(entries, separators=(",", ":"))
+    except (TypeError, ValueError):  # a value JSON cannot hold: derived again next time
+        return
+    header = json.dumps({**key, "entries": f"{zlib.crc32(body.encode('utf-8', 'surrogateescape')):08x}"})
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8", errors="surrogateescape") as file:
+            file.write(f"{header}\n{body}")
+        os.replace(temporary, path)
+    except OSError:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
 
 
 def read_template(name: str) -> str:

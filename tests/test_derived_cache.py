@@ -126,3 +126,14 @@ def test_a_kind_with_too_many_entries_starts_afresh(monkeypatch):
     again = Derived("kind", [b"input"])
     assert again.get("entry 3", never, is_int) == 3
     assert again.get("entry 0", lambda: 10, is_int) == 10  # dropped when the fourth came
+
+
+def test_a_deferred_kind_is_written_once_when_dropped():
+    path = cache_dir() / "derived" / "kind.json"
+    kept = Derived("kind", [b"input"], deferred=True)
+    for n in range(3):
+        kept.get(f"entry {n}", lambda: n, is_int)
+    assert not path.exists()  # nothing written per entry
+    del kept
+    again = Derived("kind", [b"input"], deferred=True)
+    assert [again.get(f"entry {n}", never, is_int) for n in range(3)] == [0, 1, 2]

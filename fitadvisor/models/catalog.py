@@ -205,7 +205,7 @@ def _sized(shape: Architecture, file_type: str, published: int | None) -> dict[s
 def _sizes() -> Derived:
     """The catalog's sized weights, kept between runs while the catalog and the code that sizes it stay the same."""
     code = [Path(__file__).with_name(f"{module}.py").read_bytes() for module in ("catalog", "quantization", "gguf", "architecture")]
-    return Derived("catalog-sizes", [read_data("models.toml"), *code])
+    return Derived("catalog-sizes", [read_data("models.toml"), *code], deferred=True)
 
 
 def _per_layer(entry: dict, key: str, layers: str) -> list[int]:
