@@ -30,6 +30,14 @@ def no_real_model_sources(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
+def home(tmp_path):
+    """An empty home directory for the user a test plays."""
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
 def registry(monkeypatch):
     """A stand-in Ollama registry on 127.0.0.1, which the registry client is pointed at."""
     from fake_registry import FakeRegistry

@@ -134,9 +134,7 @@ def fitadvisor(*args, cwd, home, host="127.0.0.1:9"):
 
 
 @pytest.fixture
-def place(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
+def place(tmp_path, home):
     work = tmp_path / "work"
     work.mkdir()
     return work, home

@@ -64,9 +64,7 @@ def test_mode_is_kept(tmp_path):
 
 
 @pytest.mark.skipif(not ROOT, reason="only root can write another user's file")
-def test_root_keeps_the_users_ownership(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
+def test_root_keeps_the_users_ownership(home):
     os.chown(home, 1000, 1000)
     rc_file, new_file = home / ".bashrc", home / ".zshrc"
     rc_file.write_text("# mine\n")

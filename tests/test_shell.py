@@ -79,10 +79,8 @@ def interactive(shell_name: str, home: Path, command: str, env: dict) -> subproc
 
 
 @pytest.fixture
-def user(tmp_path):
+def user(tmp_path, home):
     """A home directory and a `claude` on PATH that records its arguments and environment."""
-    home = tmp_path / "home"
-    home.mkdir()
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     record = tmp_path / "claude-run.json"
