@@ -42,12 +42,16 @@ _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCH
 
 
 def remove_tree(path: Path) -> int:
-    """Delete the folder `path` and all in it (links are removed, never followed); returns how many files it held."""
+    """Delete the folder `path` and all in it, never following a link; returns how many files went (what could not be
+    removed, such as another user's file, stays and is not counted)."""
     import shutil  # only the cache's clearing needs it
 
-    files = sum(len(names) for _, _, names in os.walk(path))
+    def files() -> int:
+        return 0 if path.is_symlink() else sum(len(names) for _, _, names in os.walk(path))
+
+    held = files()
     shutil.rmtree(path, ignore_errors=True)
-    return files
+    return held - files()
 
 
 def read_regular(path: Path, limit: int = 16 * 1024 * 1024) -> tuple[str | None, os.stat_result | None]:

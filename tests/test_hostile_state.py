@@ -16,6 +16,7 @@ from hostile import run_capped
 from fitadvisor.claude.toolcheck import CHECK_TOOLS, classify
 from fitadvisor.cli import cli
 from fitadvisor.datafiles import Derived
+from fitadvisor.files import remove_tree
 from fitadvisor.ollama.progress import LINE_BURST, LINE_EVERY, PullProgress, StatusLines
 
 NOBODY = 65534
@@ -99,6 +100,15 @@ def test_clear_cache_also_empties_the_derived_cache_and_says_what_it_removed(tmp
     result = CliRunner().invoke(cli, ["models", "--clear-cache"])
     assert result.exit_code == 0
     assert "(manifests: 0, GGUF headers: 0) and the derived cache" in result.output and "files: 0" in result.output
+
+
+def test_clearing_a_cache_folder_that_is_a_link_leaves_what_it_points_to(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.json").write_text("{}")
+    (tmp_path / "derived").symlink_to(elsewhere)
+    assert remove_tree(tmp_path / "derived") == 0
+    assert (elsewhere / "keep.json").exists()
 
 
 class Clock:
