@@ -20,7 +20,7 @@ BUILDERS = {
     "granite": "granite",
     "granitehybrid": "granite_hybrid",
     "nemotron_h": "nemotron_h",
-    "nemotron_h_moe": "nemotron_h",
+    "nemotron_h_moe": "nemotron_h_moe",
     "qwen3moe": "qwen3moe",
     "gpt-oss": "openai_moe",
     "gptoss": "openai_moe",
