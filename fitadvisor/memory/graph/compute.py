@@ -204,6 +204,12 @@ def skip_plan(arch: Architecture, n_layer: int) -> tuple[tuple[int, int, int], .
     return tuple((start, period, skipped) for start, skipped in runs)
 
 
+@lru_cache(maxsize=256)
+def _unproven_runs(arch: Architecture, n_layer: int) -> set[tuple[int, int, int]]:
+    """The runs of `skip_plan` whose skip a replay of this model could not prove (filled as replays find them)."""
+    return set()
+
+
 def _built_layers(n_layer: int, runs: tuple[tuple[int, int, int], ...]) -> tuple[int, ...]:
     skipped = {il for start, period, count in runs for il in range(start + 3 * period, start + 3 * period + count)}
     return tuple(il for il in range(n_layer) if il not in skipped)
@@ -274,9 +280,11 @@ def reserve_skipping(arch: Architecture, params: GraphParams) -> tuple[int, int]
     """The buffer `params`' graph needs, and how many layers were built to know it.
 
     Where some runs' skips are proven and others not, the graph is built again with only the proven ones
-    skipped, and proven again (a skip's proof holds for the graph it was made on)."""
+    skipped, and proven again (a skip's proof holds for the graph it was made on). A run not proven is not
+    tried again for the model's other graphs, which saves them the first build."""
     n_layer = len(GraphContext(arch, params).layer_ids)
-    runs = skip_plan(arch, n_layer) or ()
+    unproven = _unproven_runs(arch, n_layer)
+    runs = tuple(run for run in skip_plan(arch, n_layer) or () if run not in unproven)
     while runs:
         g = GraphContext(arch, params)
         g.layer_ids = _built_layers(n_layer, runs)
@@ -284,6 +292,7 @@ def reserve_skipping(arch: Architecture, params: GraphParams) -> tuple[int, int]
         replay, proven = _proven(g, runs)
         if all(proven):
             return replay.size, len(g.layer_ids)
+        unproven.update(run for run, ok in zip(runs, proven) if not ok)
         runs = tuple(run for run, ok in zip(runs, proven) if ok)
     g = build_graph(arch, params)
     return alloc.reserve(g.gf).size, len(g.layer_ids)
