@@ -30,14 +30,19 @@ FITADVISOR = [sys.executable, "-m", "fitadvisor", "recommend"]
 
 
 def cases(llmfit: str | None, warm: str, cold: str) -> dict[str, list[str] | Case]:
-    """The commands; fitadvisor's with a warm cache unless named cold."""
+    """The commands; fitadvisor's with a warm cache unless named cold (each cold one in a folder of its own)."""
     cached = {"XDG_CACHE_HOME": warm}
+    m4_pro = ["--memory", "48GB", "--chip", "Apple M4 Pro"]
+    cold_m4 = os.path.join(cold, "m4-pro")
     table: dict[str, list[str] | Case] = {
         "python -c pass": [sys.executable, "-c", "pass"],
         "fitadvisor recommend": Case(FITADVISOR, cached),
         "fitadvisor recommend, cold cache": Case(FITADVISOR, {"XDG_CACHE_HOME": cold}, lambda: shutil.rmtree(cold, ignore_errors=True)),
         "fitadvisor recommend --json": Case([*FITADVISOR, "--json"], cached),
-        "fitadvisor recommend (M4 Pro 48GB)": Case([*FITADVISOR, "--memory", "48GB", "--chip", "Apple M4 Pro"], cached),
+        "fitadvisor recommend (M4 Pro 48GB)": Case([*FITADVISOR, *m4_pro], cached),
+        "fitadvisor recommend (M4 Pro), cold": Case(
+            [*FITADVISOR, *m4_pro], {"XDG_CACHE_HOME": cold_m4}, lambda: shutil.rmtree(cold_m4, ignore_errors=True)
+        ),
     }
     if llmfit:
         table["llmfit recommend"] = [llmfit, "recommend"]
@@ -70,7 +75,8 @@ def main() -> None:
         median = statistics.median(samples)
         print(f"{name:<36} {median * 1000:>6.0f} ms {min(samples) * 1000:>6.0f} ms {median / base:>8.1f}x")
     if args.llmfit:
-        for mine in ("fitadvisor recommend", "fitadvisor recommend, cold cache"):
+        for mine in ("fitadvisor recommend", "fitadvisor recommend, cold cache", "fitadvisor recommend (M4 Pro 48GB)",
+                     "fitadvisor recommend (M4 Pro), cold"):
             ratios = [ours / theirs for ours, theirs in zip(times[mine], times["llmfit recommend"])]
             print(f"{mine} / llmfit recommend: median ratio {statistics.median(ratios):.2f} (run by run; goal 0.5 or less)")
 
