@@ -151,12 +151,13 @@ def drafting_compute_bytes(arch: Architecture, cells: int, n_ubatch: int, n_stre
 # A 64-layer model's graph has some 2000 nodes; recommend asks for a few hundred buffers a run. Layers with
 # the same facts build the same nodes, and after a layer or two the allocator reaches a steady state: each
 # such layer then allocates and frees the same bytes at the same places, or two such layers alternate (the
-# residual and the attention output trading places). `reserve_skipping` builds the first layers, three
+# residual and the attention output trading places). `reserve_skipping` builds the first layers, two
 # periods of each run of repeating ones (a hybrid model has several runs of one kind between the others) and
 # the layers between and after them, and proves each skip exact on that graph: the periods have the same
-# structure, and the allocator's state after the third is the one after the second (any number of periods
-# skipped repeats them step for step) or the one after the first (an even number does). Otherwise it
-# replays every layer.
+# structure, and the allocator's state after the second is the one after the first (any number of periods
+# skipped repeats them step for step). Where the state alternates instead, it builds three periods: the
+# state after the third is the one after the first (an even number of periods skipped repeats them), or
+# after the second. Otherwise it replays every layer.
 MAX_PERIOD = 8
 
 
@@ -169,15 +170,15 @@ def _layer_facts(arch: Architecture, il: int) -> tuple:
 
 
 @lru_cache(maxsize=256)
-def skip_plan(arch: Architecture, n_layer: int) -> tuple[tuple[int, int, int], ...] | None:
-    """The runs of layers to skip, each as its first layer, its period and the layers skipped after its three
-    built periods; None when nothing repeats enough.
+def skip_plan(arch: Architecture, n_layer: int, built: int = 3) -> tuple[tuple[int, int, int, int], ...] | None:
+    """The runs of layers to skip, each as its first layer, its period, the layers skipped after its `built`
+    periods (2 or 3) and `built`; None when nothing repeats enough.
 
     Runs of layers whose facts repeat with one period, from layer 2 on and before the last layer (a layer's
     nodes begin with the previous layer's feed-forward tail, which ggml adds when the next attention
     expands, so layer 1's nodes still hold layer 0's, which reads the embeddings; the last layer picks the
-    output rows). Of each run, three periods are built and an even number of the rest skipped; the period
-    that skips the most layers is taken.
+    output rows). Of each run, `built` periods are built and of the rest any number skipped after two, an
+    even number after three; the period that skips the most layers is taken.
     """
     facts = [_layer_facts(arch, il) for il in range(n_layer)]
     best: tuple[int, int, list[tuple[int, int]]] | None = None  # (layers skipped, period, [(start, skipped)])
@@ -189,10 +190,11 @@ def skip_plan(arch: Architecture, n_layer: int) -> tuple[tuple[int, int, int], .
                 end += 1
             # the last `period` layers stay built, so that whatever one kind of layer uses (its mask) is
             # last used there, as in the whole graph
-            skipped = (min(end - start - 3 * period, n_layer - start - 4 * period) // (2 * period)) * 2 * period
+            step = period if built == 2 else 2 * period
+            skipped = min(end - start - built * period, n_layer - start - (built + 1) * period) // step * step
             if skipped > 0:
                 runs.append((start, skipped))
-                start += 3 * period + skipped
+                start += built * period + skipped
             else:
                 start = max(start + 1, end - period)
         total = sum(skipped for _, skipped in runs)
@@ -201,17 +203,19 @@ def skip_plan(arch: Architecture, n_layer: int) -> tuple[tuple[int, int, int], .
     if best is None:
         return None
     _, period, runs = best
-    return tuple((start, period, skipped) for start, skipped in runs)
+    return tuple((start, period, skipped, built) for start, skipped in runs)
 
 
 @lru_cache(maxsize=256)
-def _unproven_runs(arch: Architecture, n_layer: int) -> set[tuple[int, int, int]]:
+def _unproven_runs(arch: Architecture, n_layer: int) -> set[tuple[int, int, int, int]]:
     """The runs of `skip_plan` whose skip a replay of this model could not prove (filled as replays find them)."""
     return set()
 
 
-def _built_layers(n_layer: int, runs: tuple[tuple[int, int, int], ...]) -> tuple[int, ...]:
-    skipped = {il for start, period, count in runs for il in range(start + 3 * period, start + 3 * period + count)}
+def _built_layers(n_layer: int, runs: tuple[tuple[int, int, int, int], ...]) -> tuple[int, ...]:
+    skipped = {
+        il for start, period, count, built in runs for il in range(start + built * period, start + built * period + count)
+    }
     return tuple(il for il in range(n_layer) if il not in skipped)
 
 
@@ -249,12 +253,15 @@ class _Positions:
         )
 
 
-def _proven(g: GraphContext, runs: tuple[tuple[int, int, int], ...]) -> tuple[alloc.Reservation | None, list[bool]]:
-    """The graph's reservation, and for each run whether its skip is proven: its three periods are the same ops
-    on the same shapes and sources, and the state after the third is the one after the second or the first."""
+def _proven(g: GraphContext, runs: tuple[tuple[int, int, int, int], ...]) -> tuple[alloc.Reservation | None, list[bool]]:
+    """The graph's reservation, and for each run whether its skip is proven: its periods are the same ops on the
+    same shapes and sources, and the state after the last is the one after the one before (or, of three
+    periods, after the first)."""
     positions = _Positions(g)
     nodes, built = g.gf.nodes, g.layer_ids
-    bounds = [tuple(g.layer_starts[built.index(start) + k * period] for k in range(4)) for start, period, _ in runs]
+    bounds = [
+        tuple(g.layer_starts[built.index(start) + k * period] for k in range(count + 1)) for start, period, _, count in runs
+    ]
     same = []
     for run_bounds in bounds:
         periods = list(zip(run_bounds, run_bounds[1:]))
@@ -262,7 +269,7 @@ def _proven(g: GraphContext, runs: tuple[tuple[int, int, int], ...]) -> tuple[al
             shapes = [[positions.node(nodes[i], start) for i in range(start, end)] for start, end in periods]
         except LookupError:
             shapes = [None, ()]
-        same.append(len({end - start for start, end in periods}) == 1 and shapes[0] == shapes[1] == shapes[2])
+        same.append(len({end - start for start, end in periods}) == 1 and all(shape == shapes[0] for shape in shapes))
     if not any(same):
         return None, same
     replay = alloc.reserve(g.gf, snapshots=tuple(b for run_bounds in bounds for b in run_bounds[1:]))
@@ -272,7 +279,7 @@ def _proven(g: GraphContext, runs: tuple[tuple[int, int, int], ...]) -> tuple[al
             states = [positions.state(replay.states[b], b) for b in run_bounds[1:]] if shaped else None
         except LookupError:
             states = None
-        proven.append(states is not None and states[2] in (states[1], states[0]))
+        proven.append(states is not None and states[-1] in (states[-2], states[0]))
     return replay, proven
 
 
@@ -281,18 +288,20 @@ def reserve_skipping(arch: Architecture, params: GraphParams) -> tuple[int, int]
 
     Where some runs' skips are proven and others not, the graph is built again with only the proven ones
     skipped, and proven again (a skip's proof holds for the graph it was made on). A run not proven is not
-    tried again for the model's other graphs, which saves them the first build."""
+    tried again for the model's other graphs, which saves them the first build. Two periods are tried first,
+    then three (for a state that alternates)."""
     n_layer = len(GraphContext(arch, params).layer_ids)
     unproven = _unproven_runs(arch, n_layer)
-    runs = tuple(run for run in skip_plan(arch, n_layer) or () if run not in unproven)
-    while runs:
-        g = GraphContext(arch, params)
-        g.layer_ids = _built_layers(n_layer, runs)
-        _build(g)
-        replay, proven = _proven(g, runs)
-        if all(proven):
-            return replay.size, len(g.layer_ids)
-        unproven.update(run for run, ok in zip(runs, proven) if not ok)
-        runs = tuple(run for run, ok in zip(runs, proven) if ok)
+    for built in (2, 3):
+        runs = tuple(run for run in skip_plan(arch, n_layer, built) or () if run not in unproven)
+        while runs:
+            g = GraphContext(arch, params)
+            g.layer_ids = _built_layers(n_layer, runs)
+            _build(g)
+            replay, proven = _proven(g, runs)
+            if all(proven):
+                return replay.size, len(g.layer_ids)
+            unproven.update(run for run, ok in zip(runs, proven) if not ok)
+            runs = tuple(run for run, ok in zip(runs, proven) if ok)
     g = build_graph(arch, params)
     return alloc.reserve(g.gf).size, len(g.layer_ids)
