@@ -89,7 +89,7 @@ def pp512_per_gbs(rows: list[dict]) -> dict[str, float]:
         if row["backend"] == "cpu":
             continue
         device = row["hardware"].split(" (")[0]  # "Apple M1 Max (32-core GPU)": the name data/speed.toml matches
-        row["pp512"] = reference_pp512([device], row["bandwidth_gbs"])
+        row["pp512"] = reference_pp512((device,), row["bandwidth_gbs"])
         if row["pp512"]:
             ratios.setdefault(row["backend"], {})[device] = row["pp512"] / row["bandwidth_gbs"]
     medians = {backend: round(statistics.median(by_name.values()), 3) for backend, by_name in ratios.items()}

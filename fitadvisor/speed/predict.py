@@ -304,8 +304,11 @@ def attention_flops(arch: Architecture, tokens: int, depth: int = 0) -> float:
     return total
 
 
-def reference_pp512(names: list[str], bandwidth_gbs: float | None) -> float | None:
-    """llama.cpp's pp512 of LLaMA-2 7B Q4_0 on the device these names describe (data/speed.toml), or None."""
+@lru_cache(maxsize=64)
+def reference_pp512(names: tuple[str, ...], bandwidth_gbs: float | None) -> float | None:
+    """llama.cpp's pp512 of LLaMA-2 7B Q4_0 on the device these names describe (data/speed.toml), or None.
+
+    Memoized: recommend asks it for the same machine at every model and context it sizes."""
     rows = [row for row in _facts()["prompt"]["device"] if any(re.search(row["pattern"], name, re.IGNORECASE) for name in names)]
     if bandwidth_gbs:
         exact = [row for row in rows if abs(row.get("bandwidth_gbs", 0) - bandwidth_gbs) < 0.03 * bandwidth_gbs]
@@ -321,7 +324,7 @@ def pp512_to_flops(pp512: float) -> float:
 
 def reference_throughput(hardware: Hardware) -> float | None:
     """FLOP/s of the GPU at llama.cpp's pp512 of LLaMA-2 7B Q4_0 (measured per chip, data/speed.toml)."""
-    pp512 = reference_pp512(_names(hardware), hardware.memory_bandwidth_gbs)
+    pp512 = reference_pp512(tuple(_names(hardware)), hardware.memory_bandwidth_gbs)
     return pp512_to_flops(pp512) if pp512 else None
 
 
