@@ -126,7 +126,7 @@ class CatalogModel:
         weights = arch.weights_bytes - quantization.weights_bytes(arch, self.quantization.upper()) + tensor_bytes(table)
         arch = dataclasses.replace(arch, weights_bytes=weights, token_embedding_bytes=quantization.token_embedding_bytes(table),
                                    per_layer_embedding_bytes=quantization.per_layer_embedding_bytes(table),
-                                   k_quant_bytes=k_quant_bytes(table))
+                                   k_quant_bytes=k_quant_bytes(table), draft_bytes=quantization.draft_bytes(table, arch))
         how = (f"{self.reference} ({self.quantization}, {self.download_bytes / 1e9:.1f} GB) with its tensors re-typed for {file_type} "
                "by llama.cpp's quantizer rules (fitadvisor/models/quantization.py)")
         sources = {**self.sources, "download_bytes": how}
@@ -148,8 +148,11 @@ OPTIONAL_FIELDS = (
 
 
 def _shape(entry: dict) -> Architecture:
-    blocks = entry["block_count"]
-    layers = expand_pattern(entry["layer_pattern"], blocks)
+    # Multi-token-prediction layers follow the trunk, counted in block_count as the GGUF counts them, with no cache
+    # in the main context; `block_count` and `layer_pattern` describe the trunk.
+    drafting = entry.get("nextn_predict_layers", 0)
+    blocks = entry["block_count"] + drafting
+    layers = expand_pattern(entry["layer_pattern"], blocks - drafting) + NO_CACHE * drafting
     per_layer_heads = _per_layer(entry, "head_count", layers)
     per_layer_kv_heads = _per_layer(entry, "head_count_kv", layers)
     # gemma4 E models: the last `shared_kv_layers` read the cache of earlier layers of their kind and keep none;
@@ -179,13 +182,14 @@ def _shape(entry: dict) -> Architecture:
         per_layer_head_count_kv=tuple(per_layer_kv_heads),
         per_layer_head_length=head_lengths,
         per_layer_feed_forward_length=ff_lengths if len(set(ff_lengths)) > 1 else (),
+        draft_layers=drafting,
         **{key: entry[key] for key in OPTIONAL_FIELDS if key in entry},
     )
     # A vision tower inside the blob is loaded but never read while decoding (Ollama keeps it unquantized).
     return dataclasses.replace(arch, vision_bytes=int(entry.get("vision_bytes", 0)))
 
 
-SIZED_FIELDS = ("weights_bytes", "token_embedding_bytes", "per_layer_embedding_bytes", "k_quant_bytes")  # what sizing sets
+SIZED_FIELDS = ("weights_bytes", "token_embedding_bytes", "per_layer_embedding_bytes", "k_quant_bytes", "draft_bytes")  # what sizing sets
 
 
 def _sized(shape: Architecture, file_type: str, published: int | None) -> dict[str, int]:
@@ -193,12 +197,14 @@ def _sized(shape: Architecture, file_type: str, published: int | None) -> dict[s
     if file_type not in quantization.DEFAULT_TYPE:  # MXFP4 originals: the published size, the embedding at its mean width
         embedding = int(shape.vocab_size * shape.embedding_length * published / shape.parameters) if shape.parameters else 0
         return {"weights_bytes": published, "token_embedding_bytes": embedding,
-                "per_layer_embedding_bytes": shape.per_layer_embedding_bytes, "k_quant_bytes": shape.k_quant_bytes}
+                "per_layer_embedding_bytes": shape.per_layer_embedding_bytes, "k_quant_bytes": shape.k_quant_bytes,
+                "draft_bytes": shape.draft_bytes}
     # Published sizes are the file; without one, the tensors at their types plus the vision tower the file carries.
     table = quantization.quantize(shape, file_type)
     download = published or tensor_bytes(table) + shape.vision_bytes
     return {"weights_bytes": int(download), "token_embedding_bytes": quantization.token_embedding_bytes(table),
-            "per_layer_embedding_bytes": quantization.per_layer_embedding_bytes(table), "k_quant_bytes": k_quant_bytes(table)}
+            "per_layer_embedding_bytes": quantization.per_layer_embedding_bytes(table), "k_quant_bytes": k_quant_bytes(table),
+            "draft_bytes": quantization.draft_bytes(table, shape)}
 
 
 @lru_cache(maxsize=1)

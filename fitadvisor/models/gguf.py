@@ -427,7 +427,7 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
         k_quant_bytes=k_quant_bytes(tensors),
         tied_embeddings="output.weight" not in by_name,
         projector_bytes=projector_bytes,
-        draft_bytes=sum(t.bytes for t in tensors if _block_index(t.name) >= trunk),
+        draft_bytes=sum(t.bytes for t in tensors if block_index(t.name) >= trunk),
         draft_layers=blocks - trunk,
         vision=vision,
         parameters=_parameter_count(kv) or total_elements,
@@ -455,7 +455,7 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
     )
 
 
-def _block_index(tensor_name: str) -> int:
+def block_index(tensor_name: str) -> int:
     """N of a `blk.N.*` tensor, -1 for the others (embeddings, output, vision)."""
     parts = tensor_name.split(".", 2)
     return int(parts[1]) if len(parts) > 2 and parts[0] == "blk" and parts[1].isdigit() else -1

@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from fitadvisor.models.architecture import FULL, NO_CACHE, RECURRENT, SLIDING, Architecture
-from fitadvisor.models.gguf import GGML_TYPE_IDS, GGML_TYPES, TensorInfo, tensor_bytes
+from fitadvisor.models.gguf import GGML_TYPE_IDS, GGML_TYPES, TensorInfo, block_index, tensor_bytes
 
 # Ollama tag suffixes (`qwen3:8b-q8_0`, `gemma3:12b-it-fp16`) and the llama.cpp file type each names.
 TAG_FILE_TYPES = {
@@ -45,9 +45,12 @@ _MLA_Q8 = tuple((pattern, "Q8_0") for pattern in (
 # would be 2-2.5 GB smaller).
 _PER_LAYER_EMBEDDING_F16 = ((r"^per_layer_token_embd\.weight$", "F16"),)
 _Q4_K = ("Q4_K_S", "Q4_K_M")
+# qwen3.5's drafting layer joins the hidden state and the token's embedding through nextn.eh_proj, kept at Q8_0.
+_MTP_PROJECTION_Q8 = ((r"^blk\.[0-9]+\.nextn\.eh_proj\.weight$", "Q8_0"),)
 _OVERRIDES = {  # the file types each architecture's overrides apply to, and the overrides
     "deepseek2": (_Q4_K, _MLA_Q8), "glm4moelite": (_Q4_K, _MLA_Q8), "gemma3n": (_Q4_K, _PER_LAYER_EMBEDDING_F16),
     "gemma4": (tuple(DEFAULT_TYPE), _PER_LAYER_EMBEDDING_F16),
+    "qwen35": (_Q4_K, _MTP_PROJECTION_Q8), "qwen35moe": (_Q4_K, _MTP_PROJECTION_Q8),
 }
 # Qwen3-Next-style hybrids: Gated DeltaNet layers, and attention layers whose attn_q also holds an output gate.
 _GATED_DELTA_NET = {"qwen3next", "qwen35", "qwen35moe"}
@@ -95,12 +98,16 @@ def tensors(arch: Architecture) -> list[Tensor]:
         width = per_layer * arch.block_count
         out += [Tensor("per_layer_token_embd.weight", (width, v)), Tensor("per_layer_model_proj.weight", (e, width)),
                 Tensor("per_layer_proj_norm.weight", (per_layer,))]
+    drafting = arch.block_count - arch.draft_layers  # the first multi-token-prediction layer
     for i, kind in enumerate(arch.layers):
         p = f"blk.{i}"
         out.append(Tensor(f"{p}.attn_norm.weight", (e,)))
-        # gemma4's shared-KV layers attend too (their files keep K and V, which llama.cpp leaves unread)
-        if kind in (FULL, SLIDING) or (kind == NO_CACHE and arch.per_layer_head_length):
+        # gemma4's shared-KV layers attend too (their files keep K and V, which llama.cpp leaves unread), and so do
+        # the multi-token-prediction layers, whose cache only a drafting context keeps
+        if kind in (FULL, SLIDING) or (kind == NO_CACHE and (arch.per_layer_head_length or i >= drafting)):
             out += _attention(arch, i, p)
+        if i >= drafting:
+            out += _nextn(e, p)
         elif kind == RECURRENT:
             out += _gated_delta_net(arch, p) if arch.name in _GATED_DELTA_NET else _mamba2(arch, p)
         if arch.name in _FFN_ONLY_IN_MLP_BLOCKS and kind != NO_CACHE:
@@ -111,6 +118,15 @@ def tensors(arch: Architecture) -> list[Tensor]:
             out += [Tensor(f"{p}.inp_gate.weight", (e, per_layer)), Tensor(f"{p}.proj.weight", (per_layer, e)),
                     Tensor(f"{p}.post_norm.weight", (e,))]
     return out
+
+
+def _nextn(e: int, p: str) -> list[Tensor]:
+    """A multi-token-prediction layer's own tensors (llama.cpp's names, as Ollama v0.33.0-rc2's llama/compat renames a
+    qwen3.5 file's mtp.fc, mtp.pre_fc_norm_embedding, mtp.pre_fc_norm_hidden and mtp.norm): the projection of the
+    normed embedding and hidden state, joined, back to one hidden state, and the norms. The token table and output
+    layer are the model's own."""
+    return [Tensor(f"{p}.nextn.eh_proj.weight", (2 * e, e)), Tensor(f"{p}.nextn.enorm.weight", (e,)),
+            Tensor(f"{p}.nextn.hnorm.weight", (e,)), Tensor(f"{p}.nextn.shared_head_norm.weight", (e,))]
 
 
 def _attention(arch: Architecture, i: int, p: str) -> list[Tensor]:
@@ -255,6 +271,11 @@ def weights_bytes(arch: Architecture, file_type: str) -> int:
 def token_embedding_bytes(table: list[TensorInfo]) -> int:
     """The token-embedding table's bytes in a quantized table (one pass of the quantizer serves both sizes)."""
     return next(t.bytes for t in table if t.name == "token_embd.weight")
+
+
+def draft_bytes(table: list[TensorInfo], arch: Architecture) -> int:
+    """The multi-token-prediction layers' bytes in a quantized table: its blocks after the trunk, as a GGUF's are read."""
+    return sum(t.bytes for t in table if block_index(t.name) >= arch.block_count - arch.draft_layers)
 
 
 def per_layer_embedding_bytes(table: list[TensorInfo]) -> int:
