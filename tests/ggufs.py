@@ -121,7 +121,10 @@ def from_architecture(arch: Architecture, weight_type: str = "Q4_K", tokens: boo
         kv[f"{a}.attention.head_count_kv"] = kv_heads
     else:
         kv[f"{a}.attention.head_count_kv"] = arch.head_count_kv
-    if NO_CACHE in arch.layers and not arch.per_layer_head_length:  # nemotron-h: MoE/MLP-only blocks carry a feed-forward size, Mamba2 blocks none
+    trunk = arch.block_count - arch.draft_layers
+    if arch.draft_layers:  # multi-token-prediction layers after the trunk (qwen3.5)
+        kv[f"{a}.nextn_predict_layers"] = arch.draft_layers
+    if NO_CACHE in arch.layers[:trunk] and not arch.per_layer_head_length:  # nemotron-h: MoE/MLP-only blocks carry a feed-forward size, Mamba2 blocks none
         width = arch.feed_forward_length or arch.expert_feed_forward_length
         kv[f"{a}.feed_forward_length"] = [width if kind == NO_CACHE else 0 for kind in arch.layers]
     if arch.sliding_window:
@@ -199,7 +202,10 @@ def _add_tensors(model: Model, arch: Architecture, q: str) -> None:
     for i, kind in enumerate(arch.layers):
         p = f"blk.{i}"
         model.tensor(f"{p}.attn_norm.weight", (e,), "F32")
-        if kind in (FULL, SLIDING):
+        drafting = i >= arch.block_count - arch.draft_layers
+        if drafting:
+            model.tensor(f"{p}.nextn.eh_proj.weight", (2 * e, e), "Q8_0")
+        if kind in (FULL, SLIDING) or drafting:
             heads_kv = arch.kv_heads(i)
             if arch.fused_qkv:  # phi3 as Ollama converts it
                 width = arch.head_count * arch.key_length + heads_kv * (arch.key_length + arch.value_length)

@@ -26,7 +26,9 @@ def test_every_catalog_tag_estimates_offline(tag):
     data = json.loads(result.output)
     model = catalog.find(tag)
     assert data["weights_bytes"] > 0 and data["kv_cache_bytes"] > 0
-    assert abs(data["weights_bytes"] - model.architecture.weights_bytes) <= model.architecture.token_embedding_bytes
+    # the token table may stay in host memory, multi-token-prediction layers unloaded where nothing drafts with them
+    arch = model.architecture
+    assert abs(data["weights_bytes"] - arch.weights_bytes) <= arch.token_embedding_bytes + arch.draft_bytes
 
 
 def test_the_2026_families_are_listed_with_sources():

@@ -278,14 +278,19 @@ def test_gemma4_sliding_and_global_layers_cache_their_own_head_sizes():
     assert transposed == sliding + 2 * CTX * (4 * 512 + 16 * 256) * 2
 
 
-def test_multi_token_prediction_layers_load_because_ollama_drafts_with_them():
+def test_multi_token_prediction_layers_load_only_where_draft_num_predict_is_set():
     """llama.cpp loads MTP layers only to draft with them; Ollama's llama-server launch asks for that from v0.30.0
-    (commit 9db4bdbad: hasMTPDraft, appendDraftArgs `--spec-type draft-mtp`, draft_num_predict 4 by default)."""
-    arch = dataclasses.replace(resolve("qwen3-coder:30b").architecture, draft_bytes=300_000_000)
-    newest = estimate(arch, Settings(num_ctx=CTX, release=NEWEST))
-    assert newest.weights_bytes == arch.weights_bytes
-    assert any("drafts tokens with the model's multi-token-prediction layers" in note for note in newest.notes)
-    assert estimate(arch, Settings(num_ctx=CTX, release=V0_14)).weights_bytes == arch.weights_bytes
+    (commit 9db4bdbad: hasMTPDraft, appendDraftArgs `--spec-type draft-mtp`), but only where the model's parameters or
+    the request set draft_num_predict: server/routes.go modelOptions zeroes an unset one (checked on v0.33.0-rc2)."""
+    arch = dataclasses.replace(resolve("qwen3-coder:30b").architecture, draft_bytes=300_000_000, draft_layers=1)
+    unset = estimate(arch, Settings(num_ctx=CTX, release=NEWEST))
+    assert unset.weights_bytes == arch.weights_bytes - arch.draft_bytes
+    assert unset.drafting_cache_bytes == unset.drafting_compute_bytes == 0
+    assert any("stay unloaded" in note for note in unset.notes)
+    drafting = estimate(arch, Settings(num_ctx=CTX, release=NEWEST, draft_num_predict=4))
+    assert drafting.weights_bytes == arch.weights_bytes
+    assert any("drafts 4 tokens a step with the model's multi-token-prediction layers" in note for note in drafting.notes)
+    assert estimate(arch, Settings(num_ctx=CTX, release=V0_14, draft_num_predict=4)).weights_bytes == arch.weights_bytes
 
 
 def test_drafting_adds_its_layers_cache_and_recurrent_snapshots():
@@ -296,7 +301,7 @@ def test_drafting_adds_its_layers_cache_and_recurrent_snapshots():
         ssm_state_size=128, ssm_inner_size=6144, ssm_group_count=16, draft_bytes=1, draft_layers=1,
         feed_forward_length=17408, vocab_size=248320,
     )
-    settings = Settings(num_ctx=CTX, batch=512, release=NEWEST)
+    settings = Settings(num_ctx=CTX, batch=512, release=NEWEST, draft_num_predict=4)
     plain = dataclasses.replace(arch, draft_bytes=0, draft_layers=0)
     added = estimate(arch, settings).kv_cache_bytes - estimate(plain, settings).kv_cache_bytes
     drafting_layer = CTX * 4 * (256 + 256) * 2  # f16, whatever the main cache's type
@@ -329,13 +334,13 @@ def test_an_architecture_without_a_graph_gets_the_closed_form_and_says_so():
     [("qwen3next-mtp", 312.7637, 44.0117, False), ("nemotron_h_moe-mtp", 281.0117, 30.5098, True)],
 )
 def test_qwen3next_and_nemotron_h_moe_draft_with_their_own_graph(model, main_mib, drafting_mib, rolls_back):
-    """Ollama drafts with any model that has nextn_predict_layers (v0.33.0-rc2 llm/llama_server.go hasMTPDraft), and
-    llama.cpp v0.5.0 builds both a graph_mtp. Both contexts' buffers are what it logged for the synthetic models at
+    """Ollama drafts with any model that has nextn_predict_layers where draft_num_predict is set (v0.33.0-rc2
+    llm/llama_server.go hasMTPDraft, server/routes.go modelOptions), and llama.cpp v0.5.0 builds both a graph_mtp. Both contexts' buffers are what it logged for the synthetic models at
     4096 cells (tests/data/alloc-traces/); qwen3next keeps no recurrent-state snapshots (llm_arch_supports_rs_rollback)."""
     trace = engine_bench.load("record_trace")
     case = trace.read(next((Path(__file__).parent / "data" / "alloc-traces").glob(f"{model}-4096-*-draft4-mtp.trace.gz")))
     arch = trace.architecture_of(case.architecture)
-    drafted = estimate(arch, Settings(num_ctx=4096, batch=512, release=NEWEST))
+    drafted = estimate(arch, Settings(num_ctx=4096, batch=512, release=NEWEST, draft_num_predict=4))
     assert round(drafted.drafting_compute_bytes / 2**20, 4) == drafting_mib
     assert round((drafted.compute_bytes - drafted.drafting_compute_bytes) / 2**20, 4) == main_mib
     drafting_layer = 4096 * arch.head_count_kv * (arch.key_length + arch.value_length) * 2

@@ -25,7 +25,7 @@ from fitadvisor.models.gguf import (
 SHAPE_FIELDS = [
     f.name for f in dataclasses.fields(catalog.load()[0].architecture)
     if f.name not in ("weights_bytes", "token_embedding_bytes", "k_quant_bytes", "parameters", "active_parameters", "projector_bytes",
-                      "per_layer_embedding_bytes")
+                      "per_layer_embedding_bytes", "draft_bytes")
 ]
 CATALOG_MODELS = [
     "gemma3:27b", "gpt-oss:20b", "granite4:32b-a9b-h", "nemotron-3-nano:30b", "qwen3-coder-next",
@@ -72,6 +72,8 @@ def test_architecture_from_a_converted_gguf_matches_the_catalog(tmp_path, name):
     arch = read_architecture(ggufs.write(model, tmp_path / "m.gguf"))
     assert {f: getattr(arch, f) for f in SHAPE_FIELDS} == {f: getattr(expected, f) for f in SHAPE_FIELDS}
     assert arch.weights_bytes == sum(ggufs.nbytes(shape, kind) for _, shape, kind in model.tensors)
+    drafting = [ggufs.nbytes(shape, kind) for n, shape, kind in model.tensors if n.startswith(f"blk.{expected.block_count - 1}.")]
+    assert arch.draft_bytes == (sum(drafting) if expected.draft_layers else 0)
     k_quants = [(shape, kind) for n, shape, kind in model.tensors if kind.endswith("_K") and not n.startswith(("v.", "mm."))]
     assert 0 < arch.k_quant_bytes == sum(ggufs.nbytes(shape, kind) for shape, kind in k_quants) < arch.weights_bytes
     embd = next((shape, kind) for n, shape, kind in model.tensors if n == "token_embd.weight")

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fitadvisor.commands.options import ctx_option, engine_options, host_option, json_option, machine_options
+from fitadvisor.commands.options import MAX_DRAFT_TOKENS, ctx_option, engine_options, host_option, json_option, machine_options
 from fitadvisor.commands.output import emit
 from fitadvisor.units import format_ctx, format_gb, format_gb_fine
 
@@ -111,6 +111,9 @@ def _spill_cost(points: list, spill_ctx: int) -> str:
 @ctx_option()
 @click.option("--sweep", "sweep_contexts", is_flag=True, help="Chart the loaded size and decode speed from 16K to the trained context.")
 @engine_options
+@click.option("--draft-num-predict", type=click.IntRange(min=0, max=MAX_DRAFT_TOKENS),
+              help="The model's PARAMETER draft_num_predict: draft N tokens a step with its multi-token-prediction "
+                   "layers (default: unset, which Ollama reads as no drafting).")
 @machine_options
 @host_option
 @json_option

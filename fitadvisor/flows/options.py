@@ -31,12 +31,13 @@ class EngineOptions:
     batch: int | None = None
     ollama_version: str | None = None
     sched_spread: bool | None = None  # OLLAMA_SCHED_SPREAD: the estimator's `spread` (verify does not take it)
+    draft_num_predict: int | None = None  # the model's PARAMETER draft_num_predict (`estimate` alone takes it)
 
     def settings(self) -> dict[str, str | int | bool]:
         """The settings given, by their field names in `ServerSettings` (`ServerEnv`) and `memory.estimate.Settings`."""
         given = {
             "kv_cache_type": self.kv_cache, "flash_attention": self.flash_attention, "parallel": self.parallel, "batch": self.batch,
-            "spread": self.sched_spread,
+            "spread": self.sched_spread, "draft_num_predict": self.draft_num_predict,
         }
         return {name: value for name, value in given.items() if value is not None}
 

@@ -48,6 +48,7 @@ class Settings(ServerSettings):
     num_ctx: int | None = None  # None: the server's default context
     batch: int | None = None  # n_ubatch; None: what the release picks
     spread: bool = False  # OLLAMA_SCHED_SPREAD: always use every GPU
+    draft_num_predict: int | None = None  # the model's or the request's draft_num_predict; None: unset
     release: Release = field(default_factory=lambda: Release.of(None))
 
 
@@ -166,7 +167,9 @@ def kv_cache_bytes(
     return int(total)
 
 
-def drafting_cache_bytes(arch: Architecture, num_ctx: int, parallel: int, batch: int, release: Release, engine: str) -> int:
+def drafting_cache_bytes(
+    arch: Architecture, num_ctx: int, parallel: int, batch: int, release: Release, engine: str, draft_tokens: int,
+) -> int:
     """What drafting with multi-token-prediction layers adds to the cache, as llama.cpp allocates it.
 
     The drafting context caches only those layers, full attention over the main context's cells, in f16
@@ -178,7 +181,7 @@ def drafting_cache_bytes(arch: Architecture, num_ctx: int, parallel: int, batch:
 
     streams, stream_cells, _ = kv_cells(arch, num_ctx, parallel, batch, release, engine)
     drafting = streams * stream_cells * arch.draft_layers * arch.head_count_kv * (arch.key_length + arch.value_length) * 2
-    snapshots = arch.count(RECURRENT) * parallel * rs_snapshots(arch.name, release.draft_tokens) * arch.recurrent_state_floats * 4
+    snapshots = arch.count(RECURRENT) * parallel * rs_snapshots(arch.name, draft_tokens) * arch.recurrent_state_floats * 4
     return drafting + snapshots
 
 
@@ -357,17 +360,27 @@ def estimate(
     if cache_note:
         notes.append(cache_note)
 
+    draft_tokens = settings.draft_num_predict or 0
+    drafts = engine == LLAMA_SERVER and arch.draft_layers > 0 and release.drafts_with_mtp and draft_tokens > 0
     if engine == LLAMA_ENGINE:
         weights = arch.weights_bytes if arch.tied_embeddings else arch.weights_bytes - arch.token_embedding_bytes
+    elif engine == LLAMA_SERVER and arch.draft_bytes and not drafts:
+        # llama.cpp loads the multi-token-prediction layers only to draft with them
+        weights = arch.weights_bytes - arch.draft_bytes
+        if release.drafts_with_mtp:
+            notes.append(
+                f"the model's multi-token-prediction layers ({format_gb(arch.draft_bytes)}) stay unloaded: Ollama "
+                f"{release.label} drafts with them only where the model's parameters or the request set draft_num_predict "
+                "(--draft-num-predict N estimates that)"
+            )
     else:
         weights = arch.weights_bytes
-        # llama.cpp loads the multi-token-prediction layers only to draft with them, which Ollama asks for.
-        if engine == LLAMA_SERVER and arch.draft_bytes and release.drafts_with_mtp:
+        if drafts:
             notes.append(
-                f"Ollama {release.label} drafts tokens with the model's multi-token-prediction layers "
-                f"(--spec-type draft-mtp): their {format_gb(arch.draft_bytes)} load with it, and the drafting context's "
-                f"cache and {'compute buffer' if replay.has_drafting_builder(arch) else 'logits (its compute buffer is not estimated)'} "
-                "are counted (PARAMETER draft_num_predict 0 turns drafting off)"
+                f"Ollama {release.label} drafts {draft_tokens} tokens a step with the model's multi-token-prediction layers "
+                f"(draft_num_predict {draft_tokens}, --spec-type draft-mtp): their {format_gb(arch.draft_bytes)} load with it, and "
+                f"the drafting context's cache and {'compute buffer' if replay.has_drafting_builder(arch) else 'logits (its compute buffer is not estimated)'} "
+                "are counted"
             )
 
     batch = settings.batch
@@ -386,8 +399,7 @@ def estimate(
     elif batch < 1:
         raise FitAdvisorError(f"invalid batch size {batch}: it must be at least 1")
 
-    drafts = engine == LLAMA_SERVER and arch.draft_layers > 0 and release.drafts_with_mtp
-    drafting_cache = drafting_cache_bytes(arch, num_ctx, parallel, batch, release, engine) if drafts else 0
+    drafting_cache = drafting_cache_bytes(arch, num_ctx, parallel, batch, release, engine, draft_tokens) if drafts else 0
     kv = kv_cache_bytes(arch, num_ctx, parallel, cache_type, batch, release, engine, flash_attention) + drafting_cache
     drafting_compute = 0
     if engine == LLAMA_ENGINE:
@@ -405,7 +417,7 @@ def estimate(
         output = 4 * arch.vocab_size * parallel  # logits buffer for one token per slot
         if drafts:  # the drafting context: its own compute buffer and logits
             drafting_compute = drafting_compute_bytes(
-                arch, n_ctx, swa_cells, batch, flash_attention, streams, cache_type, release.draft_tokens,
+                arch, n_ctx, swa_cells, batch, flash_attention, streams, cache_type, draft_tokens,
             )
             compute += drafting_compute
             output *= 2

@@ -247,12 +247,6 @@ class Release:
                 return size
         return DEFAULT_BATCH
 
-    @property
-    def draft_tokens(self) -> int:
-        """Tokens drafted per step (draft_num_predict's default, passed as llama-server's --spec-draft-n-max):
-        llama.cpp keeps that many extra recurrent-state snapshots per sequence to roll a rejected draft back."""
-        return 4
-
     def projector_bytes(self, arch: Architecture) -> int:
         """What Ollama sizes the projector at (mmprojMemoryRequirement): a separate projector's tensors, else those of a
         vision tower inside the model file (v.*, mm.*) where llama-server loads it."""
@@ -278,10 +272,13 @@ class Release:
 
     @property
     def drafts_with_mtp(self) -> bool:
-        """Whether a model with multi-token-prediction layers runs llama-server with `--spec-type draft-mtp`: from
-        v0.30.0 (commit 9db4bdbad, llm/llama_server.go hasMTPDraft and appendDraftArgs) whenever the model has
-        nextn_predict_layers, as draft_num_predict defaults to 4 (api/types.go DefaultOptions); a Modelfile's
-        `PARAMETER draft_num_predict 0` turns it off."""
+        """Whether a model with multi-token-prediction layers can run llama-server with `--spec-type draft-mtp`: from
+        v0.30.0 (commit 9db4bdbad, llm/llama_server.go hasMTPDraft and appendDraftArgs), and then only where the
+        model's parameters (`PARAMETER draft_num_predict N`) or the request set draft_num_predict: for a model without
+        a separate draft model, server/routes.go modelOptions sets an unset one to 0 (api/types.go's default of 4 is
+        for separate draft models), and appendDraftArgs adds nothing at 0 (checked on v0.33.0-rc2). That many tokens
+        are drafted a step (--spec-draft-n-max), and llama.cpp keeps as many extra recurrent-state snapshots per
+        sequence to roll a rejected draft back."""
         return self.uses_llama_server
 
     @property
