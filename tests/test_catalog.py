@@ -232,3 +232,48 @@ def test_ollama_launchs_local_recommendations_resolve_offline():
     `qwen3.5`; the `:cloud` ones run on Ollama's servers and load nothing here."""
     assert catalog.find("gemma4").reference == "gemma4:e4b"
     assert catalog.find("qwen3.5").reference == "qwen3.5:9b"
+
+
+# bytes per element of the ggml types the MTP block of a Q4_K_M file uses (ggml's block sizes: 144 bytes a 256-block
+# for Q4_K, 210 for Q6_K, 34 a 32-block for Q8_0)
+_PER_ELEMENT = {"Q4_K": 144 / 256, "Q6_K": 210 / 256, "Q8_0": 34 / 32, "F32": 4}
+
+
+def test_qwen3_5_27b_carries_its_multi_token_prediction_layer():
+    """Ollama's qwen3.5 files bundle one MTP layer (legacy mtp.* tensors, which Ollama v0.33.0-rc2's llama/compat
+    renames to the layer after the 64 of the trunk, with nextn_predict_layers 1): a full-attention layer with the
+    trunk's FFN, the projection of the joined embedding and hidden state (kept at Q8_0 by Ollama's quantizer), norms."""
+    arch = catalog.resolve("qwen3.5:27b").architecture
+    assert (arch.block_count, arch.draft_layers, arch.layers[-2:]) == (65, 1, "A-")
+    e, ff = 5120, 17408
+    block = {  # as the Qwen3.5-27B checkpoint's mtp.* tensors give them; the last layer takes more bits (use_more_bits)
+        "attn_q": (e * 24 * 256 * 2, "Q4_K"), "attn_k": (e * 4 * 256, "Q4_K"), "attn_v": (e * 4 * 256, "Q6_K"),
+        "attn_output": (24 * 256 * e, "Q4_K"), "eh_proj": (2 * e * e, "Q8_0"), "ffn_gate": (e * ff, "Q4_K"),
+        "ffn_up": (e * ff, "Q4_K"), "ffn_down": (ff * e, "Q6_K"), "norms": (5 * e, "F32"),
+    }
+    # 424,699,392 parameters in the checkpoint's MTP block: these, and the two 256-wide head norms no layer here counts
+    assert sum(n for n, _ in block.values()) + 512 == 424_699_392
+    assert arch.draft_bytes == sum(int(n * _PER_ELEMENT[kind]) for n, kind in block.values())
+    assert arch.weights_bytes == quantization.weights_bytes(arch, "Q4_K_M") + arch.vision_bytes
+
+
+def test_qwen3_5_drafts_as_a_gguf_with_nextn_predict_layers_does(tmp_path):
+    """`estimate qwen3.5:27b` leaves the MTP layer unloaded unless draft_num_predict is set, and with it loads the layer
+    and adds the drafting context's cache and compute buffer, as for the GGUF the catalog's shape converts to."""
+    import ggufs
+
+    from fitadvisor.models.gguf import read_architecture
+
+    arch = catalog.resolve("qwen3.5:27b").architecture
+    unset = json.loads(CliRunner().invoke(cli, ["estimate", "qwen3.5:27b", "--ctx", "64k", "--host", NO_SERVER, "--json"]).output)
+    drafting = json.loads(CliRunner().invoke(
+        cli, ["estimate", "qwen3.5:27b", "--ctx", "64k", "--host", NO_SERVER, "--json", "--draft-num-predict", "4"]).output)
+    assert drafting["weights_bytes"] - unset["weights_bytes"] == arch.draft_bytes
+    assert unset["drafting_cache_bytes"] == unset["drafting_compute_bytes"] == 0
+    snapshots = 48 * 4 * arch.recurrent_state_floats * 4  # 4 drafted tokens' states of each Gated DeltaNet layer
+    assert drafting["drafting_cache_bytes"] == 65536 * 4 * (256 + 256) * 2 + snapshots  # one f16 layer over the cells
+    assert drafting["drafting_compute_bytes"] > 0
+    from_gguf = read_architecture(ggufs.write(ggufs.from_architecture(arch), tmp_path / "qwen35.gguf"))
+    settings = Settings(num_ctx=65536, release=Release.of(None), draft_num_predict=4)
+    for term in ("kv_cache_bytes", "compute_bytes", "drafting_cache_bytes", "drafting_compute_bytes", "other_bytes"):
+        assert getattr(estimate(from_gguf, settings), term) == drafting[term], term
