@@ -178,6 +178,27 @@ def test_multi_token_prediction_layers_after_the_trunk_get_no_cache():
     assert arch.draft_bytes == tensors[1].bytes + tensors[2].bytes
 
 
+def test_ollamas_legacy_mtp_tensors_are_the_layer_after_the_trunk(tmp_path):
+    """Ollama's published qwen3.5 files keep their MTP layer as mtp.* tensors, without nextn_predict_layers; Ollama's
+    llama/compat renames them to the layer after the trunk and sets the key (apply_qwen35_mtp_fixes, v0.33.0-rc2)."""
+    nextn = catalog.resolve("qwen3.5:27b").architecture
+    model = ggufs.from_architecture(nextn)
+    trunk = {k: v[:64] if isinstance(v, list) and len(v) == 65 else v for k, v in model.kv.items()}  # per-layer arrays
+    legacy = ggufs.Model(model.arch, {k: v for k, v in trunk.items() if not k.endswith("nextn_predict_layers")})
+    legacy.kv["qwen35.block_count"] = 64
+    renames = {"blk.64.nextn.eh_proj.weight": "mtp.fc.weight"}
+    for name, shape, kind in model.tensors:
+        legacy.tensor(renames.get(name, name.replace("blk.64.", "mtp.layers.0.")), shape, kind)
+    arch = read_architecture(ggufs.write(legacy, tmp_path / "legacy.gguf"))
+    expected = read_architecture(ggufs.write(model, tmp_path / "nextn.gguf"))
+    assert (arch.block_count, arch.layers, arch.draft_layers) == (65, expected.layers, 1)
+    assert arch.draft_bytes == expected.draft_bytes == sum(ggufs.nbytes(s, k) for n, s, k in model.tensors if n.startswith("blk.64."))
+    settings = Settings(num_ctx=65536, release=Release.of(None), draft_num_predict=4)
+    assert estimate(arch, settings).total_bytes == estimate(expected, settings).total_bytes
+    plain = ggufs.Model(model.arch, dict(legacy.kv), [t for t in legacy.tensors if not t[0].startswith("mtp.")])
+    assert read_architecture(ggufs.write(plain, tmp_path / "plain.gguf")).draft_layers == 0
+
+
 def test_per_layer_kv_heads_are_kept_when_attention_layers_differ():
     arch = architecture_from_kv(_kv("llama", 3, **{"llama.attention.head_count_kv": [8, 4, 8]}), [])
     assert arch.head_count_kv == 8 and arch.per_layer_head_count_kv == (8, 4, 8)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -389,7 +389,7 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
     if expert_count:
         active += expert_elements * expert_used // expert_count
     vision = any(k.endswith("vision.block_count") for k in kv) or projector_bytes > 0
-    return Architecture(
+    return _with_legacy_mtp_layers(tensors, Architecture(
         name=arch,
         block_count=blocks,
         embedding_length=embd,
@@ -452,6 +452,30 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
         per_layer_feed_forward_length=tuple(feed_forward) if ff_per_layer and len(set(feed_forward) - {0}) > 1 else (),
         embedding_length_per_layer=keys.int("embedding_length_per_layer_input"),
         per_layer_embedding_bytes=by_name["per_layer_token_embd.weight"].bytes if "per_layer_token_embd.weight" in by_name else 0,
+    ))
+
+
+_LEGACY_MTP_LAYER = re.compile(r"^mtp\.layers\.(\d+)\.")
+
+
+def _with_legacy_mtp_layers(tensors, arch: Architecture) -> Architecture:
+    """A qwen3.5 file as llama-server sees it: Ollama's published qwen35 and qwen35moe files keep their
+    multi-token-prediction layers as mtp.* tensors, without nextn_predict_layers, and Ollama's llama/compat renames
+    them to the layers after the trunk and sets that key (apply_qwen35_mtp_fixes, checked on v0.33.0-rc2)."""
+    legacy = [t for t in tensors if t.name.startswith("mtp.")]
+    if arch.name not in ("qwen35", "qwen35moe") or arch.draft_layers or not legacy:
+        return arch
+    indices = [int(match.group(1)) for t in legacy if (match := _LEGACY_MTP_LAYER.match(t.name))]
+    added = max(indices) + 1 if indices else 1
+
+    def extended(per_layer: tuple) -> tuple:  # a per-layer fact of the trunk, the last layer's for the added ones
+        return per_layer + per_layer[-1:] * added if per_layer else ()
+
+    return replace(
+        arch, block_count=arch.block_count + added, layers=arch.layers + NO_CACHE * added, draft_layers=added,
+        draft_bytes=tensor_bytes(legacy), per_layer_head_count_kv=extended(arch.per_layer_head_count_kv),
+        per_layer_head_count=extended(arch.per_layer_head_count), per_layer_head_length=extended(arch.per_layer_head_length),
+        per_layer_feed_forward_length=extended(arch.per_layer_feed_forward_length),
     )
 
 
