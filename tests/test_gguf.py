@@ -197,6 +197,9 @@ def test_ollamas_legacy_mtp_tensors_are_the_layer_after_the_trunk(tmp_path):
     assert estimate(arch, settings).total_bytes == estimate(expected, settings).total_bytes
     plain = ggufs.Model(model.arch, dict(legacy.kv), [t for t in legacy.tensors if not t[0].startswith("mtp.")])
     assert read_architecture(ggufs.write(plain, tmp_path / "plain.gguf")).draft_layers == 0
+    plain.tensor("mtp.layers.9999.attn_norm.weight", (5120,), "F32")  # a hostile file's layer number: one clear error
+    with pytest.raises(FitAdvisorError, match="mtp"):
+        read_architecture(ggufs.write(plain, tmp_path / "hostile.gguf"))
 
 
 def test_per_layer_kv_heads_are_kept_when_attention_layers_differ():

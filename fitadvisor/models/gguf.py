@@ -467,6 +467,8 @@ def _with_legacy_mtp_layers(tensors, arch: Architecture) -> Architecture:
         return arch
     indices = [int(match.group(1)) for t in legacy if (match := _LEGACY_MTP_LAYER.match(t.name))]
     added = max(indices) + 1 if indices else 1
+    if added > arch.block_count:
+        raise FitAdvisorError(f"the {arch.name} model's mtp.* tensors name {added} layers, more than its {arch.block_count}")
 
     def extended(per_layer: tuple) -> tuple:  # a per-layer fact of the trunk, the last layer's for the added ones
         return per_layer + per_layer[-1:] * added if per_layer else ()
