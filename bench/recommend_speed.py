@@ -8,9 +8,11 @@ peer: it also probes the machine and ranks models offline. Both run with no Olla
 A bare `python -c pass` is timed too, so the numbers can be read against this machine's speed.
 fitadvisor's bytecode is compiled first, as `pip install` does: with PYTHONDONTWRITEBYTECODE set (or a
 read-only checkout) every run would otherwise compile each module again, and that would be timed instead.
-fitadvisor keeps what it derives from its data (parsed tables, the catalog's sized weights) in its cache
-directory: it runs warm (the cache filled by an untimed first run, as on every run after the first) and
-cold (the cache emptied before each run, as after an install or upgrade), each in a directory of its own.
+fitadvisor keeps what it derives from its data (parsed tables, the catalog's sized weights, the compute-graph
+replays) in its cache directory: it runs warm (the cache filled by an untimed first run, as on every run
+after the first) and cold (the cache emptied before each run, as after an install or upgrade), each in a
+directory of its own. A wheel's build derives what a first `recommend` needs into the package
+(fitadvisor/flows/prederive.py, run by setup.py); this checkout gets the same files first, as the bytecode.
 """
 
 from __future__ import annotations
@@ -50,10 +52,13 @@ def cases(llmfit: str | None, warm: str, cold: str) -> dict[str, list[str] | Cas
     return table
 
 
-def compile_bytecode() -> None:
+def install_steps() -> None:
+    """What `pip install` does beyond copying files: compile the bytecode, derive what the wheel's build derives."""
     import fitadvisor
 
-    compileall.compile_dir(os.path.dirname(fitadvisor.__file__), quiet=1)
+    package = os.path.dirname(fitadvisor.__file__)
+    compileall.compile_dir(package, quiet=1)
+    subprocess.run([sys.executable, "-m", "fitadvisor.flows.prederive", os.path.join(package, "derived")], check=True)
 
 
 def main() -> None:
@@ -64,7 +69,7 @@ def main() -> None:
     env = {**os.environ, "OLLAMA_HOST": "127.0.0.1:9", "NO_COLOR": "1"}  # nothing listens on port 9
     if not args.llmfit:
         print("llmfit not found (pip install llmfit into its own venv, then pass --llmfit PATH): timing fitadvisor alone")
-    compile_bytecode()
+    install_steps()
     with tempfile.TemporaryDirectory() as warm, tempfile.TemporaryDirectory() as cold:
         table = cases(args.llmfit, warm, cold)
         subprocess.run(FITADVISOR, capture_output=True, check=True, env={**env, "XDG_CACHE_HOME": warm})  # fills the warm cache

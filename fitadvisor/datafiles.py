@@ -22,6 +22,9 @@ from fitadvisor.files import cache_dir, read_regular, remove_tree, set_aside
 T = TypeVar("T")
 DERIVED_LIMIT = 16 * 1024 * 1024  # bytes: far above any table fitadvisor derives; a larger file is damaged
 DERIVED_ENTRIES = 10_000  # per kind: past this many (years of estimates), a kind starts afresh, so reading it stays quick
+# what the wheel's build derived (flows/prederive.py; absent in a checkout), or the folder FITADVISOR_SHIPPED_DERIVED names
+SHIPPED = Path(os.environ.get("FITADVISOR_SHIPPED_DERIVED") or Path(__file__).parent / "derived")
+_pending: list[weakref.finalize] = []  # the deferred kinds' writes not made yet
 
 
 def _folder(package: str) -> Path:
@@ -41,6 +44,11 @@ def read_data(name: str) -> bytes:
         return _folder("data").joinpath(name).read_bytes()
     except OSError as error:
         raise FitAdvisorError(f"fitadvisor's data file {name} is missing or damaged ({error}): reinstall fitadvisor") from None
+
+
+def table_names() -> list[str]:
+    """The data tables `read_toml` reads."""
+    return sorted(path.name for path in _folder("data").glob("*.toml"))
 
 
 def read_toml(name: str) -> dict:
@@ -73,6 +81,12 @@ def derived_dir() -> Path:
 def clear_derived() -> int:
     """Remove everything derived and kept (set-aside damaged files too); returns how many files were removed."""
     return remove_tree(derived_dir())
+
+
+def flush_derived() -> None:
+    """Make the deferred kinds' pending writes now, rather than at exit."""
+    while _pending:
+        _pending.pop()()
 
 
 class Derived:
@@ -113,28 +127,33 @@ class Derived:
             self._store()
         elif self._unwritten is None or not self._unwritten.alive:
             self._unwritten = weakref.finalize(self, _store, self.path, self.key, entries)
+            _pending.append(self._unwritten)
         return value
 
     def _load(self) -> dict[str, Any]:
         if self._entries is None:
-            self._entries = self._read()
+            kept = self._read(self.path)
+            # none kept for this version and these inputs: what the wheel's build derived, if it is theirs
+            self._entries = kept if kept is not None else self._read(SHIPPED / self.path.name, shipped=True) or {}
         return self._entries
 
-    def _read(self) -> dict[str, Any]:
+    def _read(self, path: Path, shipped: bool = False) -> dict[str, Any] | None:
+        """The entries of `path`, or None where it has none for this version and these inputs (absent, another
+        version's, unreadable or damaged; a damaged file of the user's cache is set aside)."""
         try:
-            text, _ = read_regular(self.path, DERIVED_LIMIT)
+            text, _ = read_regular(path, DERIVED_LIMIT)
         except OSError:  # not readable by this user: derived this time, and not kept
-            return {}
+            return None
         except FitAdvisorError:  # too large, or not a regular file
             text = ""
-            self._set_aside()
+            self._set_aside(shipped)
         if not text:
-            return {}
+            return None
         header, _, body = text.partition("\n")
         try:
             stamp = json.loads(header)
             if not isinstance(stamp, dict) or {k: stamp.get(k) for k in self.key} != self.key:
-                return {}  # another version's or other inputs': replaced at the next store
+                return None  # another version's or other inputs': replaced at the next store
             if stamp.get("entries") != f"{zlib.crc32(body.encode('utf-8', 'surrogateescape')):08x}":
                 raise ValueError("its check does not match its entries")
             entries = json.loads(body)
@@ -142,14 +161,14 @@ class Derived:
                 raise ValueError("its entries are not a table")
             return entries
         except (ValueError, RecursionError):  # json's errors are ValueErrors
-            self._set_aside()
-            return {}
+            self._set_aside(shipped)
+            return None
 
     def _store(self) -> None:
         _store(self.path, self.key, self._entries)
 
-    def _set_aside(self) -> None:
-        if os.path.lexists(self.path):
+    def _set_aside(self, shipped: bool = False) -> None:
+        if not shipped and os.path.lexists(self.path):  # the installed package is not fitadvisor's to change
             set_aside(self.path)
 
 

@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from fitadvisor import datafiles
+
 sys.path.insert(0, str(Path(__file__).parent))  # test helper modules (calibration_points, stand-ins)
 
 
@@ -27,6 +29,9 @@ def no_real_model_sources(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("FITADVISOR_REGISTRY", "http://127.0.0.1:9")
     monkeypatch.setenv("XDG_CACHE_HOME", str(root / "cache"))
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(root / "claude-config"))  # nor the user's Claude Code settings
+    # nor what an installed wheel's build derived (tests of the cache must see it derive)
+    monkeypatch.setenv("FITADVISOR_SHIPPED_DERIVED", str(root / "shipped-derived"))
+    monkeypatch.setattr(datafiles, "SHIPPED", root / "shipped-derived")
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
 """The derived cache: parsed data tables and the catalog's sized weights, kept between runs and never trusted blindly."""
 
 import dataclasses
+import shutil
+from pathlib import Path
 import os
 
 import pytest
@@ -137,3 +139,65 @@ def test_a_deferred_kind_is_written_once_when_dropped():
     del kept
     again = Derived("kind", [b"input"], deferred=True)
     assert [again.get(f"entry {n}", never, is_int) for n in range(3)] == [0, 1, 2]
+
+
+def ship(tmp_path, entries):
+    """A shipped folder holding one kind, as the wheel's build writes it."""
+    kept = Derived("kind", [b"input"])
+    for name, value in entries.items():
+        kept.get(name, lambda value=value: value, is_int)
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (cache_dir() / "derived" / "kind.json").rename(shipped / "kind.json")
+    return shipped
+
+
+def test_what_the_build_derived_is_read_where_the_cache_has_none(tmp_path, monkeypatch):
+    monkeypatch.setattr(datafiles, "SHIPPED", ship(tmp_path, {"answer": 42}))
+    kept = Derived("kind", [b"input"])
+    assert kept.get("answer", never, is_int) == 42
+    assert kept.get("another", lambda: 7, is_int) == 7  # a new entry goes to the user's cache, with the shipped ones
+    assert Derived("kind", [b"input"]).get("another", never, is_int) == 7
+    assert (tmp_path / "shipped" / "kind.json").is_file()
+
+
+@pytest.mark.parametrize("inputs, damage", [([b"other input"], None), ([b"input"], lambda text: text.replace(":42", ":41"))])
+def test_what_the_build_derived_for_other_inputs_or_damaged_is_derived_again_and_left_alone(tmp_path, monkeypatch, inputs, damage):
+    shipped = ship(tmp_path, {"answer": 42})
+    if damage:
+        (shipped / "kind.json").write_text(damage((shipped / "kind.json").read_text()))
+    before = (shipped / "kind.json").read_text()
+    monkeypatch.setattr(datafiles, "SHIPPED", shipped)
+    assert Derived("kind", inputs).get("answer", lambda: 43, is_int) == 43
+    assert [p.name for p in shipped.iterdir()] == ["kind.json"] and (shipped / "kind.json").read_text() == before
+
+
+def test_the_build_derives_what_a_first_recommend_needs_and_the_same_answers(tmp_path):
+    """The wheel's build (setup.py) runs flows/prederive.py; with its files a first recommend on any of these machines
+    replays no graph and prints what one deriving everything prints."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "FITADVISOR_SHIPPED_DERIVED": str(tmp_path / "shipped")}
+    subprocess.run([sys.executable, "-m", "fitadvisor.flows.prederive", str(tmp_path / "shipped")], cwd=root, env=env,
+                   check=True, capture_output=True, timeout=600)
+    assert {"graph-replay.json", "catalog-sizes.json", "table-models.toml.json"} <= {p.name for p in (tmp_path / "shipped").iterdir()}
+    script = (
+        "import sys\n"
+        "from fitadvisor.cli import main\n"
+        "try:\n    main(['recommend', '--ollama-version', '0.34.2', *sys.argv[1:]])\n"
+        "except SystemExit:\n    pass\n"
+        "print('graph imported' if 'fitadvisor.memory.graph.compute' in sys.modules else 'graph not imported', file=sys.stderr)\n"
+    )
+    for machine in (["--memory", "48GB", "--chip", "Apple M4 Pro"], ["--gpus", "RTX 4090", "--memory", "64GB"],
+                    ["--gpus", "none", "--memory", "32GB"]):
+        runs = {}
+        for shipped in ("shipped", "none"):
+            run_env = {**env, "XDG_CACHE_HOME": str(tmp_path / f"cache-{shipped}"), "FITADVISOR_SHIPPED_DERIVED": str(tmp_path / shipped)}
+            runs[shipped] = subprocess.run([sys.executable, "-c", script, *machine], cwd=root, capture_output=True, text=True,
+                                           env=run_env, timeout=300)
+            shutil.rmtree(tmp_path / f"cache-{shipped}", ignore_errors=True)
+        assert runs["shipped"].stderr.strip().endswith("graph not imported"), machine
+        assert runs["none"].stderr.strip().endswith("graph imported"), machine
+        assert runs["shipped"].stdout == runs["none"].stdout and "Pick:" in runs["shipped"].stdout
