@@ -63,6 +63,7 @@ class FakeModel:
     context_length: int = 262144  # trained context, in model_info
     capabilities: list[str] = field(default_factory=lambda: ["completion", "tools"])
     num_ctx: int | None = None  # PARAMETER num_ctx of its Modelfile
+    draft_num_predict: int | None = None  # PARAMETER draft_num_predict of its Modelfile
     size: int = 15_000_000_000  # bytes on disk
     loaded_size: int = 20_000_000_000  # what /api/ps reports once loaded
     loaded_vram: int | None = None  # None: all of it on the GPU
@@ -150,6 +151,7 @@ class FakeOllama(LoopbackServer):
             info = {k: ([] if isinstance(v, list) and len(v) > 5 else v) for k, v in info.items()}
         # one `fmt.Sprintf("%-30s %#v", key, value)` line per parameter (server/routes.go)
         lines = ([f"{'num_ctx':<30} {model.num_ctx}"] if model.num_ctx else []) + [f"{'stop':<30} \"[INST]\""]
+        lines += [f"{'draft_num_predict':<30} {model.draft_num_predict}"] if model.draft_num_predict is not None else []
         parameters = "\n".join(lines)
         return {"license": "", "modelfile": f"FROM {model.name}\n", "parameters": parameters,
                 "template": "{{ .Prompt }}", "details": self.details(model), "model_info": info,

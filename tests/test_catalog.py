@@ -277,3 +277,28 @@ def test_qwen3_5_drafts_as_a_gguf_with_nextn_predict_layers_does(tmp_path):
     settings = Settings(num_ctx=65536, release=Release.of(None), draft_num_predict=4)
     for term in ("kv_cache_bytes", "compute_bytes", "drafting_cache_bytes", "drafting_compute_bytes", "other_bytes"):
         assert getattr(estimate(from_gguf, settings), term) == drafting[term], term
+
+
+def test_a_pulled_model_whose_parameters_set_draft_num_predict_is_estimated_drafting(tmp_path, monkeypatch):
+    """A model whose params layer sets draft_num_predict drafts by default in Ollama: estimate reads it from the store,
+    as --draft-num-predict would set it, and --draft-num-predict 0 turns it off again."""
+    import ggufs
+
+    arch = catalog.resolve("qwen3.5:27b").architecture
+    ggufs.pull_into_store(tmp_path, "qwen3.5:27b", ggufs.from_architecture(arch),
+                          extra=[("application/vnd.ollama.image.params", '{"draft_num_predict": 3}')])
+    monkeypatch.setenv("OLLAMA_MODELS", str(tmp_path))
+
+    def run(*extra):
+        return json.loads(CliRunner().invoke(cli, ["estimate", "qwen3.5:27b", "--ctx", "64k", "--host", NO_SERVER, "--json", *extra]).output)
+
+    own, asked, off = run(), run("--draft-num-predict", "3"), run("--draft-num-predict", "0")
+    assert own["source"] == asked["source"] == "store"
+    terms = ("weights_bytes", "kv_cache_bytes", "compute_bytes", "drafting_cache_bytes", "drafting_compute_bytes", "total_bytes")
+    assert {t: own[t] for t in terms} == {t: asked[t] for t in terms}
+    from fitadvisor.models.ollama_store import find
+
+    stored = find("qwen3.5:27b").architecture()
+    assert own["drafting_cache_bytes"] > 0 and off["drafting_cache_bytes"] == 0 and off["weights_bytes"] == own["weights_bytes"] - stored.draft_bytes
+    assert any("draft_num_predict 3 is the model's own parameter" in note for note in own["notes"])
+    assert not any("own parameter" in note for note in asked["notes"] + off["notes"])

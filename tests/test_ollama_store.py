@@ -63,3 +63,26 @@ def test_a_damaged_store_is_a_clear_error(tmp_path):
     )
     with pytest.raises(FitAdvisorError, match="malformed layer digest"):
         find("tiny:1b", [tmp_path])
+
+
+@pytest.mark.parametrize("params, expected", [
+    ('{"draft_num_predict": 4, "num_ctx": 65536}', 4),
+    ('{"num_ctx": 65536}', None),
+    ('{"draft_num_predict": 0}', None),  # 0: no drafting
+    ('{"draft_num_predict": 65}', None),  # past any sensible setting
+    ('{"draft_num_predict": "4"}', 4),
+    ('{"draft_num_predict": 1e999}', None),
+    ('{"draft_num_predict": true}', None),
+    ("[4]", None),
+    ("\x00not json", None),
+])
+def test_the_model_s_own_draft_num_predict_is_read_from_its_params_layer(tmp_path, params, expected):
+    ggufs.pull_into_store(tmp_path, "tiny:1b", ggufs.tiny_llama(), extra=[("application/vnd.ollama.image.params", params)])
+    assert find("tiny:1b", [tmp_path]).draft_num_predict() == expected
+
+
+def test_a_missing_params_blob_is_no_parameter(tmp_path):
+    ggufs.pull_into_store(tmp_path, "tiny:1b", ggufs.tiny_llama(), extra=[PARAMS])
+    stored = find("tiny:1b", [tmp_path])
+    (stored.root / "blobs" / stored.manifest.params.blob_name).unlink()
+    assert stored.draft_num_predict() is None

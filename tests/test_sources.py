@@ -90,3 +90,27 @@ def test_estimate_command_reports_the_registry_as_source(tmp_path, registry):
     assert registry.url in data["source_detail"]
     readable = fitadvisor("estimate", "gemma3:12b-it-qat", "--ctx", "32k", "--ollama-version", "0.14.0")
     assert "architecture from " + registry.url in readable.stdout and "cached header)" in readable.stdout
+
+
+def test_the_server_s_model_parameters_give_its_own_draft_num_predict(fake_ollama):
+    """/api/show's parameters text ("%-30s %#v" lines) carries draft_num_predict; estimate drafts with it as asked to."""
+    import json
+
+    from click.testing import CliRunner
+    from fake_ollama import FakeModel
+
+    from fitadvisor.cli import cli
+
+    model = ggufs.from_architecture(catalog.resolve("qwen3.5:27b").architecture)
+    fake_ollama.version = "0.34.2"  # drafts with multi-token-prediction layers (v0.30+)
+    fake_ollama.models["qwen3.5:27b"] = FakeModel("qwen3.5:27b", family="qwen35")
+    parameters = f"{'stop':<30} \"<|im_end|>\"\n{'draft_num_predict':<30} 2"
+    fake_ollama.show = lambda _model, verbose: {**ggufs.show_response(model, verbose), "parameters": parameters}
+    assert resolve_model("qwen3.5:27b", Client(fake_ollama.url)).draft_num_predict == 2
+
+    def run(*extra):
+        return json.loads(CliRunner().invoke(cli, ["estimate", "qwen3.5:27b", "--ctx", "64k", "--host", fake_ollama.url, "--json", *extra]).output)
+
+    own, asked = run(), run("--draft-num-predict", "2")
+    assert own["source"] == "ollama" and own["drafting_cache_bytes"] > 0
+    assert {k: v for k, v in own.items() if k != "notes"} == {k: v for k, v in asked.items() if k != "notes"}

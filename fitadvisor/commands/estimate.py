@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fitadvisor.commands.options import MAX_DRAFT_TOKENS, ctx_option, engine_options, host_option, json_option, machine_options
+from fitadvisor.commands.options import ctx_option, engine_options, host_option, json_option, machine_options
 from fitadvisor.commands.output import emit
+from fitadvisor.models.architecture import MAX_DRAFT_TOKENS
 from fitadvisor.units import format_ctx, format_gb, format_gb_fine
 
 if TYPE_CHECKING:

@@ -46,7 +46,6 @@ def _grouped(parameter: str, options_type: type, options: list):
 # Upper bounds that no real setting comes near, so a typo is one clear error rather than an overflow.
 MAX_PARALLEL = 512
 MAX_BATCH = 1 << 20
-MAX_DRAFT_TOKENS = 64
 MAX_TIMEOUT = 86400.0  # seconds
 _KV_CACHE = click.Choice(KV_CACHE_TYPES)
 _FLASH_ATTENTION = click.Choice(["auto", "on", "off"])

@@ -198,13 +198,15 @@ def _estimate(report: Report, shown: ShowInfo, env: ServerEnv, hardware, client:
     """fitadvisor's estimate at the context Ollama really used; returns the model name estimates use ('' if none)."""
     from fitadvisor.memory.estimate import Settings, estimate
     from fitadvisor.memory.releases import Release
+    from fitadvisor.models.architecture import draft_tokens
 
     resolved = _resolve(report.model, shown, client)
     if resolved is None:
         report.estimate_note = f"fitadvisor does not know {report.model} (nor its parent model), so there is no estimate"
         return ""
     settings = Settings(
-        num_ctx=report.running.context_length or report.expected_ctx, release=Release.of(report.ollama_version), **env.server_settings(),
+        num_ctx=report.running.context_length or report.expected_ctx, release=Release.of(report.ollama_version),
+        draft_num_predict=draft_tokens(shown.parameter("draft_num_predict")), **env.server_settings(),
     )
     report.estimate = estimate(resolved.architecture, settings, hardware, model=resolved.name, source=resolved.source)
     error = report.error_percent

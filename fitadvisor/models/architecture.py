@@ -14,6 +14,17 @@ SLIDING = "S"  # sliding-window attention: only the last `sliding_window` tokens
 RECURRENT = "R"  # Mamba2 / Gated DeltaNet: a fixed f32 state per sequence
 NO_CACHE = "-"  # e.g. an MoE-only block of a hybrid model
 LAYER_KINDS = (FULL, SLIDING, RECURRENT, NO_CACHE)
+MAX_DRAFT_TOKENS = 64  # draft_num_predict: far above any real setting, so a typo or a hostile value is refused
+
+
+def draft_tokens(value: object) -> int | None:
+    """A model's own draft_num_predict, as /api/show's parameters text ("3") or its params layer's JSON (3) holds it:
+    1 to MAX_DRAFT_TOKENS tokens a step, else None (unset, 0 for no drafting, or not a sensible number)."""
+    if isinstance(value, str) and value.isdigit() and len(value) <= 3:
+        value = int(value)
+    if type(value) is not int or not 0 < value <= MAX_DRAFT_TOKENS:
+        return None
+    return value
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from fitadvisor.errors import FitAdvisorError
 MODEL = "application/vnd.ollama.image.model"
 PROJECTOR = "application/vnd.ollama.image.projector"
 ADAPTER = "application/vnd.ollama.image.adapter"
+PARAMS = "application/vnd.ollama.image.params"  # the Modelfile's PARAMETERs as a JSON object
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
 MAX_MANIFEST = 1024 * 1024  # bytes of manifest JSON read at most; a real one is ~1 KB
 MAX_LAYERS = 1024  # a model has a handful (model, projector, template, params, license)
@@ -70,6 +71,10 @@ class Manifest:
     @property
     def projectors(self) -> tuple[Layer, ...]:
         return tuple(layer for layer in self.layers if layer.media_type == PROJECTOR)
+
+    @property
+    def params(self) -> Layer | None:
+        return next((layer for layer in self.layers if layer.media_type == PARAMS), None)
 
     @property
     def download_bytes(self) -> int:

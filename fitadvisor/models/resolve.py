@@ -26,6 +26,7 @@ class ResolvedModel:
     source: str  # "gguf", "ollama", "store", "catalog", "registry"
     download_bytes: int = 0  # what `ollama pull` fetches, where known
     note: str = ""  # how the source answered, for the output
+    draft_num_predict: int | None = None  # the model's own PARAMETER draft_num_predict (the server's or the store's)
 
 
 def mlx_note(model: str) -> str | None:
@@ -57,7 +58,8 @@ def resolve_model(name: str, client: Client | None = None) -> ResolvedModel:
     stored = ollama_store.find(name, notes=skipped)
     if stored is not None:
         return ResolvedModel(
-            ref.short, stored.architecture(), "store", stored.manifest.download_bytes, f"read from Ollama's store at {stored.root}"
+            ref.short, stored.architecture(), "store", stored.manifest.download_bytes, f"read from Ollama's store at {stored.root}",
+            stored.draft_num_predict(),
         )
     model = catalog.find(name)
     if model is not None:
@@ -69,6 +71,7 @@ def resolve_model(name: str, client: Client | None = None) -> ResolvedModel:
 
 def _from_ollama(ref, client: Client) -> ResolvedModel | None:
     """The installed model as the running server describes it; None when there is no server or no such model."""
+    from fitadvisor.models.architecture import draft_tokens
     from fitadvisor.models.ollama_show import BlankedArray, architecture_from_show
     from fitadvisor.ollama.client import ModelNotFound, OllamaError, OllamaUnreachable
 
@@ -82,7 +85,10 @@ def _from_ollama(ref, client: Client) -> ResolvedModel | None:
         return None
     except (OllamaError, FitAdvisorError):
         return None  # not a model Ollama can describe (a cloud model, an old server): the next source may know it
-    return ResolvedModel(ref.short, arch, "ollama", note=f"from the Ollama server at {client.host}")
+    return ResolvedModel(
+        ref.short, arch, "ollama", note=f"from the Ollama server at {client.host}",
+        draft_num_predict=draft_tokens(show.parameter("draft_num_predict")),
+    )
 
 
 def _projector_bytes(ref) -> int:
