@@ -91,15 +91,17 @@ def test_clear_cache_also_empties_the_derived_cache_and_says_what_it_removed(tmp
     manifest = folder / "manifests" / "registry.ollama.ai" / "library" / "qwen3"
     manifest.mkdir(parents=True)
     (manifest / "8b").write_text("{}")
+    (folder / "params").mkdir()
+    (folder / "params" / f"sha256-{'0' * 64}").write_text('{"draft_num_predict": 3}')
 
     result = CliRunner().invoke(cli, ["models", "--clear-cache", "--json"])
     assert result.exit_code == 0
-    assert json.loads(result.output) == {"cleared": str(folder), "removed": {"manifests": 1, "headers": 0, "derived": 3}}
+    assert json.loads(result.output) == {"cleared": str(folder), "removed": {"manifests": 1, "headers": 0, "params": 1, "derived": 3}}
     assert not (folder / "derived").exists() and not (folder / "manifests").exists()
 
     result = CliRunner().invoke(cli, ["models", "--clear-cache"])
     assert result.exit_code == 0
-    assert "(manifests: 0, GGUF headers: 0) and the derived cache" in result.output and "files: 0" in result.output
+    assert "(manifests: 0, GGUF headers: 0, params layers: 0) and the derived cache" in result.output and "files: 0" in result.output
 
 
 def test_clearing_a_cache_folder_that_is_a_link_leaves_what_it_points_to(tmp_path):

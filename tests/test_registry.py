@@ -114,3 +114,22 @@ def test_a_server_that_ignores_range_is_never_downloaded_whole(tmp_path, registr
     with pytest.raises(RegistryError, match="ignores range requests"):
         reader.fetch("gemma3:27b")
     assert reader.transferred < 3 * READ_AHEAD  # two 1 MiB reads, then it gave up
+
+
+@pytest.mark.parametrize("params, damage, expected", [
+    ('{"draft_num_predict": 3, "temperature": 0.6}', None, 3),
+    ('{"temperature": 0.6}', None, None),
+    ('{"draft_num_predict": 3}', '{"draft_num_predict": 9}', None),  # not the blob the manifest names
+    ('{"draft_num_predict": 3}', "", None),
+])
+def test_the_model_s_own_draft_num_predict_comes_from_its_params_layer(tmp_path, registry, params, damage, expected):
+    manifest = registry.publish("tiny:1b", tmp_path, ggufs.tiny_llama(), extra=[("application/vnd.ollama.image.params", params)])
+    if damage is not None:
+        registry.blobs[manifest["layers"][-1]["digest"]].write_text(damage)
+    remote = client(tmp_path).fetch("tiny:1b")
+    assert remote.draft_num_predict == expected
+    assert remote.bytes_transferred == registry.sent()
+    assert all(s.range for s in registry.served if s.path.startswith("/cdn/"))
+    if expected is not None:  # kept by digest: the second query reads nothing
+        requests = len(registry.served)
+        assert client(tmp_path).fetch("tiny:1b").draft_num_predict == expected and len(registry.served) == requests

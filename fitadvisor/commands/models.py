@@ -31,7 +31,7 @@ class CacheCleared:
     """`models --clear-cache`: the cache folder, and how many files were removed from each of its parts."""
 
     folder: Path
-    removed: dict[str, int]  # manifests and headers (the registry's), derived (parsed data, sized catalog, replays)
+    removed: dict[str, int]  # manifests, headers and params (the registry's), derived (parsed data, sized catalog, replays)
 
     def to_dict(self) -> dict:
         return {"cleared": str(self.folder), "removed": self.removed}
@@ -113,7 +113,7 @@ def clear_caches() -> CacheCleared:
 def render_cleared(cleared: CacheCleared) -> str:
     removed = cleared.removed
     return (f"Cleared the registry cache in {cleared.folder} (manifests: {removed['manifests']}, GGUF headers: "
-            f"{removed['headers']}) and the derived cache (parsed data, the sized catalog, replayed compute buffers; "
+            f"{removed['headers']}, params layers: {removed['params']}) and the derived cache (parsed data, the sized catalog, replayed compute buffers; "
             f"files: {removed['derived']}).")
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from fitadvisor import bounded
 from fitadvisor.bounded import MAX_MODEL_BYTES
 from fitadvisor.errors import FitAdvisorError
+from fitadvisor.models.architecture import draft_tokens
 
 MODEL = "application/vnd.ollama.image.model"
 PROJECTOR = "application/vnd.ollama.image.projector"
@@ -19,6 +21,7 @@ PARAMS = "application/vnd.ollama.image.params"  # the Modelfile's PARAMETERs as 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
 MAX_MANIFEST = 1024 * 1024  # bytes of manifest JSON read at most; a real one is ~1 KB
 MAX_LAYERS = 1024  # a model has a handful (model, projector, template, params, license)
+MAX_PARAMS = 64 * 1024  # bytes of a params layer read at most; a real one is a few hundred
 
 
 @dataclass(frozen=True)
@@ -91,3 +94,15 @@ class Manifest:
 def _check_size(size: object, what: str) -> None:
     if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_MODEL_BYTES:
         raise FitAdvisorError(f"{what} is {str(size)[:40]}, not a size from 0 to 16 TiB")
+
+
+def params_draft_num_predict(blob: bytes) -> int | None:
+    """The model's own PARAMETER draft_num_predict from its params layer (a JSON object of options); None when unset,
+    or when the blob is too large, not JSON or not an object."""
+    if len(blob) > MAX_PARAMS:
+        return None
+    try:
+        params = bounded.loads(blob)
+    except ValueError:
+        return None
+    return draft_tokens(params.get("draft_num_predict")) if isinstance(params, dict) else None

@@ -13,12 +13,11 @@ from pathlib import Path
 
 from fitadvisor import bounded
 from fitadvisor.errors import FitAdvisorError
-from fitadvisor.models.architecture import Architecture, draft_tokens
+from fitadvisor.models.architecture import Architecture
 from fitadvisor.models.catalog import ModelRef
-from fitadvisor.models.manifest import MAX_MANIFEST, Manifest
+from fitadvisor.models.manifest import MAX_MANIFEST, MAX_PARAMS, Manifest, params_draft_num_predict
 
 _LINUX_SERVICE_STORE = Path("/usr/share/ollama/.ollama/models")
-MAX_PARAMS = 64 * 1024  # bytes of a params layer read at most; a real one is a few hundred
 
 
 def store_roots() -> list[Path]:
@@ -43,17 +42,15 @@ class StoredModel:
         return [self.root / "blobs" / layer.blob_name for layer in self.manifest.projectors]
 
     def draft_num_predict(self) -> int | None:
-        """The model's own PARAMETER draft_num_predict, from its params layer (None: unset, or a layer that is unreadable or
-        not a JSON object)."""
+        """The model's own PARAMETER draft_num_predict, from its params layer (None: unset, or a layer that cannot be read)."""
         layer = self.manifest.params
         if layer is None:
             return None
         try:
             with open(self.root / "blobs" / layer.blob_name, "rb") as file:
-                params = bounded.loads(file.read(MAX_PARAMS + 1))
-        except (OSError, ValueError):
+                return params_draft_num_predict(file.read(MAX_PARAMS + 1))
+        except OSError:
             return None
-        return draft_tokens(params.get("draft_num_predict")) if isinstance(params, dict) else None
 
     def architecture(self) -> Architecture:
         from fitadvisor.models.gguf import (

@@ -34,7 +34,7 @@ from fitadvisor.models.gguf import (
     read_header_bytes,
     tensor_bytes,
 )
-from fitadvisor.models.manifest import MAX_MANIFEST, Layer, Manifest
+from fitadvisor.models.manifest import MAX_MANIFEST, MAX_PARAMS, Layer, Manifest, params_draft_num_predict
 
 DEFAULT_REGISTRY = "https://registry.ollama.ai"
 MANIFEST_ACCEPT = "application/vnd.docker.distribution.manifest.v2+json"
@@ -58,9 +58,9 @@ class NotInRegistry(RegistryError):
 
 
 def clear_cache(cache: Path | None = None) -> dict[str, int]:
-    """Remove every cached manifest and header; returns how many files of each kind were removed."""
+    """Remove every cached manifest, header and params layer; returns how many files of each kind were removed."""
     cache = cache if cache is not None else cache_dir()
-    return {part: remove_tree(cache / part) for part in ("manifests", "headers")}
+    return {part: remove_tree(cache / part) for part in ("manifests", "headers", "params")}
 
 
 def registry_url(ref: ModelRef) -> str:
@@ -79,6 +79,7 @@ class RemoteModel:
     projector_bytes: int
     bytes_transferred: int  # over the network for this query (0: all from the cache)
     offline: bool = False  # the registry was unreachable and the cache answered
+    draft_num_predict: int | None = None  # the model's own PARAMETER draft_num_predict, from its params layer
 
     @property
     def architecture(self) -> Architecture:
@@ -108,7 +109,8 @@ class Registry:
         manifest, offline = self.manifest(ref, base, refresh)
         header = self.header(ref, base, manifest.model)
         projector = sum(tensor_bytes(self.header(ref, base, layer).tensors) for layer in manifest.projectors)
-        return RemoteModel(ref, base, manifest, header, projector, self.transferred, offline)
+        draft = params_draft_num_predict(self.params(ref, base, manifest.params)) if manifest.params else None
+        return RemoteModel(ref, base, manifest, header, projector, self.transferred, offline, draft)
 
     def manifest(self, ref: ModelRef, base: str, refresh: bool = False) -> tuple[Manifest, bool]:
         """The manifest, and whether it came from the cache because the registry was unreachable."""
@@ -151,6 +153,28 @@ class Registry:
         _write_atomically(cached, raw)
         return header
 
+    def params(self, ref: ModelRef, base: str, layer: Layer) -> bytes:
+        """A params layer's JSON: from the cache by digest, else from the registry (b"" when it cannot be had: the
+        model's parameters are then unknown, not an error). A blob that does not match its digest is not used."""
+        cached = self.cache / "params" / layer.blob_name
+        if cached.is_file() and cached.stat().st_size <= MAX_PARAMS:
+            try:
+                return cached.read_bytes()
+            except OSError:
+                pass
+        if not 0 < layer.size <= MAX_PARAMS:
+            return b""
+        url = f"{base}/v2/{ref.namespace}/{ref.model}/blobs/{layer.digest}"
+        try:
+            reply = self._get(url, {"Range": f"bytes=0-{layer.size - 1}"}, ref, max_bytes=layer.size, what="params layer")
+        except RegistryError:
+            return b""
+        self.transferred += len(reply.body)
+        if f"sha256:{hashlib.sha256(reply.body).hexdigest()}" != layer.digest:
+            return b""
+        _write_atomically(cached, reply.body)
+        return reply.body
+
     # -- transport -----------------------------------------------------------------------------
 
     def client(self):
@@ -165,7 +189,9 @@ class Registry:
             )
         return self._client
 
-    def _get(self, url: str, headers: dict, ref: ModelRef, max_bytes: int | None = None, limit: int | None = None) -> _Reply:
+    def _get(
+        self, url: str, headers: dict, ref: ModelRef, max_bytes: int | None = None, limit: int | None = None, what: str = "manifest",
+    ) -> _Reply:
         """GET with retries on transient failures, each try within `timeout` seconds in all.
 
         A `max_bytes` body (a range) is read no further than that; a body beyond `limit` is an error.
@@ -190,7 +216,7 @@ class Registry:
                             if max_bytes is not None and len(body) >= max_bytes:
                                 break  # a server that ignored Range: stop reading the blob here
                             if limit is not None and len(body) > limit:
-                                raise RegistryError(f"{registry_url(ref)} sent more than {limit} bytes for {ref.short}'s manifest")
+                                raise RegistryError(f"{registry_url(ref)} sent more than {limit} bytes for {ref.short}'s {what}")
                         return _Reply(response.status_code, response.headers.get("content-range", ""), bytes(body))
                 except (httpx.TimeoutException, bounded.DeadlineExceeded):
                     problem = f"no answer within {self.timeout:g} s"

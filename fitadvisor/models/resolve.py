@@ -116,7 +116,8 @@ def _from_registry(name: str, ref) -> ResolvedModel:
 
     download = format_gb(remote.download_bytes)
     return ResolvedModel(
-        ref.short, remote.architecture, "registry", remote.download_bytes, f"from {remote.registry} ({download} download; {how})"
+        ref.short, remote.architecture, "registry", remote.download_bytes, f"from {remote.registry} ({download} download; {how})",
+        remote.draft_num_predict,
     )
 
 
