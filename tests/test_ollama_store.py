@@ -86,3 +86,14 @@ def test_a_missing_params_blob_is_no_parameter(tmp_path):
     stored = find("tiny:1b", [tmp_path])
     (stored.root / "blobs" / stored.manifest.params.blob_name).unlink()
     assert stored.draft_num_predict() is None
+
+
+def test_a_params_blob_that_is_a_fifo_is_refused_at_once(tmp_path):
+    import os
+
+    ggufs.pull_into_store(tmp_path, "tiny:1b", ggufs.tiny_llama(), extra=[PARAMS])
+    stored = find("tiny:1b", [tmp_path])
+    blob = stored.root / "blobs" / stored.manifest.params.blob_name
+    blob.unlink()
+    os.mkfifo(blob)
+    assert stored.draft_num_predict() is None  # a blocking open would wait here forever

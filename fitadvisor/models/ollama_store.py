@@ -13,6 +13,7 @@ from pathlib import Path
 
 from fitadvisor import bounded
 from fitadvisor.errors import FitAdvisorError
+from fitadvisor.files import read_regular
 from fitadvisor.models.architecture import Architecture
 from fitadvisor.models.catalog import ModelRef
 from fitadvisor.models.manifest import MAX_MANIFEST, MAX_PARAMS, Manifest, params_draft_num_predict
@@ -46,11 +47,11 @@ class StoredModel:
         layer = self.manifest.params
         if layer is None:
             return None
-        try:
-            with open(self.root / "blobs" / layer.blob_name, "rb") as file:
-                return params_draft_num_predict(file.read(MAX_PARAMS + 1))
-        except OSError:
+        try:  # never opened blocking: a FIFO in the store is refused, not waited on
+            text, _ = read_regular(self.root / "blobs" / layer.blob_name, MAX_PARAMS)
+        except (OSError, FitAdvisorError):
             return None
+        return params_draft_num_predict(text.encode("utf-8", "surrogateescape")) if text else None
 
     def architecture(self) -> Architecture:
         from fitadvisor.models.gguf import (
