@@ -133,3 +133,6 @@ def test_the_model_s_own_draft_num_predict_comes_from_its_params_layer(tmp_path,
     if expected is not None:  # kept by digest: the second query reads nothing
         requests = len(registry.served)
         assert client(tmp_path).fetch("tiny:1b").draft_num_predict == expected and len(registry.served) == requests
+        kept = next((tmp_path / "cache" / "params").iterdir())
+        kept.write_text('{"draft_num_predict": 60}')  # changed in the cache: no longer the blob it is named for
+        assert client(tmp_path).fetch("tiny:1b").draft_num_predict == expected and len(registry.served) > requests

@@ -155,13 +155,16 @@ class Registry:
 
     def params(self, ref: ModelRef, base: str, layer: Layer) -> bytes:
         """A params layer's JSON: from the cache by digest, else from the registry (b"" when it cannot be had: the
-        model's parameters are then unknown, not an error). A blob that does not match its digest is not used."""
+        model's parameters are then unknown, not an error). A blob, sent or kept, that does not match its digest is not used."""
         cached = self.cache / "params" / layer.blob_name
         if cached.is_file() and cached.stat().st_size <= MAX_PARAMS:
             try:
-                return cached.read_bytes()
+                kept = cached.read_bytes()
             except OSError:
-                pass
+                kept = b""
+            if _digest(kept) == layer.digest:
+                return kept
+            _drop(cached)
         if not 0 < layer.size <= MAX_PARAMS:
             return b""
         url = f"{base}/v2/{ref.namespace}/{ref.model}/blobs/{layer.digest}"
@@ -170,7 +173,7 @@ class Registry:
         except RegistryError:
             return b""
         self.transferred += len(reply.body)
-        if f"sha256:{hashlib.sha256(reply.body).hexdigest()}" != layer.digest:
+        if _digest(reply.body) != layer.digest:
             return b""
         _write_atomically(cached, reply.body)
         return reply.body
@@ -295,6 +298,10 @@ def _cached_manifest(path: Path, label: str) -> Manifest | None:
         pass
     _drop(path)
     return None
+
+
+def _digest(blob: bytes) -> str:
+    return f"sha256:{hashlib.sha256(blob).hexdigest()}"
 
 
 def _drop(path: Path) -> None:

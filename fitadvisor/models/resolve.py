@@ -26,7 +26,7 @@ class ResolvedModel:
     source: str  # "gguf", "ollama", "store", "catalog", "registry"
     download_bytes: int = 0  # what `ollama pull` fetches, where known
     note: str = ""  # how the source answered, for the output
-    draft_num_predict: int | None = None  # the model's own PARAMETER draft_num_predict (the server's or the store's)
+    draft_num_predict: int | None = None  # the model's own PARAMETER draft_num_predict (from the server, store or registry)
 
 
 def mlx_note(model: str) -> str | None:
