@@ -10,6 +10,7 @@ Each term follows how the engine allocates (see releases.py for which engine run
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from fitadvisor.errors import FitAdvisorError
@@ -145,26 +146,29 @@ def kv_cache_bytes(
     """Bytes of the KV cache (and recurrent state) for all slots."""
     if engine == LLAMA_ENGINE:
         return int(sum(_graphsize_kv_layers(arch, num_ctx * parallel, cache_type)))
-    per_cell = KV_CACHE_BYTES[cache_type]
     streams, stream_cells, stream_swa_cells = kv_cells(arch, num_ctx, parallel, batch, release, engine)
-    full_cells, swa_cells = streams * stream_cells, streams * stream_swa_cells
+    full_width, swa_width = _cell_widths(arch, engine, flash_attention)
+    recurrent = arch.count(RECURRENT) * parallel * arch.recurrent_state_floats * 4  # always f32
+    # per_cell (2, 34/32, 18/32) and the widths are exact in binary, so the sum is the per-layer sum
+    return int(streams * (stream_cells * full_width + stream_swa_cells * swa_width) * KV_CACHE_BYTES[cache_type] + recurrent)
+
+
+@lru_cache(maxsize=256)  # recommend sizes each model's cache at every context it tries
+def _cell_widths(arch: Architecture, engine: str, flash_attention: bool) -> tuple[int, int]:
+    """Cache elements one cell of the full-attention layers together holds, and of the sliding-window layers."""
     attention_layers = [layer for layer, kind in enumerate(arch.layers) if kind in (FULL, SLIDING)]
     # Without flash attention llama.cpp stores V transposed, each layer's as wide as the widest layer's
     # (`n_embd_v_gqa_max`): gemma4's global layers then keep as much V as its sliding ones.
     transposed_v = engine == LLAMA_SERVER and not flash_attention and not arch.is_mla
     widest_v = max((arch.kv_heads(layer) * arch.value_width(layer) for layer in attention_layers), default=0)
-    total = 0.0
-    for layer, kind in enumerate(arch.layers):
-        if kind == RECURRENT:
-            total += parallel * arch.recurrent_state_floats * 4  # always f32
-        elif kind in (FULL, SLIDING):
-            cells = full_cells if kind == FULL else swa_cells
-            if engine == LLAMA_SERVER and arch.is_mla:
-                values = 0  # llama.cpp: an MLA cache's V is a view of the latent K
-            else:
-                values = widest_v if transposed_v else arch.kv_heads(layer) * arch.value_width(layer)
-            total += cells * (arch.kv_heads(layer) * arch.key_width(layer) + values) * per_cell
-    return int(total)
+    widths = {FULL: 0, SLIDING: 0}
+    for layer in attention_layers:
+        if engine == LLAMA_SERVER and arch.is_mla:
+            values = 0  # llama.cpp: an MLA cache's V is a view of the latent K
+        else:
+            values = widest_v if transposed_v else arch.kv_heads(layer) * arch.value_width(layer)
+        widths[arch.layers[layer]] += arch.kv_heads(layer) * arch.key_width(layer) + values
+    return widths[FULL], widths[SLIDING]
 
 
 def drafting_cache_bytes(
