@@ -130,8 +130,13 @@ def _handler(fake: FakeRegistry):
                 try:
                     while left > 0:
                         chunk = file.read(min(left, 65536))
-                        self.wfile.write(chunk)
+                        # counted before it goes out: the client may have it, and compare counts, before this thread runs on
                         record.sent += len(chunk)
+                        try:
+                            self.wfile.write(chunk)
+                        except (BrokenPipeError, ConnectionResetError):
+                            record.sent -= len(chunk)
+                            raise
                         left -= len(chunk)
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True  # the client stopped reading: fine
@@ -142,7 +147,7 @@ def _handler(fake: FakeRegistry):
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            record.sent += len(body)  # before it goes out, as for a blob
             self.wfile.write(body)
-            record.sent += len(body)
 
     return Handler
