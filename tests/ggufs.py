@@ -164,7 +164,7 @@ def from_architecture(arch: Architecture, weight_type: str = "Q4_K", tokens: boo
         if getattr(arch, key.split(".")[1]):
             kv[f"{a}.{key}"] = getattr(arch, key.split(".")[1])
     for key in ("expert_count", "expert_used_count", "expert_feed_forward_length", "expert_shared_count",
-                "expert_shared_feed_forward_length", "leading_dense_block_count"):
+                "expert_shared_feed_forward_length", "moe_latent_size", "leading_dense_block_count"):
         if getattr(arch, key):
             kv[f"{a}.{key}"] = getattr(arch, key)
     if RECURRENT in arch.layers:
@@ -229,12 +229,16 @@ def _add_tensors(model: Model, arch: Architecture, q: str) -> None:
             model.tensor(f"{p}.ffn_gate_inp.weight", (e, x), "F32")
             if arch.expert_selection_bias:
                 model.tensor(f"{p}.exp_probs_b.bias", (x,), "F32")
+            w = arch.expert_input_width
+            if arch.moe_latent_size:  # Nemotron 3 Super: the experts between projections to and from the latent
+                model.tensor(f"{p}.ffn_latent_down.weight", (e, w), q)
+                model.tensor(f"{p}.ffn_latent_up.weight", (w, e), q)
             if arch.expert_gate_up_fused:
-                model.tensor(f"{p}.ffn_gate_up_exps.weight", (e, 2 * f, x), q)
+                model.tensor(f"{p}.ffn_gate_up_exps.weight", (w, 2 * f, x), q)
             else:
-                model.tensor(f"{p}.ffn_gate_exps.weight", (e, f, x), q)
-                model.tensor(f"{p}.ffn_up_exps.weight", (e, f, x), q)
-            model.tensor(f"{p}.ffn_down_exps.weight", (f, e, x), q)
+                model.tensor(f"{p}.ffn_gate_exps.weight", (w, f, x), q)
+                model.tensor(f"{p}.ffn_up_exps.weight", (w, f, x), q)
+            model.tensor(f"{p}.ffn_down_exps.weight", (f, w, x), q)
         elif arch.feed_forward_length and kind != RECURRENT:
             model.tensor(f"{p}.ffn_gate.weight", (e, arch.feed_forward_length), q)
             model.tensor(f"{p}.ffn_up.weight", (e, arch.feed_forward_length), q)

@@ -166,6 +166,17 @@ def test_mamba_layers_without_kv_heads_are_recurrent_and_others_uncached():
     assert arch.recurrent_state_floats == 3 * (1024 + 2 * 8 * 128) + 128 * 1024
 
 
+def test_latent_moe_width_is_read():
+    kv = _kv("nemotron_h_moe", 2, **{
+        "nemotron_h_moe.attention.head_count_kv": [2, 0], "nemotron_h_moe.feed_forward_length": [0, 2688],
+        "nemotron_h_moe.expert_count": 512, "nemotron_h_moe.expert_used_count": 22,
+        "nemotron_h_moe.expert_feed_forward_length": 2688, "nemotron_h_moe.moe_latent_size": 1024,
+    })
+    arch = architecture_from_kv(kv, [])
+    assert arch.moe_latent_size == 1024 and arch.expert_input_width == 1024
+    assert architecture_from_kv({**kv, "nemotron_h_moe.moe_latent_size": 0}, []).expert_input_width == arch.embedding_length
+
+
 def test_multi_token_prediction_layers_after_the_trunk_get_no_cache():
     kv = _kv("qwen35", 9, **{
         "qwen35.full_attention_interval": 4, "qwen35.nextn_predict_layers": 1, "qwen35.ssm.conv_kernel": 4,

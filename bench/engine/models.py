@@ -40,6 +40,7 @@ class Spec:
     experts_used: int = 0
     expert_ff: int = 0
     shared_expert_ff: int = 0
+    moe_latent: int = 0  # latent MoE (nemotron_h_moe's moe_latent_size): the routed experts' width, 0: n_embd
     ssm_conv: int = 0
     ssm_state: int = 0
     ssm_groups: int = 0
@@ -200,6 +201,14 @@ SPECS: tuple[Spec, ...] = (
         ssm_conv=4, ssm_state=128, ssm_groups=8, ssm_heads=64, ssm_inner=4096, layer_types="ME*EX", nextn=1,
         source="Nemotron-3-Nano-30B-A3B's layers with a multi-token-prediction block after them (X: attention and MoE "
         "folded into one block, as llama.cpp's converter writes Nemotron 3's num_nextn_predict_layers 1)",
+    ),
+    Spec(
+        "nemotron_h_moe-latent", "nemotron_h_moe", 4, 4096, 32, (0, 0, 2, 0), 128, 2688, 131072,
+        experts=512, experts_used=22, expert_ff=2688, shared_expert_ff=5376, moe_latent=1024,
+        expert_weights_norm=True, expert_weights_scale=5.0,
+        ssm_conv=4, ssm_state=128, ssm_groups=8, ssm_heads=128, ssm_inner=8192, layer_types="ME*E",
+        source="Nemotron-3-Super-120B-A12B (Mamba2, latent MoE and attention layers: the routed experts at the "
+        "1024-wide latent between ffn_latent_down and ffn_latent_up; real 131K vocabulary)",
     ),
     Spec(
         "gemma4", "gemma4", 6, 5376, 32, (16, 16, 16, 16, 16, 4), 256, 21504, 262144, sliding_window=1024, swa_pattern=6,
@@ -394,10 +403,14 @@ def _nemotron_h_block(t: _Tensors, spec: Spec, i: int) -> None:
             t.add(f"blk.{i}.nextn.eh_proj.weight", 2 * spec.n_embd, spec.n_embd)
             _attention(t, spec, i)
         e, ff, shared = spec.experts, spec.expert_ff, spec.shared_expert_ff
+        width = spec.moe_latent or spec.n_embd
         t.add(f"blk.{i}.ffn_gate_inp.weight", spec.n_embd, e, f32=True)
         t.add(f"blk.{i}.exp_probs_b.bias", e)
-        t.add(f"blk.{i}.ffn_down_exps.weight", ff, spec.n_embd, e)
-        t.add(f"blk.{i}.ffn_up_exps.weight", spec.n_embd, ff, e)
+        if spec.moe_latent:
+            t.add(f"blk.{i}.ffn_latent_down.weight", spec.n_embd, width)
+            t.add(f"blk.{i}.ffn_latent_up.weight", width, spec.n_embd)
+        t.add(f"blk.{i}.ffn_down_exps.weight", ff, width, e)
+        t.add(f"blk.{i}.ffn_up_exps.weight", width, ff, e)
         t.add(f"blk.{i}.ffn_down_shexp.weight", shared, spec.n_embd)
         t.add(f"blk.{i}.ffn_up_shexp.weight", spec.n_embd, shared)
 
@@ -566,6 +579,8 @@ def _metadata(w: gguf.GGUFWriter, spec: Spec) -> None:
             w.add_expert_shared_count(spec.shared_expert_ff // spec.expert_ff)
         else:
             w.add_expert_shared_feed_forward_length(spec.shared_expert_ff)
+    if spec.moe_latent:
+        w.add_moe_latent_size(spec.moe_latent)
     if a == "laguna":
         w.add_leading_dense_block_count(1)
     if spec.ssm_conv:

@@ -49,6 +49,9 @@ class Architecture:
     expert_feed_forward_length: int = 0
     expert_shared_count: int = 0
     expert_shared_feed_forward_length: int = 0  # one shared expert's FFN width, where it differs from the routed ones'
+    # latent MoE (Nemotron 3 Super): the routed experts work at this width, between ffn_latent_down {n_embd -> latent}
+    # and ffn_latent_up {latent -> n_embd}; the router and the shared expert stay at n_embd (0: experts at n_embd)
+    moe_latent_size: int = 0
     leading_dense_block_count: int = 0  # MoE models whose first blocks have a dense FFN (DeepSeek, GLM)
     ssm_conv_kernel: int = 0
     ssm_state_size: int = 0
@@ -156,6 +159,11 @@ class Architecture:
         if self.expert_shared_feed_forward_length:
             return self.expert_shared_feed_forward_length
         return self.expert_shared_count * self.expert_feed_forward_length
+
+    @property
+    def expert_input_width(self) -> int:
+        """The width the routed experts read and write: the latent width of a latent MoE, else the embedding's."""
+        return self.moe_latent_size or self.embedding_length
 
     @property
     def recurrent_state_floats(self) -> int:

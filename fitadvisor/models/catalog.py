@@ -139,7 +139,7 @@ class CatalogModel:
 OPTIONAL_FIELDS = (
     "key_length_swa", "value_length_swa", "vocab_size", "sliding_window", "expert_count", "expert_used_count",
     "expert_feed_forward_length", "expert_shared_count", "expert_shared_feed_forward_length",
-    "leading_dense_block_count", "ssm_conv_kernel", "ssm_state_size", "ssm_inner_size", "ssm_group_count",
+    "moe_latent_size", "leading_dense_block_count", "ssm_conv_kernel", "ssm_state_size", "ssm_inner_size", "ssm_group_count",
     "ssm_time_step_rank", "kv_lora_rank", "value_length_mla", "key_length_mla", "query_lora_rank",
     "expert_weights_norm", "expert_weights_scale", "expert_selection_bias", "expert_gate_up_fused",
     "tied_embeddings", "fused_qkv", "value_from_key", "embedding_scale", "residual_scale", "logit_scale",

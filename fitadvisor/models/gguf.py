@@ -408,6 +408,7 @@ def architecture_from_kv(kv: dict, tensors, projector_bytes: int = 0) -> Archite
         expert_feed_forward_length=keys.int("expert_feed_forward_length"),
         expert_shared_count=keys.int("expert_shared_count"),
         expert_shared_feed_forward_length=keys.int("expert_shared_feed_forward_length"),
+        moe_latent_size=keys.int("moe_latent_size"),
         leading_dense_block_count=keys.int("leading_dense_block_count"),
         ssm_conv_kernel=conv_kernel,
         ssm_state_size=keys.int("ssm.state_size"),

@@ -209,13 +209,15 @@ def _feed_forward(arch: Architecture, i: int, p: str) -> list[Tensor]:
             return [Tensor(f"{p}.ffn_up.weight", (e, 2 * dense)), Tensor(f"{p}.ffn_down.weight", (dense, e))]
         out += _projections(p, "", e, dense, gated)
     if moe:
-        x, f = arch.expert_count, arch.expert_feed_forward_length
+        x, f, w = arch.expert_count, arch.expert_feed_forward_length, arch.expert_input_width
         out.append(Tensor(f"{p}.ffn_gate_inp.weight", (e, x)))
         if arch.expert_selection_bias:
             out.append(Tensor(f"{p}.exp_probs_b.bias", (x,)))
+        if arch.moe_latent_size:  # the quantizer gives them the default type: no ffn_up/ffn_down in their names
+            out += [Tensor(f"{p}.ffn_latent_down.weight", (e, w)), Tensor(f"{p}.ffn_latent_up.weight", (w, e))]
         if gated:
-            out.append(Tensor(f"{p}.ffn_gate_exps.weight", (e, f, x)))
-        out += [Tensor(f"{p}.ffn_up_exps.weight", (e, f, x)), Tensor(f"{p}.ffn_down_exps.weight", (f, e, x))]
+            out.append(Tensor(f"{p}.ffn_gate_exps.weight", (w, f, x)))
+        out += [Tensor(f"{p}.ffn_up_exps.weight", (w, f, x)), Tensor(f"{p}.ffn_down_exps.weight", (f, w, x))]
         if arch.shared_expert_width:
             out += _projections(p, "_shexp", e, arch.shared_expert_width, gated)
     return out

@@ -1,7 +1,7 @@
 """src/models/nemotron-h.cpp: llama_model_nemotron_h::graph, which nemotron_h_moe uses too. Each layer is one
 of Mamba2, attention (no RoPE) or a feed-forward block: a ReLU-squared MLP, or routed experts (sigmoid router
-with a selection bias) plus a shared expert. The experts' latent projections (ffn_latent_down/up) of larger
-Nemotron-3 models are not modelled: no catalog model has them.
+with a selection bias) plus a shared expert; in a latent MoE (Nemotron 3 Super) the routed experts run between
+ffn_latent_down and ffn_latent_up, at the latent width.
 """
 
 from __future__ import annotations
@@ -59,17 +59,23 @@ def build_ffn_layer(g: GraphContext, cur: Tensor, il: int) -> Tensor:
         g.cb(cur, "l_out", il)
         return cur
     n_expert, n_ff_exp, n_ff_shexp = arch.expert_count, arch.expert_feed_forward_length, arch.shared_expert_width
+    moe_n_embd = arch.expert_input_width
     layer = g.layer(
         ffn_gate_inp=(n_embd, n_expert), exp_probs_b=(n_expert,) if arch.expert_selection_bias else None,
-        ffn_up_exps=(n_embd, n_ff_exp, n_expert), ffn_down_exps=(n_ff_exp, n_embd, n_expert),
+        **latent_projections(g), ffn_up_exps=(moe_n_embd, n_ff_exp, n_expert), ffn_down_exps=(n_ff_exp, moe_n_embd, n_expert),
         ffn_up_shexp=(n_embd, n_ff_shexp), ffn_down_shexp=(n_ff_shexp, n_embd),
     )
+    inp_latent = cur
+    if layer.ffn_latent_down is not None:
+        inp_latent = ggml.mul_mat(g.ctx0, layer.ffn_latent_down, cur)
     router_logits = g.build_lora_mm(layer.ffn_gate_inp, cur)
     g.cb(router_logits, "ffn_moe_logits", il)
-    moe_out = g.build_moe_ffn(cur, layer.ffn_gate_inp, layer.ffn_up_exps, None, layer.ffn_down_exps,
+    moe_out = g.build_moe_ffn(inp_latent, layer.ffn_gate_inp, layer.ffn_up_exps, None, layer.ffn_down_exps,
                               layer.exp_probs_b, n_expert, arch.expert_used_count, MoeOp.RELU_SQR,
                               arch.expert_weights_norm, arch.expert_weights_scale, ExpertGating.SIGMOID, il, router_logits)
     g.cb(moe_out, "ffn_moe_out", il)
+    if layer.ffn_latent_up is not None:
+        moe_out = ggml.mul_mat(g.ctx0, layer.ffn_latent_up, moe_out)
     ffn_shexp = g.build_ffn(cur, layer.ffn_up_shexp, None, None, None, layer.ffn_down_shexp, None,
                             FfnOp.RELU_SQR, FfnGate.PAR, il)
     g.cb(ffn_shexp, "ffn_shexp", il)
@@ -77,3 +83,9 @@ def build_ffn_layer(g: GraphContext, cur: Tensor, il: int) -> Tensor:
     g.cb(cur, "ffn_out", il)
     g.cb(cur, "l_out", il)
     return cur
+
+
+def latent_projections(g: GraphContext) -> dict[str, tuple[int, int] | None]:
+    """A latent MoE's projections into and out of the experts' width (absent where the file has none)."""
+    latent = g.arch.moe_latent_size
+    return dict(ffn_latent_down=(g.n_embd, latent) if latent else None, ffn_latent_up=(latent, g.n_embd) if latent else None)

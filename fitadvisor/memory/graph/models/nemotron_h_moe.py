@@ -20,13 +20,15 @@ def build_mtp(g: GraphContext) -> None:
     il = g.n_layer - arch.draft_layers
     n_head = arch.heads(il)
     n_expert, n_ff_exp, n_ff_shexp = arch.expert_count, arch.expert_feed_forward_length, arch.shared_expert_width
+    moe_n_embd = arch.expert_input_width
     tok_embd_w, output = g.weight(n_embd, g.n_vocab), g.weight(n_embd, g.n_vocab)
     layer = g.layer(
         enorm=(n_embd,), hnorm=(n_embd,), eh_proj=(2 * n_embd, n_embd), shared_head_norm=(n_embd,),
         attn_norm=(n_embd,), wq=(n_embd, n_embd_head * n_head), wk=(n_embd, g.n_embd_k_gqa(il)),
         wv=(n_embd, g.n_embd_v_gqa(il)), wo=(n_embd_head * n_head, n_embd), attn_post_norm=(n_embd,),
-        ffn_gate_inp=(n_embd, n_expert), exp_probs_b=(n_expert,), ffn_up_exps=(n_embd, n_ff_exp, n_expert),
-        ffn_down_exps=(n_ff_exp, n_embd, n_expert), ffn_up_shexp=(n_embd, n_ff_shexp), ffn_down_shexp=(n_ff_shexp, n_embd),
+        ffn_gate_inp=(n_embd, n_expert), exp_probs_b=(n_expert,), **nemotron_h.latent_projections(g),
+        ffn_up_exps=(moe_n_embd, n_ff_exp, n_expert), ffn_down_exps=(n_ff_exp, moe_n_embd, n_expert),
+        ffn_up_shexp=(n_embd, n_ff_shexp), ffn_down_shexp=(n_ff_shexp, n_embd),
     )
 
     cur = g.build_inp_embd_h(tok_embd_w, layer, il)
@@ -50,10 +52,14 @@ def build_mtp(g: GraphContext) -> None:
     ffn_shexp = g.build_ffn(cur, layer.ffn_up_shexp, None, None, None, layer.ffn_down_shexp, None,
                             FfnOp.RELU_SQR, FfnGate.PAR, il)
     g.cb(ffn_shexp, "mtp_ffn_shexp", il)
+    if layer.ffn_latent_down is not None:
+        cur = ggml.mul_mat(ctx0, layer.ffn_latent_down, cur)
     moe_out = g.build_moe_ffn(cur, layer.ffn_gate_inp, layer.ffn_up_exps, None, layer.ffn_down_exps, layer.exp_probs_b,
                               n_expert, arch.expert_used_count, MoeOp.RELU_SQR, arch.expert_weights_norm,
                               arch.expert_weights_scale, ExpertGating.SIGMOID, il, router_logits)
     g.cb(moe_out, "mtp_ffn_moe_out", il)
+    if layer.ffn_latent_up is not None:
+        moe_out = ggml.mul_mat(ctx0, layer.ffn_latent_up, moe_out)
     cur = ggml.add(ctx0, moe_out, ffn_shexp)
     g.cb(cur, "mtp_ffn_out", il)
     cur = ggml.add(ctx0, cur, ffn_residual)
