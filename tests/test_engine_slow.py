@@ -17,6 +17,7 @@ MODELS = [
     "llama", "qwen2", "qwen3", "qwen3moe", "mistral3", "gemma3", "gemma3-27b", "gpt-oss", "granitehybrid", "deepseek2-mla",
     "glm-4.7-flash", "phi3", "command-r", "qwen3next", "qwen35", "qwen35-mtp", "qwen35moe", "nemotron_h_moe", "gemma4", "laguna",
     "gemma4-e2b", "gemma4-26b", "granite", "deepseek2-legacy", "granitehybrid-h", "qwen2-bias",
+    "nemotron_h_moe-latent",
 ]
 # Every architecture in this set has its graph replayed through ggml's allocator (fitadvisor/memory/graph/),
 # exact on the recorded traces; 3% is the bound the estimate promises (issue 15).

@@ -211,6 +211,14 @@ SPECS: tuple[Spec, ...] = (
         "1024-wide latent between ffn_latent_down and ffn_latent_up; real 131K vocabulary)",
     ),
     Spec(
+        "nemotron_h_moe-latent-mtp", "nemotron_h_moe", 5, 4096, 32, (0, 0, 2, 0, 2), 128, 2688, 131072,
+        experts=512, experts_used=22, expert_ff=2688, shared_expert_ff=5376, moe_latent=1024,
+        expert_weights_norm=True, expert_weights_scale=5.0,
+        ssm_conv=4, ssm_state=128, ssm_groups=8, ssm_heads=128, ssm_inner=8192, layer_types="ME*EX", nextn=1,
+        source="Nemotron-3-Super-120B-A12B's layers with its multi-token-prediction block (num_nextn_predict_layers 1), "
+        "whose MoE sub-layer runs at the latent width too",
+    ),
+    Spec(
         "gemma4", "gemma4", 6, 5376, 32, (16, 16, 16, 16, 16, 4), 256, 21504, 262144, sliding_window=1024, swa_pattern=6,
         global_head_dim=512, tied=True,
         source="Gemma-4-31B text stack (5 sliding: 16 KV heads of 256; 1 global: 4 KV heads of 512, K = V)",
