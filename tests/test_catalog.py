@@ -302,3 +302,20 @@ def test_a_pulled_model_whose_parameters_set_draft_num_predict_is_estimated_draf
     assert own["drafting_cache_bytes"] > 0 and off["drafting_cache_bytes"] == 0 and off["weights_bytes"] == own["weights_bytes"] - stored.draft_bytes
     assert any("draft_num_predict 3 is the model's own parameter" in note for note in own["notes"])
     assert not any("own parameter" in note for note in asked["notes"] + off["notes"])
+
+
+def test_latent_moe_tensors_as_llama_cpp_loads_them():
+    """llama.cpp v0.5.0 src/models/nemotron-h.cpp: with moe_latent_size the experts are {latent, n_ff_exp} and
+    {n_ff_exp, latent}, between ffn_latent_down and ffn_latent_up, which the quantizer gives the default type (their
+    names hold neither ffn_up nor ffn_down); the shared expert stays at n_embd. Nano's widths, with a latent."""
+    nano = catalog.find("nemotron-3-nano:30b").architecture
+    arch = dataclasses.replace(nano, moe_latent_size=1024)
+    table = {t.name: t for t in quantization.quantize(arch, "Q4_K_M")}
+    moe = next(i for i, kind in enumerate(arch.layers) if kind == "-")
+    p, e, f = f"blk.{moe}", nano.embedding_length, nano.expert_feed_forward_length
+    assert table[f"{p}.ffn_latent_down.weight"].shape == (e, 1024) and table[f"{p}.ffn_latent_up.weight"].shape == (1024, e)
+    assert table[f"{p}.ffn_latent_up.weight"].type_name == "Q4_K"
+    assert table[f"{p}.ffn_latent_down.weight"].type_name == "Q5_0"  # Q4_K's fallback: 256 does not divide 2688
+    assert table[f"{p}.ffn_up_exps.weight"].shape == (1024, f, 128) and table[f"{p}.ffn_down_exps.weight"].shape == (f, 1024, 128)
+    assert table[f"{p}.ffn_up_shexp.weight"].shape == (e, nano.shared_expert_width)
+    assert "ffn_latent_down" not in "".join(t.name for t in quantization.quantize(nano, "Q4_K_M"))
