@@ -1,3 +1,3 @@
-from fitadvisor.cli import main
+from fitadvisor.launch import main
 
 main()

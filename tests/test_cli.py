@@ -8,6 +8,10 @@ import tempfile
 
 import cli_run
 import pytest
+from click.testing import CliRunner
+
+from fitadvisor import __version__
+from fitadvisor.cli import cli
 
 NO_SERVER = "127.0.0.1:9"  # nothing listens there: no server answers
 
@@ -81,7 +85,13 @@ def test_every_command_has_help(command):
 
 def test_version():
     run = process("--version")
-    assert run.returncode == 0 and "fitadvisor" in run.stdout
+    assert run.returncode == 0 and run.stdout == CliRunner().invoke(cli, ["--version"]).output == f"fitadvisor, version {__version__}\n"
+
+
+def test_version_is_answered_before_the_command_line_is_imported():
+    script = "import sys\nfrom fitadvisor.launch import main\nmain()\nprint(' '.join(m for m in sys.modules if m.startswith(('click', 'fitadvisor.cli'))), file=sys.stderr)\n"
+    run = subprocess.run([sys.executable, "-c", script, "--version"], capture_output=True, text=True, timeout=60)
+    assert run.stdout == f"fitadvisor, version {__version__}\n" and run.stderr.strip() == ""
 
 
 def test_a_model_too_big_for_a_planned_mac_is_split_like_ollama_did():

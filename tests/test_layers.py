@@ -25,7 +25,7 @@ LAYERS = [
     {"claude"},  # what Claude Code is given: alias, rc files, Modelfile, the tool-call check
     {"flows"},  # the use cases that talk to the outside, once per run
     {"commands"},  # click: options -> a flow -> a rendered result
-    {"cli", "__main__"},
+    {"cli", "launch", "__main__"},  # the console script: launch answers --version, then hands over to cli
 ]
 LAYER = {group: rank for rank, groups in enumerate(LAYERS) for group in groups}
 
