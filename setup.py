@@ -20,8 +20,12 @@ class BuildWithDerived(build_py):
         if self.editable_mode:  # an editable install runs the checkout, which derives into the user's cache
             return
         target = os.path.join(self.build_lib, "fitadvisor", "derived")
-        env = {**os.environ, "PYTHONPATH": os.path.abspath(self.build_lib), "PYTHONDONTWRITEBYTECODE": "1"}
-        subprocess.run([sys.executable, "-m", "fitadvisor.flows.prederive", target], check=True, env=env)
+        # the built copy first; pip's isolated build environment reaches its own packages (tomli) through PYTHONPATH too
+        path = os.pathsep.join(filter(None, [os.path.abspath(self.build_lib), os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"}
+        if subprocess.run([sys.executable, "-m", "fitadvisor.flows.prederive", target], env=env).returncode:
+            # only speed is lost: the installed fitadvisor derives on its first run, as an editable install does
+            self.warn("fitadvisor: deriving what a first run needs failed (above); the package is built without it")
 
 
 setup(cmdclass={"build_py": BuildWithDerived})
