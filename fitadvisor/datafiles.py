@@ -134,19 +134,21 @@ class Derived:
         if self._entries is None:
             kept = self._read(self.path)
             # none kept for this version and these inputs: what the wheel's build derived, if it is theirs
-            self._entries = kept if kept is not None else self._read(SHIPPED / self.path.name, shipped=True) or {}
+            self._entries = kept if kept is not None else self._read(SHIPPED / self.path.name) or {}
         return self._entries
 
-    def _read(self, path: Path, shipped: bool = False) -> dict[str, Any] | None:
+    def _read(self, path: Path) -> dict[str, Any] | None:
         """The entries of `path`, or None where it has none for this version and these inputs (absent, another
-        version's, unreadable or damaged; a damaged file of the user's cache is set aside)."""
+        version's, unreadable or damaged; a damaged file of the user's cache is set aside, a shipped one, the installed
+        package's, left as it is)."""
         try:
             text, _ = read_regular(path, DERIVED_LIMIT)
         except OSError:  # not readable by this user: derived this time, and not kept
             return None
         except FitAdvisorError:  # too large, or not a regular file
             text = ""
-            self._set_aside(shipped)
+            if path == self.path:
+                self._set_aside()
         if not text:
             return None
         header, _, body = text.partition("\n")
@@ -161,14 +163,15 @@ class Derived:
                 raise ValueError("its entries are not a table")
             return entries
         except (ValueError, RecursionError):  # json's errors are ValueErrors
-            self._set_aside(shipped)
+            if path == self.path:
+                self._set_aside()
             return None
 
     def _store(self) -> None:
         _store(self.path, self.key, self._entries)
 
-    def _set_aside(self, shipped: bool = False) -> None:
-        if not shipped and os.path.lexists(self.path):  # the installed package is not fitadvisor's to change
+    def _set_aside(self) -> None:
+        if os.path.lexists(self.path):
             set_aside(self.path)
 
 

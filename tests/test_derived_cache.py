@@ -1,9 +1,11 @@
 """The derived cache: parsed data tables and the catalog's sized weights, kept between runs and never trusted blindly."""
 
 import dataclasses
-import shutil
-from pathlib import Path
 import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -103,19 +105,25 @@ def test_replayed_compute_buffers_are_the_replay_s_and_are_kept(monkeypatch):
     assert replay_cache.compute_buffer_bytes(arch, *params) == kept and replay_cache.has_builder(arch) is True  # read back
 
 
-def test_a_second_recommend_reads_the_replay_s_answers_without_importing_the_graph(tmp_path):
-    import subprocess
-    import sys
+ROOT = Path(__file__).resolve().parent.parent
+M4_PRO = ["--memory", "48GB", "--chip", "Apple M4 Pro"]
 
+
+def recommend_process(env: dict, *machine: str) -> subprocess.CompletedProcess:
+    """`recommend` for `machine` in a process of its own, which says on its last stderr line whether it imported the graph."""
     script = (
         "import sys\n"
         "from fitadvisor.cli import main\n"
-        "try:\n    main(['recommend', '--memory', '48GB', '--chip', 'Apple M4 Pro', '--ollama-version', '0.34.2'])\n"
+        "try:\n    main(['recommend', '--ollama-version', '0.34.2', *sys.argv[1:]])\n"
         "except SystemExit:\n    pass\n"
         "print('graph imported' if 'fitadvisor.memory.graph.compute' in sys.modules else 'graph not imported', file=sys.stderr)\n"
     )
+    return subprocess.run([sys.executable, "-c", script, *machine], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_a_second_recommend_reads_the_replay_s_answers_without_importing_the_graph(tmp_path):
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    first, second = (subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300) for _ in range(2))
+    first, second = (recommend_process(env, *M4_PRO) for _ in range(2))
     assert first.stderr.strip().endswith("graph imported") and first.stdout
     assert second.stderr.strip().endswith("graph not imported") and second.stdout == first.stdout
 
@@ -175,28 +183,14 @@ def test_what_the_build_derived_for_other_inputs_or_damaged_is_derived_again_and
 def test_the_build_derives_what_a_first_recommend_needs_and_the_same_answers(tmp_path):
     """The wheel's build (setup.py) runs flows/prederive.py; with its files a first recommend on any of these machines
     replays no graph and prints what one deriving everything prints."""
-    import subprocess
-    import sys
-
-    root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "FITADVISOR_SHIPPED_DERIVED": str(tmp_path / "shipped")}
-    subprocess.run([sys.executable, "-m", "fitadvisor.flows.prederive", str(tmp_path / "shipped")], cwd=root, env=env,
+    subprocess.run([sys.executable, "-m", "fitadvisor.flows.prederive", str(tmp_path / "shipped")], cwd=ROOT,
                    check=True, capture_output=True, timeout=600)
     assert {"graph-replay.json", "catalog-sizes.json", "table-models.toml.json"} <= {p.name for p in (tmp_path / "shipped").iterdir()}
-    script = (
-        "import sys\n"
-        "from fitadvisor.cli import main\n"
-        "try:\n    main(['recommend', '--ollama-version', '0.34.2', *sys.argv[1:]])\n"
-        "except SystemExit:\n    pass\n"
-        "print('graph imported' if 'fitadvisor.memory.graph.compute' in sys.modules else 'graph not imported', file=sys.stderr)\n"
-    )
-    for machine in (["--memory", "48GB", "--chip", "Apple M4 Pro"], ["--gpus", "RTX 4090", "--memory", "64GB"],
-                    ["--gpus", "none", "--memory", "32GB"]):
+    for machine in (M4_PRO, ["--gpus", "RTX 4090", "--memory", "64GB"], ["--gpus", "none", "--memory", "32GB"]):
         runs = {}
         for shipped in ("shipped", "none"):
-            run_env = {**env, "XDG_CACHE_HOME": str(tmp_path / f"cache-{shipped}"), "FITADVISOR_SHIPPED_DERIVED": str(tmp_path / shipped)}
-            runs[shipped] = subprocess.run([sys.executable, "-c", script, *machine], cwd=root, capture_output=True, text=True,
-                                           env=run_env, timeout=300)
+            env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / f"cache-{shipped}"), "FITADVISOR_SHIPPED_DERIVED": str(tmp_path / shipped)}
+            runs[shipped] = recommend_process(env, *machine)
             shutil.rmtree(tmp_path / f"cache-{shipped}", ignore_errors=True)
         assert runs["shipped"].stderr.strip().endswith("graph not imported"), machine
         assert runs["none"].stderr.strip().endswith("graph imported"), machine

@@ -113,8 +113,8 @@ def clear_caches() -> CacheCleared:
 def render_cleared(cleared: CacheCleared) -> str:
     removed = cleared.removed
     return (f"Cleared the registry cache in {cleared.folder} (manifests: {removed['manifests']}, GGUF headers: "
-            f"{removed['headers']}, params layers: {removed['params']}) and the derived cache (parsed data, the sized catalog, replayed compute buffers; "
-            f"files: {removed['derived']}).")
+            f"{removed['headers']}, params layers: {removed['params']}) and the derived cache (parsed data, the sized "
+            f"catalog, replayed compute buffers; files: {removed['derived']}).")
 
 
 def render(listing: CatalogRows) -> str:

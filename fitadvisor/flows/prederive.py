@@ -36,12 +36,12 @@ def derive_all() -> int:
 
     for name in table_names():
         read_toml(name)
-    made = 0
+    made, min_ctx = 0, default_min_ctx()
     for model in catalog.load():
         arch = model.architecture
         for flash_attention, cache_type, batches in SETTINGS:
             for batch in batches:
-                for ctx in contexts(arch.context_length, default_min_ctx()):
+                for ctx in contexts(arch.context_length, min_ctx):
                     settings = Settings(kv_cache_type=cache_type, flash_attention=flash_attention, num_ctx=ctx, batch=batch)
                     estimate(arch, settings, model=model.reference)
                     made += 1

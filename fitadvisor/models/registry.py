@@ -169,7 +169,7 @@ class Registry:
             return b""
         url = f"{base}/v2/{ref.namespace}/{ref.model}/blobs/{layer.digest}"
         try:
-            reply = self._get(url, {"Range": f"bytes=0-{layer.size - 1}"}, ref, max_bytes=layer.size, what="params layer")
+            reply = self._get(url, {"Range": f"bytes=0-{layer.size - 1}"}, ref, max_bytes=layer.size)
         except RegistryError:
             return b""
         self.transferred += len(reply.body)
@@ -192,9 +192,7 @@ class Registry:
             )
         return self._client
 
-    def _get(
-        self, url: str, headers: dict, ref: ModelRef, max_bytes: int | None = None, limit: int | None = None, what: str = "manifest",
-    ) -> _Reply:
+    def _get(self, url: str, headers: dict, ref: ModelRef, max_bytes: int | None = None, limit: int | None = None) -> _Reply:
         """GET with retries on transient failures, each try within `timeout` seconds in all.
 
         A `max_bytes` body (a range) is read no further than that; a body beyond `limit` is an error.
@@ -219,7 +217,7 @@ class Registry:
                             if max_bytes is not None and len(body) >= max_bytes:
                                 break  # a server that ignored Range: stop reading the blob here
                             if limit is not None and len(body) > limit:
-                                raise RegistryError(f"{registry_url(ref)} sent more than {limit} bytes for {ref.short}'s {what}")
+                                raise RegistryError(f"{registry_url(ref)} sent more than {limit} bytes for {ref.short}'s manifest")
                         return _Reply(response.status_code, response.headers.get("content-range", ""), bytes(body))
                 except (httpx.TimeoutException, bounded.DeadlineExceeded):
                     problem = f"no answer within {self.timeout:g} s"
