@@ -58,7 +58,7 @@ def test_ollamas_latest_tags_resolve_to_the_size_ollama_publishes_under_them():
 
 
 @pytest.mark.parametrize("name, nearest", [("qwen3:4b", "qwen3:8b"), ("gemma3:1b", "gemma3:4b"), ("granite4:micro-h", "granite4:micro"),
-                                           ("qwen3.8:27b", "qwen3.6:27b"), ("gemma3:27b-it-qat", "gemma3:27b")])
+                                           ("qwen3.8:9b", "qwen3.8:27b"), ("gemma3:27b-it-qat", "gemma3:27b")])
 @pytest.mark.parametrize("command", ["estimate", "recommend"])
 def test_a_model_the_catalog_lacks_is_one_line_naming_the_nearest(name, nearest, command):
     args = ("estimate", name) if command == "estimate" else ("recommend", "--candidates", name, *M4_PRO_48)
@@ -74,3 +74,11 @@ def test_every_swe_bench_figure_says_whose_number_it_is_and_every_gap_where_it_w
             assert source.startswith("none") and re.search(r"\d{4}-\d{2}-\d{2}", source), model.reference  # and when
         else:
             assert source.startswith(("maker's number", "third party's number", "as the field notes give it")), model.reference
+
+
+def test_every_terminal_bench_figure_names_its_release_and_whose_number_it_is():
+    scored = [model for model in catalog.load() if model.terminal_bench is not None]
+    assert scored
+    for model in scored:
+        assert model.terminal_bench_version in ("2.0", "2.1"), model.reference  # scores of different releases differ
+        assert model.sources["terminal_bench"].startswith(("maker's number", "third party's number")), model.reference

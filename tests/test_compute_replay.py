@@ -64,11 +64,11 @@ def test_the_compute_buffer_is_the_one_llama_cpp_logged(path):
     else:
         size = compute_buffer_bytes(
             arch, context["cells"], context["swa_cells"], batch, context["streams"], context["flash_attn"],
-            context["type_k"], context["type_v"], context.get("rs_snapshots", 0),
+            context["type_k"], context["type_v"], context.get("rs_snapshots", 0), context.get("outputs_max", 0),
         )
     assert abs(size / MIB - case.logged_mib) < 0.0001  # llama.cpp logs 4 decimals
     recorded = {(g.n_tokens, g.n_seqs, g.n_outputs) for g in case.graphs}
-    n_outputs_max = context["streams"] if drafting else None
+    n_outputs_max = context["streams"] if drafting else context.get("outputs_max")
     reserved = reserved_graphs(context["cells"] * context["streams"], batch, context["streams"], n_outputs_max)
     assert {(r.n_tokens, r.n_seqs, r.n_outputs) for r in reserved} == recorded
 

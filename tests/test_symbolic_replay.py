@@ -44,10 +44,11 @@ def test_comparisons_narrow_the_span_to_where_they_hold():
 
 
 ONE_PER_LAYOUT = ("mistral3", "gptoss", "qwen35", "qwen35moe", "gemma4", "nemotron_h_moe", "glm4moelite", "laguna")
-SETTINGS = [  # swa_cells, n_ubatch, n_stream, flash_attn, type_k, type_v, n_rs_seq
-    (1280, 512, 1, True, "f16", "f16", 0),
-    (2304, 2048, 1, False, "f16", "f16", 0),
-    (1536, 1024, 2, True, "q8_0", "q8_0", 0),
+SETTINGS = [  # swa_cells, n_ubatch, n_stream, flash_attn, type_k, type_v, n_rs_seq, n_outputs_max
+    (1280, 512, 1, True, "f16", "f16", 0, 0),
+    (2304, 2048, 1, False, "f16", "f16", 0, 1),
+    (1536, 1024, 2, True, "q8_0", "q8_0", 0, 2),
+    (2304, 2048, 1, True, "f16", "f16", 4, 5),
 ]
 
 
@@ -73,7 +74,7 @@ def test_the_symbolic_buffer_is_the_integer_replays_across_its_span(arch):
 
 def test_recommend_reads_other_contexts_from_one_replay(monkeypatch):
     arch = next(a for a in _architectures() if a.name == "mistral3")
-    settings = (0, 512, 1, True, "f16", "f16", 0)
+    settings = (0, 512, 1, True, "f16", "f16", 0, 0)
     replays = []
     monkeypatch.setattr(compute, "_reserved_bytes", lambda *args: replays.append(args) or _reserved_bytes(*args))
     compute_buffer_bytes.cache_clear()

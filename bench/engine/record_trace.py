@@ -9,6 +9,7 @@ Runs the allocator-tracing llama.cpp build (trace.py's harness) once with these 
     # comment lines
     architecture {JSON}          fitadvisor's Architecture of the GGUF, as `fitadvisor estimate FILE.gguf` reads it
     context {JSON}               cells, swa_cells, streams, flash_attn, type_k, type_v, as llama.cpp logged them
+                                 (outputs_max: the logits rows llama-server allows a ubatch, with --server-outputs)
     logged_mib 120.0137          the compute buffer llama.cpp logged (4 decimals)
     graph 512 1 512              each graph_reserve that allocated: n_tokens n_seqs n_outputs
     alloc BYTES OFFSET NAME      then every step of ggml_gallocr, in order (BYTES aligned, as ggml-alloc.c logs it)
@@ -143,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     model, log = traced_run(args, "record_trace.py")
     architecture, flash_attn = architecture_dict(model), args.flash_attention == "on"
     cases = {"": parse(log, architecture, flash_attn, args.kv_cache)}
+    outputs_max = args.parallel * (1 + args.draft_tokens) if args.server_outputs else 0
     if args.draft_tokens:
         # the main context, then the drafting one (f16 cache); each logs its buffer when freed, the drafting one first
         _, main_log, drafting_log = log.split("llama_context: constructing llama_context")
@@ -152,13 +154,19 @@ def main(argv: list[str] | None = None) -> int:
         drafting_case = parse(f"{drafting_log}\nCPU compute buffer size is {drafting_logged} MiB", architecture, flash_attn, "f16")
         drafting_case.context["drafting"] = True
         cases = {f"-draft{args.draft_tokens}": main_case, f"-draft{args.draft_tokens}-mtp": drafting_case}
+    if outputs_max:  # the main context's logits rows, as llama-server limits them (the drafting context's are its own)
+        for suffix, case in cases.items():
+            if not suffix.endswith("mtp"):
+                case.context["outputs_max"] = min(outputs_max, args.batch)
     args.out.mkdir(parents=True, exist_ok=True)
     name = model.stem
     for suffix, case in cases.items():
-        path = args.out / f"{name}-{args.ctx}-b{args.batch}-np{args.parallel}-fa{args.flash_attention}-{args.kv_cache}{suffix}.trace.gz"
+        server = "-srv" if args.server_outputs else ""
+        path = args.out / f"{name}-{args.ctx}-b{args.batch}-np{args.parallel}-fa{args.flash_attention}-{args.kv_cache}{server}{suffix}.trace.gz"
         comment = (f"llama.cpp v0.5.0 (node-llama-cpp 3.22.1) graph allocator, {name} ctx {args.ctx} batch {args.batch} "
                    f"parallel {args.parallel} flash attention {args.flash_attention} cache {args.kv_cache} "
-                   f"draft tokens {args.draft_tokens}{' (the drafting context)' if suffix.endswith('mtp') else ''}: "
+                   f"draft tokens {args.draft_tokens}{' (the drafting context)' if suffix.endswith('mtp') else ''}"
+                   f"{', logits for the tokens llama-server lets a ubatch output' if args.server_outputs else ''}: "
                    "bench/engine/record_trace.py")
         write(case, path, comment)
         print(f"{path}: {len(case.graphs)} graphs, {sum(len(g.steps) for g in case.graphs)} steps, {case.logged_mib} MiB")

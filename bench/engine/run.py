@@ -30,7 +30,10 @@ REPO = HERE.parent.parent
 WORK = HERE / ".work"
 NODE_LLAMA_CPP = "3.22.1"  # bundles llama.cpp release v0.5.0 (ggml-org, 2026-09-28)
 GGUF_WRITER = "gguf==0.19.0"
-OLLAMA_VERSION = "0.32.15"  # any llama-server-era release: the estimate models what llama.cpp allocates
+# The llama-server-era release whose llama.cpp reserves logits for every token of a ubatch, as node-llama-cpp's
+# contexts do (n_outputs_max 0): from v0.30.1 llama-server reserves them for one token per slot and drafted token,
+# which bench/engine/record_trace.py --server-outputs records and tests/test_compute_replay.py replays.
+OLLAMA_VERSION = "0.30.0"
 MIB = 1024 * 1024
 LOG_RESOLUTION_MIB = 0.01  # llama.cpp logs sizes in MiB with two decimals
 

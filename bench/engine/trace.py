@@ -116,6 +116,11 @@ def add_context_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--parallel", type=int, default=1)
     parser.add_argument("--flash-attention", choices=("on", "off"), default="on")
     parser.add_argument("--kv-cache", choices=tuple(GGML_TYPES), default="f16")
+    parser.add_argument(
+        "--server-outputs", action="store_true",
+        help="reserve logits only for the tokens llama-server lets a ubatch output (n_outputs_max: parallel x (1 + draft "
+             "tokens)), as Ollama's llama-server runs it; without, for every token, as node-llama-cpp does",
+    )
 
 
 def traced_run(args: argparse.Namespace, tool: str) -> tuple[Path, str]:
@@ -125,7 +130,8 @@ def traced_run(args: argparse.Namespace, tool: str) -> tuple[Path, str]:
         sys.exit(f"bench/engine/{tool}: no such file: {model}")
     done = subprocess.run(
         [str(harness()), str(model), str(args.ctx), str(args.batch), str(args.parallel),
-         "1" if args.flash_attention == "on" else "0", str(GGML_TYPES[args.kv_cache]), str(args.draft_tokens)],
+         "1" if args.flash_attention == "on" else "0", str(GGML_TYPES[args.kv_cache]), str(args.draft_tokens),
+         "1" if args.server_outputs else "0"],
         capture_output=True, text=True, env={**os.environ, "ALLOC_TRACE": "1"},
     )
     if done.returncode != 0:

@@ -1,7 +1,10 @@
 // Create one llama.cpp context with the parameters run.py / measure.mjs use, so that the graph
 // allocator reserves its compute buffer (and, built by trace.py, traces every placement).
 //
-// usage: trace_harness MODEL.gguf CTX BATCH PARALLEL FLASH(0|1) KV_GGML_TYPE [DRAFT_TOKENS]
+// usage: trace_harness MODEL.gguf CTX BATCH PARALLEL FLASH(0|1) KV_GGML_TYPE [DRAFT_TOKENS [SERVER_OUTPUTS(0|1)]]
+// With SERVER_OUTPUTS 1 the main context reserves logits for as many tokens of a ubatch as llama-server lets it output
+// (tools/server/server-context.cpp server_output_limits: PARALLEL x (1 + DRAFT_TOKENS), capped by the batch); without,
+// for every token (n_outputs_max 0, llama.cpp's default, as node-llama-cpp leaves it).
 // With DRAFT_TOKENS > 0 it also drafts as llama-server's `--spec-type draft-mtp --spec-draft-n-max N` does: the
 // multi-token-prediction layers load, the main context keeps N recurrent-state snapshots per sequence, and a
 // second context of type MTP (f16 cache, one output per sequence) caches those layers.
@@ -11,11 +14,12 @@
 #include <cstdlib>
 
 int main(int argc, char ** argv) {
-    if (argc != 7 && argc != 8) {
-        fprintf(stderr, "usage: %s MODEL.gguf CTX BATCH PARALLEL FLASH KV_GGML_TYPE [DRAFT_TOKENS]\n", argv[0]);
+    if (argc < 7 || argc > 9) {
+        fprintf(stderr, "usage: %s MODEL.gguf CTX BATCH PARALLEL FLASH KV_GGML_TYPE [DRAFT_TOKENS [SERVER_OUTPUTS]]\n", argv[0]);
         return 2;
     }
-    const int draft_tokens = argc == 8 ? atoi(argv[7]) : 0;
+    const int draft_tokens = argc >= 8 ? atoi(argv[7]) : 0;
+    const bool server_outputs = argc == 9 && atoi(argv[8]) != 0;
     llama_backend_init();
     llama_model_params model_params = llama_model_default_params();
     model_params.n_gpu_layers = 0;
@@ -35,6 +39,11 @@ int main(int argc, char ** argv) {
     params.kv_unified = false;
     params.n_threads = params.n_threads_batch = 1;
     params.n_rs_seq = draft_tokens;
+    if (server_outputs) {
+        const int per_seq = 1 + draft_tokens;
+        params.n_outputs_max = per_seq * parallel < batch ? per_seq * parallel : batch;
+        params.n_outputs_max_per_seq = per_seq < batch ? per_seq : batch;
+    }
     llama_context * context = llama_init_from_model(model, params);
     if (context == nullptr) {
         return 1;

@@ -69,6 +69,9 @@ def rows() -> list[dict]:
                 "failure_kind": verdicts.failure_kind(model.agentic),
                 "field_test": model.field_test.to_dict() if model.field_test else None,
                 "swe_bench_verified": model.swe_bench_verified,
+                "terminal_bench": model.terminal_bench,
+                "terminal_bench_version": model.terminal_bench_version,
+                "draft_num_predict": model.draft_num_predict,
                 "sources": model.sources,
             }
         )
@@ -118,13 +121,14 @@ def render_cleared(cleared: CacheCleared) -> str:
 
 
 def render(listing: CatalogRows) -> str:
-    lines = [f"{'MODEL':<30} {'ARCH':<15} {'PARAMS':>7} {'SIZE':>7} {'CONTEXT':>8} {'TOOLS':<6} {'SWE-V':>6}  AGENTIC"]
+    lines = [f"{'MODEL':<30} {'ARCH':<15} {'PARAMS':>7} {'SIZE':>7} {'CONTEXT':>8} {'TOOLS':<6} {'SWE-V':>6} {'TERM-B':>10}  AGENTIC"]
     for row in listing.models:
         swe = f"{row['swe_bench_verified']:.1f}" if row["swe_bench_verified"] is not None else "-"
+        terminal = f"{row['terminal_bench']:.1f} v{row['terminal_bench_version']}" if row["terminal_bench"] is not None else "-"
         params = f"{row['parameters_b']}B"
         lines.append(
             f"{row['model']:<30} {row['architecture']:<15} {params:>7} {format_gb(row['download_bytes']):>7} "
-            f"{format_ctx(row['context_length']):>8} {'yes' if row['tools'] else 'no':<6} {swe:>6}  {row['agentic']}"
+            f"{format_ctx(row['context_length']):>8} {'yes' if row['tools'] else 'no':<6} {swe:>6} {terminal:>10}  {row['agentic']}"
         )
     return "\n".join(lines)
 

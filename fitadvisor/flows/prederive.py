@@ -11,7 +11,7 @@ they come from), so a shipped entry is only used by the code and data it was der
 
 Derived: every data table, and every catalog model at every context `recommend` tries from its default
 minimum with the settings it may pick on any machine for the newest modelled release (`SETTINGS`, one
-slot). Other settings, releases and models are derived on first use, as before.
+slot, drafting as the model's own parameters ask). Other settings, releases and models are derived on first use, as before.
 """
 
 from __future__ import annotations
@@ -32,18 +32,18 @@ def derive_all() -> int:
     from fitadvisor.datafiles import read_toml, table_names
     from fitadvisor.memory.estimate import Settings, estimate
     from fitadvisor.models import catalog
-    from fitadvisor.recommend.rank import contexts, default_min_ctx
+    from fitadvisor.recommend.rank import Candidate, contexts, default_min_ctx
 
     for name in table_names():
         read_toml(name)
     made, min_ctx = 0, default_min_ctx()
     for model in catalog.load():
-        arch = model.architecture
+        arch, candidate = model.architecture, Candidate.of_catalog(model, installed=False)
         for flash_attention, cache_type, batches in SETTINGS:
             for batch in batches:
                 for ctx in contexts(arch.context_length, min_ctx):
                     settings = Settings(kv_cache_type=cache_type, flash_attention=flash_attention, num_ctx=ctx, batch=batch)
-                    estimate(arch, settings, model=model.reference)
+                    estimate(arch, candidate.settings(settings), model=model.reference)
                     made += 1
     return made
 

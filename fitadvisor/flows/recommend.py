@@ -81,7 +81,8 @@ def local_candidates(server: Server) -> tuple[list[Candidate], list[Excluded]]:
         except FitAdvisorError as error:
             excluded.append(Excluded(name, f"cannot read its architecture: {error}"))
             continue
-        candidates.append(Candidate(name, resolved.architecture, tools, source=resolved.source, installed=True))
+        candidates.append(Candidate(name, resolved.architecture, tools, source=resolved.source, installed=True,
+                                    draft_num_predict=resolved.draft_num_predict))
     return candidates, excluded
 
 
@@ -98,7 +99,8 @@ def named_candidates(names: str, installed: list[str], client: Client | None) ->
             candidates.append(Candidate.of_catalog(model, model.reference in have or name in installed))
         else:
             resolved = resolve_model(name, client)
-            candidates.append(Candidate(resolved.name, resolved.architecture, None, source=resolved.source, installed=name in installed))
+            candidates.append(Candidate(resolved.name, resolved.architecture, None, source=resolved.source, installed=name in installed,
+                                        draft_num_predict=resolved.draft_num_predict))
     if not candidates:
         raise FitAdvisorError("--candidates needs at least one model name, e.g. --candidates devstral-small-2,qwen3-coder:30b")
     return candidates

@@ -221,10 +221,11 @@ def _graphsize_kv_layers(arch: Architecture, context: int, cache_type: str) -> l
 
 def compute_buffer_bytes(
     arch: Architecture, n_ctx: int, swa_cells: int, batch: int, flash_attention: bool, streams: int = 1,
-    cache_type: str = "f16", rs_snapshots: int = 0,
+    cache_type: str = "f16", rs_snapshots: int = 0, outputs: int = 0,
 ) -> int:
     """llama.cpp's compute buffer for `n_ctx` cells per KV stream (one stream per slot), with `rs_snapshots`
-    recurrent-state snapshots per sequence (llama-server's drafting keeps one per drafted token).
+    recurrent-state snapshots per sequence (llama-server's drafting keeps one per drafted token) and logits for
+    `outputs` tokens of a ubatch (0: every token).
 
     Where fitadvisor has the architecture's graph (memory/graph/models/: every catalog architecture), the
     reservation itself is replayed through ggml's graph allocator, exact on recorded traces. A file of another
@@ -236,11 +237,11 @@ def compute_buffer_bytes(
     """
     if replay.has_builder(arch):
         return replay.compute_buffer_bytes(
-            arch, n_ctx, swa_cells, batch, streams, flash_attention, cache_type, cache_type, rs_snapshots,
+            arch, n_ctx, swa_cells, batch, streams, flash_attention, cache_type, cache_type, rs_snapshots, outputs,
         )
     mask, attention = _attention_stage(arch, n_ctx, swa_cells, batch, flash_attention)
     feed_forward = mask + 4 * batch * _feed_forward_floats_per_token(arch)
-    output = 4 * batch * (arch.vocab_size + 2 * arch.embedding_length)
+    output = 4 * (min(outputs or batch, batch) * arch.vocab_size + batch * 2 * arch.embedding_length)
     return max(attention, feed_forward, output)
 
 
@@ -256,7 +257,7 @@ def _attention_stage(arch: Architecture, n_ctx: int, swa_cells: int, batch: int,
 
 def drafting_compute_bytes(
     arch: Architecture, n_ctx: int, swa_cells: int, batch: int, flash_attention: bool, streams: int, cache_type: str,
-    draft_tokens: int,
+    draft_tokens: int, outputs: int = 0,
 ) -> int:
     """What drafting with multi-token-prediction layers adds to the compute buffers, replayed where fitadvisor has
     the model's drafting graph (0 elsewhere): the drafting context's own buffer, and the main context's growth
@@ -264,8 +265,8 @@ def drafting_compute_bytes(
     """
     if not replay.has_drafting_builder(arch):
         return 0
-    main = compute_buffer_bytes(arch, n_ctx, swa_cells, batch, flash_attention, streams, cache_type)
-    with_snapshots = compute_buffer_bytes(arch, n_ctx, swa_cells, batch, flash_attention, streams, cache_type, draft_tokens)
+    main = compute_buffer_bytes(arch, n_ctx, swa_cells, batch, flash_attention, streams, cache_type, 0, outputs)
+    with_snapshots = compute_buffer_bytes(arch, n_ctx, swa_cells, batch, flash_attention, streams, cache_type, draft_tokens, outputs)
     return with_snapshots - main + replay.drafting_compute_bytes(arch, n_ctx, batch, streams, flash_attention)
 
 
@@ -412,7 +413,8 @@ def estimate(
     else:
         # Attention runs per stream: the mask and scores span one stream's cells.
         streams, n_ctx, swa_cells = kv_cells(arch, num_ctx, parallel, batch, release, engine)
-        compute = compute_buffer_bytes(arch, n_ctx, swa_cells, batch, flash_attention, streams, cache_type)
+        outputs = release.outputs_max(parallel, draft_tokens if drafts else 0)
+        compute = compute_buffer_bytes(arch, n_ctx, swa_cells, batch, flash_attention, streams, cache_type, 0, outputs)
         if not replay.has_builder(arch):
             notes.append(
                 f"fitadvisor has no graph of {arch.name} models to replay: its compute buffer is a closed-form "
@@ -421,7 +423,7 @@ def estimate(
         output = 4 * arch.vocab_size * parallel  # logits buffer for one token per slot
         if drafts:  # the drafting context: its own compute buffer and logits
             drafting_compute = drafting_compute_bytes(
-                arch, n_ctx, swa_cells, batch, flash_attention, streams, cache_type, draft_tokens,
+                arch, n_ctx, swa_cells, batch, flash_attention, streams, cache_type, draft_tokens, outputs,
             )
             compute += drafting_compute
             output *= 2

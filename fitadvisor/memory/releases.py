@@ -37,6 +37,13 @@ _INLINE_PROJECTOR = {
     "llama4", "nemotron_h_omni",
 }
 CUDA_FLASH_ATTENTION_6_X_SINCE: Version = (0, 31, 2)  # commit dba1e27fa: flash attention on CUDA 6.x GPUs
+# llama.cpp PR #23861 (under review 2026-06-01; bindings took up its n_outputs_max on 2026-06-02): llama-server reserves
+# logits for the tokens a ubatch may output, parallel x (1 + drafted tokens) (server_output_limits, read in llama.cpp
+# v0.5.0), not for the whole ubatch. Ollama v0.30.0 pins llama.cpp b9452 (2026-06-01), v0.30.1 b9479 (2026-06-02):
+# assumed from v0.30.1, the merge's build number not read. A real run under Ollama 0.32.13 (b10380) logs
+# n_outputs_max = 5 at -np 1 --spec-draft-n-max 4 (github.com/hogeheer499-commits/strix-halo-guide, data/raw/2026-08-15/
+# qwen38-27b-ollama-03213-vulkan-radv/qualification/context_64k_ollama_journal.log).
+OUTPUTS_LIMITED_SINCE: Version = (0, 30, 1)
 SMALL_CUDA_BATCH = 256
 
 OLLAMA_ENGINE = "ollama"  # Ollama's Go engine (era B): memory measured by the runner
@@ -280,6 +287,13 @@ class Release:
         are drafted a step (--spec-draft-n-max), and llama.cpp keeps as many extra recurrent-state snapshots per
         sequence to roll a rejected draft back."""
         return self.uses_llama_server
+
+    def outputs_max(self, parallel: int, draft_tokens: int) -> int:
+        """The tokens of a ubatch llama-server reserves logits for (0: every token): one per slot and one per drafted
+        token, since llama.cpp PR #23861 (see OUTPUTS_LIMITED_SINCE)."""
+        if not self.uses_llama_server or self.version < OUTPUTS_LIMITED_SINCE:
+            return 0
+        return parallel * (1 + draft_tokens)
 
     @property
     def gpu_overhead_in_placement(self) -> bool:

@@ -76,13 +76,16 @@ class CatalogModel:
     tags: tuple[str, ...]
     shape: Architecture  # as the entry gives it: the weights are sized when `architecture` is first read
     quantization: str
-    published_bytes: int | None  # the file's size, where the entry gives it
+    published_bytes: int | None  # the tag's size (the file, and a separate projector's blob), where the entry gives it
     tools: bool
     agentic: str  # the field verdict, a word of models/verdicts.py
     swe_bench_verified: float | None
     sources: dict[str, str]
     field_test: FieldTest | None = None  # None: untested in the field
     sized: Architecture | None = None  # already sized (a requantized model)
+    draft_num_predict: int | None = None  # the PARAMETER draft_num_predict Ollama's library file sets, if any
+    terminal_bench: float | None = None
+    terminal_bench_version: str | None = None  # Terminal-Bench's release the score is on (2.0, 2.1)
 
     @cached_property
     def architecture(self) -> Architecture:
@@ -98,7 +101,8 @@ class CatalogModel:
 
     @property
     def download_bytes(self) -> int:
-        return self.architecture.weights_bytes
+        """What `ollama pull` fetches: the model file and a separate projector's blob."""
+        return self.architecture.weights_bytes + self.architecture.projector_bytes
 
     @property
     def reference(self) -> str:
@@ -144,6 +148,7 @@ OPTIONAL_FIELDS = (
     "expert_weights_norm", "expert_weights_scale", "expert_selection_bias", "expert_gate_up_fused",
     "tied_embeddings", "fused_qkv", "value_from_key", "embedding_scale", "residual_scale", "logit_scale",
     "kv_lora_rank_mha", "rope_dimension_count", "vision", "embedding_length_per_layer", "has_rope", "attention_bias",
+    "projector_bytes",
 )
 
 
@@ -199,9 +204,10 @@ def _sized(shape: Architecture, file_type: str, published: int | None) -> dict[s
         return {"weights_bytes": published, "token_embedding_bytes": embedding,
                 "per_layer_embedding_bytes": shape.per_layer_embedding_bytes, "k_quant_bytes": shape.k_quant_bytes,
                 "draft_bytes": shape.draft_bytes}
-    # Published sizes are the file; without one, the tensors at their types plus the vision tower the file carries.
+    # Published sizes are the file (and a separate projector's blob, which is not the model's weights); without
+    # one, the tensors at their types plus the vision tower the file carries.
     table = quantization.quantize(shape, file_type)
-    download = published or tensor_bytes(table) + shape.vision_bytes
+    download = published - shape.projector_bytes if published else tensor_bytes(table) + shape.vision_bytes
     return {"weights_bytes": int(download), "token_embedding_bytes": quantization.token_embedding_bytes(table),
             "per_layer_embedding_bytes": quantization.per_layer_embedding_bytes(table), "k_quant_bytes": k_quant_bytes(table),
             "draft_bytes": quantization.draft_bytes(table, shape)}
@@ -242,6 +248,9 @@ def load() -> tuple[CatalogModel, ...]:
                     swe_bench_verified=entry.get("swe_bench_verified"),
                     sources=dict(entry.get("sources", {})),
                     field_test=FieldTest(**entry["field_test"]) if "field_test" in entry else None,
+                    draft_num_predict=entry.get("draft_num_predict"),
+                    terminal_bench=entry.get("terminal_bench"),
+                    terminal_bench_version=entry.get("terminal_bench_version"),
                 )
             )
         except (KeyError, TypeError, ValueError) as error:

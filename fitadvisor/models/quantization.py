@@ -45,12 +45,13 @@ _MLA_Q8 = tuple((pattern, "Q8_0") for pattern in (
 # would be 2-2.5 GB smaller).
 _PER_LAYER_EMBEDDING_F16 = ((r"^per_layer_token_embd\.weight$", "F16"),)
 _Q4_K = ("Q4_K_S", "Q4_K_M")
-# qwen3.5's drafting layer joins the hidden state and the token's embedding through nextn.eh_proj, kept at Q8_0.
-_MTP_PROJECTION_Q8 = ((r"^blk\.[0-9]+\.nextn\.eh_proj\.weight$", "Q8_0"),)
+# Not applied: the same code keeps qwen3.5's nextn.eh_proj at Q8_0 (since commit 0e93ccc2c, 2026-06), but Ollama's
+# library files do not. qwen3.8:27b's file (Aug 2026) holds 360 f32, 439 q4_K and 67 q6_K tensors, no q8_0, as
+# Ollama 0.32.13's llama-server listed them (github.com/hogeheer499-commits/strix-halo-guide, data/raw/2026-08-15/
+# qwen38-27b-ollama-03213-vulkan-radv/qualification/context_64k_ollama_journal.log): these rules give that table.
 _OVERRIDES = {  # the file types each architecture's overrides apply to, and the overrides
     "deepseek2": (_Q4_K, _MLA_Q8), "glm4moelite": (_Q4_K, _MLA_Q8), "gemma3n": (_Q4_K, _PER_LAYER_EMBEDDING_F16),
     "gemma4": (tuple(DEFAULT_TYPE), _PER_LAYER_EMBEDDING_F16),
-    "qwen35": (_Q4_K, _MTP_PROJECTION_Q8), "qwen35moe": (_Q4_K, _MTP_PROJECTION_Q8),
 }
 # Qwen3-Next-style hybrids: Gated DeltaNet layers, and attention layers whose attn_q also holds an output gate.
 _GATED_DELTA_NET = {"qwen3next", "qwen35", "qwen35moe"}
@@ -155,7 +156,9 @@ def _attention(arch: Architecture, i: int, p: str) -> list[Tensor]:
             Tensor(f"{p}.attn_output.weight", (heads * head_v, e)),
         ]
     k, v = arch.key_width(i), arch.value_width(i)
-    q = heads * k * (2 if arch.name in _GATED_DELTA_NET else 1)
+    gated = arch.name in _GATED_DELTA_NET  # attn_q also holds the output gate; q and k are normed per head
+    q = heads * k * (2 if gated else 1)
+    norms = [Tensor(f"{p}.attn_q_norm.weight", (k,)), Tensor(f"{p}.attn_k_norm.weight", (k,))] if gated else []
     if arch.fused_qkv:
         return [Tensor(f"{p}.attn_qkv.weight", (e, q + kv_heads * (k + v))), Tensor(f"{p}.attn_output.weight", (heads * v, e))]
     value = [] if arch.value_from_key and arch.layers[i] == FULL else [Tensor(f"{p}.attn_v.weight", (e, kv_heads * v))]
@@ -164,6 +167,7 @@ def _attention(arch: Architecture, i: int, p: str) -> list[Tensor]:
         Tensor(f"{p}.attn_k.weight", (e, kv_heads * k)),
         *value,
         Tensor(f"{p}.attn_output.weight", (heads * v, e)),
+        *norms,
     ]
 
 
@@ -172,10 +176,13 @@ def _gated_delta_net(arch: Architecture, p: str) -> list[Tensor]:
     e, inner = arch.embedding_length, arch.ssm_inner_size
     qk = 2 * arch.ssm_group_count * arch.ssm_state_size
     value_heads = inner // arch.ssm_state_size if arch.ssm_state_size else 0
+    # qwen3next keeps each head's rate and decay projections in one tensor, qwen3.5 in two
+    rates = [Tensor(f"{p}.ssm_ba.weight", (e, 2 * value_heads))] if arch.name == "qwen3next" else [
+        Tensor(f"{p}.ssm_beta.weight", (e, value_heads)), Tensor(f"{p}.ssm_alpha.weight", (e, value_heads))]
     return [
         Tensor(f"{p}.attn_qkv.weight", (e, qk + inner)),
         Tensor(f"{p}.attn_gate.weight", (e, inner)),
-        Tensor(f"{p}.ssm_ba.weight", (e, 2 * value_heads)),
+        *rates,
         Tensor(f"{p}.ssm_conv1d.weight", (arch.ssm_conv_kernel, qk + inner)),
         Tensor(f"{p}.ssm_a", (value_heads,)),
         Tensor(f"{p}.ssm_dt.bias", (value_heads,)),

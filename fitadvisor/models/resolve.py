@@ -26,7 +26,7 @@ class ResolvedModel:
     source: str  # "gguf", "ollama", "store", "catalog", "registry"
     download_bytes: int = 0  # what `ollama pull` fetches, where known
     note: str = ""  # how the source answered, for the output
-    draft_num_predict: int | None = None  # the model's own PARAMETER draft_num_predict (from the server, store or registry)
+    draft_num_predict: int | None = None  # the model's own PARAMETER draft_num_predict (from its source, where it has one)
 
 
 def mlx_note(model: str) -> str | None:
@@ -63,7 +63,9 @@ def resolve_model(name: str, client: Client | None = None) -> ResolvedModel:
         )
     model = catalog.find(name)
     if model is not None:
-        resolved = ResolvedModel(model.reference, model.architecture, "catalog", model.download_bytes, "from fitadvisor's catalog")
+        resolved = ResolvedModel(
+            model.reference, model.architecture, "catalog", model.download_bytes, "from fitadvisor's catalog", model.draft_num_predict,
+        )
     else:
         resolved = _from_registry(name, ref)
     return replace(resolved, note="; ".join([resolved.note, *skipped])) if skipped else resolved

@@ -51,11 +51,20 @@ class Candidate:
     source: str = "catalog"
     installed: bool = False
     trial: TrialRecord | None = None  # the verdict `fitadvisor trial` reached on this machine, which `agentic` follows
+    draft_num_predict: int | None = None  # the model's own PARAMETER draft_num_predict, where it sets one
 
     @classmethod
     def of_catalog(cls, model: CatalogModel, installed: bool, name: str | None = None) -> Candidate:
         """A catalog model (under the name it was asked by), its weights sized only if it is estimated."""
-        return cls(name or model.reference, model, model.tools, model.agentic, model.swe_bench_verified, "catalog", installed)
+        return cls(name or model.reference, model, model.tools, model.agentic, model.swe_bench_verified, "catalog", installed,
+                   draft_num_predict=model.draft_num_predict)
+
+    def settings(self, settings: Settings) -> Settings:
+        """The server's settings as this model runs under them: drafting with its own draft_num_predict unless the
+        request sets one (Ollama's modelOptions: the request's options over the model's parameters)."""
+        if settings.draft_num_predict is None and self.draft_num_predict and self.shape.draft_layers:
+            return replace(settings, draft_num_predict=self.draft_num_predict)
+        return settings
 
     @cached_property
     def architecture(self) -> Architecture:
@@ -327,6 +336,7 @@ def largest_fit(
     top = min(arch.context_length, max_ctx) if max_ctx else arch.context_length
     if max_ctx and max_ctx < arch.context_length:
         limit = f"--max-ctx {format_ctx(max_ctx)}"
+    settings = candidate.settings(settings)
     for ctx in contexts(top, min_ctx):
         result = estimate(arch, replace(settings, num_ctx=ctx), hardware, model=candidate.name, source=candidate.source)
         if measured:

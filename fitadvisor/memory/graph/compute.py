@@ -71,16 +71,17 @@ def reserve(arch: Architecture, params: GraphParams, record: bool = False, draft
 @lru_cache(maxsize=4096)  # recommend asks for the same model and context again and again
 def compute_buffer_bytes(
     arch: Architecture, cells: int, swa_cells: int, n_ubatch: int, n_stream: int, flash_attn: bool,
-    type_k: str = "f16", type_v: str = "f16", n_rs_seq: int = 0,
+    type_k: str = "f16", type_v: str = "f16", n_rs_seq: int = 0, n_outputs_max: int = 0,
 ) -> int:
     """The CPU compute buffer llama.cpp reserves: `cells` per KV stream, one stream per slot; `n_rs_seq`
-    recurrent-state snapshots per sequence when drafting.
+    recurrent-state snapshots per sequence when drafting; logits for at most `n_outputs_max` tokens of a
+    ubatch (0: every token, llama.cpp's default).
 
     A padded cell count is replayed with the cells as a symbol (memory/graph/symbolic.py): the answer
     holds for every cell count at which that replay takes the same steps, so the other contexts
     recommend tries are read from it, exact, without a replay of their own.
     """
-    settings = (swa_cells, n_ubatch, n_stream, flash_attn, type_k, type_v, n_rs_seq)
+    settings = (swa_cells, n_ubatch, n_stream, flash_attn, type_k, type_v, n_rs_seq, n_outputs_max)
     if cells % STEP:
         return _reserved_bytes(arch, cells, *settings)
     steps = cells // STEP
@@ -105,12 +106,12 @@ def _symbolic_replays(arch: Architecture, settings: tuple) -> list[tuple[Span, A
 
 def _reserved_bytes(
     arch: Architecture, cells: int | Affine, swa_cells: int, n_ubatch: int, n_stream: int, flash_attn: bool,
-    type_k: str, type_v: str, n_rs_seq: int,
+    type_k: str, type_v: str, n_rs_seq: int, n_outputs_max: int,
 ) -> int | Affine:
     """The largest buffer of the graphs sched_reserve reserves."""
     sizes = []
     with _without_cycle_collection():
-        for graph in reserved_graphs(cells * n_stream, n_ubatch, n_stream):
+        for graph in reserved_graphs(cells * n_stream, n_ubatch, n_stream, n_outputs_max or None):
             params = GraphParams(
                 n_tokens=graph.n_tokens, n_seqs=graph.n_seqs, n_outputs=graph.n_outputs, n_kv=cells,
                 n_stream=n_stream, flash_attn=flash_attn, type_k=type_k, type_v=type_v, n_kv_swa=swa_cells,
