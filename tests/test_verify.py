@@ -276,3 +276,26 @@ def test_a_cached_prompt_gives_no_prompt_rate():
     assert verify_flow._speed_fields(Timings(0, 0, 0, 0)) == {}  # Ollama sent no metrics
     with pytest.raises(MalformedAnswer, match="eval_duration"):
         Timings.parse({"eval_count": 3, "eval_duration": -1}, "/api/generate")
+
+
+QWEN35_INFO = {  # qwen3.8:27b's keys, as Ollama 0.32.13 loaded its file (tests/data/ollama-runs.toml)
+    "qwen35.block_count": 65, "qwen35.nextn_predict_layers": 1, "qwen35.full_attention_interval": 4,
+    "qwen35.embedding_length": 5120, "qwen35.feed_forward_length": 17408, "qwen35.attention.head_count": 24,
+    "qwen35.attention.head_count_kv": 4, "qwen35.attention.key_length": 256, "qwen35.attention.value_length": 256,
+    "qwen35.ssm.conv_kernel": 4, "qwen35.ssm.state_size": 128, "qwen35.ssm.group_count": 16,
+    "qwen35.ssm.time_step_rank": 48, "qwen35.ssm.inner_size": 6144, "tokenizer.ggml.tokens": ["tok"] * 248320,
+}
+
+
+@pytest.mark.parametrize("own", [4, None])
+def test_the_running_models_own_draft_num_predict_is_estimated_as_ollama_runs_it(fake_ollama, own):
+    """Ollama drafts with a model's multi-token-prediction layers where its own parameters set draft_num_predict
+    (`ollama show qwen3.8:27b`: draft_num_predict 4): the drafting context's cache and compute then load too."""
+    fake_ollama.version = "0.32.13"
+    fake_ollama.add(FakeModel("qwen3.8:27b", family="qwen35", model_info=QWEN35_INFO, draft_num_predict=own))
+    estimate = run_verify(fake_ollama, model="qwen3.8:27b").estimate
+    assert estimate is not None and estimate.model == "qwen3.8:27b"
+    drafting_layer = 65536 * 4 * (256 + 256) * 2  # the drafting context's f16 cache of its one attention layer
+    snapshots = 48 * 4 * (3 * (6144 + 2 * 16 * 128) + 128 * 6144) * 4  # 4 more states of each recurrent layer
+    assert estimate.drafting_cache_bytes == (drafting_layer + snapshots if own else 0)
+    assert (estimate.drafting_compute_bytes > 0) == bool(own)
