@@ -280,6 +280,17 @@ def test_qwen3_5_drafts_as_a_gguf_with_nextn_predict_layers_does(tmp_path):
         assert getattr(estimate(from_gguf, settings), term) == drafting[term], term
 
 
+@pytest.mark.parametrize(("version", "loads"), [("0.32.0", True), ("0.32.5", True), ("0.32.6", False), (None, False)])
+def test_the_layers_nothing_drafts_with_load_until_llama_cpp_skipped_them(version, loads):
+    """Until llama.cpp PR #26296 (Ollama 0.32.6) every multi-token-prediction tensor in the file loads, as a real Ollama
+    0.32.0 run of qwen3.6:35b-a3b shows (its model buffer is the whole file's text tensors, no drafting)."""
+    arch = catalog.resolve("qwen3.6:35b").architecture
+    result = estimate(arch, Settings(num_ctx=65536, release=Release.of(version)))
+    assert result.weights_bytes == arch.weights_bytes - (0 if loads else arch.draft_bytes)
+    assert result.drafting_cache_bytes == result.drafting_compute_bytes == 0
+    assert any(("load though nothing drafts" if loads else "stay unloaded") in note for note in result.notes)
+
+
 def test_a_pulled_model_whose_parameters_set_draft_num_predict_is_estimated_drafting(tmp_path, monkeypatch):
     """A model whose params layer sets draft_num_predict drafts by default in Ollama: estimate reads it from the store,
     as --draft-num-predict would set it, and --draft-num-predict 0 turns it off again."""

@@ -369,16 +369,21 @@ def estimate(
     drafts = engine == LLAMA_SERVER and arch.draft_layers > 0 and release.drafts_with_mtp and draft_tokens > 0
     if engine == LLAMA_ENGINE:
         weights = arch.weights_bytes if arch.tied_embeddings else arch.weights_bytes - arch.token_embedding_bytes
-    elif engine == LLAMA_SERVER and arch.draft_bytes and not drafts:
+    elif engine == LLAMA_SERVER and arch.draft_bytes and not drafts and release.skips_unused_mtp:
         # llama.cpp loads the multi-token-prediction layers only to draft with them
         weights = arch.weights_bytes - arch.draft_bytes
-        if release.drafts_with_mtp:
-            notes.append(
-                f"the model's multi-token-prediction layers ({format_gb(arch.draft_bytes)}) stay unloaded: Ollama "
-                f"{release.label} drafts with them only where the model's parameters or the request set draft_num_predict "
-                "(--draft-num-predict N estimates that)"
-            )
+        notes.append(
+            f"the model's multi-token-prediction layers ({format_gb(arch.draft_bytes)}) stay unloaded: Ollama "
+            f"{release.label} drafts with them only where the model's parameters or the request set draft_num_predict "
+            "(--draft-num-predict N estimates that)"
+        )
     else:
+        if engine == LLAMA_SERVER and arch.draft_bytes and not drafts:
+            notes.append(
+                f"the model's multi-token-prediction layers ({format_gb(arch.draft_bytes)}) load though nothing drafts "
+                f"with them: the llama.cpp of Ollama {release.label} loads them whenever the file has them (until "
+                "Ollama 0.32.6)"
+            )
         weights = arch.weights_bytes
         if drafts:
             notes.append(

@@ -44,6 +44,12 @@ CUDA_FLASH_ATTENTION_6_X_SINCE: Version = (0, 31, 2)  # commit dba1e27fa: flash 
 # n_outputs_max = 5 at -np 1 --spec-draft-n-max 4 (github.com/hogeheer499-commits/strix-halo-guide, data/raw/2026-08-15/
 # qwen38-27b-ollama-03213-vulkan-radv/qualification/context_64k_ollama_journal.log).
 OUTPUTS_LIMITED_SINCE: Version = (0, 30, 1)
+# llama.cpp PR #26296 (merged by 2026-08-01, as PR #26412 says): a model's multi-token-prediction tensors load only
+# for --spec-type draft-mtp (model param load_mtp). Before it llama.cpp loaded them whenever the file has them (issue
+# #26290): a real Ollama 0.32.0 run (b9888) of qwen3.6:35b-a3b, not drafting, loads all 41 layers, its model buffer
+# the whole file's text tensors (github.com/hogeheer499-commits/strix-halo-guide, data/raw/2026-07-16/
+# ollama-0311-0312-0320-controlled/0.32.0-server.log). Ollama v0.32.5 pins b10091 (2026-07-27), v0.32.6 b10242 (08-04).
+UNUSED_MTP_SKIPPED_SINCE: Version = (0, 32, 6)
 SMALL_CUDA_BATCH = 256
 
 OLLAMA_ENGINE = "ollama"  # Ollama's Go engine (era B): memory measured by the runner
@@ -287,6 +293,12 @@ class Release:
         are drafted a step (--spec-draft-n-max), and llama.cpp keeps as many extra recurrent-state snapshots per
         sequence to roll a rejected draft back."""
         return self.uses_llama_server
+
+    @property
+    def skips_unused_mtp(self) -> bool:
+        """Whether llama-server leaves a model's multi-token-prediction layers unloaded when it does not draft with them
+        (see UNUSED_MTP_SKIPPED_SINCE)."""
+        return self.version >= UNUSED_MTP_SKIPPED_SINCE
 
     def outputs_max(self, parallel: int, draft_tokens: int) -> int:
         """The tokens of a ubatch llama-server reserves logits for (0: every token): one per slot and one per drafted
