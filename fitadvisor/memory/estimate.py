@@ -378,14 +378,14 @@ def estimate(
             "(--draft-num-predict N estimates that)"
         )
     else:
+        weights = arch.weights_bytes
         if engine == LLAMA_SERVER and arch.draft_bytes and not drafts:
             notes.append(
                 f"the model's multi-token-prediction layers ({format_gb(arch.draft_bytes)}) load though nothing drafts "
                 f"with them: the llama.cpp of Ollama {release.label} loads them whenever the file has them (until "
                 "Ollama 0.32.6)"
             )
-        weights = arch.weights_bytes
-        if drafts:
+        elif drafts:
             notes.append(
                 f"Ollama {release.label} drafts {draft_tokens} tokens a step with the model's multi-token-prediction layers "
                 f"(draft_num_predict {draft_tokens}, --spec-type draft-mtp): their {format_gb(arch.draft_bytes)} load with it, and "
