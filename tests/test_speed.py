@@ -269,3 +269,13 @@ def test_estimate_shows_speed_in_text_and_json(monkeypatch, tmp_path):
     assert set(decode) == {"first_turn", "full_context", "band_percent"}
     assert decode["first_turn"] > decode["full_context"] > 0 and decode["band_percent"] > 0
     assert speed_json["opening_prompt_seconds"] > 0 and speed_json["speed_source"] == "model"
+
+
+def test_a_drafting_model_says_its_speed_leaves_the_accepted_drafts_out():
+    """The decode fit reads the weights once per token; drafting's accepted tokens are not in any measurement."""
+    arch = catalog.find("qwen3.8:27b").architecture
+    mac = apple("Apple M4 Max", 546, 128)
+    for drafts, said in ((4, True), (None, False)):
+        result = estimate(arch, Settings(num_ctx=4096, release=RELEASE, draft_num_predict=drafts), mac)
+        assert (result.drafting_cache_bytes > 0) == said
+        assert (predict.DRAFTING_NOTE in speed(arch, result, mac, RELEASE).notes) == said
