@@ -28,7 +28,7 @@ def test_every_catalog_tag_estimates_offline(tag):
     assert data["weights_bytes"] > 0 and data["kv_cache_bytes"] > 0
     # the token table may stay in host memory, multi-token-prediction layers unloaded where nothing drafts with them
     arch = model.architecture
-    assert abs(data["weights_bytes"] - arch.weights_bytes) <= arch.token_embedding_bytes + arch.draft_bytes
+    assert abs(data["weights_bytes"] - arch.weights_bytes) <= arch.token_embedding_bytes + arch.draft_bytes + arch.skipped_bytes
 
 
 def test_the_2026_families_are_listed_with_sources():
@@ -289,6 +289,20 @@ def test_the_layers_nothing_drafts_with_load_until_llama_cpp_skipped_them(versio
     assert result.weights_bytes == arch.weights_bytes - (0 if loads else arch.draft_bytes)
     assert result.drafting_cache_bytes == result.drafting_compute_bytes == 0
     assert any(("load though nothing drafts" if loads else "stay unloaded") in note for note in result.notes)
+
+
+def test_nemotron_3_supers_mtp_layer_is_in_its_download_and_never_in_memory():
+    """Its file keeps the checkpoint's MTP layer (attention and a 512-expert MoE block) as mtp.* tensors llama-server
+    never loads (Ollama's llama/compat skips them) and never drafts with: sized as that layer, left out of memory."""
+    model = catalog.resolve("nemotron-3-super")
+    arch = model.architecture
+    assert (arch.block_count, arch.draft_layers, len(arch.layers)) == (88, 0, 88)
+    assert model.download_bytes == 86_000_000_000 == arch.weights_bytes and 2e9 < arch.skipped_bytes < 3e9
+    for version in ("0.30.0", "0.32.5", None):
+        drafted = estimate(arch, Settings(num_ctx=65536, release=Release.of(version), draft_num_predict=4))
+        assert drafted.weights_bytes == arch.weights_bytes - arch.skipped_bytes
+        assert drafted.drafting_cache_bytes == drafted.drafting_compute_bytes == 0
+        assert any("mtp.* tensors" in note and "never loaded" in note for note in drafted.notes)
 
 
 def test_a_pulled_model_whose_parameters_set_draft_num_predict_is_estimated_drafting(tmp_path, monkeypatch):

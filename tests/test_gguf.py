@@ -339,3 +339,21 @@ def test_granite_without_rope_is_read_from_its_switch(tmp_path):
     llama = ggufs.tiny_llama()
     llama.kv["llama.rope.scaling.finetuned"] = False
     assert read_architecture(ggufs.write(llama, tmp_path / "llama.gguf")).has_rope
+
+
+def test_a_nemotron_h_moe_files_mtp_tensors_are_never_loaded(tmp_path):
+    """Ollama's nemotron_h_moe files (Nemotron 3 Super) keep their MTP layer as mtp.* tensors that llama/compat leaves
+    to the loader's skip list (handle_nemotron_h_moe, v0.33.0-rc2): in the file, never in llama-server's memory."""
+    super_ = catalog.resolve("nemotron-3-super:120b").architecture
+    model = ggufs.from_architecture(super_)
+    plain = read_architecture(ggufs.write(model, tmp_path / "plain.gguf"))
+    mtp = [("mtp.layers.0.mixer.experts.0.up_proj.weight", (4096, 2688), "Q4_K"), ("mtp.layers.0.norm.weight", (4096,), "F32")]
+    for name, shape, kind in mtp:
+        model.tensor(name, shape, kind)
+    arch = read_architecture(ggufs.write(model, tmp_path / "mtp.gguf"))
+    skipped = sum(ggufs.nbytes(shape, kind) for _, shape, kind in mtp)
+    assert (arch.skipped_bytes, arch.weights_bytes - plain.weights_bytes, arch.draft_layers) == (skipped, skipped, 0)
+    for version, loaded in (("0.18.0", True), ("0.30.0", False), (None, False)):
+        settings = Settings(num_ctx=65536, release=Release.of(version))
+        difference = estimate(arch, settings).weights_bytes - estimate(plain, settings).weights_bytes
+        assert difference == (skipped if loaded else 0), version  # Ollama's own engine: not known to skip them

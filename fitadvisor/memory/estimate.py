@@ -367,6 +367,11 @@ def estimate(
 
     draft_tokens = settings.draft_num_predict or 0
     drafts = engine == LLAMA_SERVER and arch.draft_layers > 0 and release.drafts_with_mtp and draft_tokens > 0
+    if engine == LLAMA_SERVER and arch.skipped_bytes:
+        notes.append(
+            f"the file's mtp.* tensors ({format_gb(arch.skipped_bytes)}) are never loaded: Ollama's compatibility layer "
+            "leaves them out of llama-server's model, so nothing drafts with them either"
+        )
     if engine == LLAMA_ENGINE:
         weights = arch.weights_bytes if arch.tied_embeddings else arch.weights_bytes - arch.token_embedding_bytes
     elif engine == LLAMA_SERVER and arch.draft_bytes and not drafts and release.skips_unused_mtp:
@@ -392,6 +397,9 @@ def estimate(
                 f"the drafting context's cache and {'compute buffer' if replay.has_drafting_builder(arch) else 'logits (its compute buffer is not estimated)'} "
                 "are counted"
             )
+
+    if engine == LLAMA_SERVER:
+        weights -= arch.skipped_bytes
 
     batch = settings.batch
     if batch is None:

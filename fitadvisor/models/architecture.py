@@ -73,6 +73,7 @@ class Architecture:
     k_quant_bytes: int = 0  # weights in K-quant types (Q2_K..Q6_K): more work per weight to dequantize while decoding
     draft_bytes: int = 0  # multi-token-prediction layers' tensors (part of weights_bytes), loaded only to draft with them
     draft_layers: int = 0  # those layers (nextn_predict_layers): full attention, cached only by the drafting context
+    skipped_bytes: int = 0  # tensors in the file (part of weights_bytes) llama-server never loads: Ollama's compat skips them
     vision: bool = False
     parameters: int = 0  # total parameter count
     active_parameters: int = 0  # read per token (MoE: shared weights + the used experts)

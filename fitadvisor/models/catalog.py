@@ -86,6 +86,7 @@ class CatalogModel:
     draft_num_predict: int | None = None  # the PARAMETER draft_num_predict Ollama's library file sets, if any
     terminal_bench: float | None = None
     terminal_bench_version: str | None = None  # Terminal-Bench's release the score is on (2.0, 2.1)
+    mtp_skipped: bool = False  # its multi-token-prediction layers are mtp.* tensors in the file that are never loaded
 
     @cached_property
     def architecture(self) -> Architecture:
@@ -97,7 +98,8 @@ class CatalogModel:
             f"{self.reference} {self.quantization}", lambda: _sized(self.shape, self.quantization.upper(), self.published_bytes),
             lambda sizes: isinstance(sizes, dict) and tuple(sizes) == SIZED_FIELDS and all(type(n) is int and n >= 0 for n in sizes.values()),
         )
-        return dataclasses.replace(self.shape, **sizes)
+        arch = dataclasses.replace(self.shape, **sizes)
+        return _without_mtp_layers(arch) if self.mtp_skipped else arch
 
     @property
     def download_bytes(self) -> int:
@@ -213,6 +215,18 @@ def _sized(shape: Architecture, file_type: str, published: int | None) -> dict[s
             "draft_bytes": quantization.draft_bytes(table, shape)}
 
 
+def _without_mtp_layers(arch: Architecture) -> Architecture:
+    """The model as llama-server loads a file whose multi-token-prediction layers are mtp.* tensors it skips (Ollama's
+    nemotron_h_moe files): the trunk alone, the layers' bytes still in the file (sized as the layers they are)."""
+    n = arch.draft_layers
+    trim = {name: getattr(arch, name)[:-n] for name in _PER_LAYER if getattr(arch, name)}
+    return dataclasses.replace(arch, block_count=arch.block_count - n, layers=arch.layers[:-n], draft_layers=0,
+                               draft_bytes=0, skipped_bytes=arch.draft_bytes, **trim)
+
+
+_PER_LAYER = ("per_layer_head_count", "per_layer_head_count_kv", "per_layer_head_length", "per_layer_feed_forward_length")
+
+
 @lru_cache(maxsize=1)
 def _sizes() -> Derived:
     """The catalog's sized weights, kept between runs while the catalog and the code that sizes it stay the same."""
@@ -251,6 +265,7 @@ def load() -> tuple[CatalogModel, ...]:
                     draft_num_predict=entry.get("draft_num_predict"),
                     terminal_bench=entry.get("terminal_bench"),
                     terminal_bench_version=entry.get("terminal_bench_version"),
+                    mtp_skipped=entry.get("mtp_skipped", False),
                 )
             )
         except (KeyError, TypeError, ValueError) as error:

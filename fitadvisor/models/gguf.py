@@ -460,10 +460,14 @@ _LEGACY_MTP_LAYER = re.compile(r"^mtp\.layers\.(\d+)\.")
 
 
 def _with_legacy_mtp_layers(tensors, arch: Architecture) -> Architecture:
-    """A qwen3.5 file as llama-server sees it: Ollama's published qwen35 and qwen35moe files keep their
+    """A file's mtp.* tensors as llama-server sees them. Ollama's published qwen35 and qwen35moe files keep their
     multi-token-prediction layers as mtp.* tensors, without nextn_predict_layers, and Ollama's llama/compat renames
     them to the layers after the trunk and sets that key (apply_qwen35_mtp_fixes, checked on v0.33.0-rc2)."""
     legacy = [t for t in tensors if t.name.startswith("mtp.")]
+    if arch.name == "nemotron_h_moe" and legacy:
+        # Ollama's nemotron_h_moe files (Nemotron 3 Super) keep their MTP layer as mtp.* tensors, which llama/compat
+        # leaves to the loader's skip list (handle_nemotron_h_moe, checked on v0.33.0-rc2): never loaded, never drafted
+        return replace(arch, skipped_bytes=tensor_bytes(legacy))
     if arch.name not in ("qwen35", "qwen35moe") or arch.draft_layers or not legacy:
         return arch
     indices = [int(match.group(1)) for t in legacy if (match := _LEGACY_MTP_LAYER.match(t.name))]

@@ -209,11 +209,11 @@ def weight_bytes_per_token(arch: Architecture) -> float:
     """Weight bytes read per generated token.
 
     Only one row of an untied token-embedding table (or of gemma4's per-layer token table) is read, and a
-    vision tower or multi-token-prediction layers not at all; an MoE model reads its shared weights and the
+    vision tower, multi-token-prediction layers or tensors never loaded not at all; an MoE model reads its shared weights and the
     experts it routes to, its active-parameter share.
     """
     read = arch.weights_bytes - arch.vision_bytes - (0 if arch.tied_embeddings else arch.token_embedding_bytes)
-    read -= arch.per_layer_embedding_bytes + arch.draft_bytes
+    read -= arch.per_layer_embedding_bytes + arch.draft_bytes + arch.skipped_bytes
     if arch.is_moe and arch.parameters and arch.active_parameters:
         read *= arch.active_parameters / arch.parameters
     return read
