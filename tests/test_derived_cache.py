@@ -116,7 +116,8 @@ def recommend_process(env: dict, *machine: str) -> subprocess.CompletedProcess:
         "from fitadvisor.cli import main\n"
         "try:\n    main(['recommend', '--ollama-version', '0.34.2', *sys.argv[1:]])\n"
         "except SystemExit:\n    pass\n"
-        "print('graph imported' if 'fitadvisor.memory.graph.compute' in sys.modules else 'graph not imported', file=sys.stderr)\n"
+        "graph = any(name.startswith('fitadvisor.memory.graph') for name in sys.modules)  # any of it: its import is slow\n"
+        "print('graph imported' if graph else 'graph not imported', file=sys.stderr)\n"
     )
     return subprocess.run([sys.executable, "-c", script, *machine], cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
 

@@ -25,7 +25,7 @@ from fitadvisor.memory.releases import (
     SMALL_CUDA_BYTES,
     Release,
 )
-from fitadvisor.models.architecture import FULL, RECURRENT, SLIDING, Architecture
+from fitadvisor.models.architecture import FULL, RECURRENT, SLIDING, Architecture, rs_snapshots
 from fitadvisor.ollama.server_env import ServerSettings
 from fitadvisor.units import format_ctx, format_gb, processor_label
 
@@ -181,8 +181,6 @@ def drafting_cache_bytes(
     `draft_tokens` extra snapshots of each recurrent layer's state per sequence, to roll rejected drafts
     back, where llama.cpp can (not qwen3next). (Measured on llama.cpp v0.5.0's C API: bench/engine/README.md.)
     """
-    from fitadvisor.memory.graph.llm import rs_snapshots
-
     streams, stream_cells, _ = kv_cells(arch, num_ctx, parallel, batch, release, engine)
     drafting = streams * stream_cells * arch.draft_layers * arch.head_count_kv * (arch.key_length + arch.value_length) * 2
     snapshots = arch.count(RECURRENT) * parallel * rs_snapshots(arch.name, draft_tokens) * arch.recurrent_state_floats * 4

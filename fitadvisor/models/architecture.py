@@ -27,6 +27,16 @@ def draft_tokens(value: object) -> int | None:
     return value
 
 
+# llm_arch_supports_rs_rollback (src/llama-arch.cpp, v0.5.0): the architectures (of those fitadvisor models) whose
+# recurrent layers keep snapshots to roll a rejected draft back; llama_context clamps n_rs_seq to 0 for the others.
+RS_ROLLBACK_ARCHITECTURES = frozenset({"qwen35", "qwen35moe", "nemotron_h", "nemotron_h_moe"})
+
+
+def rs_snapshots(arch_name: str, requested: int) -> int:
+    """The recurrent-state snapshots per sequence llama.cpp keeps when `requested` (cparams.n_rs_seq)."""
+    return requested if arch_name in RS_ROLLBACK_ARCHITECTURES else 0
+
+
 @dataclass(frozen=True)
 class Architecture:
     """Everything the memory and speed models need, in GGUF terms (names follow GGUF keys)."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from fitadvisor.memory.graph import ggml
 from fitadvisor.memory.graph.ggml import Tensor
-from fitadvisor.models.architecture import Architecture
+from fitadvisor.models.architecture import Architecture, rs_snapshots
 
 WEIGHT_TYPE = "f32"
 
@@ -869,16 +869,6 @@ class GraphContext:
         for t in (self.res.t_logits, self.res.t_embd, *self.res.extra_outputs):
             if t is not None:
                 ggml.set_output(t)
-
-
-# llm_arch_supports_rs_rollback (src/llama-arch.cpp, v0.5.0): the architectures (of those fitadvisor models) whose
-# recurrent layers keep snapshots to roll a rejected draft back; llama_context clamps n_rs_seq to 0 for the others.
-RS_ROLLBACK_ARCHITECTURES = frozenset({"qwen35", "qwen35moe", "nemotron_h", "nemotron_h_moe"})
-
-
-def rs_snapshots(arch_name: str, requested: int) -> int:
-    """The recurrent-state snapshots per sequence llama.cpp keeps when `requested` (cparams.n_rs_seq)."""
-    return requested if arch_name in RS_ROLLBACK_ARCHITECTURES else 0
 
 
 def kq_scale(n_embd_head: int) -> float:
