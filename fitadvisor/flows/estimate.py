@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fitadvisor.flows.context import RunContext
@@ -26,16 +26,14 @@ def estimate_model(
 
     engine = engine or EngineOptions()
     resolved = resolved or resolve_model(model, run.client)
-    own_drafting = engine.draft_num_predict is None and resolved.draft_num_predict and resolved.architecture.draft_layers
-    if own_drafting:
-        engine = replace(engine, draft_num_predict=resolved.draft_num_predict)
     hardware = run.hardware
     release, release_note = run.release(engine.ollama_version)
-    settings = engine.estimate_settings(release, ctx)
+    requested = engine.estimate_settings(release, ctx)
+    settings = requested.with_model_drafting(resolved.draft_num_predict, resolved.architecture)
     result = estimate(resolved.architecture, settings, hardware, model=resolved.name, source=resolved.source)
     if release_note:
         result.notes.append(release_note)
-    if own_drafting:
+    if settings is not requested:
         result.notes.append(
             f"draft_num_predict {resolved.draft_num_predict} is the model's own parameter ({resolved.source}); "
             "--draft-num-predict 0 estimates it without drafting"

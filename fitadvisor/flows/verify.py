@@ -206,8 +206,8 @@ def _estimate(report: Report, shown: ShowInfo, env: ServerEnv, hardware, client:
         return ""
     settings = Settings(
         num_ctx=report.running.context_length or report.expected_ctx, release=Release.of(report.ollama_version),
-        draft_num_predict=draft_tokens(shown.parameter("draft_num_predict")), **env.server_settings(),
-    )
+        **env.server_settings(),
+    ).with_model_drafting(draft_tokens(shown.parameter("draft_num_predict")), resolved.architecture)
     report.estimate = estimate(resolved.architecture, settings, hardware, model=resolved.name, source=resolved.source)
     error = report.error_percent
     if error is not None and abs(error) > 10:

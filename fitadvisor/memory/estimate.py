@@ -52,6 +52,13 @@ class Settings(ServerSettings):
     draft_num_predict: int | None = None  # the model's or the request's draft_num_predict; None: unset
     release: Release = field(default_factory=lambda: Release.of(None))
 
+    def with_model_drafting(self, own: int | None, arch: Architecture) -> Settings:
+        """These settings as a model whose own parameters set draft_num_predict `own` runs under them: the request's
+        value, where it gives one, wins (Ollama's modelOptions: the request's options over the model's parameters)."""
+        if self.draft_num_predict is None and own and arch.draft_layers:
+            return replace(self, draft_num_predict=own)
+        return self
+
 
 @dataclass
 class Estimate:
@@ -365,11 +372,6 @@ def estimate(
 
     draft_tokens = settings.draft_num_predict or 0
     drafts = engine == LLAMA_SERVER and arch.draft_layers > 0 and release.drafts_with_mtp and draft_tokens > 0
-    if engine == LLAMA_SERVER and arch.skipped_bytes:
-        notes.append(
-            f"the file's mtp.* tensors ({format_gb(arch.skipped_bytes)}) are never loaded: Ollama's compatibility layer "
-            "leaves them out of llama-server's model, so nothing drafts with them either"
-        )
     if engine == LLAMA_ENGINE:
         weights = arch.weights_bytes if arch.tied_embeddings else arch.weights_bytes - arch.token_embedding_bytes
     elif engine == LLAMA_SERVER and arch.draft_bytes and not drafts and release.skips_unused_mtp:
@@ -396,8 +398,12 @@ def estimate(
                 "are counted"
             )
 
-    if engine == LLAMA_SERVER:
+    if engine == LLAMA_SERVER and arch.skipped_bytes:
         weights -= arch.skipped_bytes
+        notes.append(
+            f"the file's mtp.* tensors ({format_gb(arch.skipped_bytes)}) are never loaded: Ollama's compatibility layer "
+            "leaves them out of llama-server's model, so nothing drafts with them either"
+        )
 
     batch = settings.batch
     if batch is None:

@@ -61,10 +61,8 @@ class Candidate:
 
     def settings(self, settings: Settings) -> Settings:
         """The server's settings as this model runs under them: drafting with its own draft_num_predict unless the
-        request sets one (Ollama's modelOptions: the request's options over the model's parameters)."""
-        if settings.draft_num_predict is None and self.draft_num_predict and self.shape.draft_layers:
-            return replace(settings, draft_num_predict=self.draft_num_predict)
-        return settings
+        request sets one."""
+        return settings.with_model_drafting(self.draft_num_predict, self.shape)
 
     @cached_property
     def architecture(self) -> Architecture:
